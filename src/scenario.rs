@@ -1,0 +1,797 @@
+//! The scenario file as written by a user: its TOML shape, loading, and error locations.
+//!
+//! This module owns the *syntax* (types, unknown keys, units) and maps every error, from the
+//! TOML parser or from later semantic validation in [`crate::plan`], to `file:line:column`
+//! plus the dotted field path. It does not decide what a valid run is; `plan` does.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+
+use crate::dist::Dist;
+use crate::units;
+
+/// The whole scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// Name used in result file names and reports.
+    pub name: String,
+    /// Free text shown in reports.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Seed for every random choice of the generator (arrivals, model pick, prompts, lengths).
+    #[serde(default)]
+    pub seed: u64,
+    /// Endpoints to send to.
+    pub targets: Vec<TargetSpec>,
+    /// Models, each on one target, with traffic weights and prices.
+    pub models: Vec<ModelSpec>,
+    /// What each request contains.
+    pub workload: WorkloadSpec,
+    /// How requests arrive.
+    pub load: LoadSpec,
+    /// Per-request service-level objectives.
+    #[serde(default)]
+    pub slo: Option<SloSpec>,
+    /// Cost projection settings.
+    #[serde(default)]
+    pub cost: Option<CostSpec>,
+}
+
+/// One endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    /// Name that models refer to.
+    pub name: String,
+    /// `mock`, or an `http(s)://…` base URL ending before `/chat/completions`.
+    pub base_url: String,
+    /// Name of the environment variable that holds the API key (never the key itself).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Extra HTTP headers sent with every request.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Extra JSON body fields merged into every request.
+    #[serde(default)]
+    pub body: toml::Table,
+    /// Timeouts.
+    #[serde(default)]
+    pub timeouts: TimeoutsSpec,
+    /// Client-side account quotas.
+    #[serde(default)]
+    pub limits: LimitsSpec,
+    /// Connection pool size per host (idle connections kept).
+    #[serde(default)]
+    pub pool_max_idle: Option<usize>,
+}
+
+/// Request timeouts.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutsSpec {
+    /// TCP (and TLS) connect.
+    #[serde(default)]
+    pub connect: Option<Dur>,
+    /// From send to the first token-bearing event (or the whole body when not streaming).
+    #[serde(default)]
+    pub first_token: Option<Dur>,
+    /// Longest silence between two stream events after the first token.
+    #[serde(default)]
+    pub idle: Option<Dur>,
+    /// Whole request.
+    #[serde(default)]
+    pub total: Option<Dur>,
+}
+
+/// Account quotas enforced on the client side.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// Requests per minute.
+    #[serde(default)]
+    pub requests_per_minute: Option<f64>,
+    /// Tokens (input estimate + max_tokens) per minute.
+    #[serde(default)]
+    pub tokens_per_minute: Option<f64>,
+}
+
+/// One model.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Model id exactly as sent in the request body.
+    pub id: String,
+    /// Target name.
+    pub target: String,
+    /// Display label.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Relative share of requests.
+    #[serde(default = "one")]
+    pub weight: f64,
+    /// Price in USD per million tokens.
+    #[serde(default)]
+    pub price: Option<PriceSpec>,
+    /// Context window in tokens.
+    #[serde(default)]
+    pub context_window: Option<u64>,
+    /// Simulation settings, used when the target is `mock`.
+    #[serde(default)]
+    pub mock: Option<MockSpec>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// USD per million tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceSpec {
+    /// Input (prompt) tokens.
+    pub input_per_m: f64,
+    /// Output (completion) tokens.
+    pub output_per_m: f64,
+    /// Cached input tokens, when the provider discounts them.
+    #[serde(default)]
+    pub cached_input_per_m: Option<f64>,
+}
+
+/// Simulated behaviour of one model on the built-in mock.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MockSpec {
+    /// Time to first token.
+    #[serde(default)]
+    pub ttft: Option<DurDist>,
+    /// Delay between chunks.
+    #[serde(default)]
+    pub itl: Option<DurDist>,
+    /// Decode speed; the inverse of a fixed `itl` (give one or the other).
+    #[serde(default)]
+    pub tokens_per_s: Option<f64>,
+    /// Output length; default: the request's max_tokens.
+    #[serde(default)]
+    pub output_tokens: Option<NumDist>,
+    /// Tokens per SSE chunk.
+    #[serde(default)]
+    pub tokens_per_chunk: Option<u32>,
+    /// Reasoning tokens before the answer (chat only).
+    #[serde(default)]
+    pub reasoning_tokens: Option<u32>,
+    /// Requests beyond this many in flight queue inside the mock.
+    #[serde(default)]
+    pub max_concurrency: Option<u32>,
+    /// Fault injection probabilities.
+    #[serde(default)]
+    pub faults: Option<FaultsSpec>,
+}
+
+/// Fault probabilities per request (each in 0..=1, at most one fault per request).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultsSpec {
+    /// HTTP 429.
+    #[serde(default)]
+    pub rate_limit: f64,
+    /// `Retry-After` sent with 429s.
+    #[serde(default)]
+    pub retry_after: Option<Dur>,
+    /// HTTP 500.
+    #[serde(default)]
+    pub server_error: f64,
+    /// The stream goes silent half way.
+    #[serde(default)]
+    pub stall: f64,
+    /// The connection is cut half way.
+    #[serde(default)]
+    pub disconnect: f64,
+    /// One non-JSON event mid-stream.
+    #[serde(default)]
+    pub malformed: f64,
+    /// An `error` object sent as an event mid-stream.
+    #[serde(default)]
+    pub error_event: f64,
+}
+
+/// What each request contains.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// `chat` (`/chat/completions`) or `completions` (`/completions`).
+    #[serde(default)]
+    pub endpoint: EndpointKind,
+    /// Stream the response (SSE).
+    #[serde(default = "yes")]
+    pub stream: bool,
+    /// System prompt (chat only).
+    #[serde(default)]
+    pub system: Option<String>,
+    /// Prompts: an inline list of strings, or `{ file = "prompts.jsonl" }`.
+    pub prompts: PromptsSpec,
+    /// `max_tokens`: a number or a distribution table.
+    #[serde(default)]
+    pub max_tokens: Option<NumDist>,
+    /// Sampling temperature sent to the server.
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    /// `seed` field sent to the server.
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// API endpoint family.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointKind {
+    /// `/chat/completions`.
+    #[default]
+    Chat,
+    /// `/completions`.
+    Completions,
+}
+
+/// Where prompts come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged, expecting = "a list of prompt strings, or a table { file = \"path.jsonl\" }")]
+pub enum PromptsSpec {
+    /// Inline prompt strings.
+    Inline(Vec<String>),
+    /// A JSONL file, relative to the scenario file.
+    File {
+        /// Path of the file.
+        file: String,
+    },
+}
+
+/// How requests arrive.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSpec {
+    /// Closed loop: this many workers, each sending its next request when the last ends.
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    /// Open loop: offered request rate, e.g. "20/s".
+    #[serde(default)]
+    pub rate: Option<Rate>,
+    /// Open-loop arrival process.
+    #[serde(default)]
+    pub arrival: Option<ArrivalKind>,
+    /// Gamma shape: 1 = Poisson, < 1 burstier, > 1 smoother.
+    #[serde(default)]
+    pub burstiness: Option<f64>,
+    /// A profile of rate or concurrency over time, instead of a single value.
+    #[serde(default)]
+    pub stages: Option<Vec<StageSpec>>,
+    /// Cap on requests in flight.
+    #[serde(default)]
+    pub max_in_flight: Option<u32>,
+    /// What an arrival does when the cap is reached.
+    #[serde(default)]
+    pub on_full: Option<OnFullKind>,
+    /// Time at the start whose requests are excluded from the metrics.
+    #[serde(default)]
+    pub warmup: Option<Dur>,
+    /// Measurement window length.
+    #[serde(default)]
+    pub duration: Option<Dur>,
+    /// Stop after this many arrivals.
+    #[serde(default)]
+    pub requests: Option<u64>,
+    /// Time at the end under load whose requests are excluded from the metrics.
+    #[serde(default)]
+    pub cooldown: Option<Dur>,
+    /// After sending stops, how long in-flight requests may take to finish.
+    #[serde(default)]
+    pub drain_timeout: Option<Dur>,
+}
+
+/// Open-loop arrival process names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArrivalKind {
+    /// Evenly spaced.
+    Constant,
+    /// Exponential gaps.
+    Poisson,
+    /// Gamma gaps with `burstiness` as the shape.
+    Gamma,
+}
+
+/// Full in-flight cap policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFullKind {
+    /// Wait for a slot (the wait is queue time).
+    Queue,
+    /// Count the arrival as dropped.
+    Drop,
+}
+
+/// One stage of a load profile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    /// Stage length.
+    pub duration: Dur,
+    /// Open loop: the rate (at the start, when `rate_to` is given).
+    #[serde(default)]
+    pub rate: Option<Rate>,
+    /// Open loop: the rate at the end; linear in between.
+    #[serde(default)]
+    pub rate_to: Option<Rate>,
+    /// Closed loop: the concurrency (at the start, when `concurrency_to` is given).
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    /// Closed loop: the concurrency at the end; linear in between.
+    #[serde(default)]
+    pub concurrency_to: Option<u32>,
+}
+
+/// Per-request objectives; a request meets the SLO when it succeeds and meets each one given.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloSpec {
+    /// TTFT bound.
+    #[serde(default)]
+    pub ttft: Option<Dur>,
+    /// TTFT (answer only) bound.
+    #[serde(default)]
+    pub ttft_answer: Option<Dur>,
+    /// TPOT bound.
+    #[serde(default)]
+    pub tpot: Option<Dur>,
+    /// End-to-end bound.
+    #[serde(default)]
+    pub e2e: Option<Dur>,
+}
+
+/// Cost projection settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostSpec {
+    /// Requests per day to project the daily cost at (default: the measured rate).
+    #[serde(default)]
+    pub daily_requests: Option<f64>,
+}
+
+/// A duration written with its unit ("350ms").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration with its unit, e.g. \"500ms\" or \"2s\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Dur, E> {
+                units::parse_duration(v).map(Dur).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A rate written with its unit ("20/s"), stored as events per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate(pub f64);
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Rate;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a rate with its unit, e.g. \"20/s\" or \"600/m\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Rate, E> {
+                units::parse_rate(v).map(Rate).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A count distribution: a plain number, or a `{ dist = … }` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumDist(pub Dist);
+
+impl<'de> Deserialize<'de> for NumDist {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NumDist;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number, or a table like { dist = \"normal\", mean = 120, stddev = 30 }")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumDist, E> {
+                Ok(NumDist(Dist::fixed(v as f64)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NumDist, E> {
+                if v < 0 {
+                    return Err(E::custom("must not be negative"));
+                }
+                Ok(NumDist(Dist::fixed(v as f64)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumDist, E> {
+                Ok(NumDist(Dist::fixed(v)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<NumDist, A::Error> {
+                let d = Dist::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                d.validate().map_err(de::Error::custom)?;
+                Ok(NumDist(d))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A duration distribution in milliseconds: a duration string, or a `{ dist = … }` table
+/// whose values are duration strings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DurDist(pub Dist);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDurDist {
+    dist: String,
+    #[serde(default)]
+    value: Option<Dur>,
+    #[serde(default)]
+    min: Option<Dur>,
+    #[serde(default)]
+    max: Option<Dur>,
+    #[serde(default)]
+    mean: Option<Dur>,
+    #[serde(default)]
+    stddev: Option<Dur>,
+}
+
+impl<'de> Deserialize<'de> for DurDist {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = DurDist;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a duration like \"350ms\", or a table like { dist = \"normal\", mean = \"350ms\", stddev = \"50ms\" }",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DurDist, E> {
+                let d = units::parse_duration(v).map_err(E::custom)?;
+                Ok(DurDist(Dist::fixed(d.as_secs_f64() * 1e3)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<DurDist, A::Error> {
+                let r = RawDurDist::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let ms = |d: Option<Dur>, name: &str| -> Result<f64, A::Error> {
+                    d.map(|d| d.0.as_secs_f64() * 1e3).ok_or_else(|| {
+                        de::Error::custom(format!("a `{}` distribution needs `{name}`", r.dist))
+                    })
+                };
+                let opt = |d: Option<Dur>| d.map(|d| d.0.as_secs_f64() * 1e3);
+                let dist = match r.dist.as_str() {
+                    "fixed" => Dist::Fixed {
+                        value: ms(r.value, "value")?,
+                    },
+                    "uniform" => Dist::Uniform {
+                        min: ms(r.min, "min")?,
+                        max: ms(r.max, "max")?,
+                    },
+                    "normal" => Dist::Normal {
+                        mean: ms(r.mean, "mean")?,
+                        stddev: ms(r.stddev, "stddev")?,
+                        min: opt(r.min),
+                        max: opt(r.max),
+                    },
+                    "lognormal" => Dist::Lognormal {
+                        mean: ms(r.mean, "mean")?,
+                        stddev: ms(r.stddev, "stddev")?,
+                        min: opt(r.min),
+                        max: opt(r.max),
+                    },
+                    other => {
+                        return Err(de::Error::custom(format!(
+                            "unknown dist `{other}`; use fixed, uniform, normal or lognormal"
+                        )))
+                    }
+                };
+                dist.validate().map_err(de::Error::custom)?;
+                Ok(DurDist(dist))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// One problem found in a scenario, located in its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Scenario file.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// Dotted field path, e.g. `models[2].target`.
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            if self.field.is_empty() {
+                "(top level)"
+            } else {
+                &self.field
+            },
+            self.message
+        )
+    }
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("cannot read scenario {}: {source}", path.display())]
+    Io {
+        /// The path given.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not a valid scenario; every problem found is listed.
+    #[error("{}", fmt_problems(.0))]
+    Invalid(Vec<Problem>),
+}
+
+fn fmt_problems(ps: &[Problem]) -> String {
+    let mut s = String::new();
+    for (i, p) in ps.iter().enumerate() {
+        if i > 0 {
+            s.push('\n');
+        }
+        s.push_str(&p.to_string());
+    }
+    s
+}
+
+/// A scenario file's text, kept to locate errors found after parsing.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Path as given by the user.
+    pub path: PathBuf,
+    /// File contents.
+    pub text: String,
+}
+
+impl Source {
+    /// Reads a scenario file.
+    pub fn read(path: &Path) -> Result<Source, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Source {
+            path: path.to_path_buf(),
+            text,
+        })
+    }
+
+    /// Parses the text into a [`ScenarioFile`], with located errors.
+    pub fn parse(&self) -> Result<ScenarioFile, ScenarioError> {
+        let de = toml::Deserializer::new(&self.text);
+        serde_path_to_error::deserialize::<_, ScenarioFile>(de).map_err(|e| {
+            let field = e.path().to_string();
+            let inner = e.into_inner();
+            let (line, column) = inner
+                .span()
+                .map(|s| self.line_col(s.start))
+                .unwrap_or((1, 1));
+            let field = if field == "." { String::new() } else { field };
+            ScenarioError::Invalid(vec![Problem {
+                file: self.path.clone(),
+                line,
+                column,
+                field,
+                message: inner.message().trim().to_string(),
+            }])
+        })
+    }
+
+    /// 1-based line and column of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let upto = &self.text[..offset.min(self.text.len())];
+        let line = upto.matches('\n').count() + 1;
+        let col = upto.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        (line, col)
+    }
+
+    /// Locates a dotted field path (`load.rate`, `models[2].target`): the key if present,
+    /// else the closest existing parent.
+    pub fn locate(&self, field: &str) -> (usize, usize) {
+        let Ok(doc) = toml_edit::ImDocument::parse(self.text.as_str()) else {
+            return (1, 1);
+        };
+        let mut item: &toml_edit::Item = doc.as_item();
+        let mut best: Option<std::ops::Range<usize>> = None;
+        for seg in split_path(field) {
+            let next = match seg {
+                Seg::Key(k) => {
+                    if let Some(t) = item.as_table_like() {
+                        if let Some((key, it)) = t.get_key_value(k) {
+                            if let Some(sp) = key.span() {
+                                best = Some(sp);
+                            } else if let Some(sp) = it.span() {
+                                best = Some(sp);
+                            }
+                            Some(it)
+                        } else {
+                            None
+                        }
+                    } else {
+                        None
+                    }
+                }
+                Seg::Index(i) => {
+                    let it = item.get(i);
+                    if let Some(it) = it {
+                        let sp = it
+                            .span()
+                            .or_else(|| it.as_table().and_then(|t| t.span()));
+                        if let Some(sp) = sp {
+                            best = Some(sp);
+                        }
+                    }
+                    it
+                }
+            };
+            match next {
+                Some(n) => item = n,
+                None => break,
+            }
+        }
+        best.map(|r| self.line_col(r.start)).unwrap_or((1, 1))
+    }
+
+    /// A located problem for a field path.
+    pub fn problem(&self, field: &str, message: impl Into<String>) -> Problem {
+        let (line, column) = self.locate(field);
+        Problem {
+            file: self.path.clone(),
+            line,
+            column,
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn split_path(path: &str) -> Vec<Seg<'_>> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let (key, rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            out.push(Seg::Key(key));
+        }
+        for idx in rest.split('[').filter(|s| !s.is_empty()) {
+            if let Ok(i) = idx.trim_end_matches(']').parse() {
+                out.push(Seg::Index(i));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(text: &str) -> Source {
+        Source {
+            path: PathBuf::from("s.toml"),
+            text: text.to_string(),
+        }
+    }
+
+    const OK: &str = r#"
+name = "t"
+[[targets]]
+name = "sim"
+base_url = "mock"
+
+[[models]]
+id = "m1"
+target = "sim"
+
+[[models]]
+id = "m2"
+target = "nowhere"
+
+[workload]
+prompts = ["hi"]
+max_tokens = { dist = "uniform", min = 1, max = 5 }
+
+[load]
+rate = "5/s"
+duration = "2s"
+"#;
+
+    #[test]
+    fn parses_and_locates_fields() {
+        let s = src(OK);
+        let f = s.parse().expect("valid");
+        assert_eq!(f.models.len(), 2);
+        assert_eq!(f.load.rate, Some(Rate(5.0)));
+        // models[1].target is on line 13 (1-based; the text starts with a newline).
+        assert_eq!(s.locate("models[1].target"), (13, 1));
+        assert_eq!(s.locate("load.rate"), (20, 1));
+        // A missing key falls back to its parent.
+        assert_eq!(s.locate("load.concurrency").0, 19);
+    }
+
+    #[test]
+    fn unknown_key_is_located_and_named() {
+        let s = src(&OK.replace("duration = \"2s\"", "durration = \"2s\""));
+        let err = s.parse().expect_err("unknown key");
+        let msg = err.to_string();
+        assert!(msg.starts_with("s.toml:21:1: load"), "{msg}");
+        assert!(msg.contains("durration"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_unit_is_located() {
+        let s = src(&OK.replace("\"5/s\"", "\"5 per second\""));
+        let msg = s.parse().expect_err("bad rate").to_string();
+        assert!(msg.starts_with("s.toml:20:8: load.rate"), "{msg}");
+        assert!(msg.contains("not a rate"), "{msg}");
+    }
+
+    #[test]
+    fn duration_dist_table() {
+        let s = src(&OK.replace(
+            "target = \"sim\"\n\n[[models]]",
+            "target = \"sim\"\nmock = { ttft = { dist = \"normal\", mean = \"100ms\", stddev = \"10ms\" }, itl = \"20ms\" }\n\n[[models]]",
+        ));
+        let f = s.parse().expect("valid");
+        let m = f.models[0].mock.as_ref().expect("mock");
+        assert_eq!(m.itl, Some(DurDist(Dist::fixed(20.0))));
+        assert_eq!(
+            m.ttft,
+            Some(DurDist(Dist::Normal {
+                mean: 100.0,
+                stddev: 10.0,
+                min: None,
+                max: None
+            }))
+        );
+    }
+}
