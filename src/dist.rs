@@ -245,8 +245,10 @@ mod tests {
         struct W {
             d: Dist,
         }
-        let w: W = toml::from_str(r#"d = { dist = "normal", mean = 120, stddev = 30, min = 16, max = 256 }"#)
-            .expect("valid toml");
+        let w: W = toml::from_str(
+            r#"d = { dist = "normal", mean = 120, stddev = 30, min = 16, max = 256 }"#,
+        )
+        .expect("valid toml");
         assert_eq!(
             w.d,
             Dist::Normal {

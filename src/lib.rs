@@ -1,4 +1,21 @@
 //! llmload: a load generator and benchmark for OpenAI-compatible LLM endpoints.
+//!
+//! The path of one run: [`scenario`] (the file) → [`plan`] (validated) → [`runner`] (paces
+//! arrivals from [`schedule`], draws requests from [`workload`], sends them with [`client`])
+//! → [`metrics`] (folds [`record`]s) → [`results`] (the versioned JSON) → [`report`].
+pub mod app;
+pub mod cli;
+pub mod client;
 pub mod dist;
+pub mod metrics;
+pub mod mock;
+pub mod plan;
+pub mod record;
+pub mod report;
+pub mod results;
+pub mod runner;
 pub mod scenario;
+pub mod schedule;
+pub mod tokens;
 pub mod units;
+pub mod workload;

@@ -243,7 +243,10 @@ pub enum EndpointKind {
 
 /// Where prompts come from.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged, expecting = "a list of prompt strings, or a table { file = \"path.jsonl\" }")]
+#[serde(
+    untagged,
+    expecting = "a list of prompt strings, or a table { file = \"path.jsonl\" }"
+)]
 pub enum PromptsSpec {
     /// Inline prompt strings.
     Inline(Vec<String>),
@@ -415,7 +418,9 @@ impl<'de> Deserialize<'de> for NumDist {
         impl<'de> Visitor<'de> for V {
             type Value = NumDist;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a number, or a table like { dist = \"normal\", mean = 120, stddev = 30 }")
+                f.write_str(
+                    "a number, or a table like { dist = \"normal\", mean = 120, stddev = 30 }",
+                )
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumDist, E> {
                 Ok(NumDist(Dist::fixed(v as f64)))
@@ -623,7 +628,12 @@ impl Source {
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let upto = &self.text[..offset.min(self.text.len())];
         let line = upto.matches('\n').count() + 1;
-        let col = upto.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        let col = upto
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0)
+            + 1;
         (line, col)
     }
 
@@ -656,9 +666,7 @@ impl Source {
                 Seg::Index(i) => {
                     let it = item.get(i);
                     if let Some(it) = it {
-                        let sp = it
-                            .span()
-                            .or_else(|| it.as_table().and_then(|t| t.span()));
+                        let sp = it.span().or_else(|| it.as_table().and_then(|t| t.span()));
                         if let Some(sp) = sp {
                             best = Some(sp);
                         }

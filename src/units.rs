@@ -47,7 +47,11 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
         "s" => value,
         "m" | "min" => value / 60.0,
         "h" => value / 3600.0,
-        other => return Err(format!("`{other}` is not a rate unit in `{t}`; use /s, /m or /h")),
+        other => {
+            return Err(format!(
+                "`{other}` is not a rate unit in `{t}`; use /s, /m or /h"
+            ))
+        }
     };
     if !per_s.is_finite() || per_s < 0.0 {
         return Err(format!("`{t}` must be a finite, non-negative rate"));

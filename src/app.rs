@@ -1,0 +1,446 @@
+//! Command glue: files and flags in, a [`Plan`] to the core, results and tables out, and the
+//! exit code. The only place that knows about clap, indicatif, signals and the terminal.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use tokio::sync::watch;
+
+use crate::cli::{Cli, Command, MockArgs, RunArgs};
+use crate::client::{ClientSettings, TargetClient};
+use crate::dist::Dist;
+use crate::mock::{Faults, MockConfig, MockModel, MockServer};
+use crate::plan::{Base, Plan};
+use crate::report;
+use crate::results::{self, RunMeta, RunStatus, Shard};
+use crate::runner::{self, Live, RunOptions, Stop, TargetRuntime};
+use crate::units;
+
+/// Process exit codes (documented in the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Success.
+    Ok = 0,
+    /// A gate failed (claim, SLO, regression).
+    Gate = 1,
+    /// Usage, scenario or runtime error.
+    Usage = 2,
+    /// The run was invalid: the generator could not hold the load.
+    Invalid = 3,
+}
+
+/// An error that maps to exit code 2, printed as is.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UserError(pub String);
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<Exit> {
+    match cli.command {
+        Command::Run(a) => run_cmd(a).await,
+        Command::Validate { scenario } => validate_cmd(&scenario),
+        Command::Mock(a) => mock_cmd(a).await,
+    }
+}
+
+fn load_plan(path: &Path) -> Result<Plan> {
+    Plan::load(path).map_err(|e| anyhow!(UserError(e.to_string())))
+}
+
+fn validate_cmd(path: &Path) -> Result<Exit> {
+    let plan = load_plan(path)?;
+    println!("{}: valid", path.display());
+    println!("  name: {}  seed: {}", plan.name, plan.seed);
+    for t in &plan.targets {
+        let base = match &t.base {
+            Base::Mock(_) => "built-in mock".to_string(),
+            Base::Url(u) => u.clone(),
+        };
+        let key = match &t.api_key_env {
+            Some(v) if std::env::var_os(v).is_some() => format!("key from ${v} (set)"),
+            Some(v) => format!("key from ${v} (NOT SET: `run` will refuse to start)"),
+            None => "no key".into(),
+        };
+        println!("  target {}: {base}, {key}", t.name);
+    }
+    let total: f64 = plan.models.iter().map(|m| m.weight).sum();
+    for m in &plan.models {
+        let price = m
+            .price
+            .map(|p| format!("${}/M in, ${}/M out", p.input_per_m, p.output_per_m))
+            .unwrap_or_else(|| "no price".into());
+        println!(
+            "  model {} on {}: {:.1} % of traffic, {price}",
+            m.id,
+            plan.targets[m.target].name,
+            100.0 * m.weight / total
+        );
+    }
+    println!(
+        "  workload: {:?}, stream {}, {} prompts",
+        plan.workload.endpoint,
+        plan.workload.stream,
+        plan.workload.prompts.len()
+    );
+    let l = &plan.load;
+    println!(
+        "  load: warmup {}, window {}, cooldown {}, requests {}, max_in_flight {}",
+        units::fmt_duration(l.warmup),
+        l.duration
+            .map(units::fmt_duration)
+            .unwrap_or_else(|| "until requests are sent".into()),
+        units::fmt_duration(l.cooldown),
+        l.requests
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "unbounded".into()),
+        l.max_in_flight
+    );
+    Ok(Exit::Ok)
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+fn rfc3339(t: std::time::SystemTime) -> String {
+    time::OffsetDateTime::from(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+async fn run_cmd(a: RunArgs) -> Result<Exit> {
+    let mut plan = load_plan(&a.scenario)?;
+    if let Some(seed) = a.seed {
+        plan.seed = seed;
+    }
+    let grace =
+        units::parse_duration(&a.grace).map_err(|e| anyhow!(UserError(format!("--grace: {e}"))))?;
+
+    // Start in-process mocks and build one client per target.
+    let mut mocks = Vec::new();
+    let mut runtimes = Vec::new();
+    let largest = plan
+        .workload
+        .prompts
+        .iter()
+        .map(|p| p.chars / 4)
+        .max()
+        .unwrap_or(0) as u32
+        + plan.workload.max_tokens.upper_bound().unwrap_or(4096.0) as u32;
+    let mut real_target = false;
+    for t in &plan.targets {
+        let base_url = match &t.base {
+            Base::Mock(cfg) => {
+                let mut cfg = cfg.clone();
+                cfg.seed = plan.seed;
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .context("binding the built-in mock server on 127.0.0.1")?;
+                let server = MockServer::start(listener, cfg)
+                    .await
+                    .context("starting the built-in mock server")?;
+                let url = server.base_url();
+                mocks.push(server);
+                url
+            }
+            Base::Url(u) => {
+                real_target = true;
+                u.clone()
+            }
+        };
+        let api_key = match &t.api_key_env {
+            // The mock needs no key: use one if the variable is set, never require it.
+            Some(var) if matches!(t.base, Base::Mock(_)) => std::env::var(var).ok(),
+            Some(var) => Some(std::env::var(var).map_err(|_| {
+                anyhow!(UserError(format!(
+                    "target `{}`: environment variable {var} is not set (it must hold the API key)",
+                    t.name
+                )))
+            })?),
+            None => None,
+        };
+        let client = TargetClient::new(ClientSettings {
+            name: &t.name,
+            base_url: &base_url,
+            api_key,
+            headers: &t.headers,
+            timeouts: t.timeouts,
+            pool_max_idle: t.pool_max_idle,
+            endpoint: plan.workload.endpoint,
+            stream: plan.workload.stream,
+        })
+        .map_err(|e| anyhow!(UserError(e.to_string())))?;
+        runtimes.push(TargetRuntime::new(
+            client,
+            t.requests_per_minute,
+            t.tokens_per_minute,
+            largest,
+        ));
+    }
+    if real_target {
+        // Real servers may omit usage; load the fallback tokenizer off the hot path now.
+        tokio::task::spawn_blocking(crate::tokens::preload);
+    }
+
+    // Output files.
+    let stamp = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        stamp.year(),
+        stamp.month() as u8,
+        stamp.day(),
+        stamp.hour(),
+        stamp.minute(),
+        stamp.second()
+    );
+    let result_path = match &a.output {
+        Some(p) => p.clone(),
+        None => a.out.join(format!("{}-{stamp}.json", sanitize(&plan.name))),
+    };
+    if let Some(dir) = result_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let records_path: Option<PathBuf> = (!a.no_records).then(|| {
+        let stem = result_path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        result_path.with_file_name(format!("{stem}.records.jsonl"))
+    });
+    let records_file = match &records_path {
+        Some(p) => {
+            Some(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
+        }
+        None => None,
+    };
+
+    // Signals: the first stops arrivals and drains; the second exits at once.
+    let (stop_tx, stop_rx) = watch::channel(Stop::Run);
+    let stop_tx = Arc::new(stop_tx);
+    spawn_signal_handler(stop_tx.clone());
+
+    let live = Arc::new(Live::default());
+    let progress =
+        (!a.quiet && std::io::stderr().is_terminal()).then(|| spawn_progress(live.clone()));
+
+    let out = runner::run(
+        plan.clone(),
+        runtimes,
+        records_file,
+        live.clone(),
+        stop_rx,
+        RunOptions {
+            interrupt_grace: grace,
+            lead: Duration::from_millis(20),
+        },
+    )
+    .await;
+    if let Some((pb, handle)) = progress {
+        handle.abort();
+        pb.finish_and_clear();
+    }
+    for m in mocks {
+        m.shutdown().await;
+    }
+
+    let mut warnings = Vec::new();
+    if let Some(e) = &out.records_error {
+        warnings.push(format!("writing the records file failed part way: {e}"));
+    }
+    if out.abandoned > 0 {
+        warnings.push(format!(
+            "{} requests were still in flight when the drain period ended and were abandoned (outcome `cancelled`)",
+            out.abandoned
+        ));
+    }
+    let meta = RunMeta {
+        run_id: format!("{:016x}", rand::random::<u64>()),
+        status: if out.interrupted {
+            RunStatus::Interrupted
+        } else {
+            RunStatus::Complete
+        },
+        started_at: rfc3339(out.started_at),
+        finished_at: rfc3339(out.finished_at),
+        records_file: records_path
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map(|s| s.to_string_lossy().to_string()),
+        shard: Shard { index: 0, count: 1 },
+        max_lag_p99_ms: 10.0,
+        min_send_ratio: 0.99,
+        warnings,
+    };
+    let result = results::build(&plan, &out.collector, meta);
+    result
+        .write(&result_path)
+        .with_context(|| format!("writing {}", result_path.display()))?;
+    print!("{}", report::summary_table(&result));
+    println!("result: {}", result_path.display());
+    if let Some(p) = &records_path {
+        println!("records: {} ({} lines)", p.display(), out.records_written);
+    }
+    if !result.validity.valid {
+        return Ok(Exit::Invalid);
+    }
+    if out.interrupted {
+        return Ok(Exit::Usage);
+    }
+    Ok(Exit::Ok)
+}
+
+fn spawn_signal_handler(stop: Arc<watch::Sender<Stop>>) {
+    tokio::spawn(async move {
+        let mut signals = Signals::new();
+        let mut count = 0;
+        while signals.next().await {
+            count += 1;
+            if count == 1 {
+                eprintln!("\nstopping: no new requests; in-flight ones get a grace period (Ctrl-C again to exit now)");
+                stop.send_replace(Stop::Arrivals);
+            } else {
+                eprintln!("exiting now; the records file holds every request finished so far");
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+/// SIGINT and (on Unix) SIGTERM as one stream.
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        Signals {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok(),
+        }
+    }
+
+    /// Waits for the next signal; false if signals cannot be watched.
+    async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        if let Some(t) = self.term.as_mut() {
+            return tokio::select! {
+                r = tokio::signal::ctrl_c() => r.is_ok(),
+                r = t.recv() => r.is_some(),
+            };
+        }
+        tokio::signal::ctrl_c().await.is_ok()
+    }
+}
+
+fn spawn_progress(live: Arc<Live>) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
+    let pb = indicatif::ProgressBar::new_spinner();
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let bar = pb.clone();
+    let handle = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut last = (std::time::Instant::now(), 0u64);
+        loop {
+            tick.tick().await;
+            let sent = live.sent.load(Ordering::Relaxed);
+            let now = std::time::Instant::now();
+            let rate = (sent - last.1) as f64 / now.duration_since(last.0).as_secs_f64().max(1e-3);
+            last = (now, sent);
+            bar.set_message(format!(
+                "sent {sent}  ok {}  failed {}  dropped {}  in flight {}  {rate:.1} req/s",
+                live.ok.load(Ordering::Relaxed),
+                live.failed.load(Ordering::Relaxed),
+                live.dropped.load(Ordering::Relaxed),
+                live.in_flight.load(Ordering::Relaxed),
+            ));
+            bar.tick();
+        }
+    });
+    (pb, handle)
+}
+
+fn prob(name: &str, v: f64) -> Result<f64> {
+    if !(0.0..=1.0).contains(&v) {
+        bail!(UserError(format!(
+            "--{name}: a probability must be between 0 and 1"
+        )));
+    }
+    Ok(v)
+}
+
+async fn mock_cmd(a: MockArgs) -> Result<Exit> {
+    let ttft =
+        units::parse_duration(&a.ttft).map_err(|e| anyhow!(UserError(format!("--ttft: {e}"))))?;
+    let itl_ms = match (&a.itl, a.tokens_per_s) {
+        (Some(s), _) => {
+            units::parse_duration(s)
+                .map_err(|e| anyhow!(UserError(format!("--itl: {e}"))))?
+                .as_secs_f64()
+                * 1e3
+        }
+        (None, Some(tps)) if tps > 0.0 => 1e3 / tps,
+        (None, Some(_)) => bail!(UserError("--tokens-per-s must be greater than 0".into())),
+        (None, None) => 10.0,
+    };
+    let retry_after_s = match &a.retry_after {
+        Some(s) => Some(
+            units::parse_duration(s)
+                .map_err(|e| anyhow!(UserError(format!("--retry-after: {e}"))))?
+                .as_secs()
+                .max(1) as u32,
+        ),
+        None => None,
+    };
+    let model = MockModel {
+        ttft_ms: Dist::fixed(ttft.as_secs_f64() * 1e3),
+        itl_ms: Dist::fixed(itl_ms),
+        output_tokens: a.output_tokens.map(|n| Dist::fixed(n as f64)),
+        tokens_per_chunk: a.tokens_per_chunk.max(1),
+        reasoning_tokens: a.reasoning_tokens,
+        max_concurrency: a.max_concurrency,
+        faults: Faults {
+            rate_limit: prob("fault-rate-limit", a.fault_rate_limit)?,
+            retry_after_s,
+            server_error: prob("fault-server-error", a.fault_server_error)?,
+            stall: prob("fault-stall", a.fault_stall)?,
+            disconnect: prob("fault-disconnect", a.fault_disconnect)?,
+            malformed: prob("fault-malformed", a.fault_malformed)?,
+            error_event: prob("fault-error-event", a.fault_error_event)?,
+        },
+    };
+    let cfg = MockConfig {
+        seed: a.seed,
+        default_model: model,
+        models: Default::default(),
+        truth_log: a.truth_log.clone(),
+    };
+    cfg.validate()
+        .map_err(|e| anyhow!(UserError(format!("mock settings: {e}"))))?;
+    let listener = tokio::net::TcpListener::bind((a.host.as_str(), a.port))
+        .await
+        .with_context(|| format!("binding {}:{}", a.host, a.port))?;
+    let server = MockServer::start(listener, cfg)
+        .await
+        .context("starting the mock server")?;
+    println!("llmload mock listening on {}", server.base_url());
+    let (tx, mut rx) = watch::channel(Stop::Run);
+    spawn_signal_handler(Arc::new(tx));
+    let _ = rx.wait_for(|s| *s >= Stop::Arrivals).await;
+    server.shutdown().await;
+    Ok(Exit::Ok)
+}

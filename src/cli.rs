@@ -1,0 +1,115 @@
+//! Command-line types (clap) only. Nothing below `app` sees these.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Load generator and benchmark for OpenAI-compatible LLM endpoints.
+#[derive(Debug, Parser)]
+#[command(name = "llmload", version, about, long_about = None)]
+pub struct Cli {
+    /// Command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario and write its result.
+    Run(RunArgs),
+    /// Check a scenario without sending anything.
+    Validate {
+        /// Scenario file (TOML).
+        scenario: PathBuf,
+    },
+    /// Serve the built-in OpenAI-compatible simulator.
+    Mock(MockArgs),
+}
+
+/// `llmload run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML).
+    pub scenario: PathBuf,
+    /// Folder for the result and records files.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Exact path of the result file (the records file goes beside it).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// No progress line.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Do not write the per-request records file.
+    #[arg(long)]
+    pub no_records: bool,
+    /// After Ctrl-C / SIGTERM, how long in-flight requests may finish (e.g. "5s").
+    #[arg(long, default_value = "5s")]
+    pub grace: String,
+    /// Tokio worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// `llmload mock`.
+#[derive(Debug, Args)]
+pub struct MockArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port (0 picks a free one and prints it).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Time to first token, e.g. "200ms".
+    #[arg(long, default_value = "50ms")]
+    pub ttft: String,
+    /// Delay between chunks, e.g. "20ms".
+    #[arg(long, conflicts_with = "tokens_per_s")]
+    pub itl: Option<String>,
+    /// Decode speed (tokens per second) instead of --itl.
+    #[arg(long)]
+    pub tokens_per_s: Option<f64>,
+    /// Output tokens per response (default: the request's max_tokens).
+    #[arg(long)]
+    pub output_tokens: Option<u32>,
+    /// Tokens per SSE chunk.
+    #[arg(long, default_value_t = 1)]
+    pub tokens_per_chunk: u32,
+    /// Reasoning tokens before the answer (chat).
+    #[arg(long, default_value_t = 0)]
+    pub reasoning_tokens: u32,
+    /// Requests beyond this many in flight queue.
+    #[arg(long)]
+    pub max_concurrency: Option<u32>,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Probability of HTTP 429.
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_rate_limit: f64,
+    /// Retry-After sent with 429s, e.g. "2s".
+    #[arg(long)]
+    pub retry_after: Option<String>,
+    /// Probability of HTTP 500.
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_server_error: f64,
+    /// Probability of a stream that stalls half way.
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_stall: f64,
+    /// Probability of a connection cut half way.
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_disconnect: f64,
+    /// Probability of a malformed event.
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_malformed: f64,
+    /// Probability of an error event mid-stream.
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_error_event: f64,
+    /// Write per-request ground truth (JSONL) here.
+    #[arg(long)]
+    pub truth_log: Option<PathBuf>,
+}

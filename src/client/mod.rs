@@ -1,0 +1,669 @@
+//! One HTTP request to an OpenAI-compatible endpoint, timed and classified.
+//!
+//! Owns the HTTP client per target (pool, timeouts, headers, credentials), the request body,
+//! incremental SSE reading ([`sse`]), event decoding ([`wire`]), and turning whatever the
+//! server does into an [`Outcome`] on a [`RequestRecord`]. It never panics on server data and
+//! never puts credentials in an error or record.
+
+pub mod sse;
+pub mod wire;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use serde::Serialize;
+use tokio::time::{timeout_at, Instant};
+
+use crate::plan::{Timeouts, Workload};
+use crate::record::{Outcome, RequestRecord, TokenSource};
+use crate::scenario::EndpointKind;
+use crate::tokens;
+use crate::workload::{Message, PromptBody};
+
+/// Largest response (or SSE event) accepted before the request is classified `too_large`.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// Largest error body read for a non-2xx response.
+const MAX_ERROR_BODY: usize = 16 * 1024;
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The environment variable named by `api_key_env` is not set.
+    #[error("target `{target}`: environment variable {var} is not set (it must hold the API key)")]
+    MissingKey {
+        /// Target name.
+        target: String,
+        /// Variable name.
+        var: String,
+    },
+    /// The key or a header is not a valid header value.
+    #[error("target `{target}`: {what} is not a valid HTTP header value")]
+    BadHeader {
+        /// Target name.
+        target: String,
+        /// Which header (never its value).
+        what: String,
+    },
+    /// reqwest refused the configuration.
+    #[error("target `{target}`: cannot build the HTTP client: {message}")]
+    Build {
+        /// Target name.
+        target: String,
+        /// reqwest's message.
+        message: String,
+    },
+}
+
+/// A monotonic clock anchored at the run's start.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// The run's start instant.
+    pub start: Instant,
+}
+
+impl Clock {
+    /// Microseconds since start (0 for instants before it).
+    pub fn us(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.start).as_micros() as u64
+    }
+
+    /// The instant `us` microseconds after start.
+    pub fn at(&self, us: u64) -> Instant {
+        self.start + Duration::from_micros(us)
+    }
+}
+
+/// The HTTP side of one target.
+#[derive(Debug, Clone)]
+pub struct TargetClient {
+    http: reqwest::Client,
+    url: String,
+    timeouts: Timeouts,
+    stream: bool,
+}
+
+/// Settings for [`TargetClient::new`].
+#[derive(Debug, Clone)]
+pub struct ClientSettings<'a> {
+    /// Target name (for messages).
+    pub name: &'a str,
+    /// Base URL without trailing slash.
+    pub base_url: &'a str,
+    /// API key, already read from the environment.
+    pub api_key: Option<String>,
+    /// Extra headers.
+    pub headers: &'a [(String, String)],
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// Idle connections kept per host.
+    pub pool_max_idle: usize,
+    /// Endpoint family.
+    pub endpoint: EndpointKind,
+    /// Streaming.
+    pub stream: bool,
+}
+
+impl TargetClient {
+    /// Builds the client. The key goes into a sensitive default header and nowhere else.
+    pub fn new(s: ClientSettings<'_>) -> Result<TargetClient, ClientError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(key) = &s.api_key {
+            let mut v = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+                ClientError::BadHeader {
+                    target: s.name.to_string(),
+                    what: "the API key".into(),
+                }
+            })?;
+            v.set_sensitive(true);
+            headers.insert(AUTHORIZATION, v);
+        }
+        for (k, v) in s.headers {
+            let name =
+                HeaderName::from_bytes(k.as_bytes()).map_err(|_| ClientError::BadHeader {
+                    target: s.name.to_string(),
+                    what: format!("header `{k}`"),
+                })?;
+            let value = HeaderValue::from_str(v).map_err(|_| ClientError::BadHeader {
+                target: s.name.to_string(),
+                what: format!("header `{k}`"),
+            })?;
+            headers.insert(name, value);
+        }
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(s.timeouts.connect)
+            .pool_max_idle_per_host(s.pool_max_idle)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| ClientError::Build {
+                target: s.name.to_string(),
+                message: e.without_url().to_string(),
+            })?;
+        let path = match s.endpoint {
+            EndpointKind::Chat => "/chat/completions",
+            EndpointKind::Completions => "/completions",
+        };
+        Ok(TargetClient {
+            http,
+            url: format!("{}{}", s.base_url, path),
+            timeouts: s.timeouts,
+            stream: s.stream,
+        })
+    }
+
+    /// Sends one request and fills the record's timing, tokens and outcome. `t_send_us` must
+    /// already be set by the caller; `rec.t_end_us` is set here.
+    pub async fn execute(&self, clock: &Clock, body: Bytes, rec: &mut RequestRecord) {
+        let t_send = clock.at(rec.t_send_us.unwrap_or_default());
+        let total_deadline = t_send + self.timeouts.total;
+        let first_deadline = (t_send + self.timeouts.first_token).min(total_deadline);
+        let req = self.http.post(&self.url).body(body);
+        let resp = match timeout_at(first_deadline, req.send()).await {
+            Err(_) => {
+                return finish_err(
+                    clock,
+                    rec,
+                    if first_deadline == total_deadline {
+                        Outcome::TimeoutTotal
+                    } else {
+                        Outcome::TimeoutHeaders
+                    },
+                    "no response headers before the timeout",
+                )
+            }
+            Ok(Err(e)) => {
+                let outcome = if e.is_timeout() {
+                    Outcome::TimeoutHeaders
+                } else if e.is_connect() {
+                    Outcome::Connect
+                } else {
+                    Outcome::StreamCut
+                };
+                return finish_err(clock, rec, outcome, &describe(&e));
+            }
+            Ok(Ok(r)) => r,
+        };
+        let t_headers = Instant::now();
+        rec.t_headers_us = Some(clock.us(t_headers));
+        let status = resp.status();
+        rec.status = Some(status.as_u16());
+        if !status.is_success() {
+            return self.http_error(clock, rec, resp, first_deadline).await;
+        }
+        let is_sse = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+        if self.stream && is_sse {
+            self.read_stream(clock, rec, resp, first_deadline, total_deadline)
+                .await
+        } else {
+            self.read_whole(clock, rec, resp, first_deadline).await
+        }
+    }
+
+    async fn http_error(
+        &self,
+        clock: &Clock,
+        rec: &mut RequestRecord,
+        mut resp: reqwest::Response,
+        deadline: Instant,
+    ) {
+        let status = resp.status().as_u16();
+        rec.retry_after_s = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        let mut body = Vec::new();
+        while body.len() < MAX_ERROR_BODY {
+            match timeout_at(deadline, resp.chunk()).await {
+                Ok(Ok(Some(c))) => body.extend_from_slice(&c),
+                _ => break,
+            }
+        }
+        let mut sink = String::new();
+        let detail = match wire::decode_full_response(&body, &mut sink) {
+            Ok(wire::StreamEvent::Error(e)) => truncate(&e.message, 200),
+            _ => {
+                let text = String::from_utf8_lossy(&body);
+                truncate(text.trim(), 120)
+            }
+        };
+        rec.outcome = match status {
+            429 => Outcome::RateLimited,
+            400..=499 => Outcome::Http4xx,
+            500..=599 => Outcome::Http5xx,
+            _ => Outcome::HttpOther,
+        };
+        rec.error = Some(format!("HTTP {status}: {detail}"));
+        rec.t_end_us = clock.us(Instant::now());
+    }
+
+    async fn read_whole(
+        &self,
+        clock: &Clock,
+        rec: &mut RequestRecord,
+        mut resp: reqwest::Response,
+        deadline: Instant,
+    ) {
+        let streaming_expected = self.stream;
+        let mut body = Vec::new();
+        loop {
+            match timeout_at(deadline, resp.chunk()).await {
+                Err(_) => {
+                    return finish_err(
+                        clock,
+                        rec,
+                        Outcome::TimeoutFirstToken,
+                        "response body not complete before the first-token timeout",
+                    )
+                }
+                Ok(Err(e)) => return finish_err(clock, rec, Outcome::StreamCut, &describe(&e)),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(c))) => {
+                    if body.len() + c.len() > MAX_RESPONSE_BYTES {
+                        return finish_err(
+                            clock,
+                            rec,
+                            Outcome::TooLarge,
+                            "response exceeded the size cap",
+                        );
+                    }
+                    body.extend_from_slice(&c);
+                }
+            }
+        }
+        let t_end = Instant::now();
+        let t_us = clock.us(t_end);
+        rec.t_end_us = t_us;
+        let mut text = String::new();
+        match wire::decode_full_response(&body, &mut text) {
+            Ok(wire::StreamEvent::Delta(d)) => {
+                if streaming_expected {
+                    rec.outcome = Outcome::NotSse;
+                    rec.error = Some("a streaming request got a non-SSE response".into());
+                } else {
+                    rec.outcome = Outcome::Ok;
+                }
+                if d.carries_output() {
+                    rec.t_first_us = Some(t_us);
+                    rec.t_last_us = Some(t_us);
+                    rec.output_events = 1;
+                    rec.first_event_bytes =
+                        (d.answer_bytes + d.reasoning_bytes + d.tool_bytes) as u32;
+                }
+                if d.carries_answer() {
+                    rec.t_first_answer_us = Some(t_us);
+                }
+                rec.finish_reason = d.finish_reason.clone();
+                rec.response_id = d.id.clone();
+                apply_usage(rec, d.usage.as_ref(), &text);
+            }
+            Ok(wire::StreamEvent::Error(e)) => {
+                rec.outcome = Outcome::ErrorEvent;
+                rec.error = Some(truncate(&e.message, 200));
+            }
+            Ok(wire::StreamEvent::Done) | Err(_) => {
+                rec.outcome = if streaming_expected {
+                    Outcome::NotSse
+                } else {
+                    Outcome::MalformedChunk
+                };
+                rec.error = Some("the response body is not an OpenAI completion".into());
+            }
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        clock: &Clock,
+        rec: &mut RequestRecord,
+        mut resp: reqwest::Response,
+        first_deadline: Instant,
+        total_deadline: Instant,
+    ) {
+        let mut parser = sse::SseParser::new(MAX_RESPONSE_BYTES.min(8 * 1024 * 1024));
+        let mut st = StreamState::default();
+        let mut received = 0usize;
+        let outcome = loop {
+            let deadline = match st.last {
+                None => first_deadline,
+                Some(last) => (last + self.timeouts.idle).min(total_deadline),
+            };
+            let chunk = match timeout_at(deadline, resp.chunk()).await {
+                Err(_) => {
+                    break if deadline >= total_deadline {
+                        Outcome::TimeoutTotal
+                    } else if st.last.is_none() {
+                        Outcome::TimeoutFirstToken
+                    } else {
+                        Outcome::TimeoutIdle
+                    }
+                }
+                Ok(Err(e)) => {
+                    st.error = Some(describe(&e));
+                    break Outcome::StreamCut;
+                }
+                Ok(Ok(None)) => {
+                    parser.finish(|ev| st.on_event(clock, ev.data, Instant::now()));
+                    break st.end_outcome();
+                }
+                Ok(Ok(Some(c))) => c,
+            };
+            let now = Instant::now();
+            received += chunk.len();
+            if received > MAX_RESPONSE_BYTES {
+                st.error = Some("response exceeded the size cap".into());
+                break Outcome::TooLarge;
+            }
+            if parser
+                .feed(&chunk, |ev| st.on_event(clock, ev.data, now))
+                .is_err()
+            {
+                st.error = Some("an SSE event exceeded the size cap".into());
+                break Outcome::TooLarge;
+            }
+            if st.error_event {
+                break Outcome::ErrorEvent;
+            }
+        };
+        rec.t_end_us = clock.us(Instant::now());
+        rec.outcome = outcome;
+        rec.t_first_us = st.first.map(|t| clock.us(t));
+        rec.t_first_answer_us = st.first_answer.map(|t| clock.us(t));
+        rec.t_last_us = st.last.map(|t| clock.us(t));
+        rec.output_events = st.events;
+        rec.first_event_bytes = st.first_bytes;
+        rec.gaps = std::mem::take(&mut st.gaps);
+        rec.response_id = st.id.take();
+        rec.finish_reason = st.finish_reason.take();
+        if rec.error.is_none() {
+            rec.error = st.error.take();
+        }
+        apply_usage(rec, st.usage.as_ref(), &st.text);
+    }
+}
+
+/// Per-stream state while events arrive.
+#[derive(Default)]
+struct StreamState {
+    first: Option<Instant>,
+    first_answer: Option<Instant>,
+    last: Option<Instant>,
+    events: u32,
+    first_bytes: u32,
+    gaps: Vec<(u32, u32)>,
+    usage: Option<wire::Usage>,
+    finish_reason: Option<String>,
+    id: Option<String>,
+    done: bool,
+    malformed: bool,
+    error_event: bool,
+    error: Option<String>,
+    text: String,
+}
+
+impl StreamState {
+    fn on_event(&mut self, _clock: &Clock, data: &[u8], t: Instant) {
+        if self.done || self.error_event {
+            return;
+        }
+        let want_id = self.id.is_none();
+        match wire::decode_stream_event(data, want_id, &mut self.text) {
+            Ok(wire::StreamEvent::Done) => self.done = true,
+            Ok(wire::StreamEvent::Error(e)) => {
+                self.error_event = true;
+                self.error = Some(format!("error event: {}", truncate(&e.message, 200)));
+            }
+            Ok(wire::StreamEvent::Delta(d)) => {
+                if want_id {
+                    self.id = d.id.clone();
+                }
+                if d.finish_reason.is_some() {
+                    self.finish_reason = d.finish_reason.clone();
+                }
+                if d.usage.is_some() {
+                    self.usage = d.usage.clone();
+                }
+                if d.carries_output() {
+                    let bytes = (d.answer_bytes + d.reasoning_bytes + d.tool_bytes) as u32;
+                    match self.last {
+                        None => {
+                            self.first = Some(t);
+                            self.first_bytes = bytes;
+                        }
+                        Some(prev) => {
+                            let gap = t.saturating_duration_since(prev).as_micros();
+                            self.gaps.push((gap.min(u32::MAX as u128) as u32, bytes));
+                        }
+                    }
+                    if d.carries_answer() && self.first_answer.is_none() {
+                        self.first_answer = Some(t);
+                    }
+                    self.last = Some(t);
+                    self.events += 1;
+                }
+            }
+            Err(e) => {
+                if !self.malformed {
+                    self.error = Some(format!("malformed event: {e}"));
+                }
+                self.malformed = true;
+            }
+        }
+    }
+
+    fn end_outcome(&mut self) -> Outcome {
+        if self.error_event {
+            Outcome::ErrorEvent
+        } else if self.malformed {
+            Outcome::MalformedChunk
+        } else if self.done || self.finish_reason.is_some() {
+            Outcome::Ok
+        } else {
+            self.error = Some("the stream ended without a finish_reason or [DONE]".into());
+            Outcome::StreamCut
+        }
+    }
+}
+
+/// Output and input token counts: the server's usage first, else the offline tokenizer on the
+/// received text (output only; input is filled by the caller who knows the prompt), else the
+/// number of output events.
+fn apply_usage(rec: &mut RequestRecord, usage: Option<&wire::Usage>, text: &str) {
+    if let Some(u) = usage {
+        if let Some(n) = u.completion_tokens {
+            rec.output_tokens = Some(n);
+            rec.output_tokens_source = Some(TokenSource::Usage);
+        }
+        if let Some(n) = u.prompt_tokens {
+            rec.input_tokens = Some(n);
+            rec.input_tokens_source = Some(TokenSource::Usage);
+        }
+        rec.reasoning_tokens = u.reasoning_tokens;
+        rec.cached_tokens = u.cached_tokens;
+    }
+    if rec.output_tokens.is_none() && rec.output_events > 0 {
+        match tokens::count(text) {
+            Some(n) => {
+                rec.output_tokens = Some(n);
+                rec.output_tokens_source = Some(TokenSource::Tokenizer);
+            }
+            None => {
+                rec.output_tokens = Some(rec.output_events as u64);
+                rec.output_tokens_source = Some(TokenSource::Events);
+            }
+        }
+    }
+}
+
+fn finish_err(clock: &Clock, rec: &mut RequestRecord, outcome: Outcome, msg: &str) {
+    rec.outcome = outcome;
+    rec.error = Some(msg.to_string());
+    rec.t_end_us = clock.us(Instant::now());
+}
+
+/// reqwest's error chain without the URL (which could carry a key in a query string).
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error;
+    let mut s = String::new();
+    let mut cur: Option<&dyn Error> = Some(e);
+    let mut first = true;
+    while let Some(err) = cur {
+        let text = if first {
+            first = false;
+            let mut msg = err.to_string();
+            if let Some(url) = e.url() {
+                msg = msg.replace(url.as_str(), "<url>");
+            }
+            msg
+        } else {
+            err.to_string()
+        };
+        if !s.contains(&text) {
+            if !s.is_empty() {
+                s.push_str(": ");
+            }
+            s.push_str(&text);
+        }
+        cur = err.source();
+    }
+    truncate(&s, 300)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[derive(Serialize)]
+struct ChatBody<'a> {
+    model: &'a str,
+    messages: Vec<&'a Message>,
+    max_tokens: u32,
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(flatten)]
+    extra: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct CompletionsBody<'a> {
+    model: &'a str,
+    prompt: &'a str,
+    max_tokens: u32,
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(flatten)]
+    extra: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+/// Prebuilt pieces of every request body for one workload.
+#[derive(Debug, Clone)]
+pub struct BodyBuilder {
+    system: Option<Message>,
+    wrapped: Vec<Vec<Message>>,
+}
+
+impl BodyBuilder {
+    /// Prepares the message lists once, so a request only serialises.
+    pub fn new(w: &Workload) -> BodyBuilder {
+        let system = w.system.as_ref().map(|s| Message {
+            role: "system".into(),
+            content: s.clone(),
+        });
+        let wrapped = w
+            .prompts
+            .iter()
+            .map(|p| match &p.body {
+                PromptBody::Text(t) => vec![Message {
+                    role: "user".into(),
+                    content: t.clone(),
+                }],
+                PromptBody::Messages(ms) => ms.clone(),
+            })
+            .collect();
+        BodyBuilder { system, wrapped }
+    }
+
+    /// The JSON body for one request.
+    pub fn body(
+        &self,
+        w: &Workload,
+        model: &str,
+        prompt: usize,
+        max_tokens: u32,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> Bytes {
+        let stream_options = w.stream.then_some(StreamOptions {
+            include_usage: true,
+        });
+        let out = match w.endpoint {
+            EndpointKind::Chat => {
+                let mut messages: Vec<&Message> = Vec::with_capacity(4);
+                if let Some(s) = &self.system {
+                    messages.push(s);
+                }
+                if let Some(ms) = self.wrapped.get(prompt) {
+                    messages.extend(ms.iter());
+                }
+                serde_json::to_vec(&ChatBody {
+                    model,
+                    messages,
+                    max_tokens,
+                    stream: w.stream,
+                    stream_options,
+                    temperature: w.temperature,
+                    seed: w.request_seed,
+                    extra,
+                })
+            }
+            EndpointKind::Completions => {
+                let text = match w.prompts.get(prompt).map(|p| &p.body) {
+                    Some(PromptBody::Text(t)) => t.as_str(),
+                    Some(PromptBody::Messages(ms)) => {
+                        ms.last().map(|m| m.content.as_str()).unwrap_or("")
+                    }
+                    None => "",
+                };
+                serde_json::to_vec(&CompletionsBody {
+                    model,
+                    prompt: text,
+                    max_tokens,
+                    stream: w.stream,
+                    stream_options,
+                    temperature: w.temperature,
+                    seed: w.request_seed,
+                    extra,
+                })
+            }
+        };
+        // Serialising plain strings and numbers into a Vec cannot fail.
+        Bytes::from(out.expect("request bodies hold only JSON-safe values"))
+    }
+}

@@ -1,0 +1,182 @@
+//! A latency/count histogram (HDR, microsecond resolution, 3 significant digits) with its
+//! summary and lossless serialised form (HdrHistogram V2 + DEFLATE, base64).
+
+use base64::Engine;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// Highest trackable value: one hour in microseconds (larger values are clamped).
+pub const MAX_VALUE: u64 = 3_600_000_000;
+
+/// An HDR histogram of non-negative integers (µs for latencies, counts for token sizes).
+#[derive(Debug, Clone)]
+pub struct Hist(Histogram<u64>);
+
+impl Default for Hist {
+    fn default() -> Self {
+        Hist::new(3)
+    }
+}
+
+/// Percentile summary with the sample count. Latency summaries are in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Number of samples.
+    pub count: u64,
+    /// Smallest sample.
+    pub min: f64,
+    /// Mean.
+    pub mean: f64,
+    /// Standard deviation.
+    pub stddev: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p99_9: f64,
+    /// Largest sample.
+    pub max: f64,
+}
+
+/// Why a serialised histogram could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HistError {
+    /// Not base64.
+    #[error("histogram is not valid base64")]
+    Base64,
+    /// Not an HdrHistogram V2 (+DEFLATE) blob.
+    #[error("histogram blob is corrupt: {0}")]
+    Decode(String),
+    /// Merging failed (incompatible ranges).
+    #[error("histograms cannot be merged: {0}")]
+    Merge(String),
+}
+
+impl Hist {
+    /// A histogram with `sigfig` significant digits over [1, MAX_VALUE].
+    pub fn new(sigfig: u8) -> Hist {
+        Hist(
+            Histogram::new_with_bounds(1, MAX_VALUE, sigfig)
+                .expect("constant bounds and 1..=5 significant digits are valid"),
+        )
+    }
+
+    /// Records one value (clamped to the range).
+    pub fn record(&mut self, v: u64) {
+        self.0.saturating_record(v.min(MAX_VALUE));
+    }
+
+    /// Records `n` samples of value `v`.
+    pub fn record_n(&mut self, v: u64, n: u64) {
+        // The value is clamped, so only a count overflow could fail; saturating is fine.
+        let _ = self.0.record_n(v.min(MAX_VALUE), n);
+    }
+
+    /// Sample count.
+    pub fn len(&self) -> u64 {
+        self.0.len()
+    }
+
+    /// Whether empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Value at a quantile (0..=1), in recorded units.
+    pub fn quantile(&self, q: f64) -> u64 {
+        self.0.value_at_quantile(q)
+    }
+
+    /// The underlying histogram.
+    pub fn inner(&self) -> &Histogram<u64> {
+        &self.0
+    }
+
+    /// Summary with every value multiplied by `scale` (1e-3 turns µs into ms).
+    pub fn summary(&self, scale: f64) -> Summary {
+        let h = &self.0;
+        if h.is_empty() {
+            return Summary::default();
+        }
+        let q = |p: f64| h.value_at_quantile(p) as f64 * scale;
+        Summary {
+            count: h.len(),
+            min: h.min() as f64 * scale,
+            mean: h.mean() * scale,
+            stddev: h.stdev() * scale,
+            p50: q(0.50),
+            p90: q(0.90),
+            p95: q(0.95),
+            p99: q(0.99),
+            p99_9: q(0.999),
+            max: h.max() as f64 * scale,
+        }
+    }
+
+    /// Adds another histogram's samples.
+    pub fn merge(&mut self, other: &Hist) -> Result<(), HistError> {
+        self.0
+            .add(&other.0)
+            .map_err(|e| HistError::Merge(format!("{e:?}")))
+    }
+
+    /// V2 + DEFLATE, base64 (standard alphabet).
+    pub fn encode(&self) -> String {
+        let mut buf = Vec::new();
+        // Writing into a Vec cannot fail.
+        let _ = V2DeflateSerializer::new().serialize(&self.0, &mut buf);
+        base64::engine::general_purpose::STANDARD.encode(buf)
+    }
+
+    /// Reads what [`Hist::encode`] wrote.
+    pub fn decode(text: &str) -> Result<Hist, HistError> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| HistError::Base64)?;
+        let h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| HistError::Decode(format!("{e:?}")))?;
+        Ok(Hist(h))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_and_roundtrip() {
+        let mut h = Hist::default();
+        for v in 1..=1000u64 {
+            h.record(v * 1000);
+        }
+        let s = h.summary(1e-3);
+        assert_eq!(s.count, 1000);
+        assert!((s.p50 - 500.0).abs() < 1.0, "{s:?}");
+        assert!((s.p99 - 990.0).abs() < 1.0, "{s:?}");
+        let back = Hist::decode(&h.encode()).expect("roundtrip");
+        assert_eq!(back.summary(1e-3), s);
+    }
+
+    #[test]
+    fn merge_equals_recording_everything_once() {
+        let (mut a, mut b, mut all) = (Hist::default(), Hist::default(), Hist::default());
+        for v in 0..5000u64 {
+            let x = (v * 7919) % 100_000 + 1;
+            if v % 3 == 0 {
+                a.record(x)
+            } else {
+                b.record(x)
+            }
+            all.record(x);
+        }
+        a.merge(&b).expect("same bounds");
+        assert_eq!(a.inner(), all.inner());
+    }
+}

@@ -1,0 +1,593 @@
+//! Turns finished [`RequestRecord`]s into per-model and overall metrics, a 1 s time series
+//! and token throughput over the measurement window. Memory does not grow with the number of
+//! requests: histograms and counters only, never a vector of every sample.
+//!
+//! The definitions implemented here are stated in docs/metrics.md; keep the two in step.
+
+pub mod hist;
+
+use std::collections::BTreeMap;
+
+use crate::plan::Slo;
+use crate::record::{Outcome, Phase, RequestRecord, TokenSource};
+pub use hist::{Hist, Summary};
+
+/// Per-request latency and size distributions.
+#[derive(Debug, Clone, Default)]
+pub struct Hists {
+    /// First output event − send.
+    pub ttft: Hist,
+    /// First answer (non-reasoning) event − send.
+    pub ttft_answer: Hist,
+    /// First output event − scheduled time.
+    pub ttft_scheduled: Hist,
+    /// End − send.
+    pub e2e: Hist,
+    /// End − scheduled time.
+    pub e2e_scheduled: Hist,
+    /// (last − first output event) / (output tokens − 1).
+    pub tpot: Hist,
+    /// Token-weighted inter-token latency.
+    pub itl: Hist,
+    /// Raw gaps between output events.
+    pub inter_chunk: Hist,
+    /// Tokens per output event (a count, not µs).
+    pub tokens_per_chunk: Hist,
+    /// Dispatch − scheduled time (the generator's timer lateness).
+    pub schedule_lag: Hist,
+    /// Send − dispatch (waiting on the in-flight cap or a rate cap).
+    pub queue_time: Hist,
+}
+
+impl Hists {
+    /// Name and histogram pairs, in the result file's order. Latencies are in µs.
+    pub fn named(&self) -> [(&'static str, &Hist); 11] {
+        [
+            ("ttft", &self.ttft),
+            ("ttft_answer", &self.ttft_answer),
+            ("ttft_scheduled", &self.ttft_scheduled),
+            ("e2e", &self.e2e),
+            ("e2e_scheduled", &self.e2e_scheduled),
+            ("tpot", &self.tpot),
+            ("itl", &self.itl),
+            ("inter_chunk", &self.inter_chunk),
+            ("tokens_per_chunk", &self.tokens_per_chunk),
+            ("schedule_lag", &self.schedule_lag),
+            ("queue_time", &self.queue_time),
+        ]
+    }
+
+    /// Mutable access by the same names.
+    pub fn named_mut(&mut self) -> [(&'static str, &mut Hist); 11] {
+        [
+            ("ttft", &mut self.ttft),
+            ("ttft_answer", &mut self.ttft_answer),
+            ("ttft_scheduled", &mut self.ttft_scheduled),
+            ("e2e", &mut self.e2e),
+            ("e2e_scheduled", &mut self.e2e_scheduled),
+            ("tpot", &mut self.tpot),
+            ("itl", &mut self.itl),
+            ("inter_chunk", &mut self.inter_chunk),
+            ("tokens_per_chunk", &mut self.tokens_per_chunk),
+            ("schedule_lag", &mut self.schedule_lag),
+            ("queue_time", &mut self.queue_time),
+        ]
+    }
+}
+
+/// Token totals of one kind of request set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tokens {
+    /// Input tokens.
+    pub input: u64,
+    /// Output tokens.
+    pub output: u64,
+    /// Reasoning tokens (part of output).
+    pub reasoning: u64,
+    /// Cached input tokens (part of input).
+    pub cached_input: u64,
+}
+
+/// Everything measured for one model (or all models together).
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Distributions over measured requests (successful ones for latencies).
+    pub hists: Hists,
+    /// Measured-phase arrivals by outcome, indexed by [`Outcome::index`].
+    pub outcomes: [u64; Outcome::ALL.len()],
+    /// Token totals of measured-phase requests.
+    pub tokens: Tokens,
+    /// Token totals of every request sent in any phase (the bill).
+    pub tokens_all_phases: Tokens,
+    /// Requests sent in any phase.
+    pub sent_all_phases: u64,
+    /// Output token counts by source: usage, tokenizer, events.
+    pub output_sources: [u64; 3],
+    /// Input token counts by source.
+    pub input_sources: [u64; 3],
+    /// Output tokens whose event time falls inside the measurement window.
+    pub window_output_tokens: u64,
+    /// Input tokens of requests sent inside the window.
+    pub window_input_tokens: u64,
+    /// Successful requests that ended inside the window.
+    pub window_completed: u64,
+    /// Measured requests that met every SLO.
+    pub slo_met: u64,
+    /// Output tokens of measured requests that met every SLO.
+    pub slo_met_output_tokens: u64,
+    /// Output tokens per 1 s bucket since start, by event time.
+    pub output_per_s: Vec<u64>,
+}
+
+impl Stats {
+    /// Measured-phase arrivals (every outcome, dropped included).
+    pub fn issued(&self) -> u64 {
+        self.outcomes.iter().sum()
+    }
+
+    /// Count for one outcome.
+    pub fn count(&self, o: Outcome) -> u64 {
+        self.outcomes[o.index()]
+    }
+
+    /// Measured-phase failures: sent, not ok.
+    pub fn failed(&self) -> u64 {
+        Outcome::ALL
+            .iter()
+            .filter(|o| o.was_sent() && **o != Outcome::Ok)
+            .map(|o| self.count(*o))
+            .sum()
+    }
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Bucket {
+    /// Requests sent.
+    pub sent: u64,
+    /// Requests that ended ok.
+    pub ok: u64,
+    /// Requests that ended in error.
+    pub failed: u64,
+    /// Arrivals dropped.
+    pub dropped: u64,
+    /// Output tokens by event time.
+    pub output_tokens: u64,
+    /// Highest in-flight count sampled.
+    pub in_flight_max: u64,
+    /// Errors by outcome name.
+    pub errors: BTreeMap<&'static str, u64>,
+    /// TTFT p50 of first tokens seen in this second (ms).
+    pub ttft_p50_ms: Option<f64>,
+    /// TTFT p99 (ms).
+    pub ttft_p99_ms: Option<f64>,
+    /// TTFT samples in this second.
+    pub ttft_count: u64,
+}
+
+/// The measurement window in µs since start; `end_us` is None until sending stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Start (end of warmup).
+    pub start_us: u64,
+    /// End (start of cooldown), when known.
+    pub end_us: Option<u64>,
+}
+
+impl Window {
+    fn contains(&self, t: u64) -> bool {
+        t >= self.start_us && self.end_us.is_none_or(|e| t < e)
+    }
+}
+
+/// Folds records into metrics.
+#[derive(Debug)]
+pub struct Collector {
+    /// Per model, indexed like the plan's models.
+    pub models: Vec<Stats>,
+    /// All models together.
+    pub overall: Stats,
+    /// Run-level schedule lag (measured-phase arrivals).
+    pub schedule_lag: Hist,
+    /// Run-level queue time (measured-phase sent requests).
+    pub queue_time: Hist,
+    /// Measured-phase arrivals (scheduled inside the window).
+    pub arrivals_in_window: u64,
+    /// Requests whose send time falls inside the window.
+    pub sent_in_window: u64,
+    /// 1 s buckets from the start.
+    pub series: Vec<Bucket>,
+    /// Latest t_end seen (µs).
+    pub last_end_us: u64,
+    window: Window,
+    slo: Slo,
+    open_ttft: BTreeMap<usize, Hist>,
+    hold_us: u64,
+}
+
+const SEC_US: u64 = 1_000_000;
+
+impl Collector {
+    /// `hold_us`: how long after a second ends a first token may still be reported for it
+    /// (the longest a request can last); per-second TTFT histograms older than that are
+    /// reduced to their percentiles so memory stays flat.
+    pub fn new(models: usize, window: Window, slo: Slo, hold_us: u64) -> Collector {
+        Collector {
+            models: vec![Stats::default(); models],
+            overall: Stats::default(),
+            schedule_lag: Hist::default(),
+            queue_time: Hist::default(),
+            arrivals_in_window: 0,
+            sent_in_window: 0,
+            series: Vec::new(),
+            last_end_us: 0,
+            window,
+            slo,
+            open_ttft: BTreeMap::new(),
+            hold_us,
+        }
+    }
+
+    /// Sets the window's end once sending stops.
+    pub fn set_window_end(&mut self, end_us: u64) {
+        self.window.end_us = Some(end_us);
+    }
+
+    /// The window.
+    pub fn window(&self) -> Window {
+        self.window
+    }
+
+    fn bucket(&mut self, t_us: u64) -> &mut Bucket {
+        let i = (t_us / SEC_US) as usize;
+        if self.series.len() <= i {
+            self.series.resize_with(i + 1, Bucket::default);
+        }
+        &mut self.series[i]
+    }
+
+    /// Notes the in-flight count at time `t_us`.
+    pub fn sample_in_flight(&mut self, t_us: u64, in_flight: u64) {
+        let b = self.bucket(t_us);
+        b.in_flight_max = b.in_flight_max.max(in_flight);
+    }
+
+    /// Folds one finished record in. `model` indexes the plan's models.
+    pub fn add(&mut self, model: usize, r: &RequestRecord) {
+        let measured = r.phase == Phase::Measure;
+        let sent = r.outcome.was_sent();
+        self.last_end_us = self.last_end_us.max(r.t_end_us);
+
+        // Time series and window counters use event times, whatever the phase.
+        if let Some(ts) = r.t_send_us {
+            self.bucket(ts).sent += 1;
+            if self.window.contains(ts) {
+                self.sent_in_window += 1;
+            }
+        }
+        match r.outcome {
+            Outcome::Dropped => self.bucket(r.t_dispatch_us).dropped += 1,
+            Outcome::Cancelled => {}
+            Outcome::Ok => self.bucket(r.t_end_us).ok += 1,
+            other => {
+                let b = self.bucket(r.t_end_us);
+                b.failed += 1;
+                *b.errors.entry(other.name()).or_default() += 1;
+            }
+        }
+        let per_event = token_split(r);
+        let mut window_out = 0u64;
+        let mut by_second: Vec<(usize, u64)> = Vec::new();
+        if let (Some(first), Some(k)) = (r.t_first_us, per_event.as_ref()) {
+            let mut t = first;
+            for (i, &n) in k.iter().enumerate() {
+                if i > 0 {
+                    t += r.gaps.get(i - 1).map(|g| g.0 as u64).unwrap_or(0);
+                }
+                self.bucket(t).output_tokens += n as u64;
+                let sec = (t / SEC_US) as usize;
+                match by_second.last_mut() {
+                    Some((s, c)) if *s == sec => *c += n as u64,
+                    _ => by_second.push((sec, n as u64)),
+                }
+                if self.window.contains(t) {
+                    window_out += n as u64;
+                }
+            }
+        }
+        if r.outcome == Outcome::Ok {
+            if let (Some(tf), Some(ts)) = (r.t_first_us, r.t_send_us) {
+                let sec = (tf / SEC_US) as usize;
+                self.open_ttft
+                    .entry(sec)
+                    .or_insert_with(|| Hist::new(2))
+                    .record(tf.saturating_sub(ts));
+            }
+        }
+        self.close_old_seconds(r.t_end_us);
+
+        let in_window_send = r.t_send_us.is_some_and(|t| self.window.contains(t));
+        let ended_in_window = r.outcome == Outcome::Ok && self.window.contains(r.t_end_us);
+        if measured {
+            self.arrivals_in_window += 1;
+            self.schedule_lag
+                .record(r.t_dispatch_us.saturating_sub(r.t_sched_us));
+            if let Some(ts) = r.t_send_us {
+                self.queue_time.record(ts.saturating_sub(r.t_dispatch_us));
+            }
+        }
+        let slo_ok = measured && r.outcome == Outcome::Ok && meets_slo(&self.slo, r);
+        for s in [&mut self.models[model], &mut self.overall] {
+            s.window_output_tokens += window_out;
+            for &(sec, n) in &by_second {
+                if s.output_per_s.len() <= sec {
+                    s.output_per_s.resize(sec + 1, 0);
+                }
+                s.output_per_s[sec] += n;
+            }
+            if in_window_send {
+                s.window_input_tokens += r.input_tokens.unwrap_or(0);
+            }
+            if ended_in_window {
+                s.window_completed += 1;
+            }
+            if sent {
+                s.sent_all_phases += 1;
+                add_tokens(&mut s.tokens_all_phases, r);
+            }
+            if !measured {
+                continue;
+            }
+            s.outcomes[r.outcome.index()] += 1;
+            if sent {
+                add_tokens(&mut s.tokens, r);
+                if let Some(src) = r.output_tokens_source {
+                    s.output_sources[source_index(src)] += 1;
+                }
+                if let Some(src) = r.input_tokens_source {
+                    s.input_sources[source_index(src)] += 1;
+                }
+            }
+            s.hists
+                .schedule_lag
+                .record(r.t_dispatch_us.saturating_sub(r.t_sched_us));
+            if let Some(ts) = r.t_send_us {
+                s.hists
+                    .queue_time
+                    .record(ts.saturating_sub(r.t_dispatch_us));
+            }
+            if slo_ok {
+                s.slo_met += 1;
+                s.slo_met_output_tokens += r.output_tokens.unwrap_or(0);
+            }
+            if r.outcome != Outcome::Ok {
+                continue;
+            }
+            record_latencies(&mut s.hists, r, per_event.as_deref());
+        }
+    }
+
+    fn close_old_seconds(&mut self, now_us: u64) {
+        let horizon = now_us.saturating_sub(self.hold_us + SEC_US) / SEC_US;
+        while let Some((&sec, _)) = self.open_ttft.first_key_value() {
+            if sec as u64 >= horizon {
+                break;
+            }
+            if let Some((sec, h)) = self.open_ttft.pop_first() {
+                self.finalize_second(sec, &h);
+            }
+        }
+    }
+
+    fn finalize_second(&mut self, sec: usize, h: &Hist) {
+        let b = self.bucket(sec as u64 * SEC_US);
+        b.ttft_count = h.len();
+        b.ttft_p50_ms = Some(h.quantile(0.5) as f64 / 1e3);
+        b.ttft_p99_ms = Some(h.quantile(0.99) as f64 / 1e3);
+    }
+
+    /// Reduces every remaining per-second histogram; call once at the end.
+    pub fn finish(&mut self) {
+        while let Some((sec, h)) = self.open_ttft.pop_first() {
+            self.finalize_second(sec, &h);
+        }
+    }
+}
+
+fn source_index(s: TokenSource) -> usize {
+    match s {
+        TokenSource::Usage => 0,
+        TokenSource::Tokenizer => 1,
+        TokenSource::Events => 2,
+    }
+}
+
+fn add_tokens(t: &mut Tokens, r: &RequestRecord) {
+    t.input += r.input_tokens.unwrap_or(0);
+    t.output += r.output_tokens.unwrap_or(0);
+    t.reasoning += r.reasoning_tokens.unwrap_or(0);
+    t.cached_input += r.cached_tokens.unwrap_or(0);
+}
+
+fn meets_slo(slo: &Slo, r: &RequestRecord) -> bool {
+    let ms = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.saturating_sub(b) as f64 / 1e3),
+        _ => None,
+    };
+    let check = |bound: Option<f64>, v: Option<f64>| match bound {
+        None => true,
+        Some(b) => v.is_some_and(|v| v <= b),
+    };
+    check(slo.ttft_ms, ms(r.t_first_us, r.t_send_us))
+        && check(slo.ttft_answer_ms, ms(r.t_first_answer_us, r.t_send_us))
+        && check(slo.e2e_ms, ms(Some(r.t_end_us), r.t_send_us))
+        && (slo.tpot_ms.is_none() || check(slo.tpot_ms, tpot_us(r).map(|v| v / 1e3)))
+}
+
+/// TPOT in µs for requests with at least two output tokens over at least two events.
+pub fn tpot_us(r: &RequestRecord) -> Option<f64> {
+    let (first, last, n) = (r.t_first_us?, r.t_last_us?, r.output_tokens?);
+    if n < 2 || r.output_events < 2 {
+        return None;
+    }
+    Some(last.saturating_sub(first) as f64 / (n - 1) as f64)
+}
+
+/// Tokens carried by each output event: one each when the server's count equals the number
+/// of events; otherwise the count is apportioned over events by their output bytes (largest
+/// remainder), so a chunk of four words counts about four tokens. None when unknown.
+pub fn token_split(r: &RequestRecord) -> Option<Vec<u32>> {
+    let n = r.output_events as usize;
+    if n == 0 {
+        return None;
+    }
+    let total = r.output_tokens.unwrap_or(n as u64);
+    if total == n as u64 {
+        return Some(vec![1; n]);
+    }
+    let mut bytes: Vec<u64> = Vec::with_capacity(n);
+    bytes.push(r.first_event_bytes as u64);
+    bytes.extend(r.gaps.iter().map(|g| g.1 as u64));
+    bytes.truncate(n);
+    while bytes.len() < n {
+        bytes.push(0);
+    }
+    let sum: u64 = bytes.iter().sum();
+    if sum == 0 {
+        bytes.iter_mut().for_each(|b| *b = 1);
+    }
+    let sum: u64 = bytes.iter().sum();
+    let mut k: Vec<u32> = Vec::with_capacity(n);
+    let mut rema: Vec<(u64, usize)> = Vec::with_capacity(n);
+    let mut given = 0u64;
+    for (i, b) in bytes.iter().enumerate() {
+        let exact = total as u128 * *b as u128;
+        let q = (exact / sum as u128) as u64;
+        given += q;
+        k.push(q as u32);
+        rema.push(((exact % sum as u128) as u64, i));
+    }
+    rema.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for &(_, i) in rema.iter().take((total - given) as usize) {
+        k[i] += 1;
+    }
+    Some(k)
+}
+
+fn record_latencies(h: &mut Hists, r: &RequestRecord, per_event: Option<&[u32]>) {
+    let Some(ts) = r.t_send_us else { return };
+    if let Some(tf) = r.t_first_us {
+        h.ttft.record(tf.saturating_sub(ts));
+        h.ttft_scheduled.record(tf.saturating_sub(r.t_sched_us));
+    }
+    if let Some(ta) = r.t_first_answer_us {
+        h.ttft_answer.record(ta.saturating_sub(ts));
+    }
+    h.e2e.record(r.t_end_us.saturating_sub(ts));
+    h.e2e_scheduled
+        .record(r.t_end_us.saturating_sub(r.t_sched_us));
+    if let Some(t) = tpot_us(r) {
+        h.tpot.record(t.round() as u64);
+    }
+    let Some(k) = per_event else { return };
+    for &n in k {
+        if n > 0 {
+            h.tokens_per_chunk.record(n as u64);
+        }
+    }
+    // Gaps before events that carry no whole token are carried into the next event, so the
+    // token-weighted ITL still sums to the decode time.
+    let mut carried = 0u64;
+    for (i, &(gap, _)) in r.gaps.iter().enumerate() {
+        h.inter_chunk.record(gap as u64);
+        let n = k.get(i + 1).copied().unwrap_or(0) as u64;
+        let g = gap as u64 + carried;
+        if n == 0 {
+            carried = g;
+            continue;
+        }
+        carried = 0;
+        h.itl.record_n(g / n, n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(events: u32, tokens: u64, first_bytes: u32, gaps: Vec<(u32, u32)>) -> RequestRecord {
+        let mut r = RequestRecord::unsent(0, "m".into(), Phase::Measure, Outcome::Ok, 0, 0);
+        r.t_send_us = Some(1_000);
+        r.t_first_us = Some(101_000);
+        let total: u64 = gaps.iter().map(|g| g.0 as u64).sum();
+        r.t_last_us = Some(101_000 + total);
+        r.t_end_us = 101_000 + total + 10;
+        r.output_events = events;
+        r.output_tokens = Some(tokens);
+        r.first_event_bytes = first_bytes;
+        r.gaps = gaps;
+        r
+    }
+
+    #[test]
+    fn split_is_one_per_event_when_counts_match() {
+        let r = rec(3, 3, 4, vec![(20_000, 4), (20_000, 4)]);
+        assert_eq!(token_split(&r), Some(vec![1, 1, 1]));
+    }
+
+    #[test]
+    fn split_apportions_by_bytes_and_conserves_total() {
+        let r = rec(3, 10, 16, vec![(40_000, 16), (40_000, 8)]);
+        let k = token_split(&r).expect("known");
+        assert_eq!(k.iter().map(|&x| x as u64).sum::<u64>(), 10);
+        assert_eq!(k, vec![4, 4, 2]);
+    }
+
+    #[test]
+    fn itl_is_token_weighted() {
+        // Two gaps of 40 ms, each event carries 4 tokens: 8 ITL samples of 10 ms.
+        let r = rec(3, 12, 10, vec![(40_000, 10), (40_000, 10)]);
+        let mut c = Collector::new(
+            1,
+            Window {
+                start_us: 0,
+                end_us: None,
+            },
+            Slo::default(),
+            1,
+        );
+        c.add(0, &r);
+        let h = &c.overall.hists;
+        assert_eq!(h.itl.len(), 8);
+        // HDR reports the top of the 3-significant-digit bucket holding the value.
+        assert!(h.itl.inner().equivalent(h.itl.quantile(0.5), 10_000));
+        assert_eq!(h.inter_chunk.len(), 2);
+        assert!(h.ttft.inner().equivalent(h.ttft.quantile(0.5), 100_000));
+        // TPOT = 80 ms / 11 tokens.
+        assert!((h.tpot.quantile(0.5) as f64 - 80_000.0 / 11.0).abs() < 10.0);
+        assert_eq!(c.overall.window_output_tokens, 12);
+    }
+
+    #[test]
+    fn failures_are_counted_not_timed() {
+        let mut r = rec(2, 2, 3, vec![(10_000, 3)]);
+        r.outcome = Outcome::StreamCut;
+        let mut c = Collector::new(
+            1,
+            Window {
+                start_us: 0,
+                end_us: None,
+            },
+            Slo::default(),
+            1,
+        );
+        c.add(0, &r);
+        assert_eq!(c.overall.failed(), 1);
+        assert!(c.overall.hists.ttft.is_empty());
+        let d = RequestRecord::unsent(1, "m".into(), Phase::Measure, Outcome::Dropped, 5, 6);
+        c.add(0, &d);
+        assert_eq!(c.overall.count(Outcome::Dropped), 1);
+        assert_eq!(c.overall.issued(), 2);
+        assert_eq!(c.overall.failed(), 1);
+    }
+}

@@ -1,0 +1,355 @@
+//! The built-in mock LLM server: an OpenAI-compatible simulator with configurable
+//! latency, output length, capacity limit and faults.
+//!
+//! It serves `GET /v1/models`, `POST /v1/chat/completions`, `POST /v1/completions` and
+//! `GET /health`. It is used in-process (scenario `base_url = "mock"`), standalone
+//! (`llmload mock --port 8000`) and by the integration tests.
+//!
+//! Timing: response headers go out when the request is received (for streams the chat
+//! role chunk too); the first generated token is sent at `t_start + ttft` where `t_start`
+//! is the receive time, or the moment a capacity slot frees up when the model's
+//! `max_concurrency` is reached; each later chunk at the previous chunk's *deadline*
+//! plus one inter-chunk delay, so delays never accumulate drift.
+//!
+//! Every token of generated text is one word from a small vocabulary of common English
+//! words written with a leading space, each exactly one token in OpenAI's cl100k and
+//! o200k tokenizers, so counting the streamed text offline gives `completion_tokens`.
+
+mod gen;
+mod request;
+mod server;
+mod truth;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{oneshot, Notify};
+use tokio::task::JoinHandle;
+
+use crate::dist::{Dist, DistError};
+
+/// The model id under which the default model is listed by `GET /v1/models`.
+pub const DEFAULT_MODEL_ID: &str = "mock-model";
+
+/// How long a stalled stream stays open before the mock cuts it.
+pub const STALL_LIMIT: Duration = Duration::from_secs(120);
+
+/// How long [`MockServer::shutdown`] waits for connections to close before giving up.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// The whole mock server configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MockConfig {
+    /// Seeds every per-request random generator (request `n` uses stream `n` of this seed).
+    pub seed: u64,
+    /// Serves requests for `mock-model`, a missing `model` and any unknown model id.
+    pub default_model: MockModel,
+    /// Further models by id.
+    pub models: HashMap<String, MockModel>,
+    /// When set, one JSON line per request is appended to this file.
+    pub truth_log: Option<PathBuf>,
+}
+
+/// How one simulated model behaves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MockModel {
+    /// Delay from request received (or dequeued) to the first generated token, in ms.
+    pub ttft_ms: Dist,
+    /// Delay between consecutive chunks, in ms.
+    pub itl_ms: Dist,
+    /// Content tokens to generate; `None` means the request's `max_tokens` (or
+    /// `max_completion_tokens`), 16 if absent. Always capped by the request's limit.
+    pub output_tokens: Option<Dist>,
+    /// Tokens per SSE chunk (at least 1); the last chunk of a run may carry fewer.
+    pub tokens_per_chunk: u32,
+    /// Chat only: tokens sent as `delta.reasoning_content` before the answer. They count
+    /// towards `completion_tokens` (and the request's token limit) and are reported in
+    /// `usage.completion_tokens_details.reasoning_tokens`.
+    pub reasoning_tokens: u32,
+    /// Requests beyond this many in flight for this model wait before their TTFT clock
+    /// starts (a simulated capacity limit).
+    pub max_concurrency: Option<u32>,
+    /// Injected failures.
+    pub faults: Faults,
+}
+
+/// Fault probabilities, each in `[0, 1]`, drawn once per request; at most one fault
+/// happens per request, so their sum must not exceed 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// 429 with a JSON error body (and a `Retry-After` header when `retry_after_s` is set).
+    pub rate_limit: f64,
+    /// Value of the `Retry-After` header on simulated 429s.
+    pub retry_after_s: Option<u32>,
+    /// 500 with a JSON error body.
+    pub server_error: f64,
+    /// The stream sends about half its tokens, then goes silent with the connection
+    /// open; the mock cuts it after [`STALL_LIMIT`].
+    pub stall: f64,
+    /// The stream sends about half its tokens, then the connection is cut abruptly
+    /// (no `finish_reason`, no `[DONE]`).
+    pub disconnect: f64,
+    /// One `data: {not json` event mid-stream; the stream then continues normally.
+    pub malformed: f64,
+    /// A mid-stream `data: {"error":{...}}` event, then the stream ends without `[DONE]`.
+    pub error_event: f64,
+}
+
+impl Default for MockModel {
+    fn default() -> Self {
+        MockModel {
+            ttft_ms: Dist::fixed(50.0),
+            itl_ms: Dist::fixed(10.0),
+            output_tokens: None,
+            tokens_per_chunk: 1,
+            reasoning_tokens: 0,
+            max_concurrency: None,
+            faults: Faults::default(),
+        }
+    }
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            rate_limit: 0.0,
+            retry_after_s: None,
+            server_error: 0.0,
+            stall: 0.0,
+            disconnect: 0.0,
+            malformed: 0.0,
+            error_event: 0.0,
+        }
+    }
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        MockConfig {
+            seed: 0,
+            default_model: MockModel::default(),
+            models: HashMap::new(),
+            truth_log: None,
+        }
+    }
+}
+
+/// Why a mock configuration cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MockConfigError {
+    /// A latency or length distribution is invalid.
+    #[error("mock model {model}: {field}: {source}")]
+    Dist {
+        model: String,
+        field: &'static str,
+        source: DistError,
+    },
+    /// A fault probability is outside `[0, 1]` or not a number.
+    #[error("mock model {model}: faults.{field} = {value} is not a probability in [0, 1]")]
+    Probability {
+        model: String,
+        field: &'static str,
+        value: f64,
+    },
+    /// The fault probabilities add up to more than 1.
+    #[error("mock model {model}: fault probabilities add up to {sum}, more than 1")]
+    ProbabilitySum { model: String, sum: f64 },
+    /// `tokens_per_chunk` is 0.
+    #[error("mock model {model}: tokens_per_chunk must be at least 1")]
+    TokensPerChunk { model: String },
+    /// `max_concurrency` is 0.
+    #[error("mock model {model}: max_concurrency must be at least 1")]
+    MaxConcurrency { model: String },
+}
+
+impl MockModel {
+    fn validate(&self, name: &str) -> Result<(), MockConfigError> {
+        let dist = |field: &'static str, d: &Dist| {
+            d.validate().map_err(|source| MockConfigError::Dist {
+                model: name.to_string(),
+                field,
+                source,
+            })
+        };
+        dist("ttft_ms", &self.ttft_ms)?;
+        dist("itl_ms", &self.itl_ms)?;
+        if let Some(d) = &self.output_tokens {
+            dist("output_tokens", d)?;
+        }
+        if self.tokens_per_chunk == 0 {
+            return Err(MockConfigError::TokensPerChunk {
+                model: name.to_string(),
+            });
+        }
+        if self.max_concurrency == Some(0) {
+            return Err(MockConfigError::MaxConcurrency {
+                model: name.to_string(),
+            });
+        }
+        let f = &self.faults;
+        let probs = [
+            ("rate_limit", f.rate_limit),
+            ("server_error", f.server_error),
+            ("stall", f.stall),
+            ("disconnect", f.disconnect),
+            ("malformed", f.malformed),
+            ("error_event", f.error_event),
+        ];
+        let mut sum = 0.0;
+        for (field, value) in probs {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(MockConfigError::Probability {
+                    model: name.to_string(),
+                    field,
+                    value,
+                });
+            }
+            sum += value;
+        }
+        if sum > 1.0 + 1e-9 {
+            return Err(MockConfigError::ProbabilitySum {
+                model: name.to_string(),
+                sum,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl MockConfig {
+    /// Checks every model: distributions valid, probabilities in `[0, 1]` summing to at
+    /// most 1, `tokens_per_chunk >= 1`, `max_concurrency >= 1`.
+    pub fn validate(&self) -> Result<(), MockConfigError> {
+        self.default_model.validate(DEFAULT_MODEL_ID)?;
+        let mut names: Vec<&String> = self.models.keys().collect();
+        names.sort();
+        for name in names {
+            if let Some(m) = self.models.get(name) {
+                m.validate(name)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Shutdown signal shared with every in-flight response.
+#[derive(Default)]
+pub(crate) struct Stop {
+    stopping: AtomicBool,
+    notify: Arc<Notify>,
+}
+
+impl Stop {
+    fn trigger(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+}
+
+/// A running mock server.
+pub struct MockServer {
+    addr: SocketAddr,
+    stop: Arc<Stop>,
+    stop_tx: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    truth: Option<truth::TruthLog>,
+}
+
+impl MockServer {
+    /// Serves on an already-bound listener (the caller binds `127.0.0.1:0` or a chosen
+    /// port). Fails with `InvalidInput` if the configuration does not validate, or with
+    /// the I/O error of opening the truth log.
+    pub async fn start(
+        listener: tokio::net::TcpListener,
+        cfg: MockConfig,
+    ) -> std::io::Result<MockServer> {
+        cfg.validate()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let addr = listener.local_addr()?;
+        let truth = match &cfg.truth_log {
+            Some(path) => Some(truth::TruthLog::open(path, cfg.seed)?),
+            None => None,
+        };
+        let stop = Arc::new(Stop::default());
+        let shared = server::Shared::new(&cfg, stop.clone(), truth.as_ref().map(|t| t.sender()));
+        let app = server::router(Arc::new(shared));
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let listener = listener.tap_io(|tcp| {
+            // Small SSE frames must not wait for Nagle's algorithm.
+            let _ = tcp.set_nodelay(true);
+        });
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop_rx.await;
+                })
+                .await;
+        });
+        Ok(MockServer {
+            addr,
+            stop,
+            stop_tx: Some(stop_tx),
+            task: Some(task),
+            truth,
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/v1` (the real address when bound to a specific non-IPv4-
+    /// unspecified interface).
+    pub fn base_url(&self) -> String {
+        let ip = self.addr.ip();
+        if ip.is_unspecified() || ip.is_loopback() && ip.is_ipv4() {
+            format!("http://127.0.0.1:{}/v1", self.addr.port())
+        } else {
+            format!("http://{}/v1", self.addr)
+        }
+    }
+
+    fn signal_stop(&mut self) {
+        self.stop.trigger();
+        if let Some(tx) = self.stop_tx.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Graceful stop: no new connections, in-flight responses end at once (streams are
+    /// cut, waiting non-streamed requests get a 503), then the truth log is flushed.
+    /// Returns within about a second even if a client keeps a connection open.
+    pub async fn shutdown(mut self) {
+        self.signal_stop();
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
+                abort.abort();
+            }
+        }
+        if let Some(t) = self.truth.take() {
+            t.close().await;
+        }
+    }
+}
+
+impl Drop for MockServer {
+    /// Dropping without [`MockServer::shutdown`] still stops the server (in the
+    /// background); the truth log is flushed once the last response is gone.
+    fn drop(&mut self) {
+        self.signal_stop();
+    }
+}

@@ -1,0 +1,185 @@
+//! Request bodies: only the fields the mock reads, parsed without building a JSON tree.
+//! Message contents and prompts are not kept, only their UTF-8 byte lengths.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+/// The fields of a chat or completions request that the mock uses; others are ignored.
+#[derive(Deserialize)]
+pub(crate) struct Req<'a> {
+    #[serde(borrow, default)]
+    pub model: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub stream: Option<bool>,
+    #[serde(default)]
+    pub max_tokens: Option<u64>,
+    #[serde(default)]
+    pub max_completion_tokens: Option<u64>,
+    #[serde(default)]
+    pub stream_options: Option<StreamOptions>,
+    #[serde(default)]
+    pub messages: Option<MessagesLen>,
+    #[serde(default)]
+    pub prompt: Option<TextLen>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct StreamOptions {
+    #[serde(default)]
+    pub include_usage: Option<bool>,
+}
+
+impl Req<'_> {
+    /// The request's token limit: `max_completion_tokens`, else `max_tokens`.
+    pub fn limit(&self) -> Option<u64> {
+        self.max_completion_tokens.or(self.max_tokens)
+    }
+
+    pub fn include_usage(&self) -> bool {
+        self.stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false)
+    }
+}
+
+/// Prompt-token estimate: ceil(bytes / 4), at least 1, saturating at `u32::MAX`.
+pub(crate) fn prompt_tokens(bytes: u64) -> u32 {
+    u32::try_from(bytes.div_ceil(4).max(1)).unwrap_or(u32::MAX)
+}
+
+/// Total byte length of the `content` of every message.
+#[derive(Default)]
+pub(crate) struct MessagesLen(pub u64);
+
+#[derive(Deserialize)]
+struct Message {
+    #[serde(default)]
+    content: Option<TextLen>,
+}
+
+impl<'de> Deserialize<'de> for MessagesLen {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MessagesLen;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of messages")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MessagesLen, A::Error> {
+                let mut n = 0u64;
+                while let Some(m) = seq.next_element::<Message>()? {
+                    n = n.saturating_add(m.content.map_or(0, |c| c.0));
+                }
+                Ok(MessagesLen(n))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// Byte length of a text value: a string, an array of strings or content parts
+/// (`{"type":"text","text":...}`; other parts count 0), or token ids (4 bytes each, so
+/// they count one token each).
+#[derive(Default)]
+pub(crate) struct TextLen(pub u64);
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum PartKey {
+    Text,
+    #[serde(other)]
+    Other,
+}
+
+impl<'de> Deserialize<'de> for TextLen {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TextLen;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, an array of strings or content parts")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<TextLen, E> {
+                Ok(TextLen(v.len() as u64))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<TextLen, E> {
+                Ok(TextLen(4))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<TextLen, E> {
+                Ok(TextLen(4))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<TextLen, E> {
+                Ok(TextLen(0))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<TextLen, E> {
+                Ok(TextLen(0))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<TextLen, E> {
+                Ok(TextLen(0))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<TextLen, E> {
+                Ok(TextLen(0))
+            }
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<TextLen, D2::Error> {
+                TextLen::deserialize(d)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TextLen, A::Error> {
+                let mut n = 0u64;
+                while let Some(t) = seq.next_element::<TextLen>()? {
+                    n = n.saturating_add(t.0);
+                }
+                Ok(TextLen(n))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TextLen, A::Error> {
+                let mut n = 0u64;
+                while let Some(k) = map.next_key::<PartKey>()? {
+                    match k {
+                        PartKey::Text => n = n.saturating_add(map.next_value::<TextLen>()?.0),
+                        PartKey::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(TextLen(n))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_of_messages_and_prompts() {
+        let r: Req = serde_json::from_str(
+            r#"{"model":"m","messages":[{"role":"system","content":"abcd"},
+                {"role":"user","content":[{"type":"text","text":"ef"},{"type":"image_url","image_url":{"url":"x"}}]},
+                {"role":"assistant","content":null,"tool_calls":[]}],
+                "max_tokens":7,"stream":true,"stream_options":{"include_usage":true},"temperature":0.5}"#,
+        )
+        .expect("valid request");
+        assert_eq!(r.messages.as_ref().map(|m| m.0), Some(6));
+        assert_eq!(r.limit(), Some(7));
+        assert!(r.include_usage());
+        assert_eq!(r.model.as_deref(), Some("m"));
+
+        let r: Req = serde_json::from_str(
+            r#"{"prompt":["abc","défg"],"max_completion_tokens":3,"max_tokens":9}"#,
+        )
+        .expect("valid request");
+        assert_eq!(r.prompt.as_ref().map(|p| p.0), Some(8));
+        assert_eq!(r.limit(), Some(3));
+        let r: Req = serde_json::from_str(r#"{"prompt":[1,2,3]}"#).expect("valid request");
+        assert_eq!(prompt_tokens(r.prompt.map_or(0, |p| p.0)), 3);
+        assert_eq!(prompt_tokens(0), 1);
+        assert_eq!(prompt_tokens(9), 3);
+        assert!(serde_json::from_str::<Req>(r#"{"max_tokens":"x"}"#).is_err());
+        assert!(serde_json::from_str::<Req>(r#"{"messages":{}}"#).is_err());
+    }
+}

@@ -1,0 +1,440 @@
+//! HTTP routes and request handling.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+use super::gen::{delay, Fault, Kind, Plan, SseStream, StopWait, MAX_TOKENS};
+use super::request::{prompt_tokens, Req};
+use super::truth::Msg;
+use super::{MockConfig, MockModel, Stop, DEFAULT_MODEL_ID, STALL_LIMIT};
+
+/// Largest accepted request body.
+const BODY_LIMIT: usize = 64 << 20;
+
+/// Default output length when neither the model nor the request sets one.
+const DEFAULT_OUTPUT_TOKENS: u64 = 16;
+
+/// A configured model with its capacity limiter.
+pub(crate) struct ModelRt {
+    pub cfg: MockModel,
+    pub sem: Option<Arc<Semaphore>>,
+}
+
+impl ModelRt {
+    fn new(cfg: &MockModel) -> Arc<Self> {
+        Arc::new(ModelRt {
+            cfg: cfg.clone(),
+            sem: cfg
+                .max_concurrency
+                .map(|n| Arc::new(Semaphore::new(n as usize))),
+        })
+    }
+}
+
+/// State shared by all handlers and in-flight responses.
+pub(crate) struct Shared {
+    pub seed: u64,
+    default: Arc<ModelRt>,
+    models: HashMap<String, Arc<ModelRt>>,
+    counter: AtomicU64,
+    pub stop: Arc<Stop>,
+    pub truth: Option<mpsc::Sender<Msg>>,
+    models_body: Bytes,
+}
+
+impl Shared {
+    pub fn new(cfg: &MockConfig, stop: Arc<Stop>, truth: Option<mpsc::Sender<Msg>>) -> Self {
+        let mut ids: Vec<&str> = cfg.models.keys().map(String::as_str).collect();
+        ids.retain(|id| *id != DEFAULT_MODEL_ID);
+        ids.sort_unstable();
+        ids.insert(0, DEFAULT_MODEL_ID);
+        let data: Vec<_> = ids
+            .iter()
+            .map(
+                |id| json!({"id": id, "object": "model", "created": 0, "owned_by": "llmload-mock"}),
+            )
+            .collect();
+        let models_body = Bytes::from(json!({"object": "list", "data": data}).to_string());
+        Shared {
+            seed: cfg.seed,
+            default: ModelRt::new(&cfg.default_model),
+            models: cfg
+                .models
+                .iter()
+                .map(|(k, m)| (k.clone(), ModelRt::new(m)))
+                .collect(),
+            counter: AtomicU64::new(0),
+            stop,
+            truth,
+            models_body,
+        }
+    }
+
+    fn log(
+        &self,
+        plan: &Plan,
+        status: u16,
+        first: Option<Instant>,
+        last: Option<Instant>,
+        tokens: u32,
+        completed: bool,
+    ) {
+        if let Some(tx) = &self.truth {
+            let _ = tx.send(Msg::Record(
+                plan.record(status, first, last, tokens, completed),
+            ));
+        }
+    }
+}
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(completions))
+        .route("/v1/models", get(models))
+        .route("/health", get(health))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(shared)
+}
+
+/// An OpenAI-shaped error response.
+pub(crate) fn error_response(
+    status: StatusCode,
+    kind: &str,
+    code: Option<&str>,
+    message: &str,
+) -> Response {
+    let body = json!({"error": {"message": message, "type": kind, "param": null, "code": code}});
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn bad_request(message: &str) -> Response {
+    error_response(
+        StatusCode::BAD_REQUEST,
+        "invalid_request_error",
+        None,
+        message,
+    )
+}
+
+async fn health() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        "{\"status\":\"ok\"}",
+    )
+        .into_response()
+}
+
+async fn models(State(sh): State<Arc<Shared>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        sh.models_body.clone(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        Some("unknown_url"),
+        "unknown endpoint",
+    )
+}
+
+async fn chat(State(sh): State<Arc<Shared>>, body: Bytes) -> Response {
+    handle(sh, body, Kind::Chat).await
+}
+
+async fn completions(State(sh): State<Arc<Shared>>, body: Bytes) -> Response {
+    handle(sh, body, Kind::Completion).await
+}
+
+fn unix_now() -> std::time::Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind) -> Response {
+    let received = Instant::now();
+    let now = unix_now();
+    let req: Req = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return bad_request(&format!("could not parse the JSON body: {e}")),
+    };
+    let text_bytes = match kind {
+        Kind::Chat => match &req.messages {
+            Some(m) => m.0,
+            None => return bad_request("'messages' is a required property"),
+        },
+        Kind::Completion => match &req.prompt {
+            Some(p) => p.0,
+            None => return bad_request("'prompt' is a required property"),
+        },
+    };
+    let limit = req.limit();
+    if limit == Some(0) {
+        return bad_request("max_tokens must be at least 1");
+    }
+
+    let n = sh.counter.fetch_add(1, Ordering::Relaxed);
+    let mut rng = ChaCha8Rng::seed_from_u64(sh.seed);
+    rng.set_stream(n);
+    let model_name = req.model.as_deref().unwrap_or(DEFAULT_MODEL_ID);
+    let model = sh.models.get(model_name).unwrap_or(&sh.default).clone();
+    let cfg = &model.cfg;
+
+    // Draw order (fixed, for reproducibility): fault, ttft, output length, then per chunk
+    // its words and the delay to the next chunk.
+    let fault = Fault::draw(&cfg.faults, &mut rng);
+    let ttft = delay(cfg.ttft_ms.sample(&mut rng));
+    let content_target = match &cfg.output_tokens {
+        Some(d) => (d.sample(&mut rng).round() as u64).max(1),
+        None => limit.unwrap_or(DEFAULT_OUTPUT_TOKENS),
+    }
+    .min(MAX_TOKENS);
+    let reasoning = match kind {
+        Kind::Chat => u64::from(cfg.reasoning_tokens),
+        Kind::Completion => 0,
+    };
+    let desired = reasoning + content_target;
+    let (total, length) = match limit {
+        Some(l) if desired >= l => (l.min(MAX_TOKENS), true),
+        _ => (desired, false),
+    };
+    let reasoning = reasoning.min(total);
+    let plan = Plan {
+        n,
+        kind,
+        stream: req.stream.unwrap_or(false),
+        model_name: model_name.to_string(),
+        created: now.as_secs(),
+        fault,
+        ttft,
+        reasoning: reasoning as u32,
+        content: (total - reasoning) as u32,
+        tokens_per_chunk: cfg.tokens_per_chunk.max(1),
+        length,
+        include_usage: req.include_usage(),
+        prompt_tokens: prompt_tokens(text_bytes),
+        received,
+        received_unix_us: u64::try_from(now.as_micros()).unwrap_or(u64::MAX),
+        rng,
+    };
+
+    match fault {
+        Some(Fault::RateLimit) => {
+            sh.log(&plan, 429, None, None, 0, false);
+            let mut resp = error_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                Some("rate_limit_exceeded"),
+                "mock: simulated rate limit",
+            );
+            if let Some(s) = cfg.faults.retry_after_s {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(s));
+            }
+            return resp;
+        }
+        Some(Fault::ServerError) => {
+            sh.log(&plan, 500, None, None, 0, false);
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                None,
+                "mock: simulated server error",
+            );
+        }
+        _ => {}
+    }
+
+    let permit = model
+        .sem
+        .as_ref()
+        .and_then(|s| s.clone().try_acquire_owned().ok());
+    if plan.stream {
+        let body = Body::from_stream(SseStream::new(plan, sh.clone(), model, permit));
+        (
+            [
+                (header::CONTENT_TYPE, "text/event-stream"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            body,
+        )
+            .into_response()
+    } else {
+        full_response(sh, model, plan, permit).await
+    }
+}
+
+fn shutting_down() -> Response {
+    error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "server_error",
+        None,
+        "mock server shutting down",
+    )
+}
+
+/// A response whose head goes out and whose body then fails, so the client sees the
+/// connection cut.
+fn cut_response() -> Response {
+    let body = Body::from_stream(futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "mock: simulated disconnect",
+        ))
+    }));
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Non-streamed answer: waits as long as the stream would have taken, then returns the
+/// whole completion. Faults: stall = silence until the stall limit, then the connection
+/// is cut; disconnect = cut at the time the stream would have been cut; error_event =
+/// a 200 whose body is an error object; malformed = a 200 whose body is not JSON.
+async fn full_response(
+    sh: Arc<Shared>,
+    model: Arc<ModelRt>,
+    mut plan: Plan,
+    permit: Option<OwnedSemaphorePermit>,
+) -> Response {
+    let mut stop = StopWait::new(&sh.stop);
+    let mut _permit = permit;
+    let mut start = plan.received;
+    if let (Some(sem), None) = (model.sem.as_ref(), _permit.as_ref()) {
+        tokio::select! {
+            p = sem.clone().acquire_owned() => _permit = p.ok(),
+            _ = stop.stopped() => return shutting_down(),
+        }
+        start = Instant::now();
+    }
+
+    let total_chunks = plan.total_chunks();
+    let fault_at = plan.fault_at();
+    let mut reasoning_text = String::new();
+    let mut content_text = String::new();
+    let first = start + plan.ttft;
+    let mut t = first;
+    let mut t_fault = first;
+    let mut tokens_before_fault = 0;
+    let mut tokens = 0;
+    for i in 0..total_chunks {
+        if i > 0 {
+            t += plan.next_itl(&model.cfg.itl_ms);
+        }
+        if i == fault_at {
+            t_fault = t;
+            tokens_before_fault = tokens;
+        }
+        let (is_reasoning, k) = plan.chunk(i);
+        let out = if is_reasoning {
+            &mut reasoning_text
+        } else {
+            &mut content_text
+        };
+        plan.push_words(out, k);
+        tokens += k;
+    }
+
+    let wait_until = match plan.fault {
+        Some(Fault::Stall) => Instant::now() + STALL_LIMIT,
+        Some(Fault::Disconnect) | Some(Fault::ErrorEvent) => t_fault,
+        _ => t,
+    };
+    tokio::select! {
+        _ = tokio::time::sleep_until(wait_until) => {}
+        _ = stop.stopped() => return shutting_down(),
+    }
+    drop(_permit);
+
+    let (first_at, last_at) = if tokens > 0 {
+        (Some(first), Some(t))
+    } else {
+        (None, None)
+    };
+    match plan.fault {
+        Some(Fault::Stall) => {
+            sh.log(&plan, 200, None, None, 0, false);
+            return cut_response();
+        }
+        Some(Fault::Disconnect) => {
+            sh.log(&plan, 200, None, None, tokens_before_fault, false);
+            return cut_response();
+        }
+        Some(Fault::ErrorEvent) => {
+            sh.log(&plan, 200, None, None, tokens_before_fault, false);
+            let body = json!({"error": {"message": "mock: simulated error", "type": "server_error", "param": null, "code": null}});
+            return (
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response();
+        }
+        Some(Fault::Malformed) => {
+            sh.log(&plan, 200, first_at, last_at, tokens, false);
+            return ([(header::CONTENT_TYPE, "application/json")], "{not json").into_response();
+        }
+        _ => {}
+    }
+    sh.log(&plan, 200, first_at, last_at, tokens, true);
+
+    let id = format!("{}{}-{}", plan.kind.id_prefix(), sh.seed, plan.n);
+    let usage = json!({
+        "prompt_tokens": plan.prompt_tokens,
+        "completion_tokens": plan.completion_tokens(),
+        "total_tokens": u64::from(plan.prompt_tokens) + u64::from(plan.completion_tokens()),
+        "completion_tokens_details": {"reasoning_tokens": plan.reasoning},
+    });
+    let body = match plan.kind {
+        Kind::Chat => {
+            let message = if plan.reasoning > 0 {
+                json!({"role": "assistant", "content": content_text, "reasoning_content": reasoning_text})
+            } else {
+                json!({"role": "assistant", "content": content_text})
+            };
+            json!({
+                "id": id,
+                "object": "chat.completion",
+                "created": plan.created,
+                "model": plan.model_name,
+                "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": plan.finish_reason()}],
+                "usage": usage,
+            })
+        }
+        Kind::Completion => json!({
+            "id": id,
+            "object": "text_completion",
+            "created": plan.created,
+            "model": plan.model_name,
+            "choices": [{"index": 0, "text": content_text, "logprobs": null, "finish_reason": plan.finish_reason()}],
+            "usage": usage,
+        }),
+    };
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}

@@ -1,0 +1,879 @@
+//! The validated, CLI-free description of a run, built from a [`ScenarioFile`].
+//!
+//! Every semantic check lives here (a model naming a missing target, weights summing to 0,
+//! a negative rate, a missing prompt file …) and reports *all* problems at once, each located
+//! in the scenario file. Nothing below `plan` re-validates user input.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use crate::dist::Dist;
+use crate::mock::{Faults, MockConfig, MockModel};
+use crate::scenario::{
+    ArrivalKind, EndpointKind, ModelSpec, OnFullKind, Problem, PromptsSpec, ScenarioError,
+    ScenarioFile, Source,
+};
+use crate::schedule::{
+    ArrivalProcess, ConcurrencyProfile, ConcurrencyStage, RateProfile, RateSegment,
+};
+use crate::workload::{self, Prompt};
+
+/// Default in-flight cap for open-loop runs that set none: high enough not to shape a
+/// realistic test, low enough not to exhaust file descriptors by accident.
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 4096;
+
+/// A validated run description.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Scenario name.
+    pub name: String,
+    /// Scenario description.
+    pub description: Option<String>,
+    /// Generator seed.
+    pub seed: u64,
+    /// Scenario file path as given.
+    pub scenario_path: PathBuf,
+    /// SHA-256 of the scenario file's bytes (hex).
+    pub scenario_sha256: String,
+    /// Endpoints.
+    pub targets: Vec<Target>,
+    /// Models.
+    pub models: Vec<Model>,
+    /// Request contents.
+    pub workload: Workload,
+    /// Load shape and run length.
+    pub load: Load,
+    /// Per-request objectives.
+    pub slo: Slo,
+    /// Requests per day for the cost projection (None: the measured rate).
+    pub daily_requests: Option<f64>,
+}
+
+/// Where a target's requests go.
+#[derive(Debug, Clone)]
+pub enum Base {
+    /// The built-in simulator, started in-process on 127.0.0.1:0.
+    Mock(MockConfig),
+    /// A real base URL, without a trailing slash.
+    Url(String),
+}
+
+/// One endpoint.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Name.
+    pub name: String,
+    /// Where to send.
+    pub base: Base,
+    /// Environment variable holding the API key.
+    pub api_key_env: Option<String>,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+    /// Extra body fields.
+    pub body: serde_json::Map<String, serde_json::Value>,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// Requests per minute cap.
+    pub requests_per_minute: Option<f64>,
+    /// Tokens per minute cap.
+    pub tokens_per_minute: Option<f64>,
+    /// Idle connections kept per host.
+    pub pool_max_idle: usize,
+}
+
+/// Request timeouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Connect.
+    pub connect: Duration,
+    /// Send to first output (or to the whole body when not streaming).
+    pub first_token: Duration,
+    /// Silence between events after the first output.
+    pub idle: Duration,
+    /// Whole request.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            first_token: Duration::from_secs(120),
+            idle: Duration::from_secs(60),
+            total: Duration::from_secs(600),
+        }
+    }
+}
+
+/// USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Price {
+    /// Input tokens.
+    pub input_per_m: f64,
+    /// Output tokens.
+    pub output_per_m: f64,
+    /// Cached input tokens, if discounted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input_per_m: Option<f64>,
+}
+
+/// One model.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// Id as sent.
+    pub id: String,
+    /// Display label.
+    pub label: String,
+    /// Index into `Plan::targets`.
+    pub target: usize,
+    /// Traffic weight.
+    pub weight: f64,
+    /// Price, if known.
+    pub price: Option<Price>,
+    /// Context window in tokens.
+    pub context_window: Option<u64>,
+}
+
+/// Request contents.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// Endpoint family.
+    pub endpoint: EndpointKind,
+    /// Streamed or not.
+    pub stream: bool,
+    /// System prompt (chat).
+    pub system: Option<String>,
+    /// Prompts.
+    pub prompts: Vec<Prompt>,
+    /// `max_tokens` distribution.
+    pub max_tokens: Dist,
+    /// Temperature sent.
+    pub temperature: Option<f64>,
+    /// `seed` body field sent.
+    pub request_seed: Option<u64>,
+}
+
+/// Open or closed loop.
+#[derive(Debug, Clone)]
+pub enum Shape {
+    /// Arrivals at computed times, independent of responses.
+    Open {
+        /// Gap process.
+        arrival: ArrivalProcess,
+        /// Rate over time.
+        profile: RateProfile,
+    },
+    /// Workers that send their next request when the last one ends.
+    Closed {
+        /// Concurrency over time.
+        profile: ConcurrencyProfile,
+    },
+}
+
+/// What an open-loop arrival does at a full in-flight cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFull {
+    /// Wait (queue time).
+    Queue,
+    /// Drop and count.
+    Drop,
+}
+
+/// Load shape and run length.
+#[derive(Debug, Clone)]
+pub struct Load {
+    /// Open or closed.
+    pub shape: Shape,
+    /// In-flight cap.
+    pub max_in_flight: u32,
+    /// Policy at the cap.
+    pub on_full: OnFull,
+    /// Excluded start.
+    pub warmup: Duration,
+    /// Measurement window length; None when the run is bounded by `requests` only.
+    pub duration: Option<Duration>,
+    /// Arrival count bound.
+    pub requests: Option<u64>,
+    /// Excluded end.
+    pub cooldown: Duration,
+    /// Time allowed for in-flight requests after sending stops.
+    pub drain_timeout: Duration,
+}
+
+impl Load {
+    /// When sending stops (None: only the request count ends it).
+    pub fn send_end(&self) -> Option<Duration> {
+        self.duration.map(|d| self.warmup + d + self.cooldown)
+    }
+}
+
+/// Per-request objectives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Slo {
+    /// TTFT bound (ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<f64>,
+    /// TTFT (answer) bound (ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft_answer_ms: Option<f64>,
+    /// TPOT bound (ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tpot_ms: Option<f64>,
+    /// E2E bound (ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e2e_ms: Option<f64>,
+}
+
+impl Slo {
+    /// Whether any objective is set.
+    pub fn is_set(&self) -> bool {
+        self.ttft_ms.is_some()
+            || self.ttft_answer_ms.is_some()
+            || self.tpot_ms.is_some()
+            || self.e2e_ms.is_some()
+    }
+}
+
+impl Plan {
+    /// Reads, parses and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Plan, ScenarioError> {
+        let src = Source::read(path)?;
+        let file = src.parse()?;
+        Plan::build(&src, file)
+    }
+
+    /// Validates a parsed scenario, reporting every problem found.
+    pub fn build(src: &Source, f: ScenarioFile) -> Result<Plan, ScenarioError> {
+        let mut problems: Vec<Problem> = Vec::new();
+        let mut bad = |field: &str, msg: String| problems.push(src.problem(field, msg));
+
+        if f.name.trim().is_empty() {
+            bad("name", "must not be empty".into());
+        }
+
+        // Targets.
+        let mut target_index: HashMap<&str, usize> = HashMap::new();
+        if f.targets.is_empty() {
+            bad("targets", "at least one [[targets]] entry is needed".into());
+        }
+        let mut targets = Vec::new();
+        for (i, t) in f.targets.iter().enumerate() {
+            let at = |k: &str| format!("targets[{i}].{k}");
+            if target_index.insert(t.name.as_str(), i).is_some() {
+                bad(
+                    &at("name"),
+                    format!("target name `{}` is used twice", t.name),
+                );
+            }
+            let base = if t.base_url == "mock" {
+                Base::Mock(MockConfig::default())
+            } else if t.base_url.starts_with("http://") || t.base_url.starts_with("https://") {
+                match reqwest::Url::parse(&t.base_url) {
+                    Ok(_) => Base::Url(t.base_url.trim_end_matches('/').to_string()),
+                    Err(e) => {
+                        bad(&at("base_url"), format!("not a valid URL: {e}"));
+                        Base::Url(String::new())
+                    }
+                }
+            } else {
+                bad(
+                    &at("base_url"),
+                    format!(
+                        "`{}` is neither \"mock\" nor an http(s):// URL such as \"https://api.example.com/v1\"",
+                        t.base_url
+                    ),
+                );
+                Base::Url(String::new())
+            };
+            if let Some(env) = &t.api_key_env {
+                if env.is_empty() || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    bad(
+                        &at("api_key_env"),
+                        "must be the NAME of an environment variable (letters, digits, _), never the key itself".into(),
+                    );
+                }
+            }
+            let mut headers = Vec::new();
+            for (k, v) in &t.headers {
+                if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                    bad(
+                        &at(&format!("headers.{k}")),
+                        "not a valid HTTP header name".into(),
+                    );
+                } else if reqwest::header::HeaderValue::from_str(v).is_err() {
+                    bad(
+                        &at(&format!("headers.{k}")),
+                        "not a valid HTTP header value".into(),
+                    );
+                } else {
+                    if k.eq_ignore_ascii_case("authorization") {
+                        bad(
+                            &at(&format!("headers.{k}")),
+                            "put credentials in the environment and name it with api_key_env"
+                                .into(),
+                        );
+                    }
+                    headers.push((k.clone(), v.clone()));
+                }
+            }
+            let body = match serde_json::to_value(&t.body) {
+                Ok(serde_json::Value::Object(m)) => m,
+                _ => {
+                    bad(
+                        &at("body"),
+                        "must be a table of JSON-compatible values".into(),
+                    );
+                    serde_json::Map::new()
+                }
+            };
+            for reserved in ["model", "messages", "prompt", "stream", "stream_options"] {
+                if body.contains_key(reserved) {
+                    bad(
+                        &at(&format!("body.{reserved}")),
+                        format!("`{reserved}` is set by llmload itself and cannot be overridden"),
+                    );
+                }
+            }
+            let mut timeouts = Timeouts::default();
+            let spec = &t.timeouts;
+            for (name, v, slot) in [
+                ("connect", spec.connect, &mut timeouts.connect),
+                ("first_token", spec.first_token, &mut timeouts.first_token),
+                ("idle", spec.idle, &mut timeouts.idle),
+                ("total", spec.total, &mut timeouts.total),
+            ] {
+                if let Some(d) = v {
+                    if d.0.is_zero() {
+                        bad(
+                            &at(&format!("timeouts.{name}")),
+                            "must be greater than 0".into(),
+                        );
+                    }
+                    *slot = d.0;
+                }
+            }
+            for (name, v) in [
+                ("requests_per_minute", t.limits.requests_per_minute),
+                ("tokens_per_minute", t.limits.tokens_per_minute),
+            ] {
+                if let Some(v) = v {
+                    if !(v.is_finite() && v >= 1.0) {
+                        bad(
+                            &at(&format!("limits.{name}")),
+                            "must be a number ≥ 1".into(),
+                        );
+                    }
+                }
+            }
+            targets.push(Target {
+                name: t.name.clone(),
+                base,
+                api_key_env: t.api_key_env.clone(),
+                headers,
+                body,
+                timeouts,
+                requests_per_minute: t.limits.requests_per_minute,
+                tokens_per_minute: t.limits.tokens_per_minute,
+                pool_max_idle: t.pool_max_idle.unwrap_or(usize::MAX),
+            });
+        }
+
+        // Models.
+        if f.models.is_empty() {
+            bad("models", "at least one [[models]] entry is needed".into());
+        }
+        let mut models = Vec::new();
+        let mut seen: HashMap<(String, String), usize> = HashMap::new();
+        let mut mock_models: BTreeMap<usize, Vec<(String, MockModel)>> = BTreeMap::new();
+        for (i, m) in f.models.iter().enumerate() {
+            let at = |k: &str| format!("models[{i}].{k}");
+            let target = match target_index.get(m.target.as_str()) {
+                Some(&t) => t,
+                None => {
+                    let names: Vec<&str> = f.targets.iter().map(|t| t.name.as_str()).collect();
+                    bad(
+                        &at("target"),
+                        format!(
+                            "no target named `{}`; targets are: {}",
+                            m.target,
+                            names.join(", ")
+                        ),
+                    );
+                    0
+                }
+            };
+            if seen.insert((m.id.clone(), m.target.clone()), i).is_some() {
+                bad(
+                    &at("id"),
+                    format!("model `{}` on target `{}` is listed twice", m.id, m.target),
+                );
+            }
+            if !(m.weight.is_finite() && m.weight >= 0.0) {
+                bad(&at("weight"), "must be a finite number ≥ 0".into());
+            }
+            if let Some(p) = &m.price {
+                for (name, v) in [
+                    ("input_per_m", Some(p.input_per_m)),
+                    ("output_per_m", Some(p.output_per_m)),
+                    ("cached_input_per_m", p.cached_input_per_m),
+                ] {
+                    if let Some(v) = v {
+                        if !(v.is_finite() && v >= 0.0) {
+                            bad(
+                                &at(&format!("price.{name}")),
+                                "must be a finite number ≥ 0 (USD per million tokens)".into(),
+                            );
+                        }
+                    }
+                }
+            }
+            if m.context_window == Some(0) {
+                bad(&at("context_window"), "must be greater than 0".into());
+            }
+            if let Some(t) = f.targets.get(target) {
+                if t.base_url == "mock" {
+                    match mock_model(m) {
+                        Ok(mm) => mock_models
+                            .entry(target)
+                            .or_default()
+                            .push((m.id.clone(), mm)),
+                        Err((field, msg)) => bad(&at(&format!("mock.{field}")), msg),
+                    }
+                }
+            }
+            models.push(Model {
+                id: m.id.clone(),
+                label: m.label.clone().unwrap_or_else(|| m.id.clone()),
+                target,
+                weight: m.weight,
+                price: m.price.as_ref().map(|p| Price {
+                    input_per_m: p.input_per_m,
+                    output_per_m: p.output_per_m,
+                    cached_input_per_m: p.cached_input_per_m,
+                }),
+                context_window: m.context_window,
+            });
+        }
+        if !models.is_empty() && models.iter().map(|m| m.weight).sum::<f64>() <= 0.0 {
+            bad(
+                "models[0].weight",
+                "the models' weights sum to 0: no request could be sent".into(),
+            );
+        }
+        for (t, list) in mock_models {
+            if let Some(Target {
+                base: Base::Mock(cfg),
+                ..
+            }) = targets.get_mut(t)
+            {
+                cfg.seed = f.seed;
+                cfg.models = list.into_iter().collect();
+            }
+        }
+
+        // Workload.
+        let w = &f.workload;
+        let prompts = match &w.prompts {
+            PromptsSpec::Inline(list) => {
+                if list.is_empty() {
+                    bad("workload.prompts", "the prompt list is empty".into());
+                }
+                list.iter().map(Prompt::text).collect()
+            }
+            PromptsSpec::File { file } => {
+                let dir = src.path.parent().unwrap_or_else(|| Path::new("."));
+                match workload::load_jsonl(&dir.join(file)) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        bad("workload.prompts.file", e.to_string());
+                        Vec::new()
+                    }
+                }
+            }
+        };
+        let max_tokens = w
+            .max_tokens
+            .as_ref()
+            .map(|d| d.0.clone())
+            .unwrap_or(Dist::fixed(128.0));
+        if max_tokens.upper_bound().is_some_and(|v| v < 1.0) || max_tokens.mean() < 1.0 {
+            bad("workload.max_tokens", "must be at least 1".into());
+        }
+        if let Some(t) = w.temperature {
+            if !(0.0..=2.0).contains(&t) {
+                bad("workload.temperature", "must be between 0 and 2".into());
+            }
+        }
+        if w.system.is_some() && w.endpoint == EndpointKind::Completions {
+            bad(
+                "workload.system",
+                "a system prompt applies to endpoint = \"chat\" only".into(),
+            );
+        }
+
+        // Load.
+        let load = build_load(&f, &mut bad);
+        let slo = f
+            .slo
+            .as_ref()
+            .map(|s| Slo {
+                ttft_ms: s.ttft.map(|d| d.0.as_secs_f64() * 1e3),
+                ttft_answer_ms: s.ttft_answer.map(|d| d.0.as_secs_f64() * 1e3),
+                tpot_ms: s.tpot.map(|d| d.0.as_secs_f64() * 1e3),
+                e2e_ms: s.e2e.map(|d| d.0.as_secs_f64() * 1e3),
+            })
+            .unwrap_or_default();
+        let daily_requests = f.cost.as_ref().and_then(|c| c.daily_requests);
+        if let Some(d) = daily_requests {
+            if !(d.is_finite() && d > 0.0) {
+                bad("cost.daily_requests", "must be a positive number".into());
+            }
+        }
+
+        if !problems.is_empty() {
+            return Err(ScenarioError::Invalid(problems));
+        }
+        let load = load.expect("a load is built whenever no problem was recorded");
+        Ok(Plan {
+            name: f.name.clone(),
+            description: f.description.clone(),
+            seed: f.seed,
+            scenario_path: src.path.clone(),
+            scenario_sha256: hex(&Sha256::digest(src.text.as_bytes())),
+            targets,
+            models,
+            workload: Workload {
+                endpoint: w.endpoint,
+                stream: w.stream,
+                system: w.system.clone(),
+                prompts,
+                max_tokens,
+                temperature: w.temperature,
+                request_seed: w.seed,
+            },
+            load,
+            slo,
+            daily_requests,
+        })
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn mock_model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> {
+    let mut mm = MockModel::default();
+    let Some(spec) = &m.mock else {
+        return Ok(mm);
+    };
+    if let Some(d) = &spec.ttft {
+        mm.ttft_ms = d.0.clone();
+    }
+    match (&spec.itl, spec.tokens_per_s) {
+        (Some(_), Some(_)) => {
+            return Err((
+                "tokens_per_s",
+                "give `itl` or `tokens_per_s`, not both".into(),
+            ))
+        }
+        (Some(d), None) => mm.itl_ms = d.0.clone(),
+        (None, Some(tps)) => {
+            if !(tps.is_finite() && tps > 0.0) {
+                return Err(("tokens_per_s", "must be greater than 0".into()));
+            }
+            mm.itl_ms = Dist::fixed(1e3 / tps);
+        }
+        (None, None) => {}
+    }
+    if let Some(d) = &spec.output_tokens {
+        mm.output_tokens = Some(d.0.clone());
+    }
+    if let Some(n) = spec.tokens_per_chunk {
+        if n == 0 {
+            return Err(("tokens_per_chunk", "must be at least 1".into()));
+        }
+        mm.tokens_per_chunk = n;
+    }
+    if let Some(n) = spec.reasoning_tokens {
+        mm.reasoning_tokens = n;
+    }
+    if let Some(n) = spec.max_concurrency {
+        if n == 0 {
+            return Err(("max_concurrency", "must be at least 1".into()));
+        }
+        mm.max_concurrency = Some(n);
+    }
+    if let Some(f) = &spec.faults {
+        let faults = Faults {
+            rate_limit: f.rate_limit,
+            retry_after_s: f.retry_after.map(|d| d.0.as_secs().max(1) as u32),
+            server_error: f.server_error,
+            stall: f.stall,
+            disconnect: f.disconnect,
+            malformed: f.malformed,
+            error_event: f.error_event,
+        };
+        let ps = [
+            ("rate_limit", f.rate_limit),
+            ("server_error", f.server_error),
+            ("stall", f.stall),
+            ("disconnect", f.disconnect),
+            ("malformed", f.malformed),
+            ("error_event", f.error_event),
+        ];
+        for (name, p) in ps {
+            if !(0.0..=1.0).contains(&p) {
+                return Err((
+                    "faults",
+                    format!("`{name}` is a probability and must be between 0 and 1"),
+                ));
+            }
+        }
+        if ps.iter().map(|(_, p)| p).sum::<f64>() > 1.0 + 1e-9 {
+            return Err((
+                "faults",
+                "the fault probabilities sum to more than 1".into(),
+            ));
+        }
+        mm.faults = faults;
+    }
+    Ok(mm)
+}
+
+fn build_load(f: &ScenarioFile, bad: &mut impl FnMut(&str, String)) -> Option<Load> {
+    let l = &f.load;
+    let warmup = l.warmup.map(|d| d.0).unwrap_or_default();
+    let cooldown = l.cooldown.map(|d| d.0).unwrap_or_default();
+    let drain_timeout = l
+        .drain_timeout
+        .map(|d| d.0)
+        .unwrap_or(Duration::from_secs(30));
+    let kinds = [
+        l.concurrency.is_some(),
+        l.rate.is_some(),
+        l.stages.is_some(),
+    ];
+    if kinds.iter().filter(|&&k| k).count() != 1 {
+        bad(
+            "load",
+            "give exactly one of `rate` (open loop), `concurrency` (closed loop) or `stages`"
+                .into(),
+        );
+        return None;
+    }
+    if l.requests == Some(0) {
+        bad("load.requests", "must be at least 1".into());
+    }
+    if let Some(d) = l.duration {
+        if d.0.is_zero() {
+            bad("load.duration", "must be greater than 0".into());
+        }
+    }
+    let mut ok = true;
+    let (shape, duration) = if let Some(stages) = &l.stages {
+        if stages.is_empty() {
+            bad("load.stages", "the list is empty".into());
+            return None;
+        }
+        if l.duration.is_some() {
+            bad(
+                "load.duration",
+                "with `stages`, the run length is the stages' total; leave `duration` out".into(),
+            );
+        }
+        let total: Duration = stages.iter().map(|s| s.duration.0).sum();
+        if warmup + cooldown >= total {
+            bad(
+                "load.warmup",
+                "warmup + cooldown leave no measurement window inside the stages".into(),
+            );
+            ok = false;
+        }
+        let open = stages[0].rate.is_some();
+        let mut segs = Vec::new();
+        let mut cstages = Vec::new();
+        for (i, s) in stages.iter().enumerate() {
+            let at = |k: &str| format!("load.stages[{i}].{k}");
+            if s.duration.0.is_zero() {
+                bad(&at("duration"), "must be greater than 0".into());
+                ok = false;
+            }
+            match (open, s.rate, s.concurrency) {
+                (true, Some(r), None) => {
+                    if s.concurrency_to.is_some() {
+                        bad(
+                            &at("concurrency_to"),
+                            "an open-loop stage takes `rate` and `rate_to`".into(),
+                        );
+                        ok = false;
+                    }
+                    segs.push(RateSegment {
+                        duration: Some(s.duration.0),
+                        start_rate: r.0,
+                        end_rate: s.rate_to.map(|r| r.0).unwrap_or(r.0),
+                    });
+                }
+                (false, None, Some(c)) => {
+                    if s.rate_to.is_some() {
+                        bad(
+                            &at("rate_to"),
+                            "a closed-loop stage takes `concurrency` and `concurrency_to`".into(),
+                        );
+                        ok = false;
+                    }
+                    cstages.push(ConcurrencyStage {
+                        duration: Some(s.duration.0),
+                        start: c,
+                        end: s.concurrency_to.unwrap_or(c),
+                    });
+                }
+                _ => {
+                    bad(
+                        &at(if open { "rate" } else { "concurrency" }),
+                        "every stage needs the same kind of value as the first: all `rate` or all `concurrency`".into(),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let shape = if open {
+            match RateProfile::new(segs) {
+                Ok(profile) => Shape::Open {
+                    arrival: arrival(l, bad)?,
+                    profile,
+                },
+                Err(e) => {
+                    bad("load.stages", e.to_string());
+                    return None;
+                }
+            }
+        } else {
+            match ConcurrencyProfile::new(cstages) {
+                Ok(profile) => Shape::Closed { profile },
+                Err(e) => {
+                    bad("load.stages", e.to_string());
+                    return None;
+                }
+            }
+        };
+        (shape, Some(total - warmup - cooldown))
+    } else {
+        let duration = l.duration.map(|d| d.0);
+        if duration.is_none() && l.requests.is_none() {
+            bad(
+                "load",
+                "give `duration` or `requests` (or both) to bound the run".into(),
+            );
+            return None;
+        }
+        if duration.is_none() && !cooldown.is_zero() {
+            bad(
+                "load.cooldown",
+                "a cooldown needs `duration`: a run bounded by `requests` has no known end".into(),
+            );
+        }
+        let send = duration.map(|d| warmup + d + cooldown);
+        let shape = if let Some(c) = l.concurrency {
+            if c == 0 {
+                bad("load.concurrency", "must be at least 1".into());
+                return None;
+            }
+            Shape::Closed {
+                profile: ConcurrencyProfile::constant(c, send),
+            }
+        } else {
+            let rate = l.rate.map(|r| r.0).unwrap_or_default();
+            if rate <= 0.0 {
+                bad("load.rate", "must be greater than 0, e.g. \"20/s\"".into());
+                return None;
+            }
+            match RateProfile::constant(rate, send) {
+                Ok(profile) => Shape::Open {
+                    arrival: arrival(l, bad)?,
+                    profile,
+                },
+                Err(e) => {
+                    bad("load.rate", e.to_string());
+                    return None;
+                }
+            }
+        };
+        (shape, duration)
+    };
+    let closed = matches!(shape, Shape::Closed { .. });
+    if closed {
+        if l.arrival.is_some() {
+            bad(
+                "load.arrival",
+                "`arrival` applies to open-loop (`rate`) runs only".into(),
+            );
+        }
+        if l.on_full.is_some() {
+            bad(
+                "load.on_full",
+                "`on_full` applies to open-loop runs; a closed loop never exceeds its concurrency"
+                    .into(),
+            );
+        }
+    }
+    let max_in_flight = match (l.max_in_flight, &shape) {
+        (Some(0), _) => {
+            bad("load.max_in_flight", "must be at least 1".into());
+            return None;
+        }
+        (Some(n), _) => n,
+        (None, Shape::Closed { profile }) => profile.max(),
+        (None, Shape::Open { .. }) => DEFAULT_MAX_IN_FLIGHT,
+    };
+    let on_full = match l.on_full {
+        Some(OnFullKind::Drop) => OnFull::Drop,
+        _ => OnFull::Queue,
+    };
+    Some(Load {
+        shape,
+        max_in_flight,
+        on_full,
+        warmup,
+        duration,
+        requests: l.requests,
+        cooldown,
+        drain_timeout,
+    })
+}
+
+fn arrival(
+    l: &crate::scenario::LoadSpec,
+    bad: &mut impl FnMut(&str, String),
+) -> Option<ArrivalProcess> {
+    let kind = l.arrival.unwrap_or(ArrivalKind::Poisson);
+    match (kind, l.burstiness) {
+        (ArrivalKind::Gamma, b) => {
+            let b = b.unwrap_or(1.0);
+            if !(b.is_finite() && b > 0.0) {
+                bad(
+                    "load.burstiness",
+                    "must be greater than 0 (1 = Poisson, < 1 burstier)".into(),
+                );
+                return None;
+            }
+            Some(ArrivalProcess::Gamma { burstiness: b })
+        }
+        (_, Some(_)) => {
+            bad(
+                "load.burstiness",
+                "`burstiness` applies to arrival = \"gamma\" only".into(),
+            );
+            None
+        }
+        (ArrivalKind::Constant, None) => Some(ArrivalProcess::Constant),
+        (ArrivalKind::Poisson, None) => Some(ArrivalProcess::Poisson),
+    }
+}

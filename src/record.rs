@@ -1,0 +1,245 @@
+//! One request's measurement ([`RequestRecord`]) and its classified [`Outcome`].
+//!
+//! Times are microseconds since the run's start instant (one monotonic clock for the whole
+//! run). A record is built by the client, finished by the runner, consumed by the metrics
+//! collector and written as one JSONL line. It never holds the response text.
+
+use serde::{Deserialize, Serialize};
+
+/// How a request ended. `Ok` is the only success; everything else is excluded from latency
+/// histograms and counted by class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Completed with a finish reason or `[DONE]`.
+    Ok,
+    /// HTTP 429.
+    RateLimited,
+    /// Another HTTP 4xx.
+    Http4xx,
+    /// HTTP 5xx.
+    Http5xx,
+    /// Another non-2xx status.
+    HttpOther,
+    /// No response headers within the first-token timeout.
+    TimeoutHeaders,
+    /// Headers came, but no first token within the first-token timeout.
+    TimeoutFirstToken,
+    /// The stream went silent longer than the idle timeout.
+    TimeoutIdle,
+    /// The whole request took longer than the total timeout.
+    TimeoutTotal,
+    /// The connection could not be made (refused, DNS, TLS).
+    Connect,
+    /// The stream ended or the connection broke before a finish reason or `[DONE]`.
+    StreamCut,
+    /// The server sent an `error` object as an event or body.
+    ErrorEvent,
+    /// An event was not valid JSON / UTF-8 or had an unexpected shape.
+    MalformedChunk,
+    /// The response exceeded the size cap.
+    TooLarge,
+    /// A streaming request got a response that is not `text/event-stream`.
+    NotSse,
+    /// The open-loop arrival was not sent: the in-flight cap was full and `on_full = "drop"`.
+    Dropped,
+    /// Not sent because the run was interrupted while it waited.
+    Cancelled,
+}
+
+impl Outcome {
+    /// Every outcome, in report order.
+    pub const ALL: [Outcome; 17] = [
+        Outcome::Ok,
+        Outcome::RateLimited,
+        Outcome::Http4xx,
+        Outcome::Http5xx,
+        Outcome::HttpOther,
+        Outcome::TimeoutHeaders,
+        Outcome::TimeoutFirstToken,
+        Outcome::TimeoutIdle,
+        Outcome::TimeoutTotal,
+        Outcome::Connect,
+        Outcome::StreamCut,
+        Outcome::ErrorEvent,
+        Outcome::MalformedChunk,
+        Outcome::TooLarge,
+        Outcome::NotSse,
+        Outcome::Dropped,
+        Outcome::Cancelled,
+    ];
+
+    /// The snake_case name used in results and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Http4xx => "http_4xx",
+            Outcome::Http5xx => "http_5xx",
+            Outcome::HttpOther => "http_other",
+            Outcome::TimeoutHeaders => "timeout_headers",
+            Outcome::TimeoutFirstToken => "timeout_first_token",
+            Outcome::TimeoutIdle => "timeout_idle",
+            Outcome::TimeoutTotal => "timeout_total",
+            Outcome::Connect => "connect",
+            Outcome::StreamCut => "stream_cut",
+            Outcome::ErrorEvent => "error_event",
+            Outcome::MalformedChunk => "malformed_chunk",
+            Outcome::TooLarge => "too_large",
+            Outcome::NotSse => "not_sse",
+            Outcome::Dropped => "dropped",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether the request was actually sent to the server.
+    pub fn was_sent(self) -> bool {
+        !matches!(self, Outcome::Dropped | Outcome::Cancelled)
+    }
+
+    /// Index into [`Outcome::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Where a token count came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenSource {
+    /// The server's `usage` block.
+    Usage,
+    /// The built-in offline tokenizer (o200k_base) on the text.
+    Tokenizer,
+    /// The number of token-bearing stream events (last resort).
+    Events,
+}
+
+/// Which part of the run a request's scheduled time falls in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Before the measurement window.
+    Warmup,
+    /// Inside the measurement window: counted in every metric.
+    Measure,
+    /// After the measurement window.
+    Cooldown,
+}
+
+/// One request, as written to the records JSONL file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// Arrival index in the global schedule.
+    pub index: u64,
+    /// Model id as sent.
+    pub model: String,
+    /// Phase of the run, by scheduled time.
+    pub phase: Phase,
+    /// Classified outcome.
+    pub outcome: Outcome,
+    /// HTTP status, when a response came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Intended send time (open loop); for closed loop, when the worker became free.
+    pub t_sched_us: u64,
+    /// When the generator picked the arrival up (its own timer lateness ends here).
+    pub t_dispatch_us: u64,
+    /// When the request was handed to the HTTP client (after any cap or quota wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t_send_us: Option<u64>,
+    /// Response headers received.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t_headers_us: Option<u64>,
+    /// First event carrying output (answer, reasoning or tool-call text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t_first_us: Option<u64>,
+    /// First event carrying answer (non-reasoning) output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t_first_answer_us: Option<u64>,
+    /// Last event carrying output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t_last_us: Option<u64>,
+    /// Stream or body end (or the failure time).
+    pub t_end_us: u64,
+    /// Output tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    /// Source of `output_tokens`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_tokens_source: Option<TokenSource>,
+    /// Input tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    /// Source of `input_tokens`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_tokens_source: Option<TokenSource>,
+    /// Reasoning tokens reported by the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
+    /// Cached input tokens reported by the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
+    /// Stream events that carried output.
+    pub output_events: u32,
+    /// The response `id` the server gave, to join with server logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_id: Option<String>,
+    /// `finish_reason` of the last choice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    /// `Retry-After` seconds on a 429.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<f64>,
+    /// Short error description (never contains credentials).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Per output event after the first: (gap since the previous output event in µs, output
+    /// bytes in the event). Used for ITL; not written to the records file.
+    #[serde(skip)]
+    pub gaps: Vec<(u32, u32)>,
+    /// Output bytes of the first output event.
+    #[serde(skip)]
+    pub first_event_bytes: u32,
+}
+
+impl RequestRecord {
+    /// A record for an arrival that was never sent.
+    pub fn unsent(
+        index: u64,
+        model: String,
+        phase: Phase,
+        outcome: Outcome,
+        t_sched_us: u64,
+        t_dispatch_us: u64,
+    ) -> Self {
+        RequestRecord {
+            index,
+            model,
+            phase,
+            outcome,
+            status: None,
+            t_sched_us,
+            t_dispatch_us,
+            t_send_us: None,
+            t_headers_us: None,
+            t_first_us: None,
+            t_first_answer_us: None,
+            t_last_us: None,
+            t_end_us: t_dispatch_us,
+            output_tokens: None,
+            output_tokens_source: None,
+            input_tokens: None,
+            input_tokens_source: None,
+            reasoning_tokens: None,
+            cached_tokens: None,
+            output_events: 0,
+            response_id: None,
+            finish_reason: None,
+            retry_after_s: None,
+            error: None,
+            gaps: Vec::new(),
+            first_event_bytes: 0,
+        }
+    }
+}

@@ -1,0 +1,856 @@
+//! The result file: a versioned JSON document (see docs/results.md) built from the collector,
+//! written atomically, and read back (older compatible versions included).
+//!
+//! Field names carry units. Every figure has its sample count beside it. Histograms are
+//! embedded losslessly so results can be re-analysed and merged later.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{Collector, Hist, Stats, Summary};
+use crate::plan::{OnFull, Plan, Price, Shape, Slo};
+use crate::record::Outcome;
+use crate::schedule::ArrivalProcess;
+
+/// Current result schema. Bump on any incompatible change; keep readers for old ones.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A whole run's result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Result schema version.
+    pub schema_version: u32,
+    /// The tool that wrote it.
+    pub tool: Tool,
+    /// Unique id of this run.
+    pub run_id: String,
+    /// `complete`, or `interrupted` when stopped by a signal.
+    pub status: RunStatus,
+    /// Wall-clock start (RFC 3339, UTC).
+    pub started_at: String,
+    /// Wall-clock end (RFC 3339, UTC).
+    pub finished_at: String,
+    /// The scenario run.
+    pub scenario: ScenarioInfo,
+    /// Which shard of a distributed run this is (0 of 1 for a single process).
+    pub shard: Shard,
+    /// The machine that ran the generator.
+    pub host: Host,
+    /// Load applied and the generator's own health.
+    pub load: LoadResult,
+    /// Whether the numbers describe the endpoint (see docs/metrics.md#validity).
+    pub validity: Validity,
+    /// Per-request objectives evaluated (empty when none were set).
+    pub slo: Slo,
+    /// All models together.
+    pub overall: ModelResult,
+    /// One entry per model, in scenario order.
+    pub models: Vec<ModelResult>,
+    /// One point per second since the start.
+    pub timeseries: Vec<SeriesPoint>,
+    /// Things a reader should know (token counts from a fallback source, drops, …).
+    pub warnings: Vec<String>,
+    /// File name of the per-request records (JSONL), beside this file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_file: Option<String>,
+}
+
+/// Tool name and version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tool {
+    /// "llmload".
+    pub name: String,
+    /// Crate version.
+    pub version: String,
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Ran to its planned end.
+    Complete,
+    /// Stopped early by SIGINT/SIGTERM; holds what was measured until then.
+    Interrupted,
+}
+
+/// Scenario identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    /// Name.
+    pub name: String,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Path as given.
+    pub path: String,
+    /// SHA-256 of the scenario file.
+    pub sha256: String,
+    /// Generator seed.
+    pub seed: u64,
+}
+
+/// Shard identity.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Shard {
+    /// 0-based index.
+    pub index: u32,
+    /// Number of shards.
+    pub count: u32,
+}
+
+/// Host facts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Host {
+    /// Host name.
+    pub hostname: String,
+    /// Operating system.
+    pub os: String,
+    /// CPU architecture.
+    pub arch: String,
+    /// Logical CPUs available.
+    pub cpus: usize,
+}
+
+impl Host {
+    /// Facts about this machine.
+    pub fn current() -> Host {
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        Host {
+            hostname,
+            os: std::env::consts::OS.into(),
+            arch: std::env::consts::ARCH.into(),
+            cpus: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        }
+    }
+}
+
+/// Load applied.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoadResult {
+    /// `open` or `closed`.
+    pub mode: String,
+    /// Open loop: `constant`, `poisson` or `gamma`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival: Option<String>,
+    /// Gamma shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burstiness: Option<f64>,
+    /// Open loop: arrivals scheduled in the window per second of window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offered_rate_per_s: Option<f64>,
+    /// Requests actually sent in the window per second of window.
+    pub achieved_send_rate_per_s: f64,
+    /// Closed loop: highest concurrency of the profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    /// In-flight cap.
+    pub max_in_flight: u32,
+    /// Open loop: policy at the cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_full: Option<OnFull>,
+    /// Warmup length (s).
+    pub warmup_s: f64,
+    /// Cooldown length (s).
+    pub cooldown_s: f64,
+    /// Measurement window start, seconds since the run's start.
+    pub window_start_s: f64,
+    /// Measurement window end, seconds since the run's start.
+    pub window_end_s: f64,
+    /// Measurement window length (s).
+    pub window_s: f64,
+    /// Whole run, start to last request end (s).
+    pub elapsed_s: f64,
+    /// Arrivals scheduled inside the window (the measured requests).
+    pub arrivals_in_window: u64,
+    /// Requests sent inside the window (any phase).
+    pub sent_in_window: u64,
+    /// Requests sent in the whole run.
+    pub sent_all_phases: u64,
+    /// Dispatch − scheduled time over measured arrivals (ms).
+    pub schedule_lag_ms: Summary,
+    /// Send − dispatch over measured requests (ms): waiting on the in-flight cap or a quota.
+    pub queue_time_ms: Summary,
+    /// Serialised histograms (µs): `schedule_lag`, `queue_time`.
+    pub histograms: BTreeMap<String, String>,
+}
+
+/// Run validity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Validity {
+    /// False when the generator, not the endpoint, limited the run.
+    pub valid: bool,
+    /// Why it is invalid (empty when valid).
+    pub reasons: Vec<String>,
+}
+
+/// Request counts of measured arrivals.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Counts {
+    /// Arrivals scheduled in the window.
+    pub issued: u64,
+    /// Of those, sent.
+    pub sent: u64,
+    /// Ended ok.
+    pub ok: u64,
+    /// Sent and failed.
+    pub failed: u64,
+    /// Not sent: in-flight cap full with `on_full = "drop"`.
+    pub dropped: u64,
+    /// Not sent or abandoned: the run was stopped.
+    pub cancelled: u64,
+    /// Failures by class (only non-zero classes).
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// Token totals and where they came from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TokenTotals {
+    /// Input tokens of measured requests.
+    pub input: u64,
+    /// Output tokens of measured requests.
+    pub output: u64,
+    /// Reasoning tokens (included in output).
+    pub reasoning: u64,
+    /// Cached input tokens (included in input).
+    pub cached_input: u64,
+    /// Requests whose output count came from: `usage`, `tokenizer`, `events`.
+    pub output_source: BTreeMap<String, u64>,
+    /// Requests whose input count came from each source.
+    pub input_source: BTreeMap<String, u64>,
+    /// Input tokens of every request sent, all phases.
+    pub input_all_phases: u64,
+    /// Output tokens of every request sent, all phases.
+    pub output_all_phases: u64,
+}
+
+/// Throughput over the measurement window.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Output tokens with event times in the window / window length.
+    pub output_tokens_per_s: f64,
+    /// Input tokens of requests sent in the window / window length.
+    pub input_tokens_per_s: f64,
+    /// Successful requests ended in the window / window length.
+    pub requests_per_s: f64,
+    /// Highest output tokens in one whole 1 s bucket inside the window.
+    pub peak_output_tokens_per_s: f64,
+}
+
+/// Per-request decode speed (1 / TPOT) in tokens per second. Low percentiles are the slow
+/// tail: `p10` is the speed that 90 % of requests beat.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Speed {
+    /// Requests with a TPOT.
+    pub count: u64,
+    /// Mean of per-request speeds.
+    pub mean: f64,
+    /// Slowest request.
+    pub min: f64,
+    /// Median.
+    pub p50: f64,
+    /// 10th percentile (the slow tail).
+    pub p10: f64,
+    /// 1st percentile.
+    pub p1: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// Fastest.
+    pub max: f64,
+}
+
+/// SLO attainment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SloResult {
+    /// Measured requests that met every objective.
+    pub met: u64,
+    /// Measured arrivals (failed and dropped count as misses).
+    pub issued: u64,
+    /// met / issued.
+    pub attainment: f64,
+    /// met / window length.
+    pub goodput_requests_per_s: f64,
+    /// Output tokens of requests that met the SLO / window length.
+    pub goodput_output_tokens_per_s: f64,
+}
+
+/// Cost from the price table and measured token counts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CostResult {
+    /// The price used.
+    pub price: Option<Price>,
+    /// Measured requests' input cost.
+    pub input_usd: f64,
+    /// Measured requests' output cost.
+    pub output_usd: f64,
+    /// Measured requests' total cost.
+    pub total_usd: f64,
+    /// Every request sent, all phases (what the run was billed).
+    pub run_total_usd: f64,
+    /// Cost per 1,000 measured requests sent.
+    pub per_1k_requests_usd: f64,
+    /// Cost per million output tokens.
+    pub per_million_output_tokens_usd: f64,
+    /// Requests per day the projection assumes.
+    pub projected_daily_requests: f64,
+    /// Projected cost per day at that volume.
+    pub projected_per_day_usd: f64,
+}
+
+/// Everything about one model (or `overall`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelResult {
+    /// Model id, or `*` for overall.
+    pub model: String,
+    /// Label.
+    pub label: String,
+    /// Target name (empty for overall).
+    pub target: String,
+    /// Request counts.
+    pub requests: Counts,
+    /// failed / sent.
+    pub error_rate: f64,
+    /// Latency summaries in ms: ttft, ttft_answer, ttft_scheduled, e2e, e2e_scheduled, tpot,
+    /// itl, inter_chunk, schedule_lag, queue_time.
+    pub latency_ms: BTreeMap<String, Summary>,
+    /// Tokens per output event.
+    pub tokens_per_chunk: Summary,
+    /// Per-request decode speed.
+    pub decode_tokens_per_s: Speed,
+    /// Token totals.
+    pub tokens: TokenTotals,
+    /// Throughput over the window.
+    pub throughput: Throughput,
+    /// SLO attainment, when an SLO is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloResult>,
+    /// Cost, when a price is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostResult>,
+    /// Serialised histograms (HdrHistogram V2 + DEFLATE, base64; latencies in µs).
+    pub histograms: BTreeMap<String, String>,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// Seconds since start.
+    pub t_s: u64,
+    /// Sent.
+    pub sent: u64,
+    /// Ended ok.
+    pub ok: u64,
+    /// Ended in error.
+    pub failed: u64,
+    /// Dropped arrivals.
+    pub dropped: u64,
+    /// Output tokens by event time.
+    pub output_tokens: u64,
+    /// Highest in-flight count sampled.
+    pub in_flight_max: u64,
+    /// TTFT p50 (ms) of first tokens in this second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_p50_ms: Option<f64>,
+    /// TTFT p99 (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_p99_ms: Option<f64>,
+    /// Errors by class.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// Facts of a run that the collector does not know.
+#[derive(Debug, Clone)]
+pub struct RunMeta {
+    /// Run id.
+    pub run_id: String,
+    /// Status.
+    pub status: RunStatus,
+    /// Start (RFC 3339).
+    pub started_at: String,
+    /// End (RFC 3339).
+    pub finished_at: String,
+    /// Records file name.
+    pub records_file: Option<String>,
+    /// Shard.
+    pub shard: Shard,
+    /// Longest acceptable p99 schedule lag.
+    pub max_lag_p99_ms: f64,
+    /// Least acceptable achieved/offered ratio.
+    pub min_send_ratio: f64,
+    /// Extra warnings from the run.
+    pub warnings: Vec<String>,
+}
+
+/// Why a result file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultError {
+    /// File system.
+    #[error("{path}: {source}")]
+    Io {
+        /// Path.
+        path: String,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// Not JSON or not a result.
+    #[error("{path}: not an llmload result file: {message}")]
+    Parse {
+        /// Path.
+        path: String,
+        /// Parser message.
+        message: String,
+    },
+    /// A schema this version cannot read.
+    #[error("{path}: result schema_version {found} is newer than this llmload reads (≤ {SCHEMA_VERSION}); upgrade llmload")]
+    Version {
+        /// Path.
+        path: String,
+        /// Version found.
+        found: u64,
+    },
+}
+
+impl RunResult {
+    /// Writes the result atomically (temporary file in the same folder, then rename).
+    pub fn write(&self, path: &Path) -> Result<(), ResultError> {
+        let io = |source| ResultError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let json = serde_json::to_vec_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, &json).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Reads a result file, checking its schema version first.
+    pub fn read(path: &Path) -> Result<RunResult, ResultError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ResultError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| ResultError::Parse {
+            path: p.clone(),
+            message: e.to_string(),
+        })?;
+        let found = v
+            .get("schema_version")
+            .and_then(|x| x.as_u64())
+            .ok_or_else(|| ResultError::Parse {
+                path: p.clone(),
+                message: "no schema_version field".into(),
+            })?;
+        if found > SCHEMA_VERSION as u64 {
+            return Err(ResultError::Version { path: p, found });
+        }
+        serde_json::from_value(v).map_err(|e| ResultError::Parse {
+            path: p,
+            message: e.to_string(),
+        })
+    }
+}
+
+fn encode_all(h: &crate::metrics::Hists) -> BTreeMap<String, String> {
+    h.named()
+        .iter()
+        .filter(|(_, h)| !h.is_empty())
+        .map(|(n, h)| (n.to_string(), h.encode()))
+        .collect()
+}
+
+fn speed(tpot: &Hist) -> Speed {
+    if tpot.is_empty() {
+        return Speed::default();
+    }
+    let inv = |us: u64| if us == 0 { 0.0 } else { 1e6 / us as f64 };
+    let mut sum = 0.0;
+    for v in tpot.inner().iter_recorded() {
+        sum += inv(v.value_iterated_to()) * v.count_at_value() as f64;
+    }
+    Speed {
+        count: tpot.len(),
+        mean: sum / tpot.len() as f64,
+        min: inv(tpot.inner().max()),
+        p1: inv(tpot.quantile(0.99)),
+        p10: inv(tpot.quantile(0.90)),
+        p50: inv(tpot.quantile(0.50)),
+        p90: inv(tpot.quantile(0.10)),
+        max: inv(tpot.inner().min()),
+    }
+}
+
+struct Ctx<'a> {
+    window_s: f64,
+    window_secs: std::ops::Range<usize>,
+    slo_set: bool,
+    daily_requests: Option<f64>,
+    plan: &'a Plan,
+}
+
+fn model_result(
+    s: &Stats,
+    model: &str,
+    label: &str,
+    target: &str,
+    price: Option<Price>,
+    cx: &Ctx,
+) -> ModelResult {
+    let mut errors = BTreeMap::new();
+    for o in Outcome::ALL {
+        if o.was_sent() && o != Outcome::Ok && s.count(o) > 0 {
+            errors.insert(o.name().to_string(), s.count(o));
+        }
+    }
+    let dropped = s.count(Outcome::Dropped);
+    let cancelled = s.count(Outcome::Cancelled);
+    let issued = s.issued();
+    let sent = issued - dropped - cancelled;
+    let failed = s.failed();
+    let counts = Counts {
+        issued,
+        sent,
+        ok: s.count(Outcome::Ok),
+        failed,
+        dropped,
+        cancelled,
+        errors,
+    };
+    let mut latency_ms = BTreeMap::new();
+    for (name, h) in s.hists.named() {
+        if name != "tokens_per_chunk" {
+            latency_ms.insert(name.to_string(), h.summary(1e-3));
+        }
+    }
+    let per = |n: u64| {
+        if cx.window_s > 0.0 {
+            n as f64 / cx.window_s
+        } else {
+            0.0
+        }
+    };
+    let peak = s
+        .output_per_s
+        .get(cx.window_secs.clone())
+        .and_then(|w| w.iter().max().copied())
+        .unwrap_or(0) as f64;
+    let src = |a: &[u64; 3]| {
+        let mut m = BTreeMap::new();
+        for (i, name) in ["usage", "tokenizer", "events"].iter().enumerate() {
+            if a[i] > 0 {
+                m.insert(name.to_string(), a[i]);
+            }
+        }
+        m
+    };
+    let slo = cx.slo_set.then(|| SloResult {
+        met: s.slo_met,
+        issued,
+        attainment: if issued > 0 {
+            s.slo_met as f64 / issued as f64
+        } else {
+            0.0
+        },
+        goodput_requests_per_s: per(s.slo_met),
+        goodput_output_tokens_per_s: per(s.slo_met_output_tokens),
+    });
+    let cost = price.map(|p| {
+        let bill = |t: &crate::metrics::Tokens| -> (f64, f64) {
+            let cached = t.cached_input.min(t.input);
+            let input = match p.cached_input_per_m {
+                Some(c) => {
+                    (t.input - cached) as f64 / 1e6 * p.input_per_m + cached as f64 / 1e6 * c
+                }
+                None => t.input as f64 / 1e6 * p.input_per_m,
+            };
+            (input, t.output as f64 / 1e6 * p.output_per_m)
+        };
+        let (input_usd, output_usd) = bill(&s.tokens);
+        let (ai, ao) = bill(&s.tokens_all_phases);
+        let total = input_usd + output_usd;
+        let per_request = if sent > 0 { total / sent as f64 } else { 0.0 };
+        let daily = cx
+            .daily_requests
+            .map(|d| {
+                d * if cx.plan.models.is_empty() {
+                    1.0
+                } else {
+                    share(cx.plan, model)
+                }
+            })
+            .unwrap_or(per(s.window_completed) * 86_400.0);
+        CostResult {
+            price: Some(p),
+            input_usd,
+            output_usd,
+            total_usd: total,
+            run_total_usd: ai + ao,
+            per_1k_requests_usd: per_request * 1000.0,
+            per_million_output_tokens_usd: if s.tokens.output > 0 {
+                total / s.tokens.output as f64 * 1e6
+            } else {
+                0.0
+            },
+            projected_daily_requests: daily,
+            projected_per_day_usd: per_request * daily,
+        }
+    });
+    ModelResult {
+        model: model.to_string(),
+        label: label.to_string(),
+        target: target.to_string(),
+        error_rate: if sent > 0 {
+            failed as f64 / sent as f64
+        } else {
+            0.0
+        },
+        requests: counts,
+        latency_ms,
+        tokens_per_chunk: s.hists.tokens_per_chunk.summary(1.0),
+        decode_tokens_per_s: speed(&s.hists.tpot),
+        tokens: TokenTotals {
+            input: s.tokens.input,
+            output: s.tokens.output,
+            reasoning: s.tokens.reasoning,
+            cached_input: s.tokens.cached_input,
+            output_source: src(&s.output_sources),
+            input_source: src(&s.input_sources),
+            input_all_phases: s.tokens_all_phases.input,
+            output_all_phases: s.tokens_all_phases.output,
+        },
+        throughput: Throughput {
+            output_tokens_per_s: per(s.window_output_tokens),
+            input_tokens_per_s: per(s.window_input_tokens),
+            requests_per_s: per(s.window_completed),
+            peak_output_tokens_per_s: peak,
+        },
+        slo,
+        cost,
+        histograms: encode_all(&s.hists),
+    }
+}
+
+/// The model's share of traffic by weight (for splitting a daily volume).
+fn share(plan: &Plan, model: &str) -> f64 {
+    let total: f64 = plan.models.iter().map(|m| m.weight).sum();
+    if model == "*" || total <= 0.0 {
+        return 1.0;
+    }
+    plan.models
+        .iter()
+        .filter(|m| m.id == model)
+        .map(|m| m.weight)
+        .sum::<f64>()
+        / total
+}
+
+/// Assembles the result file from a finished collector.
+pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
+    let w = c.window();
+    let start_us = w.start_us;
+    let end_us = w.end_us.unwrap_or(c.last_end_us).max(start_us);
+    let window_s = (end_us - start_us) as f64 / 1e6;
+    // Whole seconds inside the window, for peaks.
+    let first_sec = start_us.div_ceil(1_000_000) as usize;
+    let last_sec = (end_us / 1_000_000) as usize;
+    let cx = Ctx {
+        window_s,
+        window_secs: first_sec..last_sec.max(first_sec),
+        slo_set: plan.slo.is_set(),
+        daily_requests: plan.daily_requests,
+        plan,
+    };
+    let all_prices: Option<Price> = None;
+    let overall = model_result(&c.overall, "*", "all models", "", all_prices, &cx);
+    let mut overall = overall;
+    // Overall cost is the sum of the models' costs when every model has a price.
+    let models: Vec<ModelResult> = plan
+        .models
+        .iter()
+        .zip(&c.models)
+        .map(|(m, s)| {
+            let target = plan
+                .targets
+                .get(m.target)
+                .map(|t| t.name.as_str())
+                .unwrap_or("");
+            model_result(s, &m.id, &m.label, target, m.price, &cx)
+        })
+        .collect();
+    if !models.is_empty() && models.iter().all(|m| m.cost.is_some()) {
+        let mut sum = CostResult::default();
+        for m in &models {
+            if let Some(k) = &m.cost {
+                sum.input_usd += k.input_usd;
+                sum.output_usd += k.output_usd;
+                sum.total_usd += k.total_usd;
+                sum.run_total_usd += k.run_total_usd;
+                sum.projected_daily_requests += k.projected_daily_requests;
+                sum.projected_per_day_usd += k.projected_per_day_usd;
+            }
+        }
+        let sent = overall.requests.sent;
+        sum.per_1k_requests_usd = if sent > 0 {
+            sum.total_usd / sent as f64 * 1000.0
+        } else {
+            0.0
+        };
+        sum.per_million_output_tokens_usd = if overall.tokens.output > 0 {
+            sum.total_usd / overall.tokens.output as f64 * 1e6
+        } else {
+            0.0
+        };
+        overall.cost = Some(sum);
+    }
+
+    let (mode, arrival, burstiness, concurrency, on_full) = match &plan.load.shape {
+        Shape::Open { arrival, .. } => {
+            let (name, b) = match arrival {
+                ArrivalProcess::Constant => ("constant", None),
+                ArrivalProcess::Poisson => ("poisson", None),
+                ArrivalProcess::Gamma { burstiness } => ("gamma", Some(*burstiness)),
+            };
+            (
+                "open",
+                Some(name.to_string()),
+                b,
+                None,
+                Some(plan.load.on_full),
+            )
+        }
+        Shape::Closed { profile } => ("closed", None, None, Some(profile.max()), None),
+    };
+    let open = mode == "open";
+    let per = |n: u64| {
+        if window_s > 0.0 {
+            n as f64 / window_s
+        } else {
+            0.0
+        }
+    };
+    let offered = open.then(|| per(c.arrivals_in_window));
+    let achieved = per(c.sent_in_window);
+    let lag = c.schedule_lag.summary(1e-3);
+    let mut reasons = Vec::new();
+    let dropped = c.overall.count(Outcome::Dropped);
+    if open && c.arrivals_in_window > 0 {
+        let ratio = c.sent_in_window as f64 / c.arrivals_in_window as f64;
+        if ratio < meta.min_send_ratio {
+            let why = if dropped > 0 {
+                format!(
+                    "{dropped} arrivals were dropped at max_in_flight = {}: the endpoint could not keep up with the offered rate",
+                    plan.load.max_in_flight
+                )
+            } else if c.queue_time.quantile(0.99) > 10_000 {
+                "requests waited for a free in-flight slot or a rate cap (see queue_time)"
+                    .to_string()
+            } else {
+                "the generator could not send on time".to_string()
+            };
+            reasons.push(format!(
+                "achieved send rate {:.2}/s is {:.1} % of the offered {:.2}/s (needs ≥ {:.0} %): {why}",
+                achieved,
+                ratio * 100.0,
+                per(c.arrivals_in_window),
+                meta.min_send_ratio * 100.0
+            ));
+        }
+    }
+    if lag.count > 0 && lag.p99 > meta.max_lag_p99_ms {
+        reasons.push(format!(
+            "p99 schedule lag {:.2} ms exceeds {:.0} ms: the generator fell behind its own schedule",
+            lag.p99, meta.max_lag_p99_ms
+        ));
+    }
+    let mut warnings = meta.warnings;
+    if c.overall.output_sources[1] > 0 || c.overall.output_sources[2] > 0 {
+        warnings.push(format!(
+            "output tokens of {} requests were counted by the built-in tokenizer ({}) and of {} by event count: the server sent no usage",
+            c.overall.output_sources[1],
+            crate::tokens::NAME,
+            c.overall.output_sources[2]
+        ));
+    }
+    if c.arrivals_in_window == 0 {
+        warnings.push("no request was scheduled inside the measurement window".into());
+    }
+    let mut lh = BTreeMap::new();
+    lh.insert("schedule_lag".to_string(), c.schedule_lag.encode());
+    lh.insert("queue_time".to_string(), c.queue_time.encode());
+    let timeseries = c
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, b)| SeriesPoint {
+            t_s: i as u64,
+            sent: b.sent,
+            ok: b.ok,
+            failed: b.failed,
+            dropped: b.dropped,
+            output_tokens: b.output_tokens,
+            in_flight_max: b.in_flight_max,
+            ttft_p50_ms: b.ttft_p50_ms,
+            ttft_p99_ms: b.ttft_p99_ms,
+            errors: b.errors.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        })
+        .collect();
+    RunResult {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool {
+            name: "llmload".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        run_id: meta.run_id,
+        status: meta.status,
+        started_at: meta.started_at,
+        finished_at: meta.finished_at,
+        scenario: ScenarioInfo {
+            name: plan.name.clone(),
+            description: plan.description.clone(),
+            path: plan.scenario_path.display().to_string(),
+            sha256: plan.scenario_sha256.clone(),
+            seed: plan.seed,
+        },
+        shard: meta.shard,
+        host: Host::current(),
+        load: LoadResult {
+            mode: mode.into(),
+            arrival,
+            burstiness,
+            offered_rate_per_s: offered,
+            achieved_send_rate_per_s: achieved,
+            concurrency,
+            max_in_flight: plan.load.max_in_flight,
+            on_full,
+            warmup_s: plan.load.warmup.as_secs_f64(),
+            cooldown_s: plan.load.cooldown.as_secs_f64(),
+            window_start_s: start_us as f64 / 1e6,
+            window_end_s: end_us as f64 / 1e6,
+            window_s,
+            elapsed_s: c.last_end_us as f64 / 1e6,
+            arrivals_in_window: c.arrivals_in_window,
+            sent_in_window: c.sent_in_window,
+            sent_all_phases: c.overall.sent_all_phases,
+            schedule_lag_ms: lag,
+            queue_time_ms: c.queue_time.summary(1e-3),
+            histograms: lh,
+        },
+        validity: Validity {
+            valid: reasons.is_empty(),
+            reasons,
+        },
+        slo: plan.slo,
+        overall,
+        models,
+        timeseries,
+        warnings,
+        records_file: meta.records_file,
+    }
+}

@@ -1,0 +1,44 @@
+//! The built-in offline tokenizer (OpenAI's o200k_base BPE, embedded in the binary): the
+//! fallback token counter when a server sends no `usage`.
+//!
+//! Loading the BPE table takes a noticeable fraction of a second, so it is built once, lazily,
+//! off the hot path ([`preload`]); counting is only done when a server did not report usage,
+//! never per streamed chunk.
+
+use std::sync::OnceLock;
+
+use tiktoken_rs::CoreBPE;
+
+static BPE: OnceLock<Option<CoreBPE>> = OnceLock::new();
+
+fn bpe() -> Option<&'static CoreBPE> {
+    BPE.get_or_init(|| tiktoken_rs::o200k_base().ok()).as_ref()
+}
+
+/// Builds the tokenizer table now (call from a blocking thread at start-up when a run may
+/// need it).
+pub fn preload() {
+    let _ = bpe();
+}
+
+/// Tokens in `text` under o200k_base, or None if the embedded table failed to load.
+pub fn count(text: &str) -> Option<u64> {
+    if text.is_empty() {
+        return Some(0);
+    }
+    bpe().map(|b| b.encode_ordinary(text).len() as u64)
+}
+
+/// Name of the tokenizer, recorded in results.
+pub const NAME: &str = "o200k_base";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_known_strings() {
+        assert_eq!(super::count(""), Some(0));
+        // Common English words with a leading space are single tokens.
+        assert_eq!(super::count(" the of and to in"), Some(5));
+        assert!(super::count("Hello, world!").is_some_and(|n| (3..=5).contains(&n)));
+    }
+}
