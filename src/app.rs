@@ -143,7 +143,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     for t in &plan.targets {
         let base_url = match &t.base {
             Base::Mock(cfg) => {
-                let mut cfg = cfg.clone();
+                let mut cfg = (**cfg).clone();
                 cfg.seed = plan.seed;
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await

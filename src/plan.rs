@@ -56,7 +56,7 @@ pub struct Plan {
 #[derive(Debug, Clone)]
 pub enum Base {
     /// The built-in simulator, started in-process on 127.0.0.1:0.
-    Mock(MockConfig),
+    Mock(Box<MockConfig>),
     /// A real base URL, without a trailing slash.
     Url(String),
 }
@@ -270,7 +270,7 @@ impl Plan {
                 );
             }
             let base = if t.base_url == "mock" {
-                Base::Mock(MockConfig::default())
+                Base::Mock(Box::default())
             } else if t.base_url.starts_with("http://") || t.base_url.starts_with("https://") {
                 match reqwest::Url::parse(&t.base_url) {
                     Ok(_) => Base::Url(t.base_url.trim_end_matches('/').to_string()),

@@ -1,0 +1,293 @@
+//! The binary against the built-in mock on loopback: counts, timing bounds, fault classes,
+//! load shapes, bad input and output hygiene.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn exact_request_and_token_counts() {
+    let r = run_scenario(
+        &scenario(
+            r#"ttft = "5ms", itl = "1ms", output_tokens = 12"#,
+            "max_tokens = 100",
+            "concurrency = 4\nrequests = 40",
+        ),
+        &["--quiet"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "stderr: {}\nstdout: {}", r.stderr, r.stdout);
+    let m = model(&r.result, 0);
+    assert_eq!(m["requests"]["sent"], 40);
+    assert_eq!(m["requests"]["ok"], 40);
+    assert_eq!(m["tokens"]["output"], 480);
+    assert_eq!(m["tokens"]["output_source"]["usage"], 40);
+    assert_eq!(m["latency_ms"]["ttft"]["count"], 40);
+    // 12 tokens, one per event: 11 token gaps per request.
+    assert_eq!(m["latency_ms"]["itl"]["count"], 40 * 11);
+    assert_eq!(r.records.len(), 40);
+    let mut idx: Vec<u64> = r.records.iter().map(|x| x["index"].as_u64().expect("index")).collect();
+    idx.sort_unstable();
+    assert_eq!(idx, (0..40).collect::<Vec<_>>());
+    for rec in &r.records {
+        assert_eq!(rec["outcome"], "ok");
+        assert_eq!(rec["output_tokens"], 12);
+        assert!(rec["response_id"].as_str().is_some_and(|s| !s.is_empty()));
+    }
+    assert_eq!(r.result["schema_version"], 1);
+    assert_eq!(r.result["validity"]["valid"], true);
+}
+
+#[test]
+fn measured_ttft_sits_just_above_the_configured_ttft() {
+    let r = run_scenario(
+        &scenario(
+            r#"ttft = "100ms", itl = "20ms", output_tokens = 6"#,
+            "max_tokens = 6",
+            "concurrency = 2\nrequests = 16",
+        ),
+        &["--quiet"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let ttft = &model(&r.result, 0)["latency_ms"]["ttft"];
+    let itl = &model(&r.result, 0)["latency_ms"]["itl"];
+    let min = ttft["min"].as_f64().expect("min");
+    let p99 = ttft["p99"].as_f64().expect("p99");
+    // Never below the server's delay; wide headroom above it for a loaded CI machine.
+    assert!(min >= 99.0, "ttft min {min}");
+    assert!(p99 < 400.0, "ttft p99 {p99}");
+    let itl_p50 = itl["p50"].as_f64().expect("p50");
+    assert!((19.0..80.0).contains(&itl_p50), "itl p50 {itl_p50}");
+}
+
+#[test]
+fn injected_faults_land_in_their_classes_and_never_crash_the_run() {
+    let r = run_scenario(
+        &scenario(
+            r#"ttft = "5ms", itl = "2ms", output_tokens = 8, faults = { rate_limit = 0.15, retry_after = "2s", server_error = 0.15, disconnect = 0.15, malformed = 0.1, error_event = 0.1, stall = 0.05 }"#,
+            "max_tokens = 8",
+            "concurrency = 8\nrequests = 200",
+        )
+        .replace(r#"idle = "2s""#, r#"idle = "300ms""#),
+        &["--quiet"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m = model(&r.result, 0);
+    let errors = &m["requests"]["errors"];
+    for class in ["rate_limited", "http_5xx", "stream_cut", "malformed_chunk", "error_event", "timeout_idle"] {
+        assert!(errors[class].as_u64().unwrap_or(0) > 0, "no {class} in {errors}");
+    }
+    let ok = m["requests"]["ok"].as_u64().expect("ok");
+    let failed = m["requests"]["failed"].as_u64().expect("failed");
+    assert_eq!(ok + failed, 200);
+    assert!(ok > 50, "ok {ok}");
+    // Failed requests are excluded from latency histograms.
+    assert_eq!(m["latency_ms"]["e2e"]["count"].as_u64(), Some(ok));
+    // 429s carry the Retry-After the server sent.
+    let ra: Vec<_> = r
+        .records
+        .iter()
+        .filter(|x| x["outcome"] == "rate_limited")
+        .map(|x| x["retry_after_s"].as_f64())
+        .collect();
+    assert!(!ra.is_empty() && ra.iter().all(|v| *v == Some(2.0)), "{ra:?}");
+}
+
+fn max_overlap(records: &[serde_json::Value]) -> usize {
+    let mut ev: Vec<(u64, i32)> = Vec::new();
+    for r in records {
+        if let (Some(s), Some(e)) = (r["t_send_us"].as_u64(), r["t_end_us"].as_u64()) {
+            ev.push((s, 1));
+            ev.push((e, -1));
+        }
+    }
+    // Ends sort before starts at the same instant.
+    ev.sort_by_key(|&(t, d)| (t, d));
+    let (mut cur, mut max) = (0i32, 0i32);
+    for (_, d) in ev {
+        cur += d;
+        max = max.max(cur);
+    }
+    max as usize
+}
+
+#[test]
+fn closed_loop_never_exceeds_its_concurrency() {
+    let r = run_scenario(
+        &scenario(r#"ttft = "20ms", itl = "2ms", output_tokens = 5"#, "max_tokens = 5", "concurrency = 3\nduration = \"1500ms\""),
+        &["--quiet"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.records.len() > 20, "only {} records", r.records.len());
+    assert_eq!(max_overlap(&r.records), 3);
+    assert_eq!(r.result["load"]["mode"], "closed");
+    assert_eq!(r.result["load"]["concurrency"], 3);
+}
+
+#[test]
+fn too_high_open_loop_rate_with_drop_reports_drops_and_invalid_run() {
+    let r = run_scenario(
+        &scenario(r#"ttft = "300ms", itl = "5ms", output_tokens = 4"#, "max_tokens = 4", "rate = \"100/s\"\narrival = \"constant\"\nmax_in_flight = 4\non_full = \"drop\"\nduration = \"1s\""),
+        &["--quiet"],
+        &[],
+    );
+    assert_eq!(r.code, 3, "invalid run exits 3\n{}\n{}", r.stdout, r.stderr);
+    let m = model(&r.result, 0);
+    let dropped = m["requests"]["dropped"].as_u64().expect("dropped");
+    assert!(dropped > 50, "dropped {dropped}");
+    assert_eq!(r.result["validity"]["valid"], false);
+    let reasons = r.result["validity"]["reasons"].to_string();
+    assert!(reasons.contains("dropped"), "{reasons}");
+    assert!(r.stdout.contains("INVALID"), "{}", r.stdout);
+    assert!(max_overlap(&r.records) <= 4);
+    let drops = r.records.iter().filter(|x| x["outcome"] == "dropped").count() as u64;
+    assert!(drops >= dropped, "every drop is in the records file");
+}
+
+#[test]
+fn open_loop_sends_the_offered_rate_and_is_valid() {
+    let r = run_scenario(
+        &scenario(r#"ttft = "10ms", itl = "2ms", output_tokens = 4"#, "max_tokens = 4", "rate = \"50/s\"\narrival = \"constant\"\nwarmup = \"500ms\"\nduration = \"2s\"\ncooldown = \"200ms\""),
+        &["--quiet"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let load = &r.result["load"];
+    assert_eq!(load["arrivals_in_window"], 100);
+    let achieved = load["achieved_send_rate_per_s"].as_f64().expect("rate");
+    assert!((49.0..=51.0).contains(&achieved), "achieved {achieved}");
+    // Warmup and cooldown requests are in the records file, not in the metrics.
+    let phases: Vec<&str> = r.records.iter().filter_map(|x| x["phase"].as_str()).collect();
+    assert_eq!(phases.iter().filter(|p| **p == "warmup").count(), 25);
+    assert_eq!(phases.iter().filter(|p| **p == "measure").count(), 100);
+    assert_eq!(phases.iter().filter(|p| **p == "cooldown").count(), 10);
+    assert_eq!(model(&r.result, 0)["requests"]["issued"], 100);
+}
+
+#[test]
+fn bad_scenario_exits_2_naming_file_line_column_and_field() {
+    let text = scenario(r#"ttft = "5ms""#, "", "concurrency = 1\nrequests = 1").replace("target = \"sim\"", "target = \"nope\"");
+    let r = run_scenario(&text, &["--quiet"], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("scenario.toml:12:1: models[0].target: no target named `nope`"), "{}", r.stderr);
+
+    let text = scenario(r#"ttft = "5ms""#, "", "concurrency = 1\nrequests = 1\nratee = \"5/s\"");
+    let r = run_scenario(&text, &["--quiet"], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("scenario.toml:") && r.stderr.contains("load") && r.stderr.contains("ratee"), "{}", r.stderr);
+
+    let text = scenario(r#"ttft = "5ms""#, "", "rate = \"-3/s\"\nduration = \"1s\"");
+    let r = run_scenario(&text, &["--quiet"], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("load.rate"), "{}", r.stderr);
+
+    let text = scenario(r#"ttft = "5ms""#, "", "concurrency = 1\nrequests = 1").replace("prompts = [\"Say something.\", \"Tell me more about load testing.\"]", "prompts = { file = \"missing.jsonl\" }");
+    let r = run_scenario(&text, &["--quiet"], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("workload.prompts") && r.stderr.contains("missing.jsonl"), "{}", r.stderr);
+}
+
+#[test]
+fn quiet_and_non_tty_output_carry_no_escape_codes() {
+    let text = scenario(r#"ttft = "5ms", itl = "1ms", output_tokens = 3"#, "max_tokens = 3", "concurrency = 2\nrequests = 10");
+    for args in [&["--quiet"][..], &[][..]] {
+        let r = run_scenario(&text, args, &[]);
+        assert_eq!(r.code, 0);
+        assert!(!r.stdout.contains('\u{1b}') && !r.stderr.contains('\u{1b}'), "escape code with {args:?}");
+        assert!(r.stdout.contains("run: VALID"));
+    }
+}
+
+#[test]
+fn completions_endpoint_and_non_streaming_requests() {
+    for (extra, events) in [("endpoint = \"completions\"\nmax_tokens = 7", 7), ("stream = false\nmax_tokens = 7", 1)] {
+        let r = run_scenario(
+            &scenario(r#"ttft = "5ms", itl = "1ms""#, extra, "concurrency = 2\nrequests = 6"),
+            &["--quiet"],
+            &[],
+        );
+        assert_eq!(r.code, 0, "{extra}: {}", r.stderr);
+        let m = model(&r.result, 0);
+        assert_eq!(m["requests"]["ok"], 6, "{extra}");
+        assert_eq!(m["tokens"]["output"], 42, "{extra}");
+        for rec in &r.records {
+            assert_eq!(rec["output_events"], events, "{extra}");
+        }
+    }
+}
+
+#[test]
+fn api_key_never_reaches_results_records_or_output() {
+    let secret = "sk-llmload-test-5ecr3t-value";
+    let text = scenario(r#"ttft = "5ms", itl = "1ms", output_tokens = 3, faults = { server_error = 0.3 }"#, "max_tokens = 3", "concurrency = 2\nrequests = 20")
+        .replace("base_url = \"mock\"", "base_url = \"mock\"\napi_key_env = \"LLMLOAD_TEST_KEY\"");
+    let r = run_scenario(&text, &[], &[("LLMLOAD_TEST_KEY", secret)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for entry in std::fs::read_dir(r.dir.path().join("out")).expect("out dir") {
+        let path = entry.expect("entry").path();
+        let body = std::fs::read_to_string(&path).expect("read");
+        assert!(!body.contains(secret), "key leaked into {}", path.display());
+    }
+    assert!(!r.stdout.contains(secret) && !r.stderr.contains(secret));
+}
+
+#[test]
+fn missing_api_key_for_a_real_target_exits_2_without_sending() {
+    let text = scenario(r#"ttft = "5ms""#, "", "concurrency = 1\nrequests = 1")
+        .replace("base_url = \"mock\"", "base_url = \"http://127.0.0.1:9/v1\"\napi_key_env = \"LLMLOAD_TEST_UNSET_KEY\"");
+    let r = run_scenario(&text, &["--quiet"], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("LLMLOAD_TEST_UNSET_KEY is not set"), "{}", r.stderr);
+}
+
+#[test]
+fn standalone_mock_serves_a_scenario_pointed_at_its_url() {
+    let mut mock = Command::new(bin())
+        .args(["mock", "--port", "0", "--ttft", "10ms", "--itl", "1ms", "--output-tokens", "5"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn mock");
+    let stdout = mock.stdout.take().expect("stdout");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("read url");
+    let url = line.trim().rsplit(' ').next().expect("url").to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    let text = scenario("", "max_tokens = 5", "concurrency = 2\nrequests = 10")
+        .replace("base_url = \"mock\"", &format!("base_url = \"{url}\""));
+    let r = run_scenario(&text, &["--quiet"], &[]);
+    let _ = mock.kill();
+    let _ = mock.wait();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(model(&r.result, 0)["tokens"]["output"], 50);
+}
+
+#[test]
+fn validate_checks_without_sending() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = write_scenario(dir.path(), &scenario(r#"ttft = "5ms""#, "", "rate = \"5/s\"\nduration = \"1s\""));
+    let mut cmd = Command::new(bin());
+    cmd.arg("validate").arg(&p);
+    let out = output_with_timeout(cmd, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
+}
+
+#[test]
+fn shipped_scenarios_validate() {
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios")).expect("scenarios dir") {
+        let p = entry.expect("entry").path();
+        if p.extension().is_some_and(|e| e == "toml") {
+            let mut cmd = Command::new(bin());
+            cmd.arg("validate").arg(&p);
+            let out = output_with_timeout(cmd, Duration::from_secs(20));
+            assert_eq!(out.status.code(), Some(0), "{}: {}", p.display(), String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
