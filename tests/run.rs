@@ -29,7 +29,11 @@ fn exact_request_and_token_counts() {
     // 12 tokens, one per event: 11 token gaps per request.
     assert_eq!(m["latency_ms"]["itl"]["count"], 40 * 11);
     assert_eq!(r.records.len(), 40);
-    let mut idx: Vec<u64> = r.records.iter().map(|x| x["index"].as_u64().expect("index")).collect();
+    let mut idx: Vec<u64> = r
+        .records
+        .iter()
+        .map(|x| x["index"].as_u64().expect("index"))
+        .collect();
     idx.sort_unstable();
     assert_eq!(idx, (0..40).collect::<Vec<_>>());
     for rec in &r.records {
@@ -79,8 +83,18 @@ fn injected_faults_land_in_their_classes_and_never_crash_the_run() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let m = model(&r.result, 0);
     let errors = &m["requests"]["errors"];
-    for class in ["rate_limited", "http_5xx", "stream_cut", "malformed_chunk", "error_event", "timeout_idle"] {
-        assert!(errors[class].as_u64().unwrap_or(0) > 0, "no {class} in {errors}");
+    for class in [
+        "rate_limited",
+        "http_5xx",
+        "stream_cut",
+        "malformed_chunk",
+        "error_event",
+        "timeout_idle",
+    ] {
+        assert!(
+            errors[class].as_u64().unwrap_or(0) > 0,
+            "no {class} in {errors}"
+        );
     }
     let ok = m["requests"]["ok"].as_u64().expect("ok");
     let failed = m["requests"]["failed"].as_u64().expect("failed");
@@ -95,7 +109,10 @@ fn injected_faults_land_in_their_classes_and_never_crash_the_run() {
         .filter(|x| x["outcome"] == "rate_limited")
         .map(|x| x["retry_after_s"].as_f64())
         .collect();
-    assert!(!ra.is_empty() && ra.iter().all(|v| *v == Some(2.0)), "{ra:?}");
+    assert!(
+        !ra.is_empty() && ra.iter().all(|v| *v == Some(2.0)),
+        "{ra:?}"
+    );
 }
 
 fn max_overlap(records: &[serde_json::Value]) -> usize {
@@ -119,7 +136,11 @@ fn max_overlap(records: &[serde_json::Value]) -> usize {
 #[test]
 fn closed_loop_never_exceeds_its_concurrency() {
     let r = run_scenario(
-        &scenario(r#"ttft = "20ms", itl = "2ms", output_tokens = 5"#, "max_tokens = 5", "concurrency = 3\nduration = \"1500ms\""),
+        &scenario(
+            r#"ttft = "20ms", itl = "2ms", output_tokens = 5"#,
+            "max_tokens = 5",
+            "concurrency = 3\nduration = \"1500ms\"",
+        ),
         &["--quiet"],
         &[],
     );
@@ -146,7 +167,11 @@ fn too_high_open_loop_rate_with_drop_reports_drops_and_invalid_run() {
     assert!(reasons.contains("dropped"), "{reasons}");
     assert!(r.stdout.contains("INVALID"), "{}", r.stdout);
     assert!(max_overlap(&r.records) <= 4);
-    let drops = r.records.iter().filter(|x| x["outcome"] == "dropped").count() as u64;
+    let drops = r
+        .records
+        .iter()
+        .filter(|x| x["outcome"] == "dropped")
+        .count() as u64;
     assert!(drops >= dropped, "every drop is in the records file");
 }
 
@@ -163,7 +188,11 @@ fn open_loop_sends_the_offered_rate_and_is_valid() {
     let achieved = load["achieved_send_rate_per_s"].as_f64().expect("rate");
     assert!((49.0..=51.0).contains(&achieved), "achieved {achieved}");
     // Warmup and cooldown requests are in the records file, not in the metrics.
-    let phases: Vec<&str> = r.records.iter().filter_map(|x| x["phase"].as_str()).collect();
+    let phases: Vec<&str> = r
+        .records
+        .iter()
+        .filter_map(|x| x["phase"].as_str())
+        .collect();
     assert_eq!(phases.iter().filter(|p| **p == "warmup").count(), 25);
     assert_eq!(phases.iter().filter(|p| **p == "measure").count(), 100);
     assert_eq!(phases.iter().filter(|p| **p == "cooldown").count(), 10);
@@ -172,43 +201,80 @@ fn open_loop_sends_the_offered_rate_and_is_valid() {
 
 #[test]
 fn bad_scenario_exits_2_naming_file_line_column_and_field() {
-    let text = scenario(r#"ttft = "5ms""#, "", "concurrency = 1\nrequests = 1").replace("target = \"sim\"", "target = \"nope\"");
+    let text = scenario(r#"ttft = "5ms""#, "", "concurrency = 1\nrequests = 1")
+        .replace("target = \"sim\"", "target = \"nope\"");
     let r = run_scenario(&text, &["--quiet"], &[]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("scenario.toml:12:1: models[0].target: no target named `nope`"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("scenario.toml:12:1: models[0].target: no target named `nope`"),
+        "{}",
+        r.stderr
+    );
 
-    let text = scenario(r#"ttft = "5ms""#, "", "concurrency = 1\nrequests = 1\nratee = \"5/s\"");
+    let text = scenario(
+        r#"ttft = "5ms""#,
+        "",
+        "concurrency = 1\nrequests = 1\nratee = \"5/s\"",
+    );
     let r = run_scenario(&text, &["--quiet"], &[]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("scenario.toml:") && r.stderr.contains("load") && r.stderr.contains("ratee"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("scenario.toml:")
+            && r.stderr.contains("load")
+            && r.stderr.contains("ratee"),
+        "{}",
+        r.stderr
+    );
 
     let text = scenario(r#"ttft = "5ms""#, "", "rate = \"-3/s\"\nduration = \"1s\"");
     let r = run_scenario(&text, &["--quiet"], &[]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("load.rate"), "{}", r.stderr);
 
-    let text = scenario(r#"ttft = "5ms""#, "", "concurrency = 1\nrequests = 1").replace("prompts = [\"Say something.\", \"Tell me more about load testing.\"]", "prompts = { file = \"missing.jsonl\" }");
+    let text = scenario(r#"ttft = "5ms""#, "", "concurrency = 1\nrequests = 1").replace(
+        "prompts = [\"Say something.\", \"Tell me more about load testing.\"]",
+        "prompts = { file = \"missing.jsonl\" }",
+    );
     let r = run_scenario(&text, &["--quiet"], &[]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("workload.prompts") && r.stderr.contains("missing.jsonl"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("workload.prompts") && r.stderr.contains("missing.jsonl"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn quiet_and_non_tty_output_carry_no_escape_codes() {
-    let text = scenario(r#"ttft = "5ms", itl = "1ms", output_tokens = 3"#, "max_tokens = 3", "concurrency = 2\nrequests = 10");
+    let text = scenario(
+        r#"ttft = "5ms", itl = "1ms", output_tokens = 3"#,
+        "max_tokens = 3",
+        "concurrency = 2\nrequests = 10",
+    );
     for args in [&["--quiet"][..], &[][..]] {
         let r = run_scenario(&text, args, &[]);
         assert_eq!(r.code, 0);
-        assert!(!r.stdout.contains('\u{1b}') && !r.stderr.contains('\u{1b}'), "escape code with {args:?}");
+        assert!(
+            !r.stdout.contains('\u{1b}') && !r.stderr.contains('\u{1b}'),
+            "escape code with {args:?}"
+        );
         assert!(r.stdout.contains("run: VALID"));
     }
 }
 
 #[test]
 fn completions_endpoint_and_non_streaming_requests() {
-    for (extra, events) in [("endpoint = \"completions\"\nmax_tokens = 7", 7), ("stream = false\nmax_tokens = 7", 1)] {
+    for (extra, events) in [
+        ("endpoint = \"completions\"\nmax_tokens = 7", 7),
+        ("stream = false\nmax_tokens = 7", 1),
+    ] {
         let r = run_scenario(
-            &scenario(r#"ttft = "5ms", itl = "1ms""#, extra, "concurrency = 2\nrequests = 6"),
+            &scenario(
+                r#"ttft = "5ms", itl = "1ms""#,
+                extra,
+                "concurrency = 2\nrequests = 6",
+            ),
             &["--quiet"],
             &[],
         );
@@ -225,8 +291,15 @@ fn completions_endpoint_and_non_streaming_requests() {
 #[test]
 fn api_key_never_reaches_results_records_or_output() {
     let secret = "sk-llmload-test-5ecr3t-value";
-    let text = scenario(r#"ttft = "5ms", itl = "1ms", output_tokens = 3, faults = { server_error = 0.3 }"#, "max_tokens = 3", "concurrency = 2\nrequests = 20")
-        .replace("base_url = \"mock\"", "base_url = \"mock\"\napi_key_env = \"LLMLOAD_TEST_KEY\"");
+    let text = scenario(
+        r#"ttft = "5ms", itl = "1ms", output_tokens = 3, faults = { server_error = 0.3 }"#,
+        "max_tokens = 3",
+        "concurrency = 2\nrequests = 20",
+    )
+    .replace(
+        "base_url = \"mock\"",
+        "base_url = \"mock\"\napi_key_env = \"LLMLOAD_TEST_KEY\"",
+    );
     let r = run_scenario(&text, &[], &[("LLMLOAD_TEST_KEY", secret)]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     for entry in std::fs::read_dir(r.dir.path().join("out")).expect("out dir") {
@@ -239,17 +312,33 @@ fn api_key_never_reaches_results_records_or_output() {
 
 #[test]
 fn missing_api_key_for_a_real_target_exits_2_without_sending() {
-    let text = scenario(r#"ttft = "5ms""#, "", "concurrency = 1\nrequests = 1")
-        .replace("base_url = \"mock\"", "base_url = \"http://127.0.0.1:9/v1\"\napi_key_env = \"LLMLOAD_TEST_UNSET_KEY\"");
+    let text = scenario(r#"ttft = "5ms""#, "", "concurrency = 1\nrequests = 1").replace(
+        "base_url = \"mock\"",
+        "base_url = \"http://127.0.0.1:9/v1\"\napi_key_env = \"LLMLOAD_TEST_UNSET_KEY\"",
+    );
     let r = run_scenario(&text, &["--quiet"], &[]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("LLMLOAD_TEST_UNSET_KEY is not set"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("LLMLOAD_TEST_UNSET_KEY is not set"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn standalone_mock_serves_a_scenario_pointed_at_its_url() {
     let mut mock = Command::new(bin())
-        .args(["mock", "--port", "0", "--ttft", "10ms", "--itl", "1ms", "--output-tokens", "5"])
+        .args([
+            "mock",
+            "--port",
+            "0",
+            "--ttft",
+            "10ms",
+            "--itl",
+            "1ms",
+            "--output-tokens",
+            "5",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -271,7 +360,10 @@ fn standalone_mock_serves_a_scenario_pointed_at_its_url() {
 #[test]
 fn validate_checks_without_sending() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let p = write_scenario(dir.path(), &scenario(r#"ttft = "5ms""#, "", "rate = \"5/s\"\nduration = \"1s\""));
+    let p = write_scenario(
+        dir.path(),
+        &scenario(r#"ttft = "5ms""#, "", "rate = \"5/s\"\nduration = \"1s\""),
+    );
     let mut cmd = Command::new(bin());
     cmd.arg("validate").arg(&p);
     let out = output_with_timeout(cmd, Duration::from_secs(20));
@@ -281,13 +373,21 @@ fn validate_checks_without_sending() {
 
 #[test]
 fn shipped_scenarios_validate() {
-    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios")).expect("scenarios dir") {
+    for entry in
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios")).expect("scenarios dir")
+    {
         let p = entry.expect("entry").path();
         if p.extension().is_some_and(|e| e == "toml") {
             let mut cmd = Command::new(bin());
             cmd.arg("validate").arg(&p);
             let out = output_with_timeout(cmd, Duration::from_secs(20));
-            assert_eq!(out.status.code(), Some(0), "{}: {}", p.display(), String::from_utf8_lossy(&out.stderr));
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}: {}",
+                p.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 }

@@ -21,7 +21,9 @@ pub fn bin() -> &'static str {
 
 /// Runs a command with a hard time limit so a hung binary fails the test instead of CI.
 pub fn output_with_timeout(mut cmd: Command, limit: Duration) -> Output {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null());
     let mut child = cmd.spawn().expect("spawn llmload");
     let start = std::time::Instant::now();
     loop {
