@@ -391,3 +391,35 @@ fn shipped_scenarios_validate() {
         }
     }
 }
+
+#[test]
+fn requests_per_minute_quota_holds_and_shows_as_queue_time() {
+    // 600/min = 10/s with one second of burst: at most ~10 + 10×2 requests in 2 s, however
+    // many workers ask.
+    let text = scenario(
+        r#"ttft = "1ms", itl = "1ms", output_tokens = 2"#,
+        "max_tokens = 2",
+        "concurrency = 8\nduration = \"2s\"",
+    )
+    .replace(
+        "[[models]]",
+        "limits = { requests_per_minute = 600 }\n\n[[models]]",
+    );
+    let r = run_scenario(&text, &["--quiet"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Workers already waiting on the quota when the 2 s end may still send during the drain;
+    // count only what went out inside the 2 s.
+    let sent = r
+        .records
+        .iter()
+        .filter(|x| x["t_send_us"].as_u64().is_some_and(|t| t <= 2_000_000))
+        .count();
+    assert!((15..=31).contains(&sent), "sent {sent}");
+    let q = r.result["load"]["queue_time_ms"]["p50"]
+        .as_f64()
+        .expect("queue");
+    assert!(
+        q > 50.0,
+        "queue time p50 {q} ms: waiting on the quota must be visible"
+    );
+}
