@@ -423,3 +423,45 @@ fn requests_per_minute_quota_holds_and_shows_as_queue_time() {
         "queue time p50 {q} ms: waiting on the quota must be visible"
     );
 }
+
+#[test]
+fn multi_token_chunks_and_reasoning_are_measured_apart() {
+    let r = run_scenario(
+        &scenario(
+            r#"ttft = "20ms", itl = "10ms", output_tokens = 10, tokens_per_chunk = 4, reasoning_tokens = 4"#,
+            "max_tokens = 10",
+            "concurrency = 2\nrequests = 6",
+        ),
+        &["--quiet"],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m = model(&r.result, 0);
+    let l = &m["latency_ms"];
+    let tpc = &m["tokens_per_chunk"];
+    // The tokens of every chunk add up to the server's count.
+    let chunks = tpc["count"].as_f64().expect("count");
+    let total = tpc["mean"].as_f64().expect("mean") * chunks;
+    let out = m["tokens"]["output"].as_f64().expect("output");
+    assert!(
+        (total - out).abs() < 0.5,
+        "chunks carry {total} tokens, usage says {out}"
+    );
+    assert!(tpc["max"].as_f64().expect("max") >= 3.0, "{tpc}");
+    // ITL is token-weighted: more ITL samples than chunk gaps.
+    assert!(
+        l["itl"]["count"].as_u64() > l["inter_chunk"]["count"].as_u64(),
+        "{l}"
+    );
+    // Reasoning comes first: the answer's first token is later than the first token.
+    let (t, ta) = (
+        l["ttft"]["p50"].as_f64().expect("ttft"),
+        l["ttft_answer"]["p50"].as_f64().expect("answer"),
+    );
+    assert!(ta >= t + 5.0, "ttft {t} ttft_answer {ta}");
+    assert!(
+        m["tokens"]["reasoning"].as_u64().is_some_and(|n| n > 0),
+        "{}",
+        m["tokens"]
+    );
+}
