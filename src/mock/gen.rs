@@ -332,14 +332,14 @@ impl SseStream {
         head.extend_from_slice(s.as_bytes());
         let _ = serde_json::to_writer(&mut head, plan.model_name.as_str());
         head.extend_from_slice(b",\"choices\":[");
-        let frame_cap = head.len() + 200 + plan.tokens_per_chunk as usize * MAX_WORD;
+        let frame_cap = head.len() + 200;
         let total_chunks = plan.total_chunks();
         let fault_at = plan.fault_at();
         let deadline = plan.received + plan.ttft;
         let stop = StopWait::new(&shared.stop);
         let queued = model.sem.is_some() && permit.is_none();
         SseStream {
-            buf: BytesMut::with_capacity(frame_cap.max(4096)),
+            buf: BytesMut::with_capacity(4096),
             frame_cap,
             phase: if plan.kind == Kind::Chat {
                 Phase::Start
@@ -368,8 +368,10 @@ impl SseStream {
         }
     }
 
-    fn begin(&mut self) {
-        self.buf.reserve(self.frame_cap);
+    /// Starts an event whose variable part is about `tokens` words long.
+    fn begin(&mut self, tokens: u32) {
+        self.buf
+            .reserve(self.frame_cap + tokens as usize * MAX_WORD);
         self.buf.extend_from_slice(&self.head);
     }
 
@@ -379,7 +381,7 @@ impl SseStream {
     }
 
     fn role_frame(&mut self) -> Bytes {
-        self.begin();
+        self.begin(0);
         self.end_frame(
             b"{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n",
         )
@@ -387,7 +389,7 @@ impl SseStream {
 
     fn chunk_frame(&mut self) -> Bytes {
         let (reasoning, k) = self.plan.chunk(self.chunks_sent);
-        self.begin();
+        self.begin(k);
         let open: &[u8] = match (self.plan.kind, reasoning) {
             (Kind::Chat, false) => b"{\"index\":0,\"delta\":{\"content\":\"",
             (Kind::Chat, true) => b"{\"index\":0,\"delta\":{\"reasoning_content\":\"",
@@ -404,7 +406,7 @@ impl SseStream {
     }
 
     fn finish_frame(&mut self) -> Bytes {
-        self.begin();
+        self.begin(0);
         let open: &[u8] = match self.plan.kind {
             Kind::Chat => b"{\"index\":0,\"delta\":{},\"finish_reason\":\"",
             Kind::Completion => {
@@ -418,7 +420,7 @@ impl SseStream {
     }
 
     fn usage_frame(&mut self) -> Bytes {
-        self.begin();
+        self.begin(0);
         let p = self.plan.prompt_tokens;
         let c = self.plan.completion_tokens();
         let _ = write!(

@@ -47,7 +47,7 @@ pub const STALL_LIMIT: Duration = Duration::from_secs(120);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// The whole mock server configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MockConfig {
     /// Seeds every per-request random generator (request `n` uses stream `n` of this seed).
@@ -86,7 +86,7 @@ pub struct MockModel {
 
 /// Fault probabilities, each in `[0, 1]`, drawn once per request; at most one fault
 /// happens per request, so their sum must not exceed 1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// 429 with a JSON error body (and a `Retry-After` header when `retry_after_s` is set).
@@ -117,31 +117,6 @@ impl Default for MockModel {
             reasoning_tokens: 0,
             max_concurrency: None,
             faults: Faults::default(),
-        }
-    }
-}
-
-impl Default for Faults {
-    fn default() -> Self {
-        Faults {
-            rate_limit: 0.0,
-            retry_after_s: None,
-            server_error: 0.0,
-            stall: 0.0,
-            disconnect: 0.0,
-            malformed: 0.0,
-            error_event: 0.0,
-        }
-    }
-}
-
-impl Default for MockConfig {
-    fn default() -> Self {
-        MockConfig {
-            seed: 0,
-            default_model: MockModel::default(),
-            models: HashMap::new(),
-            truth_log: None,
         }
     }
 }
@@ -315,7 +290,7 @@ impl MockServer {
     /// unspecified interface).
     pub fn base_url(&self) -> String {
         let ip = self.addr.ip();
-        if ip.is_unspecified() || ip.is_loopback() && ip.is_ipv4() {
+        if ip.is_unspecified() || (ip.is_loopback() && ip.is_ipv4()) {
             format!("http://127.0.0.1:{}/v1", self.addr.port())
         } else {
             format!("http://{}/v1", self.addr)

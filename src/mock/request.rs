@@ -23,7 +23,7 @@ pub(crate) struct Req<'a> {
     #[serde(default)]
     pub messages: Option<MessagesLen>,
     #[serde(default)]
-    pub prompt: Option<TextLen>,
+    pub prompt: Option<PromptLen>,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +78,29 @@ impl<'de> Deserialize<'de> for MessagesLen {
             }
         }
         d.deserialize_seq(V)
+    }
+}
+
+/// Byte length of a completions prompt: a string or an array (of strings or token ids).
+pub(crate) struct PromptLen(pub u64);
+
+impl<'de> Deserialize<'de> for PromptLen {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PromptLen;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or an array")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PromptLen, E> {
+                Ok(PromptLen(v.len() as u64))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<PromptLen, A::Error> {
+                TextLen::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(|t| PromptLen(t.0))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -181,5 +204,7 @@ mod tests {
         assert_eq!(prompt_tokens(9), 3);
         assert!(serde_json::from_str::<Req>(r#"{"max_tokens":"x"}"#).is_err());
         assert!(serde_json::from_str::<Req>(r#"{"messages":{}}"#).is_err());
+        assert!(serde_json::from_str::<Req>(r#"{"prompt":{}}"#).is_err());
+        assert!(serde_json::from_str::<Req>(r#"{"prompt":5}"#).is_err());
     }
 }

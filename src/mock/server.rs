@@ -220,9 +220,10 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind) -> Response {
     };
     let desired = reasoning + content_target;
     let (total, length) = match limit {
-        Some(l) if desired >= l => (l.min(MAX_TOKENS), true),
+        Some(l) if desired >= l => (l, true),
         _ => (desired, false),
     };
+    let (total, length) = (total.min(MAX_TOKENS), length || total > MAX_TOKENS);
     let reasoning = reasoning.min(total);
     let plan = Plan {
         n,
@@ -321,11 +322,11 @@ async fn full_response(
     permit: Option<OwnedSemaphorePermit>,
 ) -> Response {
     let mut stop = StopWait::new(&sh.stop);
-    let mut _permit = permit;
+    let mut slot = permit;
     let mut start = plan.received;
-    if let (Some(sem), None) = (model.sem.as_ref(), _permit.as_ref()) {
+    if let (Some(sem), None) = (model.sem.as_ref(), slot.as_ref()) {
         tokio::select! {
-            p = sem.clone().acquire_owned() => _permit = p.ok(),
+            p = sem.clone().acquire_owned() => slot = p.ok(),
             _ = stop.stopped() => return shutting_down(),
         }
         start = Instant::now();
@@ -367,7 +368,7 @@ async fn full_response(
         _ = tokio::time::sleep_until(wait_until) => {}
         _ = stop.stopped() => return shutting_down(),
     }
-    drop(_permit);
+    drop(slot);
 
     let (first_at, last_at) = if tokens > 0 {
         (Some(first), Some(t))

@@ -117,6 +117,6 @@ prompts = ["Say something.", "Tell me more about load testing."]
     )
 }
 
-pub fn model<'a>(r: &'a serde_json::Value, i: usize) -> &'a serde_json::Value {
+pub fn model(r: &serde_json::Value, i: usize) -> &serde_json::Value {
     &r["models"][i]
 }
