@@ -20,6 +20,22 @@ use crate::results::{self, RunMeta, RunStatus, Shard};
 use crate::runner::{self, Live, RunOptions, Stop, TargetRuntime};
 use crate::units;
 
+/// Writes to stdout, ignoring a closed pipe (`llmload validate x | head -1` must not panic).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `out!` with a newline.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Process exit codes (documented in the README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -53,8 +69,8 @@ fn load_plan(path: &Path) -> Result<Plan> {
 
 fn validate_cmd(path: &Path) -> Result<Exit> {
     let plan = load_plan(path)?;
-    println!("{}: valid", path.display());
-    println!("  name: {}  seed: {}", plan.name, plan.seed);
+    outln!("{}: valid", path.display());
+    outln!("  name: {}  seed: {}", plan.name, plan.seed);
     for t in &plan.targets {
         let base = match &t.base {
             Base::Mock(_) => "built-in mock".to_string(),
@@ -62,10 +78,13 @@ fn validate_cmd(path: &Path) -> Result<Exit> {
         };
         let key = match &t.api_key_env {
             Some(v) if std::env::var_os(v).is_some() => format!("key from ${v} (set)"),
+            Some(v) if matches!(t.base, Base::Mock(_)) => {
+                format!("key from ${v} (not set; the mock needs none)")
+            }
             Some(v) => format!("key from ${v} (NOT SET: `run` will refuse to start)"),
             None => "no key".into(),
         };
-        println!("  target {}: {base}, {key}", t.name);
+        outln!("  target {}: {base}, {key}", t.name);
     }
     let total: f64 = plan.models.iter().map(|m| m.weight).sum();
     for m in &plan.models {
@@ -73,21 +92,21 @@ fn validate_cmd(path: &Path) -> Result<Exit> {
             .price
             .map(|p| format!("${}/M in, ${}/M out", p.input_per_m, p.output_per_m))
             .unwrap_or_else(|| "no price".into());
-        println!(
+        outln!(
             "  model {} on {}: {:.1} % of traffic, {price}",
             m.id,
             plan.targets[m.target].name,
             100.0 * m.weight / total
         );
     }
-    println!(
+    outln!(
         "  workload: {:?}, stream {}, {} prompts",
         plan.workload.endpoint,
         plan.workload.stream,
         plan.workload.prompts.len()
     );
     let l = &plan.load;
-    println!(
+    outln!(
         "  load: warmup {}, window {}, cooldown {}, requests {}, max_in_flight {}",
         units::fmt_duration(l.warmup),
         l.duration
@@ -189,10 +208,10 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
             largest,
         ));
     }
-    if real_target {
-        // Real servers may omit usage; load the fallback tokenizer off the hot path now.
-        tokio::task::spawn_blocking(crate::tokens::preload);
-    }
+    // Any server may omit usage (a real one by design, the mock on a fault): build the
+    // fallback tokenizer off the hot path now, so no request ever waits for it.
+    let _ = real_target;
+    tokio::task::spawn_blocking(crate::tokens::preload);
 
     // Output files.
     let stamp = time::OffsetDateTime::now_utc();
@@ -261,7 +280,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     }
     if out.abandoned > 0 {
         warnings.push(format!(
-            "{} requests were still in flight when the drain period ended and were abandoned (outcome `cancelled`)",
+            "{} requests were still in flight when the run stopped and were abandoned (outcome `abandoned`)",
             out.abandoned
         ));
     }
@@ -287,10 +306,10 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     result
         .write(&result_path)
         .with_context(|| format!("writing {}", result_path.display()))?;
-    print!("{}", report::summary_table(&result));
-    println!("result: {}", result_path.display());
+    out!("{}", report::summary_table(&result));
+    outln!("result: {}", result_path.display());
     if let Some(p) = &records_path {
-        println!("records: {} ({} lines)", p.display(), out.records_written);
+        outln!("records: {} ({} lines)", p.display(), out.records_written);
     }
     if !result.validity.valid {
         return Ok(Exit::Invalid);
@@ -393,7 +412,7 @@ async fn mock_cmd(a: MockArgs) -> Result<Exit> {
                 .as_secs_f64()
                 * 1e3
         }
-        (None, Some(tps)) if tps > 0.0 => 1e3 / tps,
+        (None, Some(tps)) if tps > 0.0 => 1e3 * a.tokens_per_chunk.max(1) as f64 / tps,
         (None, Some(_)) => bail!(UserError("--tokens-per-s must be greater than 0".into())),
         (None, None) => 10.0,
     };
@@ -437,7 +456,7 @@ async fn mock_cmd(a: MockArgs) -> Result<Exit> {
     let server = MockServer::start(listener, cfg)
         .await
         .context("starting the mock server")?;
-    println!("llmload mock listening on {}", server.base_url());
+    outln!("llmload mock listening on {}", server.base_url());
     let (tx, mut rx) = watch::channel(Stop::Run);
     spawn_signal_handler(Arc::new(tx));
     let _ = rx.wait_for(|s| *s >= Stop::Arrivals).await;

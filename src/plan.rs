@@ -330,11 +330,20 @@ impl Plan {
                     serde_json::Map::new()
                 }
             };
-            for reserved in ["model", "messages", "prompt", "stream", "stream_options"] {
+            for reserved in [
+                "model",
+                "messages",
+                "prompt",
+                "stream",
+                "stream_options",
+                "max_tokens",
+                "temperature",
+                "seed",
+            ] {
                 if body.contains_key(reserved) {
                     bad(
                         &at(&format!("body.{reserved}")),
-                        format!("`{reserved}` is set by llmload itself and cannot be overridden"),
+                        format!("`{reserved}` is set by llmload itself (from [workload]); it cannot be overridden here"),
                     );
                 }
             }
@@ -586,7 +595,8 @@ fn mock_model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> {
             if !(tps.is_finite() && tps > 0.0) {
                 return Err(("tokens_per_s", "must be greater than 0".into()));
             }
-            mm.itl_ms = Dist::fixed(1e3 / tps);
+            // A chunk of k tokens every k/tps seconds keeps the decode speed at tps.
+            mm.itl_ms = Dist::fixed(1e3 * spec.tokens_per_chunk.unwrap_or(1).max(1) as f64 / tps);
         }
         (None, None) => {}
     }
@@ -808,6 +818,15 @@ fn build_load(f: &ScenarioFile, bad: &mut impl FnMut(&str, String)) -> Option<Lo
         };
         (shape, duration)
     };
+    if let Shape::Closed { profile } = &shape {
+        if profile.max() == 0 {
+            bad(
+                "load",
+                "the concurrency is 0 throughout: no request could be sent".into(),
+            );
+            return None;
+        }
+    }
     let closed = matches!(shape, Shape::Closed { .. });
     if closed {
         if l.arrival.is_some() {

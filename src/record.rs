@@ -16,8 +16,10 @@ pub enum Outcome {
     /// HTTP 429.
     RateLimited,
     /// Another HTTP 4xx.
+    #[serde(rename = "http_4xx")]
     Http4xx,
     /// HTTP 5xx.
+    #[serde(rename = "http_5xx")]
     Http5xx,
     /// Another non-2xx status.
     HttpOther,
@@ -43,13 +45,16 @@ pub enum Outcome {
     NotSse,
     /// The open-loop arrival was not sent: the in-flight cap was full and `on_full = "drop"`.
     Dropped,
-    /// Not sent because the run was interrupted while it waited.
+    /// Not sent: the run stopped while the arrival waited for a slot or a quota.
     Cancelled,
+    /// Sent, but still unfinished when the run stopped (drain period over, or a second
+    /// signal): counted as sent and failed.
+    Abandoned,
 }
 
 impl Outcome {
     /// Every outcome, in report order.
-    pub const ALL: [Outcome; 17] = [
+    pub const ALL: [Outcome; 18] = [
         Outcome::Ok,
         Outcome::RateLimited,
         Outcome::Http4xx,
@@ -67,6 +72,7 @@ impl Outcome {
         Outcome::NotSse,
         Outcome::Dropped,
         Outcome::Cancelled,
+        Outcome::Abandoned,
     ];
 
     /// The snake_case name used in results and tables.
@@ -89,6 +95,7 @@ impl Outcome {
             Outcome::NotSse => "not_sse",
             Outcome::Dropped => "dropped",
             Outcome::Cancelled => "cancelled",
+            Outcome::Abandoned => "abandoned",
         }
     }
 
@@ -188,7 +195,7 @@ pub struct RequestRecord {
     /// `finish_reason` of the last choice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
-    /// `Retry-After` seconds on a 429.
+    /// `Retry-After` seconds sent with a 429.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_s: Option<f64>,
     /// Short error description (never contains credentials).

@@ -283,7 +283,8 @@ pub struct SloResult {
 /// Cost from the price table and measured token counts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CostResult {
-    /// The price used.
+    /// The price used (absent on the overall row, which sums the models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price: Option<Price>,
     /// Measured requests' input cost.
     pub input_usd: f64,

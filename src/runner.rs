@@ -132,6 +132,7 @@ struct Shared {
     idle: Notify,
     prompt_tokens: Vec<OnceLock<Option<u64>>>,
     abandoned: AtomicU64,
+    system_chars: usize,
 }
 
 impl Shared {
@@ -218,7 +219,8 @@ async fn request(
         }
     }
     if let Some((l, burst)) = &target.tpm {
-        let est = (prompt.chars as u64 / 4 + draw.max_tokens as u64).clamp(1, *burst as u64) as u32;
+        let est = ((sh.system_chars + prompt.chars) as u64 / 4 + draw.max_tokens as u64)
+            .clamp(1, *burst as u64) as u32;
         let n = NonZeroU32::new(est).expect("clamped to at least 1");
         tokio::select! {
             _ = l.until_n_ready(n) => {}
@@ -243,11 +245,13 @@ async fn request(
     sh.live.in_flight.fetch_sub(1, Ordering::Relaxed);
     if !finished {
         sh.abandoned.fetch_add(1, Ordering::Relaxed);
-        rec.outcome = Outcome::Cancelled;
+        rec.outcome = Outcome::Abandoned;
         rec.error = Some("abandoned in flight when the run stopped".into());
         rec.t_end_us = clock.us(Instant::now());
     }
-    if rec.input_tokens.is_none() && rec.outcome.was_sent() {
+    // Count the prompt offline only for requests a provider would bill (some output came);
+    // a refused request has no input cost to estimate.
+    if rec.input_tokens.is_none() && (rec.outcome == Outcome::Ok || rec.output_events > 0) {
         let cached = sh.prompt_tokens[draw.prompt].get_or_init(|| {
             let text = match sh.plan.workload.system.as_deref() {
                 Some(s) => format!("{s}\n{}", prompt.joined_text()),
@@ -380,6 +384,11 @@ pub async fn run(
             .map(|_| OnceLock::new())
             .collect(),
         abandoned: AtomicU64::new(0),
+        system_chars: plan
+            .workload
+            .system
+            .as_ref()
+            .map_or(0, |s| s.chars().count()),
         targets,
         plan,
     });

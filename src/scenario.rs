@@ -432,7 +432,9 @@ impl<'de> Deserialize<'de> for NumDist {
                 Ok(NumDist(Dist::fixed(v as f64)))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<NumDist, E> {
-                Ok(NumDist(Dist::fixed(v)))
+                let d = Dist::fixed(v);
+                d.validate().map_err(E::custom)?;
+                Ok(NumDist(d))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<NumDist, A::Error> {
                 let d = Dist::deserialize(de::value::MapAccessDeserializer::new(map))?;

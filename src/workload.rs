@@ -111,9 +111,9 @@ struct JsonlLine {
     metadata: Option<serde_json::Value>,
 }
 
-/// Loads a JSONL prompt file: each non-blank line is a JSON string, or an object with
-/// `prompt` (string) or `messages` (array of `{role, content}`), and optionally `max_tokens`
-/// and `metadata`.
+/// Loads a JSONL prompt file: each non-blank line is a JSON string, a `messages` array of
+/// `{role, content}`, or an object with `prompt` (string) or `messages`, and optionally
+/// `max_tokens` and `metadata`.
 pub fn load_jsonl(path: &Path) -> Result<Vec<Prompt>, PromptFileError> {
     let text = std::fs::read_to_string(path).map_err(|source| PromptFileError::Io {
         path: path.to_path_buf(),
@@ -131,6 +131,20 @@ pub fn load_jsonl(path: &Path) -> Result<Vec<Prompt>, PromptFileError> {
             line: line_no,
             message,
         };
+        if l.starts_with('[') {
+            let ms: Vec<Message> = serde_json::from_str(l)
+                .map_err(|e| err(format!("not a messages array of {{role, content}}: {e}")))?;
+            if ms.is_empty() {
+                return Err(err("`messages` is empty".into()));
+            }
+            let chars = ms.iter().map(|m| m.content.chars().count()).sum();
+            out.push(Prompt {
+                body: PromptBody::Messages(ms),
+                max_tokens: None,
+                chars,
+            });
+            continue;
+        }
         if l.starts_with('"') {
             let s: String =
                 serde_json::from_str(l).map_err(|e| err(format!("not a JSON string: {e}")))?;
@@ -261,11 +275,12 @@ mod tests {
         let p = dir.path().join("p.jsonl");
         std::fs::write(
             &p,
-            "\"plain\"\n\n{\"prompt\": \"x\", \"max_tokens\": 7}\n{\"messages\": [{\"role\": \"user\", \"content\": \"hey\"}]}\n",
+            "\"plain\"\n\n{\"prompt\": \"x\", \"max_tokens\": 7}\n{\"messages\": [{\"role\": \"user\", \"content\": \"hey\"}]}\n[{\"role\": \"user\", \"content\": \"bare\"}]\n",
         )
         .expect("write");
         let ps = load_jsonl(&p).expect("loads");
-        assert_eq!(ps.len(), 3);
+        assert_eq!(ps.len(), 4);
+        assert!(matches!(&ps[3].body, PromptBody::Messages(m) if m[0].content == "bare"));
         assert_eq!(ps[1].max_tokens, Some(7));
         std::fs::write(&p, "\"ok\"\n{\"promt\": \"typo\"}\n").expect("write");
         let e = load_jsonl(&p).expect_err("bad line").to_string();

@@ -213,9 +213,9 @@ impl TargetClient {
         deadline: Instant,
     ) {
         let status = resp.status().as_u16();
-        rec.retry_after_s = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
+        rec.retry_after_s = (status == 429)
+            .then(|| resp.headers().get(reqwest::header::RETRY_AFTER))
+            .flatten()
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<f64>().ok());
         let mut body = Vec::new();
@@ -255,12 +255,18 @@ impl TargetClient {
         loop {
             match timeout_at(deadline, resp.chunk()).await {
                 Err(_) => {
+                    let total = clock.at(rec.t_send_us.unwrap_or_default()) + self.timeouts.total;
+                    let outcome = if deadline >= total {
+                        Outcome::TimeoutTotal
+                    } else {
+                        Outcome::TimeoutFirstToken
+                    };
                     return finish_err(
                         clock,
                         rec,
-                        Outcome::TimeoutFirstToken,
-                        "response body not complete before the first-token timeout",
-                    )
+                        outcome,
+                        "response body not complete before the timeout",
+                    );
                 }
                 Ok(Err(e)) => return finish_err(clock, rec, Outcome::StreamCut, &describe(&e)),
                 Ok(Ok(None)) => break,
