@@ -9,6 +9,7 @@ pub mod client;
 pub mod dist;
 pub mod metrics;
 pub mod mock;
+pub mod monitor;
 pub mod plan;
 pub mod record;
 pub mod report;

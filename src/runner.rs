@@ -96,6 +96,8 @@ pub struct RunOptions {
     pub interrupt_grace: Duration,
     /// Delay between preparing and the first arrival (lets connections/tasks settle).
     pub lead: Duration,
+    /// Threads whose CPU is not the generator's (an in-process mock server).
+    pub exclude_tids: Vec<i32>,
 }
 
 /// What a run produced.
@@ -114,6 +116,8 @@ pub struct RunOutput {
     pub records_error: Option<String>,
     /// Requests abandoned at the end of the drain period.
     pub abandoned: u64,
+    /// The generator's own event-loop lag and CPU use.
+    pub health: crate::monitor::Health,
 }
 
 struct Shared {
@@ -393,6 +397,7 @@ pub async fn run(
         plan,
     });
 
+    let monitor = crate::monitor::Monitor::start(clock.start, opts.exclude_tids.clone());
     let mut writer = RecordsWriter {
         out: records.map(std::io::BufWriter::new),
         written: 0,
@@ -444,6 +449,7 @@ pub async fn run(
         let _ = tokio::time::timeout(Duration::from_secs(5), wait_idle(&sh)).await;
     }
     forward.abort();
+    let health = monitor.finish().await;
     let abandoned = sh.abandoned.load(Ordering::Relaxed);
     drop(sh);
     let (mut collector, writer) = match collect.await {
@@ -465,6 +471,7 @@ pub async fn run(
         records_written: writer.written,
         records_error: writer.error,
         abandoned,
+        health,
     }
 }
 
