@@ -253,18 +253,28 @@ async fn request(
         rec.error = Some("abandoned in flight when the run stopped".into());
         rec.t_end_us = clock.us(Instant::now());
     }
+    crate::client::count_output_offline(&mut rec).await;
     // Count the prompt offline only for requests a provider would bill (some output came);
-    // a refused request has no input cost to estimate.
+    // a refused request has no input cost to estimate. Counted once per prompt, off the
+    // async workers.
     if rec.input_tokens.is_none() && (rec.outcome == Outcome::Ok || rec.output_events > 0) {
-        let cached = sh.prompt_tokens[draw.prompt].get_or_init(|| {
-            let text = match sh.plan.workload.system.as_deref() {
-                Some(s) => format!("{s}\n{}", prompt.joined_text()),
-                None => prompt.joined_text(),
-            };
-            tokens::count(&text)
-        });
-        if let Some(n) = cached {
-            rec.input_tokens = Some(*n);
+        let cell = &sh.prompt_tokens[draw.prompt];
+        let n = match cell.get() {
+            Some(n) => *n,
+            None => {
+                let text = match sh.plan.workload.system.as_deref() {
+                    Some(s) => format!("{s}\n{}", prompt.joined_text()),
+                    None => prompt.joined_text(),
+                };
+                let n = tokio::task::spawn_blocking(move || tokens::count(&text))
+                    .await
+                    .ok()
+                    .flatten();
+                *cell.get_or_init(|| n)
+            }
+        };
+        if let Some(n) = n {
+            rec.input_tokens = Some(n);
             rec.input_tokens_source = Some(TokenSource::Tokenizer);
         }
     }
