@@ -203,10 +203,10 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
             largest,
         ));
     }
-    // Any server may omit usage (a real one by design, the mock on a fault): build the
-    // fallback tokenizer off the hot path now, so no request ever waits for it.
+    // The fallback tokenizer is built lazily, on a blocking thread, the first time a server
+    // omits usage: building it costs about a CPU-second, which a run that never needs it
+    // should not pay (nor have competing with its first requests).
     let _ = real_target;
-    tokio::task::spawn_blocking(crate::tokens::preload);
 
     // Output files.
     let stamp = time::OffsetDateTime::now_utc();

@@ -515,6 +515,12 @@ fn speed(tpot: &Hist) -> Speed {
     }
 }
 
+/// The part of a per-second series inside `range` (a series may end before the window does).
+fn clamped<'a, T>(series: &'a [T], range: &std::ops::Range<usize>) -> &'a [T] {
+    let end = range.end.min(series.len());
+    series.get(range.start.min(end)..end).unwrap_or(&[])
+}
+
 struct Ctx<'a> {
     window_s: f64,
     window_secs: std::ops::Range<usize>,
@@ -564,10 +570,10 @@ fn model_result(
             0.0
         }
     };
-    let peak = s
-        .output_per_s
-        .get(cx.window_secs.clone())
-        .and_then(|w| w.iter().max().copied())
+    let peak = clamped(&s.output_per_s, &cx.window_secs)
+        .iter()
+        .max()
+        .copied()
         .unwrap_or(0) as f64;
     let src = |a: &[u64; 3]| {
         let mut m = BTreeMap::new();
@@ -798,12 +804,7 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
         ));
     }
     // The generator's own load over the window's whole seconds.
-    let cpu_window: Vec<f64> = meta
-        .health
-        .cpu_per_s
-        .get(cx.window_secs.clone())
-        .map(|w| w.to_vec())
-        .unwrap_or_default();
+    let cpu_window: Vec<f64> = clamped(&meta.health.cpu_per_s, &cx.window_secs).to_vec();
     let cpu_mean = if cpu_window.is_empty() {
         0.0
     } else {
