@@ -147,6 +147,25 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     let grace =
         units::parse_duration(&a.grace).map_err(|e| anyhow!(UserError(format!("--grace: {e}"))))?;
 
+    // Every connection is a descriptor (twice over with an in-process mock): make room, and
+    // refuse a closed loop that cannot fit rather than report descriptor errors as endpoint
+    // failures.
+    let mocked = plan.targets.iter().any(|t| matches!(t.base, Base::Mock(_)));
+    let conns = plan.load.max_in_flight as u64 * if mocked { 2 } else { 1 };
+    let mut fd_warning = None;
+    if let Some(l) = crate::sys::ensure_open_files(conns) {
+        if !l.fits() {
+            let msg = format!(
+                "this run may hold {} connections, but the open-file limit is {} (hard limit {}); raise it (e.g. `ulimit -n {}`) or lower max_in_flight / concurrency",
+                conns, l.soft, l.hard, l.needed
+            );
+            if matches!(plan.load.shape, crate::plan::Shape::Closed { .. }) {
+                bail!(UserError(msg));
+            }
+            fd_warning = Some(msg);
+        }
+    }
+
     // Start in-process mocks and build one client per target.
     let mut mocks = Vec::new();
     let mut runtimes = Vec::new();
@@ -271,7 +290,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         m.stop().await;
     }
 
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = fd_warning.into_iter().collect();
     if let Some(e) = &out.records_error {
         warnings.push(format!("writing the records file failed part way: {e}"));
     }

@@ -17,6 +17,7 @@ pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod schedule;
+pub mod sys;
 pub mod tokens;
 pub mod units;
 pub mod workload;
