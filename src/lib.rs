@@ -7,6 +7,7 @@ pub mod app;
 pub mod cli;
 pub mod client;
 pub mod dist;
+pub mod gate;
 pub mod metrics;
 pub mod mock;
 pub mod plan;
