@@ -46,7 +46,8 @@ impl Tolerances {
 
     /// Builds tolerances from `--tolerance 10%` and `--tolerance-metric ttft.p99=5%` values.
     pub fn parse(default: &str, per: &[String]) -> Result<Tolerances, GateError> {
-        let default = percent(default).map_err(|m| GateError::Usage(format!("--tolerance: {m}")))?;
+        let default =
+            percent(default).map_err(|m| GateError::Usage(format!("--tolerance: {m}")))?;
         let mut map = BTreeMap::new();
         for item in per {
             let bad = |m: String| GateError::Usage(format!("--tolerance-metric `{item}`: {m}"));
@@ -195,7 +196,7 @@ impl Report {
                     ]
                 })
                 .collect();
-            out.push_str(&text_table(&header, &rows));
+            out.push_str(&text_table(&header, &rows, 2));
         }
         let n = |c| self.rows.iter().filter(|r| r.verdict == c).count();
         out.push_str(&format!(

@@ -181,7 +181,10 @@ pub fn parse_expr(text: &str) -> Result<Expr, ExprError> {
     let lead = text.len() - text.trim_start().len();
     let body = text.trim();
     if body.is_empty() {
-        return Err(err(0, "empty expression; write e.g. \"ttft.p95 <= 2s\"".into()));
+        return Err(err(
+            0,
+            "empty expression; write e.g. \"ttft.p95 <= 2s\"".into(),
+        ));
     }
     let path_len = body
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
@@ -306,7 +309,10 @@ fn parse_value(def: &MetricDef, text: &str) -> Result<f64, String> {
         _ => None,
     };
     let wrong_kind = |what: &str, example: &str| {
-        format!("`{unit}` is {what}, but `{name}` is {}; write e.g. `{example}`", describe(kind))
+        format!(
+            "`{unit}` is {what}, but `{name}` is {}; write e.g. `{example}`",
+            describe(kind)
+        )
     };
     if dollar && kind != Kind::Usd {
         return Err(format!("`{name}` is not money; drop the `$`"));
@@ -329,7 +335,9 @@ fn parse_value(def: &MetricDef, text: &str) -> Result<f64, String> {
                 "`{text}` has no unit; `{name}` is a fraction: write a percentage, e.g. `{num}%`"
             )),
             u if time_unit(u).is_some() => Err(wrong_kind("a time unit", "1%")),
-            _ => Err(format!("`{unit}` is not a unit for `{name}`; write a percentage, e.g. `1%`")),
+            _ => Err(format!(
+                "`{unit}` is not a unit for `{name}`; write a percentage, e.g. `1%`"
+            )),
         },
         Kind::Speed | Kind::TokensPerS | Kind::RequestsPerS | Kind::Usd => {
             let ok: &[&str] = match kind {
@@ -482,11 +490,26 @@ mod tests {
         let cases = [
             ("ttft.mean <= 1.2s", "ttft", Op::Le, 1200.0),
             ("ttft.p95 <= 2s", "ttft", Op::Le, 2000.0),
-            ("output_tokens_per_s >= 320", "output_tokens_per_s", Op::Ge, 320.0),
-            ("decode_tokens_per_s.p50 >= 40", "decode_tokens_per_s", Op::Ge, 40.0),
+            (
+                "output_tokens_per_s >= 320",
+                "output_tokens_per_s",
+                Op::Ge,
+                320.0,
+            ),
+            (
+                "decode_tokens_per_s.p50 >= 40",
+                "decode_tokens_per_s",
+                Op::Ge,
+                40.0,
+            ),
             ("error_rate < 1%", "error_rate", Op::Lt, 0.01),
             ("tpot.p99 < 80ms", "tpot", Op::Lt, 80.0),
-            ("cost_per_1k_requests <= 0.50", "cost_per_1k_requests", Op::Le, 0.5),
+            (
+                "cost_per_1k_requests <= 0.50",
+                "cost_per_1k_requests",
+                Op::Le,
+                0.5,
+            ),
             ("cost_total <= $2", "cost_total", Op::Le, 2.0),
             ("itl.p99_9<250us", "itl", Op::Lt, 0.25),
             ("  e2e.max == 1_000ms ", "e2e", Op::Eq, 1000.0),
@@ -506,7 +529,10 @@ mod tests {
         let p = problems("[[claims]]\nexpr = \"ttfx.p95 <= 2s\"\n");
         assert_eq!(p.len(), 1);
         let s = p[0].to_string();
-        assert!(s.starts_with("c.toml:2:9: claims[0].expr: unknown metric `ttfx`"), "{s}");
+        assert!(
+            s.starts_with("c.toml:2:9: claims[0].expr: unknown metric `ttfx`"),
+            "{s}"
+        );
         assert!(s.contains("ttfx.p95 <= 2s"), "{s}");
         assert!(s.contains("valid metrics: ttft, ttft_answer"), "{s}");
     }
@@ -517,7 +543,10 @@ mod tests {
         let s = p[0].to_string();
         // `expr = "` is 8 characters, so the expression starts at column 9; the value at 21.
         assert!(s.starts_with("c.toml:2:21: claims[0].expr: "), "{s}");
-        assert!(s.contains("`parsecs` is not a time unit in `2 parsecs`"), "{s}");
+        assert!(
+            s.contains("`parsecs` is not a time unit in `2 parsecs`"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -542,7 +571,11 @@ mod tests {
             ("ttft <= 2s", "name a statistic", 0),
             ("error_rate.p99 < 1%", "takes no statistic", 11),
             ("ttft.median < 1s", "unknown statistic `median`", 5),
-            ("decode_tokens_per_s.stddev < 1", "no standard deviation", 20),
+            (
+                "decode_tokens_per_s.stddev < 1",
+                "no standard deviation",
+                20,
+            ),
             ("ttft.p95 <=", "expected a non-negative number", 11),
             ("ttft.p95 <= -1s", "expected a non-negative number", 12),
             ("", "empty expression", 0),

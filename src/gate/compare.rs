@@ -74,43 +74,91 @@ const FAMILIES: &[Family] = &[
     Family {
         name: "TTFT (from send)",
         rows: &[
-            RowDef { label: "p50", unit: Unit::Ms, get: |m| lat(m, "ttft", |s| s.p50) },
-            RowDef { label: "p99", unit: Unit::Ms, get: |m| lat(m, "ttft", |s| s.p99) },
+            RowDef {
+                label: "p50",
+                unit: Unit::Ms,
+                get: |m| lat(m, "ttft", |s| s.p50),
+            },
+            RowDef {
+                label: "p99",
+                unit: Unit::Ms,
+                get: |m| lat(m, "ttft", |s| s.p99),
+            },
         ],
     },
     Family {
         name: "ITL",
         rows: &[
-            RowDef { label: "p50", unit: Unit::Ms, get: |m| lat(m, "itl", |s| s.p50) },
-            RowDef { label: "p99", unit: Unit::Ms, get: |m| lat(m, "itl", |s| s.p99) },
+            RowDef {
+                label: "p50",
+                unit: Unit::Ms,
+                get: |m| lat(m, "itl", |s| s.p50),
+            },
+            RowDef {
+                label: "p99",
+                unit: Unit::Ms,
+                get: |m| lat(m, "itl", |s| s.p99),
+            },
         ],
     },
     Family {
         name: "TPOT",
         rows: &[
-            RowDef { label: "p50", unit: Unit::Ms, get: |m| lat(m, "tpot", |s| s.p50) },
-            RowDef { label: "p99", unit: Unit::Ms, get: |m| lat(m, "tpot", |s| s.p99) },
+            RowDef {
+                label: "p50",
+                unit: Unit::Ms,
+                get: |m| lat(m, "tpot", |s| s.p50),
+            },
+            RowDef {
+                label: "p99",
+                unit: Unit::Ms,
+                get: |m| lat(m, "tpot", |s| s.p99),
+            },
         ],
     },
     Family {
         name: "E2E",
         rows: &[
-            RowDef { label: "p50", unit: Unit::Ms, get: |m| lat(m, "e2e", |s| s.p50) },
-            RowDef { label: "p99", unit: Unit::Ms, get: |m| lat(m, "e2e", |s| s.p99) },
+            RowDef {
+                label: "p50",
+                unit: Unit::Ms,
+                get: |m| lat(m, "e2e", |s| s.p50),
+            },
+            RowDef {
+                label: "p99",
+                unit: Unit::Ms,
+                get: |m| lat(m, "e2e", |s| s.p99),
+            },
         ],
     },
     Family {
         name: "decode speed (per stream)",
         rows: &[
-            RowDef { label: "p50", unit: Unit::TokPerS, get: |m| speed(m).map(|s| s.p50) },
-            RowDef { label: "p10 (slow tail)", unit: Unit::TokPerS, get: |m| speed(m).map(|s| s.p10) },
+            RowDef {
+                label: "p50",
+                unit: Unit::TokPerS,
+                get: |m| speed(m).map(|s| s.p50),
+            },
+            RowDef {
+                label: "p10 (slow tail)",
+                unit: Unit::TokPerS,
+                get: |m| speed(m).map(|s| s.p10),
+            },
         ],
     },
     Family {
         name: "throughput (aggregate over the window)",
         rows: &[
-            RowDef { label: "output tok/s", unit: Unit::TokPerS, get: |m| Some(m.throughput.output_tokens_per_s) },
-            RowDef { label: "requests/s", unit: Unit::ReqPerS, get: |m| Some(m.throughput.requests_per_s) },
+            RowDef {
+                label: "output tok/s",
+                unit: Unit::TokPerS,
+                get: |m| Some(m.throughput.output_tokens_per_s),
+            },
+            RowDef {
+                label: "requests/s",
+                unit: Unit::ReqPerS,
+                get: |m| Some(m.throughput.requests_per_s),
+            },
         ],
     },
     Family {
@@ -124,8 +172,16 @@ const FAMILIES: &[Family] = &[
     Family {
         name: "cost",
         rows: &[
-            RowDef { label: "$ per 1k requests", unit: Unit::Usd, get: |m| m.cost.as_ref().map(|c| c.per_1k_requests_usd) },
-            RowDef { label: "$ per M output tokens", unit: Unit::Usd, get: |m| m.cost.as_ref().map(|c| c.per_million_output_tokens_usd) },
+            RowDef {
+                label: "$ per 1k requests",
+                unit: Unit::Usd,
+                get: |m| m.cost.as_ref().map(|c| c.per_1k_requests_usd),
+            },
+            RowDef {
+                label: "$ per M output tokens",
+                unit: Unit::Usd,
+                get: |m| m.cost.as_ref().map(|c| c.per_million_output_tokens_usd),
+            },
         ],
     },
 ];
@@ -302,9 +358,9 @@ impl Comparison {
                         })
                         .collect();
                     if format == Format::Markdown {
-                        out.push_str(&md_table(&header, &rows));
+                        out.push_str(&md_table(&header, &rows, 1));
                     } else {
-                        out.push_str(&text_table(&header, &rows));
+                        out.push_str(&text_table(&header, &rows, 1));
                     }
                     out.push('\n');
                 }
@@ -317,9 +373,11 @@ impl Comparison {
                 ));
                 out
             }
-            Format::Json => serde_json::to_string_pretty(self)
-                .map_err(|e| GateError::Usage(format!("cannot render JSON: {e}")))?
-                + "\n",
+            Format::Json => {
+                serde_json::to_string_pretty(self)
+                    .map_err(|e| GateError::Usage(format!("cannot render JSON: {e}")))?
+                    + "\n"
+            }
             Format::Csv => {
                 let mut out = String::from("family,row,unit,column,file,model,value,ratio\n");
                 for t in &self.tables {
@@ -376,7 +434,12 @@ mod tests {
         let md = c.render(Format::Markdown).expect("md");
         assert!(md.contains("| TTFT (from send) | a:M | b:M |"), "{md}");
         let csv = c.render(Format::Csv).expect("csv");
-        assert!(csv.lines().nth(2).is_some_and(|l| l.starts_with("TTFT (from send),p50,ms,b:M,y/b.json,m,")), "{csv}");
+        assert!(
+            csv.lines()
+                .nth(2)
+                .is_some_and(|l| l.starts_with("TTFT (from send),p50,ms,b:M,y/b.json,m,")),
+            "{csv}"
+        );
         let json: serde_json::Value =
             serde_json::from_str(&c.render(Format::Json).expect("json")).expect("valid JSON");
         assert_eq!(json["columns"][1]["label"], "b:M");

@@ -168,7 +168,7 @@ impl Evaluation {
             })
             .collect();
         let mut out = format!("claims checked against {}\n", self.result_path);
-        out.push_str(&text_table(&header, &rows));
+        out.push_str(&text_table(&header, &rows, 2));
         out.push_str("\nreadings:\n");
         for (name, reading) in self.readings() {
             out.push_str(&format!("  {name} = {reading}\n"));
@@ -205,25 +205,16 @@ pub fn evaluate(
         };
         let Some(m) = row else {
             let known: Vec<&str> = result.models.iter().map(|m| m.model.as_str()).collect();
-            problems.push(Problem {
-                file: claims.path.clone(),
-                line: c.model_at.0,
-                column: c.model_at.1,
-                field: format!("claims[{}].model", c.index),
-                message: format!(
-                    "unknown model `{}` in {result_path}; its models are: {} (omit `model` for the overall row)",
-                    c.model.as_deref().unwrap_or(""),
-                    known.join(", ")
-                ),
-            });
+            problems.push(unknown_model(claims, c, result_path, &known));
             continue;
         };
-        let measured = metric::read(m, result.load.window_s, c.metric, c.stat, c.limit).map_err(
-            |source| GateError::Histogram {
-                file: result_path.to_string(),
-                source,
-            },
-        )?;
+        let measured =
+            metric::read(m, result.load.window_s, c.metric, c.stat, c.limit).map_err(|source| {
+                GateError::Histogram {
+                    file: result_path.to_string(),
+                    source,
+                }
+            })?;
         rows.push(judge(c, m, measured));
     }
     if !problems.is_empty() {
@@ -244,6 +235,47 @@ pub fn evaluate(
         rows,
         notes,
     })
+}
+
+fn unknown_model(claims: &Claims, c: &Claim, source: &str, known: &[&str]) -> Problem {
+    Problem {
+        file: claims.path.clone(),
+        line: c.model_at.0,
+        column: c.model_at.1,
+        field: format!("claims[{}].model", c.index),
+        message: format!(
+            "unknown model `{}` in {source}; its models are: {} (omit `model` for the overall row)",
+            c.model.as_deref().unwrap_or(""),
+            known.join(", ")
+        ),
+    }
+}
+
+/// Checks, before a run, that every claim's model is one of the scenario's (given as
+/// `(id, label)` pairs), so a typo is reported before any request is sent.
+pub fn check_models(
+    claims: &Claims,
+    models: &[(&str, &str)],
+    source: &str,
+) -> Result<(), GateError> {
+    let problems: Vec<Problem> = claims
+        .claims
+        .iter()
+        .filter(|c| {
+            c.model
+                .as_deref()
+                .is_some_and(|m| !models.iter().any(|(id, label)| *id == m || *label == m))
+        })
+        .map(|c| {
+            let ids: Vec<&str> = models.iter().map(|(id, _)| *id).collect();
+            unknown_model(claims, c, source, &ids)
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(GateError::Claims(problems))
+    }
 }
 
 fn judge(c: &Claim, m: &ModelResult, measured: Measured) -> Row {
@@ -370,7 +402,10 @@ expr = "cost_total <= 1"
         assert!(e.rows[5].detail().contains("no price"));
         let t = e.table(false);
         assert!(t.contains("ttft = latency_ms.ttft"), "{t}");
-        assert!(t.contains("2 pass, 1 fail, 1 warn, 2 inconclusive → FAIL"), "{t}");
+        assert!(
+            t.contains("2 pass, 1 fail, 1 warn, 2 inconclusive → FAIL"),
+            "{t}"
+        );
     }
 
     #[test]
@@ -388,7 +423,10 @@ expr = "cost_total <= 1"
         let text = "[[claims]]\nexpr = \"ttft.mean <= 1s\"\n\n[[claims]]\nexpr = \"ttft.mean <= 1s\"\nmodel = \"gpt-5\"\n";
         let e = evaluate(&claims(text), &r, "r.json").expect_err("unknown model");
         let s = e.to_string();
-        assert!(s.starts_with("c.toml:6:1: claims[1].model: unknown model `gpt-5`"), "{s}");
+        assert!(
+            s.starts_with("c.toml:6:1: claims[1].model: unknown model `gpt-5`"),
+            "{s}"
+        );
         assert!(s.contains("its models are: m"), "{s}");
     }
 
@@ -396,8 +434,12 @@ expr = "cost_total <= 1"
     fn any_percentile_comes_from_the_histogram() {
         let samples: Vec<f64> = (1..=1000).map(|i| i as f64).collect();
         let r = fixture(&samples);
-        let e = evaluate(&claims("[[claims]]\nexpr = \"ttft.p75 <= 1s\"\n"), &r, "r.json")
-            .expect("evaluates");
+        let e = evaluate(
+            &claims("[[claims]]\nexpr = \"ttft.p75 <= 1s\"\n"),
+            &r,
+            "r.json",
+        )
+        .expect("evaluates");
         let v = e.rows[0].measured.value;
         assert!((v - 750.0).abs() < 1.0, "{v}");
         assert_eq!(e.rows[0].verdict, Verdict::Pass);

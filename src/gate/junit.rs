@@ -138,7 +138,9 @@ pub(crate) mod tests {
     /// A minimal XML reader, enough to prove a document well-formed: every tag closes in order,
     /// attributes are quoted, entities are the five predefined ones or numeric. Returns the
     /// elements as (name, attributes, text) in document order.
-    pub(crate) fn parse_xml(doc: &str) -> Result<Vec<(String, Vec<(String, String)>, String)>, String> {
+    pub(crate) fn parse_xml(
+        doc: &str,
+    ) -> Result<Vec<(String, Vec<(String, String)>, String)>, String> {
         let mut rest = doc.trim_start();
         if let Some(r) = rest.strip_prefix("<?xml") {
             rest = &r[r.find("?>").ok_or("unterminated declaration")? + 2..];
@@ -176,7 +178,11 @@ pub(crate) mod tests {
             let self_closing = tag.ends_with('/');
             let tag = tag.trim_end_matches('/');
             let (name, mut attrs_text) = tag.split_once(char::is_whitespace).unwrap_or((tag, ""));
-            if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || "-_:.".contains(c)) {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "-_:.".contains(c))
+            {
                 return Err(format!("bad element name `{name}`"));
             }
             let mut attrs = Vec::new();
@@ -264,7 +270,13 @@ expr = "ttft.p99 <= 2s"
         let elems = parse_xml(&xml).unwrap_or_else(|m| panic!("{m}\n{xml}"));
         let cases: Vec<_> = elems.iter().filter(|e| e.0 == "testcase").collect();
         assert_eq!(cases.len(), 4);
-        let name = |i: usize| cases[i].1.iter().find(|a| a.0 == "name").map(|a| a.1.clone());
+        let name = |i: usize| {
+            cases[i]
+                .1
+                .iter()
+                .find(|a| a.0 == "name")
+                .map(|a| a.1.clone())
+        };
         assert_eq!(name(0).as_deref(), Some("mean <TTFT> & \"friends\""));
         assert_eq!(elems.iter().filter(|e| e.0 == "failure").count(), 1);
         assert_eq!(elems.iter().filter(|e| e.0 == "skipped").count(), 1);
@@ -285,7 +297,10 @@ expr = "ttft.p99 <= 2s"
 
     #[test]
     fn escaping_and_the_checker_catch_bad_documents() {
-        assert_eq!(escape("a<b>&\"c'\u{1}"), "a&lt;b&gt;&amp;&quot;c&apos;\u{FFFD}");
+        assert_eq!(
+            escape("a<b>&\"c'\u{1}"),
+            "a&lt;b&gt;&amp;&quot;c&apos;\u{FFFD}"
+        );
         assert!(parse_xml("<a><b></a></b>").is_err());
         assert!(parse_xml("<a>x < y</a>").is_err());
         assert!(parse_xml("<a x=1></a>").is_err());

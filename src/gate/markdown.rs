@@ -3,8 +3,8 @@
 
 use super::baseline::{self, Change};
 use super::eval::{Evaluation, Verdict};
-use super::metric::{fmt_ms, trim_float};
 use super::md_table;
+use super::metric::{fmt_ms, trim_float};
 
 fn icon(v: Verdict) -> &'static str {
     match v {
@@ -16,7 +16,11 @@ fn icon(v: Verdict) -> &'static str {
 }
 
 /// Renders the summary of a claims evaluation and/or a baseline report.
-pub fn render(eval: Option<&Evaluation>, base: Option<&(baseline::Report, String, String)>, strict: bool) -> String {
+pub fn render(
+    eval: Option<&Evaluation>,
+    base: Option<&(baseline::Report, String, String)>,
+    strict: bool,
+) -> String {
     let mut out = String::from("## llmload check\n\n");
     if let Some(e) = eval {
         out.push_str(&format!(
@@ -52,7 +56,7 @@ pub fn render(eval: Option<&Evaluation>, base: Option<&(baseline::Report, String
                 ]
             })
             .collect();
-        out.push_str(&md_table(&header, &rows));
+        out.push_str(&md_table(&header, &rows, 2));
         out.push_str("\n<details><summary>Which figure each claim reads</summary>\n\n");
         for (name, reading) in e.readings() {
             out.push_str(&format!("- `{name}` = {reading}\n"));
@@ -63,7 +67,11 @@ pub fn render(eval: Option<&Evaluation>, base: Option<&(baseline::Report, String
         }
     }
     if let Some((b, old, new)) = base {
-        let regressions = b.rows.iter().filter(|r| r.verdict == Change::Regression).count();
+        let regressions = b
+            .rows
+            .iter()
+            .filter(|r| r.verdict == Change::Regression)
+            .count();
         out.push_str(&format!(
             "**Baseline** `{old}` → `{new}`: {} regression(s), {} improvement(s) of {} figures compared\n\n",
             regressions,
@@ -83,7 +91,11 @@ pub fn render(eval: Option<&Evaluation>, base: Option<&(baseline::Report, String
                     format!("{}.{}", r.metric, r.stat),
                     format!("{} (n={})", fmt_ms(r.old), r.n_old),
                     format!("{} (n={})", fmt_ms(r.new), r.n_new),
-                    format!("{:+.1} % (tol {} %)", r.change * 100.0, trim_float(r.tolerance * 100.0)),
+                    format!(
+                        "{:+.1} % (tol {} %)",
+                        r.change * 100.0,
+                        trim_float(r.tolerance * 100.0)
+                    ),
                     match r.verdict {
                         Change::Regression => "❌ **regression**".into(),
                         Change::Improvement => "✅ improvement".into(),
@@ -94,11 +106,13 @@ pub fn render(eval: Option<&Evaluation>, base: Option<&(baseline::Report, String
             })
             .collect();
         if !shown.is_empty() {
-            let header: Vec<String> = ["model", "metric", "old", "new", "change", "verdict", "evidence"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            out.push_str(&md_table(&header, &shown));
+            let header: Vec<String> = [
+                "model", "metric", "old", "new", "change", "verdict", "evidence",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            out.push_str(&md_table(&header, &shown, 2));
             out.push('\n');
         }
     }

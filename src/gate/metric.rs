@@ -106,7 +106,11 @@ pub fn find(name: &str) -> Option<&'static MetricDef> {
 
 /// Every metric name, comma-separated, for error messages.
 pub fn names() -> String {
-    METRICS.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")
+    METRICS
+        .iter()
+        .map(|m| m.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A statistic of a distribution.
@@ -140,7 +144,11 @@ impl Stat {
             _ => {}
         }
         let digits = text.strip_prefix('p')?;
-        if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit() || c == '_' || c == '.') {
+        if digits.is_empty()
+            || !digits
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '_' || c == '.')
+        {
             return None;
         }
         let pct: f64 = digits.replacen('_', ".", 1).parse().ok()?;

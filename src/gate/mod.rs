@@ -57,9 +57,9 @@ fn fmt_problems(ps: &[Problem]) -> String {
         .join("\n")
 }
 
-/// Lays out a plain-text table: the first column left-aligned, the others right-aligned,
-/// a rule under the header.
-pub(crate) fn text_table(header: &[String], rows: &[Vec<String>]) -> String {
+/// Lays out a plain-text table: the first `left` columns left-aligned (at least one), the
+/// others right-aligned, a rule under the header.
+pub(crate) fn text_table(header: &[String], rows: &[Vec<String>], left: usize) -> String {
     let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -73,11 +73,13 @@ pub(crate) fn text_table(header: &[String], rows: &[Vec<String>]) -> String {
         for (i, c) in cells.iter().enumerate() {
             let w = width.get(i).copied().unwrap_or(0);
             let pad = w.saturating_sub(c.chars().count());
-            if i == 0 {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            if i < left.max(1) {
                 s.push_str(c);
                 s.push_str(&" ".repeat(pad));
             } else {
-                s.push_str("  ");
                 s.push_str(&" ".repeat(pad));
                 s.push_str(c);
             }
@@ -99,8 +101,8 @@ pub(crate) fn md_cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// Lays out a Markdown table.
-pub(crate) fn md_table(header: &[String], rows: &[Vec<String>]) -> String {
+/// Lays out a Markdown table, the first `left` columns left-aligned, the others right-aligned.
+pub(crate) fn md_table(header: &[String], rows: &[Vec<String>], left: usize) -> String {
     let mut out = String::new();
     let cells = |r: &[String]| {
         format!(
@@ -114,7 +116,7 @@ pub(crate) fn md_table(header: &[String], rows: &[Vec<String>]) -> String {
         header
             .iter()
             .enumerate()
-            .map(|(i, _)| if i == 0 { "---|" } else { "---:|" })
+            .map(|(i, _)| if i < left.max(1) { "---|" } else { "---:|" })
             .collect::<String>()
     ));
     for r in rows {
@@ -131,9 +133,9 @@ mod tests {
     fn tables_align() {
         let h = vec!["a".to_string(), "bb".to_string()];
         let rows = vec![vec!["xyz".to_string(), "1".to_string()]];
-        assert_eq!(text_table(&h, &rows), "a    bb\n-------\nxyz   1\n");
+        assert_eq!(text_table(&h, &rows, 1), "a    bb\n-------\nxyz   1\n");
         assert_eq!(
-            md_table(&h, &rows),
+            md_table(&h, &rows, 1),
             "| a | bb |\n|---|---:|\n| xyz | 1 |\n"
         );
     }
