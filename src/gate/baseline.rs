@@ -283,7 +283,7 @@ pub fn compare(
                     };
                     let sig = p.is_some_and(|p| p < ALPHA);
                     let ev = match p {
-                        Some(p) => format!("Welch p = {}", fmt_p(p)),
+                        Some(p) => format!("Welch p {}", fmt_p(p)),
                         None => format!("means need ≥ {MIN_SAMPLES_FOR_MEAN} samples a side"),
                     };
                     (so.mean, sn.mean, ev, sig, sig)
@@ -357,7 +357,7 @@ fn fmt_p(p: f64) -> String {
     if p < 1e-4 {
         "< 0.0001".into()
     } else {
-        format!("{p:.4}")
+        format!("= {p:.4}")
     }
 }
 

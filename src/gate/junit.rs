@@ -135,18 +135,19 @@ pub(crate) mod tests {
     use crate::gate::{claims, eval};
     use std::path::Path;
 
+    /// An element: name, attributes, text content.
+    pub(crate) type Element = (String, Vec<(String, String)>, String);
+
     /// A minimal XML reader, enough to prove a document well-formed: every tag closes in order,
     /// attributes are quoted, entities are the five predefined ones or numeric. Returns the
     /// elements as (name, attributes, text) in document order.
-    pub(crate) fn parse_xml(
-        doc: &str,
-    ) -> Result<Vec<(String, Vec<(String, String)>, String)>, String> {
+    pub(crate) fn parse_xml(doc: &str) -> Result<Vec<Element>, String> {
         let mut rest = doc.trim_start();
         if let Some(r) = rest.strip_prefix("<?xml") {
             rest = &r[r.find("?>").ok_or("unterminated declaration")? + 2..];
         }
         let mut stack: Vec<usize> = Vec::new();
-        let mut elems: Vec<(String, Vec<(String, String)>, String)> = Vec::new();
+        let mut elems: Vec<Element> = Vec::new();
         let mut roots = 0;
         loop {
             let lt = match rest.find('<') {

@@ -279,8 +279,7 @@ fn read_latency(m: &ModelResult, name: &str, stat: Stat) -> Result<Measured, Rea
                     .map(|h| h.quantile(q) as f64 * 1e-3)
                     .unwrap_or(0.0),
             };
-            let what = format!("{}", Stat::Quantile(q).label());
-            samples(v, n, quantile_min_samples(q), &what)
+            samples(v, n, quantile_min_samples(q), &Stat::Quantile(q).label())
         }
     })
 }
