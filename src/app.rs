@@ -247,6 +247,9 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
                 .collect();
             gate::eval::check_models(&c, &models, &a.scenario.display().to_string())
                 .map_err(user)?;
+            if c.claims.iter().any(|c| c.abort) {
+                eprintln!("warning: `abort = true` is reserved: claims are checked when the run ends, not during it");
+            }
             Some(c)
         }
         None => None,

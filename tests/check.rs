@@ -418,3 +418,28 @@ fn shipped_claims_files_parse() {
         );
     }
 }
+
+#[test]
+fn checking_an_invalid_run_exits_3_after_the_table() {
+    let (_, result) = fixture();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(result).expect("read")).expect("json");
+    v["validity"] = serde_json::json!({"valid": false, "reasons": ["p99 schedule lag too high"]});
+    let p = dir.path().join("invalid.json");
+    std::fs::write(&p, v.to_string()).expect("write");
+    let c = claims_file(
+        dir.path(),
+        "c.toml",
+        "[[claims]]\nexpr = \"ttft.mean <= 5s\"\n",
+    );
+    let o = llmload(&[
+        "check",
+        p.to_str().expect("path"),
+        "--claims",
+        c.to_str().expect("path"),
+    ]);
+    assert_eq!(o.code, 3, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("INVALID"), "{}", o.stdout);
+    assert!(o.stdout.contains("1 pass"), "{}", o.stdout);
+}

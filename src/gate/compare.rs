@@ -323,6 +323,19 @@ fn cell_text(unit: &str, c: &Cell, first: bool) -> String {
     }
 }
 
+/// The row label, with the unit when the cells do not carry it.
+fn row_label(r: &Row) -> String {
+    let carried = matches!(r.unit.as_str(), "ms" | "%");
+    let named = ["tok/s", "requests/s", "$"]
+        .iter()
+        .any(|u| r.label.contains(u));
+    if carried || named {
+        r.label.clone()
+    } else {
+        format!("{} ({})", r.label, r.unit)
+    }
+}
+
 fn ratio(r: f64) -> String {
     if r >= 10.0 {
         format!("{r:.1}")
@@ -347,7 +360,7 @@ impl Comparison {
                         .rows
                         .iter()
                         .map(|r| {
-                            let mut cells = vec![format!("{} ({})", r.label, r.unit)];
+                            let mut cells = vec![row_label(r)];
                             cells.extend(
                                 r.cells
                                     .iter()
@@ -444,6 +457,17 @@ mod tests {
             serde_json::from_str(&c.render(Format::Json).expect("json")).expect("valid JSON");
         assert_eq!(json["columns"][1]["label"], "b:M");
         assert!(Format::parse("xml").is_err());
+    }
+
+    #[test]
+    fn table_snapshot() {
+        let a = fixture(&[100.0, 200.0, 300.0]);
+        let mut b = fixture(&[50.0, 60.0, 70.0]);
+        b.models[0].label = "Fast | cheap".into();
+        let c = build(&[("a.json".into(), a), ("runs/b.json".into(), b)]);
+        let got = c.render(Format::Table).expect("table");
+        let want = include_str!("../../tests/snapshots/compare_table.txt");
+        assert_eq!(got, want, "got:\n{got}");
     }
 
     #[test]
