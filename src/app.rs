@@ -272,14 +272,9 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
             Base::Mock(cfg) => {
                 let mut cfg = (**cfg).clone();
                 cfg.seed = plan.seed;
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .context("binding the built-in mock server on 127.0.0.1")?;
-                let server = MockServer::start(listener, cfg)
-                    .await
-                    .context("starting the built-in mock server")?;
-                let url = server.base_url();
-                mocks.push(server);
+                let m = MockThread::spawn(cfg)?;
+                let url = m.base_url.clone();
+                mocks.push(m);
                 url
             }
             Base::Url(u) => {
@@ -371,6 +366,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         RunOptions {
             interrupt_grace: grace,
             lead: Duration::from_millis(20),
+            exclude_tids: mocks.iter().map(|m| m.tid).collect(),
         },
     )
     .await;
@@ -378,8 +374,9 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         handle.abort();
         pb.finish_and_clear();
     }
+    let mock_tids: Vec<i32> = mocks.iter().map(|m| m.tid).collect();
     for m in mocks {
-        m.shutdown().await;
+        m.stop().await;
     }
 
     let mut warnings = Vec::new();
@@ -409,6 +406,13 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         max_lag_p99_ms: 10.0,
         min_send_ratio: 0.99,
         warnings,
+        health: out.health.clone(),
+        worker_threads: a.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }),
+        cpu_excludes_mock: !mock_tids.is_empty(),
     };
     let result = results::build(&plan, &out.collector, meta);
     result
@@ -436,6 +440,75 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         return Ok(Exit::Usage);
     }
     Ok(if gate_failed { Exit::Gate } else { Exit::Ok })
+}
+
+/// The built-in mock on a thread and runtime of its own, so its work neither delays the
+/// generator's runtime nor counts as the generator's CPU.
+struct MockThread {
+    base_url: String,
+    tid: i32,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    join: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MockThread {
+    fn spawn(cfg: MockConfig) -> Result<MockThread> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(String, i32), String>>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let join = std::thread::Builder::new()
+            .name("llmload-mock".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(format!("cannot start its runtime: {e}")));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+                        Ok(l) => l,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(format!("cannot bind 127.0.0.1: {e}")));
+                            return;
+                        }
+                    };
+                    let server = match MockServer::start(listener, cfg).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e.to_string()));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok((server.base_url(), crate::monitor::current_tid())));
+                    let _ = stop_rx.await;
+                    server.shutdown().await;
+                });
+            })
+            .context("starting the built-in mock server's thread")?;
+        let (base_url, tid) = ready_rx
+            .recv()
+            .map_err(|_| anyhow!("the built-in mock server's thread ended before it started"))?
+            .map_err(|e| anyhow!(UserError(format!("built-in mock server: {e}"))))?;
+        Ok(MockThread {
+            base_url,
+            tid,
+            stop: Some(stop_tx),
+            join: Some(join),
+        })
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(j) = self.join.take() {
+            let _ = tokio::task::spawn_blocking(move || j.join()).await;
+        }
+    }
 }
 
 fn spawn_signal_handler(stop: Arc<watch::Sender<Stop>>) {

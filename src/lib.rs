@@ -11,6 +11,7 @@ pub mod dist;
 pub mod gate;
 pub mod metrics;
 pub mod mock;
+pub mod monitor;
 pub mod plan;
 pub mod record;
 pub mod report;

@@ -208,6 +208,9 @@ pub struct RequestRecord {
     /// Output bytes of the first output event.
     #[serde(skip)]
     pub first_event_bytes: u32,
+    /// Received text still to be counted offline (the server sent no usage).
+    #[serde(skip)]
+    pub untokenized_output: Option<String>,
 }
 
 impl RequestRecord {
@@ -247,6 +250,7 @@ impl RequestRecord {
             error: None,
             gaps: Vec::new(),
             first_event_bytes: 0,
+            untokenized_output: None,
         }
     }
 }

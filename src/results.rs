@@ -42,6 +42,9 @@ pub struct RunResult {
     pub load: LoadResult,
     /// Whether the numbers describe the endpoint (see docs/metrics.md#validity).
     pub validity: Validity,
+    /// The generator's own health during the run (absent in results before it was added).
+    #[serde(default)]
+    pub generator: GeneratorHealth,
     /// Per-request objectives evaluated (empty when none were set).
     pub slo: Slo,
     /// All models together.
@@ -179,6 +182,21 @@ pub struct LoadResult {
     pub queue_time_ms: Summary,
     /// Serialised histograms (µs): `schedule_lag`, `queue_time`.
     pub histograms: BTreeMap<String, String>,
+}
+
+/// The generator's own load during the run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GeneratorHealth {
+    /// Async runtime worker threads.
+    pub worker_threads: usize,
+    /// Mean CPU cores used by the generator over the measurement window.
+    pub cpu_cores_used_mean: f64,
+    /// Highest CPU cores used in one second of the window.
+    pub cpu_cores_used_max: f64,
+    /// Whether an in-process mock server's CPU was left out of these figures.
+    pub cpu_excludes_mock: bool,
+    /// Lateness of a 50 ms probe timer on the generator's runtime (ms).
+    pub event_loop_lag_ms: Summary,
 }
 
 /// Run validity.
@@ -364,6 +382,9 @@ pub struct SeriesPoint {
     /// Errors by class.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub errors: BTreeMap<String, u64>,
+    /// CPU cores the generator used in this second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_cores_used: Option<f64>,
 }
 
 /// Facts of a run that the collector does not know.
@@ -387,6 +408,12 @@ pub struct RunMeta {
     pub min_send_ratio: f64,
     /// Extra warnings from the run.
     pub warnings: Vec<String>,
+    /// What the generator saw of itself.
+    pub health: crate::monitor::Health,
+    /// Runtime worker threads the generator had.
+    pub worker_threads: usize,
+    /// Whether an in-process mock's CPU was excluded from the generator's.
+    pub cpu_excludes_mock: bool,
 }
 
 /// Why a result file could not be read or written.
@@ -770,6 +797,39 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
             lag.p99, meta.max_lag_p99_ms
         ));
     }
+    // The generator's own load over the window's whole seconds.
+    let cpu_window: Vec<f64> = meta
+        .health
+        .cpu_per_s
+        .get(cx.window_secs.clone())
+        .map(|w| w.to_vec())
+        .unwrap_or_default();
+    let cpu_mean = if cpu_window.is_empty() {
+        0.0
+    } else {
+        cpu_window.iter().sum::<f64>() / cpu_window.len() as f64
+    };
+    let cpu_max = cpu_window.iter().copied().fold(0.0, f64::max);
+    let loop_lag = meta.health.loop_lag.summary(1e-3);
+    if loop_lag.count >= 20 && loop_lag.p99 > meta.max_lag_p99_ms {
+        reasons.push(format!(
+            "the generator's event loop ran late: a 50 ms probe timer fired {:.1} ms late at p99 (limit {:.0} ms)",
+            loop_lag.p99, meta.max_lag_p99_ms
+        ));
+    }
+    if meta.worker_threads > 0 && cpu_mean >= 0.9 * meta.worker_threads as f64 {
+        reasons.push(format!(
+            "the generator used {:.2} of its {} CPU cores on average over the window: it was saturated",
+            cpu_mean, meta.worker_threads
+        ));
+    }
+    let generator = GeneratorHealth {
+        worker_threads: meta.worker_threads,
+        cpu_cores_used_mean: cpu_mean,
+        cpu_cores_used_max: cpu_max,
+        cpu_excludes_mock: meta.cpu_excludes_mock,
+        event_loop_lag_ms: loop_lag,
+    };
     let mut warnings = meta.warnings;
     if c.overall.output_sources[1] > 0 || c.overall.output_sources[2] > 0 {
         warnings.push(format!(
@@ -800,6 +860,7 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
             ttft_p50_ms: b.ttft_p50_ms,
             ttft_p99_ms: b.ttft_p99_ms,
             errors: b.errors.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            cpu_cores_used: meta.health.cpu_per_s.get(i).copied(),
         })
         .collect();
     RunResult {
@@ -847,6 +908,7 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
             valid: reasons.is_empty(),
             reasons,
         },
+        generator,
         slo: plan.slo,
         overall,
         models,

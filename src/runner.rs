@@ -96,6 +96,8 @@ pub struct RunOptions {
     pub interrupt_grace: Duration,
     /// Delay between preparing and the first arrival (lets connections/tasks settle).
     pub lead: Duration,
+    /// Threads whose CPU is not the generator's (an in-process mock server).
+    pub exclude_tids: Vec<i32>,
 }
 
 /// What a run produced.
@@ -114,6 +116,8 @@ pub struct RunOutput {
     pub records_error: Option<String>,
     /// Requests abandoned at the end of the drain period.
     pub abandoned: u64,
+    /// The generator's own event-loop lag and CPU use.
+    pub health: crate::monitor::Health,
 }
 
 struct Shared {
@@ -249,18 +253,28 @@ async fn request(
         rec.error = Some("abandoned in flight when the run stopped".into());
         rec.t_end_us = clock.us(Instant::now());
     }
+    crate::client::count_output_offline(&mut rec).await;
     // Count the prompt offline only for requests a provider would bill (some output came);
-    // a refused request has no input cost to estimate.
+    // a refused request has no input cost to estimate. Counted once per prompt, off the
+    // async workers.
     if rec.input_tokens.is_none() && (rec.outcome == Outcome::Ok || rec.output_events > 0) {
-        let cached = sh.prompt_tokens[draw.prompt].get_or_init(|| {
-            let text = match sh.plan.workload.system.as_deref() {
-                Some(s) => format!("{s}\n{}", prompt.joined_text()),
-                None => prompt.joined_text(),
-            };
-            tokens::count(&text)
-        });
-        if let Some(n) = cached {
-            rec.input_tokens = Some(*n);
+        let cell = &sh.prompt_tokens[draw.prompt];
+        let n = match cell.get() {
+            Some(n) => *n,
+            None => {
+                let text = match sh.plan.workload.system.as_deref() {
+                    Some(s) => format!("{s}\n{}", prompt.joined_text()),
+                    None => prompt.joined_text(),
+                };
+                let n = tokio::task::spawn_blocking(move || tokens::count(&text))
+                    .await
+                    .ok()
+                    .flatten();
+                *cell.get_or_init(|| n)
+            }
+        };
+        if let Some(n) = n {
+            rec.input_tokens = Some(n);
             rec.input_tokens_source = Some(TokenSource::Tokenizer);
         }
     }
@@ -393,6 +407,7 @@ pub async fn run(
         plan,
     });
 
+    let monitor = crate::monitor::Monitor::start(clock.start, opts.exclude_tids.clone());
     let mut writer = RecordsWriter {
         out: records.map(std::io::BufWriter::new),
         written: 0,
@@ -444,6 +459,7 @@ pub async fn run(
         let _ = tokio::time::timeout(Duration::from_secs(5), wait_idle(&sh)).await;
     }
     forward.abort();
+    let health = monitor.finish().await;
     let abandoned = sh.abandoned.load(Ordering::Relaxed);
     drop(sh);
     let (mut collector, writer) = match collect.await {
@@ -465,6 +481,7 @@ pub async fn run(
         records_written: writer.written,
         records_error: writer.error,
         abandoned,
+        health,
     }
 }
 

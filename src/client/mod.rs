@@ -307,7 +307,7 @@ impl TargetClient {
                 }
                 rec.finish_reason = d.finish_reason.clone();
                 rec.response_id = d.id.clone();
-                apply_usage(rec, d.usage.as_ref(), &text);
+                apply_usage(rec, d.usage.as_ref(), text);
             }
             Ok(wire::StreamEvent::Error(e)) => {
                 rec.outcome = Outcome::ErrorEvent;
@@ -390,7 +390,7 @@ impl TargetClient {
         if rec.error.is_none() {
             rec.error = st.error.take();
         }
-        apply_usage(rec, st.usage.as_ref(), &st.text);
+        apply_usage(rec, st.usage.as_ref(), std::mem::take(&mut st.text));
     }
 }
 
@@ -477,10 +477,9 @@ impl StreamState {
     }
 }
 
-/// Output and input token counts: the server's usage first, else the offline tokenizer on the
-/// received text (output only; input is filled by the caller who knows the prompt), else the
-/// number of output events.
-fn apply_usage(rec: &mut RequestRecord, usage: Option<&wire::Usage>, text: &str) {
+/// Token counts from the server's usage. Without one, the received text is left on the record
+/// for the caller to count off the async workers (see [`count_output_offline`]).
+fn apply_usage(rec: &mut RequestRecord, usage: Option<&wire::Usage>, text: String) {
     if let Some(u) = usage {
         if let Some(n) = u.completion_tokens {
             rec.output_tokens = Some(n);
@@ -494,15 +493,29 @@ fn apply_usage(rec: &mut RequestRecord, usage: Option<&wire::Usage>, text: &str)
         rec.cached_tokens = u.cached_tokens;
     }
     if rec.output_tokens.is_none() && rec.output_events > 0 {
-        match tokens::count(text) {
-            Some(n) => {
-                rec.output_tokens = Some(n);
-                rec.output_tokens_source = Some(TokenSource::Tokenizer);
-            }
-            None => {
-                rec.output_tokens = Some(rec.output_events as u64);
-                rec.output_tokens_source = Some(TokenSource::Events);
-            }
+        rec.untokenized_output = Some(text);
+    }
+}
+
+/// Counts output tokens the server did not report: the built-in tokenizer on the received
+/// text, on a blocking thread (building its table or encoding a long text must never stall
+/// the event loop that timestamps other requests), else the number of output events.
+pub async fn count_output_offline(rec: &mut RequestRecord) {
+    let Some(text) = rec.untokenized_output.take() else {
+        return;
+    };
+    let counted = tokio::task::spawn_blocking(move || tokens::count(&text))
+        .await
+        .ok()
+        .flatten();
+    match counted {
+        Some(n) => {
+            rec.output_tokens = Some(n);
+            rec.output_tokens_source = Some(TokenSource::Tokenizer);
+        }
+        None => {
+            rec.output_tokens = Some(rec.output_events as u64);
+            rec.output_tokens_source = Some(TokenSource::Events);
         }
     }
 }
