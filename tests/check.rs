@@ -479,3 +479,57 @@ fn checking_an_invalid_run_exits_3_after_the_table() {
     assert!(o.stdout.contains("INVALID"), "{}", o.stdout);
     assert!(o.stdout.contains("1 pass"), "{}", o.stdout);
 }
+
+#[test]
+fn usage_errors_exit_2() {
+    let (_, result) = fixture();
+    let result = result.to_str().expect("path");
+    // Neither claims nor a baseline.
+    assert_eq!(llmload(&["check", result]).code, 2);
+    // A malformed tolerance.
+    let o = llmload(&["check", result, "--baseline", result, "--tolerance", "ten"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("--tolerance"), "{}", o.stderr);
+    let o = llmload(&[
+        "check",
+        result,
+        "--baseline",
+        result,
+        "--tolerance-metric",
+        "ttfx=5%",
+    ]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("ttfx"), "{}", o.stderr);
+    // CI report files from `run` need claims; refused before anything is sent.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = write_scenario(
+        dir.path(),
+        &scenario(
+            r#"ttft = "5ms""#,
+            "max_tokens = 4",
+            "concurrency = 1\nrequests = 2",
+        ),
+    );
+    let o = llmload(&[
+        "run",
+        s.to_str().expect("path"),
+        "--junit",
+        dir.path().join("j.xml").to_str().expect("path"),
+    ]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("need --claims"), "{}", o.stderr);
+}
+
+#[test]
+fn baseline_against_itself_changes_nothing() {
+    let (_, result) = fixture();
+    let result = result.to_str().expect("path");
+    let o = llmload(&["check", result, "--baseline", result]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains("0 regression(s), 0 improvement(s)"),
+        "{}",
+        o.stdout
+    );
+    assert!(!o.stdout.contains("warning:"), "{}", o.stdout);
+}

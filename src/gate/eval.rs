@@ -56,7 +56,7 @@ impl Row {
     /// The measured value with unit and sample count, e.g. `312.9 ms (n=122)`.
     pub fn measured_text(&self) -> String {
         let k = self.claim.metric.kind;
-        if self.measured.count == 0 && self.measured.insufficient.is_some() {
+        if !self.measured.known {
             return "-".into();
         }
         format!("{} (n={})", k.fmt(self.measured.value), self.measured.count)
@@ -443,6 +443,35 @@ expr = "cost_total <= 1"
         let v = e.rows[0].measured.value;
         assert!((v - 750.0).abs() < 1.0, "{v}");
         assert_eq!(e.rows[0].verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn a_percentile_without_its_histogram_is_inconclusive_not_zero() {
+        let samples: Vec<f64> = (1..=1000).map(|i| i as f64).collect();
+        let mut r = fixture(&samples);
+        r.overall.histograms.clear();
+        let e = evaluate(
+            &claims("[[claims]]\nexpr = \"ttft.p75 <= 1ms\"\n"),
+            &r,
+            "r.json",
+        )
+        .expect("evaluates");
+        assert_eq!(e.rows[0].verdict, Verdict::Inconclusive);
+        assert!(
+            e.rows[0].detail().contains("no `ttft` histogram"),
+            "{}",
+            e.rows[0].detail()
+        );
+        r.overall
+            .histograms
+            .insert("ttft".into(), "not base64!".into());
+        let err = evaluate(
+            &claims("[[claims]]\nexpr = \"ttft.p75 <= 1ms\"\n"),
+            &r,
+            "r.json",
+        )
+        .expect_err("corrupt histogram");
+        assert!(err.to_string().contains("histogram `ttft`"), "{err}");
     }
 
     #[test]

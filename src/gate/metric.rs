@@ -185,6 +185,8 @@ pub struct Measured {
     pub basis: String,
     /// Why a verdict cannot rest on it (too few samples, no price, no SLO), if so.
     pub insufficient: Option<String>,
+    /// False when there is no value at all (no histogram, no price, no SLO): `value` is 0.
+    pub known: bool,
 }
 
 /// Why a figure could not be read from a result at all (a corrupt histogram).
@@ -232,11 +234,30 @@ fn decode(m: &ModelResult, name: &str) -> Result<Option<Hist>, ReadError> {
     }
 }
 
+/// A percentile the summary does not store, from a result without the histogram to compute it
+/// (it has no samples, or the file was edited): never a pass or a fail.
+fn no_histogram(count: u64, name: &str, stat: &str) -> Measured {
+    Measured {
+        value: 0.0,
+        count,
+        basis: "samples".into(),
+        known: false,
+        insufficient: Some(if count == 0 {
+            format!("{stat} needs samples, has 0")
+        } else {
+            format!(
+                "{stat} is not stored and the result has no `{name}` histogram to compute it from"
+            )
+        }),
+    }
+}
+
 fn samples(value: f64, count: u64, need: u64, what: &str) -> Measured {
     Measured {
         value,
         count,
         basis: "samples".into(),
+        known: count > 0,
         insufficient: (count < need).then(|| format!("{what} needs ≥ {need} samples, has {count}")),
     }
 }
@@ -273,13 +294,15 @@ fn read_latency(m: &ModelResult, name: &str, stat: Stat) -> Result<Measured, Rea
                 (0.99, s.p99),
                 (0.999, s.p99_9),
             ];
+            let label = Stat::Quantile(q).label();
             let v = match stored.iter().find(|(k, _)| (k - q).abs() < 1e-12) {
                 Some((_, v)) => *v,
-                None => decode(m, name)?
-                    .map(|h| h.quantile(q) as f64 * 1e-3)
-                    .unwrap_or(0.0),
+                None => match decode(m, name)? {
+                    Some(h) => h.quantile(q) as f64 * 1e-3,
+                    None => return Ok(no_histogram(n, name, &label)),
+                },
             };
-            samples(v, n, quantile_min_samples(q), &Stat::Quantile(q).label())
+            samples(v, n, quantile_min_samples(q), &label)
         }
     })
 }
@@ -298,12 +321,13 @@ fn read_speed(m: &ModelResult, stat: Stat) -> Result<Measured, ReadError> {
             let v = match stored.iter().find(|(k, _)| (k - q).abs() < 1e-12) {
                 Some((_, v)) => *v,
                 // Speed is 1 / TPOT, so its q-quantile is the TPOT (1 − q)-quantile inverted.
-                None => decode(m, "tpot")?
-                    .map(|h| match h.quantile(1.0 - q) {
+                None => match decode(m, "tpot")? {
+                    Some(h) => match h.quantile(1.0 - q) {
                         0 => 0.0,
                         us => 1e6 / us as f64,
-                    })
-                    .unwrap_or(0.0),
+                    },
+                    None => return Ok(no_histogram(n, "tpot", &Stat::Quantile(q).label())),
+                },
             };
             samples(v, n, quantile_min_samples(q), &Stat::Quantile(q).label())
         }
@@ -316,6 +340,7 @@ fn read_scalar(m: &ModelResult, window_s: f64, name: &str, limit: f64) -> Measur
         value,
         count: sent,
         basis: format!("requests sent, {window_s:.1} s window"),
+        known: true,
         insufficient: if window_s <= 0.0 {
             Some("the measurement window is empty".into())
         } else if sent == 0 {
@@ -329,6 +354,7 @@ fn read_scalar(m: &ModelResult, window_s: f64, name: &str, limit: f64) -> Measur
         value: 0.0,
         count: 0,
         basis: "requests".into(),
+        known: false,
         insufficient: Some("the run had no [slo]".into()),
     };
     let cost = m.cost.as_ref();
@@ -336,6 +362,7 @@ fn read_scalar(m: &ModelResult, window_s: f64, name: &str, limit: f64) -> Measur
         value: 0.0,
         count: 0,
         basis: "requests".into(),
+        known: false,
         insufficient: Some("the scenario gave no price for this model".into()),
     };
     let rate = |value: f64, count: u64, what: &str| {
@@ -344,6 +371,7 @@ fn read_scalar(m: &ModelResult, window_s: f64, name: &str, limit: f64) -> Measur
             value,
             count,
             basis: what.to_string(),
+            known: count > 0,
             insufficient: (count < need).then(|| {
                 format!(
                     "a rate against {:.2} % needs ≥ {need} {what}, has {count}",
@@ -392,6 +420,7 @@ fn read_scalar(m: &ModelResult, window_s: f64, name: &str, limit: f64) -> Measur
             value: 0.0,
             count: 0,
             basis: String::new(),
+            known: false,
             insufficient: Some(format!("`{other}` is not a scalar metric")),
         },
     }
