@@ -4,8 +4,9 @@
 //!
 //! The rule (docs/gates.md#baseline): percentiles compare distribution-free 95 % confidence
 //! intervals built from the stored histograms (a regression needs the new interval wholly above
-//! the old one); means use Welch's t-test (p < 0.05) and need ≥ 30 samples a side. This module
-//! never reads claims and never decides the exit code.
+//! the old one); means use Welch's t-test (p < 0.05) and need ≥ 30 samples a side; nothing is
+//! called with fewer than 10 successful requests a side. This module never reads claims and
+//! never decides the exit code.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,10 @@ pub const STATS: &[&str] = &["mean", "p50", "p90", "p99"];
 /// Fewer samples than this a side and a mean is never called different: Welch's t assumes
 /// near-normal sample means, which skewed latency distributions approach only with ~30 samples.
 pub const MIN_SAMPLES_FOR_MEAN: u64 = 30;
+/// Fewer successful requests than this a side and nothing is called: token-level samples (ITL)
+/// of a handful of requests share those requests' conditions, so their count overstates the
+/// evidence.
+pub const MIN_REQUESTS: u64 = 10;
 /// Significance level.
 pub const ALPHA: f64 = 0.05;
 
@@ -307,6 +312,16 @@ pub fn compare(
                         cn.high < co.low,
                     )
                 };
+                let few = o.requests.ok.min(n.requests.ok) < MIN_REQUESTS;
+                let (evidence, supported_up, supported_down) = if few {
+                    (
+                        format!("needs ≥ {MIN_REQUESTS} successful requests a side"),
+                        false,
+                        false,
+                    )
+                } else {
+                    (evidence, supported_up, supported_down)
+                };
                 let change = if old_v > 0.0 {
                     (new_v - old_v) / old_v
                 } else if new_v > 0.0 {
@@ -430,6 +445,9 @@ mod tests {
         let r = compare(&old, &new, &t, "a", "b").expect("compares");
         assert!(!r.regressed(), "{}", r.table("a", "b"));
         assert!(r.rows.iter().all(|c| c.verdict == Change::NotSignificant));
+        assert!(r.rows[0]
+            .evidence
+            .contains("needs ≥ 10 successful requests"));
     }
 
     #[test]
