@@ -51,6 +51,7 @@ pub struct CheckArgs {
     /// Per-metric tolerance, e.g. "ttft.p99=5%" or "itl=20%" (repeatable).
     #[arg(long = "tolerance-metric", value_name = "METRIC=N%")]
     pub tolerance_metric: Vec<String>,
+    /// CI report files.
     #[command(flatten)]
     pub reports: ReportArgs,
 }
@@ -109,6 +110,7 @@ pub struct RunArgs {
     /// With --claims: inconclusive claims fail too.
     #[arg(long, requires = "claims")]
     pub strict: bool,
+    /// CI report files.
     #[command(flatten)]
     pub reports: ReportArgs,
 }
