@@ -10,13 +10,14 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use tokio::sync::watch;
 
-use crate::cli::{Cli, Command, MockArgs, RunArgs};
+use crate::cli::{CheckArgs, Cli, Command, CompareArgs, MockArgs, ReportArgs, RunArgs};
 use crate::client::{ClientSettings, TargetClient};
 use crate::dist::Dist;
+use crate::gate::{self, baseline::Tolerances, eval::Evaluation};
 use crate::mock::{Faults, MockConfig, MockModel, MockServer};
 use crate::plan::{Base, Plan};
 use crate::report;
-use crate::results::{self, RunMeta, RunStatus, Shard};
+use crate::results::{self, RunMeta, RunResult, RunStatus, Shard};
 use crate::runner::{self, Live, RunOptions, Stop, TargetRuntime};
 use crate::units;
 
@@ -60,7 +61,93 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Run(a) => run_cmd(a).await,
         Command::Validate { scenario } => validate_cmd(&scenario),
         Command::Mock(a) => mock_cmd(a).await,
+        Command::Check(a) => check_cmd(a),
+        Command::Compare(a) => compare_cmd(a),
     }
+}
+
+/// Any displayable error as an exit-2 message.
+fn user(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!(UserError(e.to_string()))
+}
+
+/// A baseline report with the two paths it compares.
+type Baseline = (gate::baseline::Report, String, String);
+
+fn check_cmd(a: CheckArgs) -> Result<Exit> {
+    let path = a.result.display().to_string();
+    let result = RunResult::read(&a.result).map_err(user)?;
+    let claims = a
+        .claims
+        .as_deref()
+        .map(gate::claims::load)
+        .transpose()
+        .map_err(user)?;
+    let eval = claims
+        .as_ref()
+        .map(|c| gate::eval::evaluate(c, &result, &path))
+        .transpose()
+        .map_err(user)?;
+    let base: Option<Baseline> = match &a.baseline {
+        Some(b) => {
+            let tol = Tolerances::parse(&a.tolerance, &a.tolerance_metric).map_err(user)?;
+            let old = RunResult::read(b).map_err(user)?;
+            let old_path = b.display().to_string();
+            let report =
+                gate::baseline::compare(&old, &result, &tol, &old_path, &path).map_err(user)?;
+            Some((report, old_path, path.clone()))
+        }
+        None => None,
+    };
+    if let Some(e) = &eval {
+        out!("{}", e.table(a.strict));
+    }
+    if let Some((b, old, new)) = &base {
+        if eval.is_some() {
+            outln!();
+        }
+        out!("{}", b.table(old, new));
+    }
+    write_reports(&a.reports, eval.as_ref(), base.as_ref(), a.strict)?;
+    if !result.validity.valid {
+        return Ok(Exit::Invalid);
+    }
+    let failed = eval.as_ref().is_some_and(|e| e.fails(a.strict))
+        || base.as_ref().is_some_and(|(b, ..)| b.regressed());
+    Ok(if failed { Exit::Gate } else { Exit::Ok })
+}
+
+fn write_reports(
+    r: &ReportArgs,
+    eval: Option<&Evaluation>,
+    base: Option<&Baseline>,
+    strict: bool,
+) -> Result<()> {
+    let write = |path: &Path, text: String| {
+        std::fs::write(path, text).map_err(|e| user(format!("writing {}: {e}", path.display())))
+    };
+    if let Some(p) = &r.junit {
+        write(p, gate::junit::render(eval, base.map(|b| &b.0), strict))?;
+    }
+    if let Some(p) = &r.markdown {
+        write(p, gate::markdown::render(eval, base, strict))?;
+    }
+    Ok(())
+}
+
+fn compare_cmd(a: CompareArgs) -> Result<Exit> {
+    let format = gate::compare::Format::parse(&a.format).map_err(user)?;
+    let mut results = Vec::new();
+    for p in &a.results {
+        results.push((p.display().to_string(), RunResult::read(p).map_err(user)?));
+    }
+    out!(
+        "{}",
+        gate::compare::build(&results)
+            .render(format)
+            .map_err(user)?
+    );
+    Ok(Exit::Ok)
 }
 
 fn load_plan(path: &Path) -> Result<Plan> {
@@ -146,6 +233,27 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     }
     let grace =
         units::parse_duration(&a.grace).map_err(|e| anyhow!(UserError(format!("--grace: {e}"))))?;
+    // Claims are checked before anything is sent, so a typo costs no run.
+    if a.claims.is_none() && (a.reports.junit.is_some() || a.reports.markdown.is_some()) {
+        bail!(UserError("--junit and --markdown need --claims".into()));
+    }
+    let claims = match &a.claims {
+        Some(p) => {
+            let c = gate::claims::load(p).map_err(user)?;
+            let models: Vec<(&str, &str)> = plan
+                .models
+                .iter()
+                .map(|m| (m.id.as_str(), m.label.as_str()))
+                .collect();
+            gate::eval::check_models(&c, &models, &a.scenario.display().to_string())
+                .map_err(user)?;
+            if c.claims.iter().any(|c| c.abort) {
+                eprintln!("warning: `abort = true` is reserved: claims are checked when the run ends, not during it");
+            }
+            Some(c)
+        }
+        None => None,
+    };
 
     // Every connection is a descriptor (twice over with an in-process mock): make room, and
     // refuse a closed loop that cannot fit rather than report descriptor errors as endpoint
@@ -334,13 +442,23 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     if let Some(p) = &records_path {
         outln!("records: {} ({} lines)", p.display(), out.records_written);
     }
+    let mut gate_failed = false;
+    if let Some(c) = &claims {
+        let eval =
+            gate::eval::evaluate(c, &result, &result_path.display().to_string()).map_err(user)?;
+        outln!();
+        out!("{}", eval.table(a.strict));
+        write_reports(&a.reports, Some(&eval), None, a.strict)?;
+        gate_failed = eval.fails(a.strict);
+    }
+    // An invalid run says nothing about the endpoint, so its exit code wins over any claim.
     if !result.validity.valid {
         return Ok(Exit::Invalid);
     }
     if out.interrupted {
         return Ok(Exit::Usage);
     }
-    Ok(Exit::Ok)
+    Ok(if gate_failed { Exit::Gate } else { Exit::Ok })
 }
 
 /// The built-in mock on a thread and runtime of its own, so its work neither delays the

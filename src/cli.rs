@@ -25,6 +25,57 @@ pub enum Command {
     },
     /// Serve the built-in OpenAI-compatible simulator.
     Mock(MockArgs),
+    /// Check a result against claims and/or a baseline result; exit 1 when the gate fails.
+    Check(CheckArgs),
+    /// Compare results side by side: one table per metric family, a column per model.
+    Compare(CompareArgs),
+}
+
+/// `llmload check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Result file (JSON) to check.
+    pub result: PathBuf,
+    /// Claims file (TOML) to check the result against.
+    #[arg(long, required_unless_present = "baseline")]
+    pub claims: Option<PathBuf>,
+    /// Baseline result file: flag regressions and improvements against it.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Inconclusive claims (too few samples) fail the gate too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Relative change a baseline regression must exceed, e.g. "10%".
+    #[arg(long, default_value = "10%")]
+    pub tolerance: String,
+    /// Per-metric tolerance, e.g. "ttft.p99=5%" or "itl=20%" (repeatable).
+    #[arg(long = "tolerance-metric", value_name = "METRIC=N%")]
+    pub tolerance_metric: Vec<String>,
+    /// CI report files.
+    #[command(flatten)]
+    pub reports: ReportArgs,
+}
+
+/// CI report files written by `check` and `run --claims`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Write JUnit XML here (one test case per claim).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write a Markdown summary here (e.g. "$GITHUB_STEP_SUMMARY").
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+}
+
+/// `llmload compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Result files (JSON); the first column is the reference for ratios.
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
+    /// Output format: table, markdown, json or csv.
+    #[arg(long, default_value = "table")]
+    pub format: String,
 }
 
 /// `llmload run`.
@@ -53,6 +104,15 @@ pub struct RunArgs {
     /// Tokio worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Check the result against this claims file at the end and exit 1 if one fails.
+    #[arg(long)]
+    pub claims: Option<PathBuf>,
+    /// With --claims: inconclusive claims fail too.
+    #[arg(long, requires = "claims")]
+    pub strict: bool,
+    /// CI report files.
+    #[command(flatten)]
+    pub reports: ReportArgs,
 }
 
 /// `llmload mock`.

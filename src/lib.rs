@@ -3,10 +3,12 @@
 //! The path of one run: [`scenario`] (the file) → [`plan`] (validated) → [`runner`] (paces
 //! arrivals from [`schedule`], draws requests from [`workload`], sends them with [`client`])
 //! → [`metrics`] (folds [`record`]s) → [`results`] (the versioned JSON) → [`report`].
+//! [`gate`] reads result files back: claims, baselines and side-by-side comparisons.
 pub mod app;
 pub mod cli;
 pub mod client;
 pub mod dist;
+pub mod gate;
 pub mod metrics;
 pub mod mock;
 pub mod monitor;
