@@ -285,7 +285,6 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         .max()
         .unwrap_or(0) as u32
         + plan.workload.max_tokens.upper_bound().unwrap_or(4096.0) as u32;
-    let mut real_target = false;
     for t in &plan.targets {
         let base_url = match &t.base {
             Base::Mock(cfg) => {
@@ -296,10 +295,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
                 mocks.push(m);
                 url
             }
-            Base::Url(u) => {
-                real_target = true;
-                u.clone()
-            }
+            Base::Url(u) => u.clone(),
         };
         let api_key = match &t.api_key_env {
             // The mock needs no key: use one if the variable is set, never require it.
@@ -333,7 +329,6 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     // The fallback tokenizer is built lazily, on a blocking thread, the first time a server
     // omits usage: building it costs about a CPU-second, which a run that never needs it
     // should not pay (nor have competing with its first requests).
-    let _ = real_target;
 
     // Output files.
     let stamp = time::OffsetDateTime::now_utc();

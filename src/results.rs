@@ -221,7 +221,8 @@ pub struct Counts {
     pub failed: u64,
     /// Not sent: in-flight cap full with `on_full = "drop"`.
     pub dropped: u64,
-    /// Not sent or abandoned: the run was stopped.
+    /// Not sent: the run stopped while the arrival waited (abandoned in-flight requests are
+    /// sent and failed, class `abandoned`).
     pub cancelled: u64,
     /// Failures by class (only non-zero classes).
     pub errors: BTreeMap<String, u64>,
@@ -701,9 +702,7 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
         daily_requests: plan.daily_requests,
         plan,
     };
-    let all_prices: Option<Price> = None;
-    let overall = model_result(&c.overall, "*", "all models", "", all_prices, &cx);
-    let mut overall = overall;
+    let mut overall = model_result(&c.overall, "*", "all models", "", None, &cx);
     // Overall cost is the sum of the models' costs when every model has a price.
     let models: Vec<ModelResult> = plan
         .models

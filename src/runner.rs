@@ -564,49 +564,82 @@ async fn closed_loop(sh: &Arc<Shared>) -> u64 {
         return 0;
     };
     let workers = profile.max();
+    let send_end = profile.total_duration().map(|d| sh.clock.start + d);
     let next = Arc::new(AtomicU64::new(0));
-    let mut set = tokio::task::JoinSet::new();
+    // Workers are detached: when the profile ends, sending stops here while requests still in
+    // flight go on into the drain (tracked by `pending`), however long they are.
+    let alive = Arc::new((AtomicUsize::new(workers as usize), Notify::new()));
     for w in 0..workers {
         let sh = sh.clone();
         let next = next.clone();
-        set.spawn(async move {
-            let profile = match &sh.plan.load.shape {
-                Shape::Closed { profile } => profile.clone(),
-                Shape::Open { .. } => return,
-            };
-            loop {
-                if *sh.stop.borrow() >= Stop::Arrivals {
-                    return;
-                }
-                let now = Instant::now();
-                let elapsed = now.saturating_duration_since(sh.clock.start);
-                if now < sh.clock.start {
-                    tokio::time::sleep_until(sh.clock.start).await;
-                    continue;
-                }
-                match profile.at(elapsed) {
-                    None => return,
-                    Some(c) if w >= c => {
-                        let wake = profile
-                            .next_change_after(elapsed)
-                            .map(|t| sh.clock.start + t);
-                        let Some(wake) = wake else { return };
-                        tokio::select! {
-                            _ = tokio::time::sleep_until(wake) => continue,
-                            _ = wait_stop(sh.stop.clone(), Stop::Arrivals) => return,
-                        }
-                    }
-                    Some(_) => {}
-                }
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                if sh.plan.load.requests.is_some_and(|r| index >= r) {
-                    return;
-                }
-                sh.pending.fetch_add(1, Ordering::AcqRel);
-                request(sh.clone(), index, now, now, None).await;
+        let alive = alive.clone();
+        tokio::spawn(async move {
+            closed_worker(&sh, w, &next).await;
+            if alive.0.fetch_sub(1, Ordering::AcqRel) == 1 {
+                alive.1.notify_waiters();
             }
         });
     }
-    while set.join_next().await.is_some() {}
+    let all_done = async {
+        loop {
+            let notified = alive.1.notified();
+            if alive.0.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    };
+    tokio::select! {
+        _ = all_done => {}
+        _ = async {
+            match send_end {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        } => {}
+        _ = wait_stop(sh.stop.clone(), Stop::Arrivals) => {}
+    }
     sh.clock.us(Instant::now())
+}
+
+/// One closed-loop worker: sends its next request when the last one ends, while the profile
+/// gives it a slot.
+async fn closed_worker(sh: &Arc<Shared>, w: u32, next: &AtomicU64) {
+    let profile = match &sh.plan.load.shape {
+        Shape::Closed { profile } => profile.clone(),
+        Shape::Open { .. } => return,
+    };
+    loop {
+        if *sh.stop.borrow() >= Stop::Arrivals {
+            return;
+        }
+        let now = Instant::now();
+        if now < sh.clock.start {
+            tokio::time::sleep_until(sh.clock.start).await;
+            continue;
+        }
+        let elapsed = now.saturating_duration_since(sh.clock.start);
+        match profile.at(elapsed) {
+            None => return,
+            Some(c) if w >= c => {
+                let Some(wake) = profile
+                    .next_change_after(elapsed)
+                    .map(|t| sh.clock.start + t)
+                else {
+                    return;
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep_until(wake) => continue,
+                    _ = wait_stop(sh.stop.clone(), Stop::Arrivals) => return,
+                }
+            }
+            Some(_) => {}
+        }
+        let index = next.fetch_add(1, Ordering::Relaxed);
+        if sh.plan.load.requests.is_some_and(|r| index >= r) {
+            return;
+        }
+        sh.pending.fetch_add(1, Ordering::AcqRel);
+        request(sh.clone(), index, now, now, None).await;
+    }
 }

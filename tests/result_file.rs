@@ -20,6 +20,11 @@ fn shape(v: &serde_json::Value, path: String, out: &mut BTreeSet<String>) {
         }
         serde_json::Value::Array(a) => {
             out.insert(format!("{path}: array"));
+            // Validity reasons depend on the machine (a starved CI box may add one); their
+            // presence is not part of the shape.
+            if path == ".validity.reasons" {
+                return;
+            }
             for x in a {
                 shape(x, format!("{path}[]"), out);
             }
@@ -100,15 +105,27 @@ fn sigint_stops_arrivals_drains_and_writes_an_interrupted_result() {
         "took {:?} to stop",
         start.elapsed()
     );
-    assert_eq!(
-        output.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     let result: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).expect("result written"))
             .expect("json");
+    // An interrupted run exits 2; an interrupted run the machine also starved exits 3 (invalid
+    // wins), and only for that reason.
+    let starved = result["validity"]["reasons"].as_array().is_some_and(|a| {
+        !a.is_empty()
+            && a.iter().all(|x| {
+                x.as_str().is_some_and(|s| {
+                    s.contains("schedule lag")
+                        || s.contains("event loop")
+                        || s.contains("CPU cores")
+                })
+            })
+    });
+    assert!(
+        output.status.code() == Some(2) || (output.status.code() == Some(3) && starved),
+        "exit {:?}: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(result["status"], "interrupted");
     let sent = result["overall"]["requests"]["sent"]
         .as_u64()

@@ -465,3 +465,32 @@ fn multi_token_chunks_and_reasoning_are_measured_apart() {
         m["tokens"]
     );
 }
+
+#[test]
+fn closed_loop_stops_at_its_duration_and_abandons_requests_that_outlive_the_drain() {
+    let started = std::time::Instant::now();
+    let r = run_scenario(
+        &scenario(
+            r#"ttft = "30s", itl = "1ms", output_tokens = 4"#,
+            "max_tokens = 4",
+            "concurrency = 4\nduration = \"1s\"\ndrain_timeout = \"500ms\"",
+        )
+        .replace(r#"first_token = "5s""#, r#"first_token = "60s""#)
+        .replace(r#"total = "20s""#, r#"total = "60s""#),
+        &["--quiet"],
+        &[],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_ok_or_starved(&r);
+    let abandoned = r
+        .records
+        .iter()
+        .filter(|x| x["outcome"] == "abandoned")
+        .count();
+    assert_eq!(abandoned, 4, "{:?}", r.records);
+    assert_eq!(model(&r.result, 0)["requests"]["errors"]["abandoned"], 4);
+}
