@@ -223,6 +223,7 @@ duration = "60s"
                 health: Default::default(),
                 worker_threads: 1,
                 cpu_excludes_mock: false,
+                aborted_by: None,
             };
             let r = results::build(&plan, &col, meta);
             r.write(&path).expect("write");

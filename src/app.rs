@@ -247,9 +247,6 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
                 .collect();
             gate::eval::check_models(&c, &models, &a.scenario.display().to_string())
                 .map_err(user)?;
-            if c.claims.iter().any(|c| c.abort) {
-                eprintln!("warning: `abort = true` is reserved: claims are checked when the run ends, not during it");
-            }
             Some(c)
         }
         None => None,
@@ -381,6 +378,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
             interrupt_grace: grace,
             lead: Duration::from_millis(20),
             exclude_tids: mocks.iter().map(|m| m.tid).collect(),
+            judge: claims.as_ref().and_then(|c| abort_judge(&plan, c)),
         },
     )
     .await;
@@ -407,6 +405,8 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         run_id: format!("{:016x}", rand::random::<u64>()),
         status: if out.interrupted {
             RunStatus::Interrupted
+        } else if out.aborted.is_some() {
+            RunStatus::Aborted
         } else {
             RunStatus::Complete
         },
@@ -427,6 +427,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
                 .unwrap_or(1)
         }),
         cpu_excludes_mock: !mock_tids.is_empty(),
+        aborted_by: out.aborted.clone(),
     };
     let result = results::build(&plan, &out.collector, meta);
     result
@@ -453,7 +454,53 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     if out.interrupted {
         return Ok(Exit::Usage);
     }
+    if let Some(why) = &out.aborted {
+        eprintln!("aborted: {why}");
+        return Ok(Exit::Gate);
+    }
     Ok(if gate_failed { Exit::Gate } else { Exit::Ok })
+}
+
+/// A live check of the claims marked `abort = true` (severity `fail`): about once a second, the
+/// metrics so far (the window cut at "now") are judged like a finished result, and the first
+/// claim that is already lost — a FAIL with enough samples, never an inconclusive one — stops
+/// new arrivals. In-flight requests finish as after an interrupt; the final check then runs on
+/// everything measured.
+fn abort_judge(plan: &Plan, claims: &gate::claims::Claims) -> Option<runner::Judge> {
+    let mut watched = claims.clone();
+    watched
+        .claims
+        .retain(|c| c.abort && c.severity == gate::claims::Severity::Fail);
+    if watched.claims.is_empty() {
+        return None;
+    }
+    let plan = plan.clone();
+    Some(Box::new(
+        move |c: &mut crate::metrics::Collector, now_us: u64| {
+            let saved = c.window();
+            if now_us <= saved.start_us {
+                return None;
+            }
+            c.set_window(crate::metrics::Window {
+                start_us: saved.start_us,
+                end_us: Some(saved.end_us.map_or(now_us, |e| e.min(now_us))),
+            });
+            let snapshot = results::build(&plan, c, RunMeta::live());
+            c.set_window(saved);
+            let eval = gate::eval::evaluate(&watched, &snapshot, "the live run").ok()?;
+            eval.rows
+                .iter()
+                .find(|r| r.verdict == gate::eval::Verdict::Fail)
+                .map(|r| {
+                    format!(
+                        "claim `{}` (abort = true) was lost during the run: measured {}, limit {}",
+                        r.claim.title(),
+                        r.measured_text(),
+                        r.limit_text()
+                    )
+                })
+        },
+    ))
 }
 
 /// The built-in mock on a thread and runtime of its own, so its work neither delays the

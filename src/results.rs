@@ -55,6 +55,9 @@ pub struct RunResult {
     pub timeseries: Vec<SeriesPoint>,
     /// Things a reader should know (token counts from a fallback source, drops, …).
     pub warnings: Vec<String>,
+    /// Why the run was stopped early by a claim marked `abort = true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted_by: Option<String>,
     /// File name of the per-request records (JSONL), beside this file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records_file: Option<String>,
@@ -77,6 +80,8 @@ pub enum RunStatus {
     Complete,
     /// Stopped early by SIGINT/SIGTERM; holds what was measured until then.
     Interrupted,
+    /// Stopped early because a claim marked `abort = true` was already lost (`aborted_by`).
+    Aborted,
 }
 
 /// Scenario identity.
@@ -413,8 +418,31 @@ pub struct RunMeta {
     pub health: crate::monitor::Health,
     /// Runtime worker threads the generator had.
     pub worker_threads: usize,
+    /// Why a claim stopped the run early.
+    pub aborted_by: Option<String>,
     /// Whether an in-process mock's CPU was excluded from the generator's.
     pub cpu_excludes_mock: bool,
+}
+
+impl RunMeta {
+    /// Placeholder facts for judging a run while it is still going.
+    pub fn live() -> RunMeta {
+        RunMeta {
+            run_id: String::new(),
+            status: RunStatus::Complete,
+            started_at: String::new(),
+            finished_at: String::new(),
+            records_file: None,
+            shard: Shard { index: 0, count: 1 },
+            max_lag_p99_ms: f64::INFINITY,
+            min_send_ratio: 0.0,
+            warnings: Vec::new(),
+            health: Default::default(),
+            worker_threads: 0,
+            cpu_excludes_mock: false,
+            aborted_by: None,
+        }
+    }
 }
 
 /// Why a result file could not be read or written.
@@ -915,5 +943,6 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
         timeseries,
         warnings,
         records_file: meta.records_file,
+        aborted_by: meta.aborted_by,
     }
 }

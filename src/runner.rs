@@ -89,8 +89,11 @@ impl TargetRuntime {
     }
 }
 
+/// A live judgement, called about once a second with the metrics so far and the time (µs since
+/// start); a returned reason stops new arrivals, as an interrupt would, and is recorded.
+pub type Judge = Box<dyn FnMut(&mut Collector, u64) -> Option<String> + Send>;
+
 /// Options that are not part of the scenario.
-#[derive(Debug, Clone)]
 pub struct RunOptions {
     /// After a stop signal, how long in-flight requests may finish.
     pub interrupt_grace: Duration,
@@ -98,6 +101,8 @@ pub struct RunOptions {
     pub lead: Duration,
     /// Threads whose CPU is not the generator's (an in-process mock server).
     pub exclude_tids: Vec<i32>,
+    /// Stops the run early when it says so (claims marked `abort = true`).
+    pub judge: Option<Judge>,
 }
 
 /// What a run produced.
@@ -118,6 +123,8 @@ pub struct RunOutput {
     pub abandoned: u64,
     /// The generator's own event-loop lag and CPU use.
     pub health: crate::monitor::Health,
+    /// Why the judge stopped the run early, if it did.
+    pub aborted: Option<String>,
 }
 
 struct Shared {
@@ -414,7 +421,10 @@ pub async fn run(
         error: None,
     };
     let live_c = live.clone();
+    let mut judge = opts.judge;
+    let stopper = internal.clone();
     let collect = tokio::spawn(async move {
+        let mut aborted: Option<String> = None;
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut flushed = Instant::now();
         loop {
@@ -432,12 +442,26 @@ pub async fn run(
                     if now.duration_since(flushed) >= Duration::from_secs(1) {
                         writer.flush();
                         flushed = now;
+                        if aborted.is_none() {
+                            if let Some(j) = judge.as_mut() {
+                                if let Some(why) = j(&mut collector, clock.us(now)) {
+                                    aborted = Some(why);
+                                    stopper.send_if_modified(|s| {
+                                        let raise = *s < Stop::Arrivals;
+                                        if raise {
+                                            *s = Stop::Arrivals;
+                                        }
+                                        raise
+                                    });
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
         writer.flush();
-        (collector, writer)
+        (collector, writer, aborted)
     });
 
     let send_end = match &sh.plan.load.shape {
@@ -462,13 +486,13 @@ pub async fn run(
     let health = monitor.finish().await;
     let abandoned = sh.abandoned.load(Ordering::Relaxed);
     drop(sh);
-    let (mut collector, writer) = match collect.await {
+    let (mut collector, writer, aborted) = match collect.await {
         Ok(v) => v,
         // The collector only folds numbers; a panic there is a bug, and re-raising it keeps
         // its message instead of writing a silently incomplete result.
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     };
-    if window_end_us.is_none() || interrupted {
+    if window_end_us.is_none() || interrupted || aborted.is_some() {
         let end = window_end_us.map_or(send_end.max(collector.last_end_us), |e| e.min(send_end));
         collector.set_window_end(end);
     }
@@ -482,6 +506,7 @@ pub async fn run(
         records_error: writer.error,
         abandoned,
         health,
+        aborted,
     }
 }
 

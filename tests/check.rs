@@ -553,3 +553,36 @@ fn baseline_against_itself_changes_nothing() {
     );
     assert!(!o.stdout.contains("warning:"), "{}", o.stdout);
 }
+
+#[test]
+fn run_stops_early_when_an_abort_claim_is_lost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let claims = dir.path().join("abort.toml");
+    std::fs::write(
+        &claims,
+        "[[claims]]\nexpr = \"ttft.p50 <= 20ms\"\nabort = true\n\n[[claims]]\nexpr = \"error_rate < 50%\"\n",
+    )
+    .expect("write claims");
+    let started = std::time::Instant::now();
+    let r = run_scenario(
+        &scenario(
+            r#"ttft = "150ms", itl = "2ms", output_tokens = 4"#,
+            "max_tokens = 4",
+            "rate = \"40/s\"\narrival = \"constant\"\nduration = \"60s\"",
+        ),
+        &["--quiet", "--claims", claims.to_str().expect("utf-8 path")],
+        &[],
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(r.result["status"], "aborted", "{}", r.stdout);
+    assert!(r.result["aborted_by"]
+        .as_str()
+        .is_some_and(|s| s.contains("ttft.p50 <= 20ms")));
+    // Exit 1 (the claim is lost), or 3 only if the machine also starved the generator.
+    assert!(r.code == 1 || r.code == 3, "exit {}: {}", r.code, r.stderr);
+    assert!(r.result["load"]["window_s"].as_f64().expect("window") < 15.0);
+}

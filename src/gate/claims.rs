@@ -98,7 +98,7 @@ pub struct Claim {
     pub model: Option<String>,
     /// Fail or warn.
     pub severity: Severity,
-    /// Reserved: stop a run early when the claim is already lost (not implemented yet).
+    /// Under `llmload run --claims`: stop the run early once this claim is already lost.
     pub abort: bool,
     /// Where the claim's `model` (or, without one, the claim) is in the file, for errors
     /// found at evaluation.

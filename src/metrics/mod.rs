@@ -238,6 +238,11 @@ impl Collector {
         self.window
     }
 
+    /// Replaces the window (a live judgement narrows it to "so far", then restores it).
+    pub fn set_window(&mut self, w: Window) {
+        self.window = w;
+    }
+
     fn bucket(&mut self, t_us: u64) -> &mut Bucket {
         let i = (t_us / SEC_US) as usize;
         if self.series.len() <= i {

@@ -93,6 +93,7 @@ pub fn summary_table(r: &RunResult) -> String {
         match r.status {
             crate::results::RunStatus::Complete => "complete",
             crate::results::RunStatus::Interrupted => "INTERRUPTED",
+            crate::results::RunStatus::Aborted => "ABORTED by a claim",
         },
         r.overall
             .latency_ms
