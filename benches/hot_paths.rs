@@ -161,7 +161,7 @@ fn records(c: &mut Criterion) {
                 start_us: 0,
                 end_us: None,
             },
-            Slo::default(),
+            vec![Slo::default()],
             60_000_000,
         );
         let mut i = 0u64;
@@ -200,7 +200,7 @@ duration = "60s"
             start_us: 0,
             end_us: Some(60_000_000),
         },
-        Slo::default(),
+        vec![Slo::default()],
         60_000_000,
     );
     for i in 0..100_000 {

@@ -135,6 +135,8 @@ pub struct Model {
     pub price: Option<Price>,
     /// Context window in tokens.
     pub context_window: Option<u64>,
+    /// Objectives for this model: the scenario's `[slo]` with the model's own overrides.
+    pub slo: Slo,
 }
 
 /// Request contents.
@@ -465,6 +467,7 @@ impl Plan {
                     cached_input_per_m: p.cached_input_per_m,
                 }),
                 context_window: m.context_window,
+                slo: Slo::default(),
             });
         }
         if !models.is_empty() && models.iter().map(|m| m.weight).sum::<f64>() <= 0.0 {
@@ -526,16 +529,16 @@ impl Plan {
 
         // Load.
         let load = build_load(&f, &mut bad);
-        let slo = f
-            .slo
-            .as_ref()
-            .map(|s| Slo {
-                ttft_ms: s.ttft.map(|d| d.0.as_secs_f64() * 1e3),
-                ttft_answer_ms: s.ttft_answer.map(|d| d.0.as_secs_f64() * 1e3),
-                tpot_ms: s.tpot.map(|d| d.0.as_secs_f64() * 1e3),
-                e2e_ms: s.e2e.map(|d| d.0.as_secs_f64() * 1e3),
-            })
-            .unwrap_or_default();
+        let slo = f.slo.as_ref().map(slo_ms).unwrap_or_default();
+        for (m, spec) in models.iter_mut().zip(&f.models) {
+            let own = spec.slo.as_ref().map(slo_ms).unwrap_or_default();
+            m.slo = Slo {
+                ttft_ms: own.ttft_ms.or(slo.ttft_ms),
+                ttft_answer_ms: own.ttft_answer_ms.or(slo.ttft_answer_ms),
+                tpot_ms: own.tpot_ms.or(slo.tpot_ms),
+                e2e_ms: own.e2e_ms.or(slo.e2e_ms),
+            };
+        }
         let daily_requests = f.cost.as_ref().and_then(|c| c.daily_requests);
         if let Some(d) = daily_requests {
             if !(d.is_finite() && d > 0.0) {
@@ -568,6 +571,16 @@ impl Plan {
             slo,
             daily_requests,
         })
+    }
+}
+
+fn slo_ms(s: &crate::scenario::SloSpec) -> Slo {
+    let ms = |d: Option<crate::scenario::Dur>| d.map(|d| d.0.as_secs_f64() * 1e3);
+    Slo {
+        ttft_ms: ms(s.ttft),
+        ttft_answer_ms: ms(s.ttft_answer),
+        tpot_ms: ms(s.tpot),
+        e2e_ms: ms(s.e2e),
     }
 }
 

@@ -292,6 +292,10 @@ pub struct Speed {
 /// SLO attainment.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SloResult {
+    /// The objectives judged (ms): the scenario's `[slo]` with the model's own overrides; on the
+    /// overall row, the scenario's `[slo]` (each request is judged by its model's objectives).
+    #[serde(default)]
+    pub objectives: Slo,
     /// Measured requests that met every objective.
     pub met: u64,
     /// Measured arrivals (failed and dropped count as misses).
@@ -614,6 +618,7 @@ fn model_result(
         m
     };
     let slo = cx.slo_set.then(|| SloResult {
+        objectives: Slo::default(),
         met: s.slo_met,
         issued,
         attainment: if issued > 0 {
@@ -726,11 +731,14 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
     let cx = Ctx {
         window_s,
         window_secs: first_sec..last_sec.max(first_sec),
-        slo_set: plan.slo.is_set(),
+        slo_set: plan.slo.is_set() || plan.models.iter().any(|m| m.slo.is_set()),
         daily_requests: plan.daily_requests,
         plan,
     };
     let mut overall = model_result(&c.overall, "*", "all models", "", None, &cx);
+    if let Some(x) = overall.slo.as_mut() {
+        x.objectives = plan.slo;
+    }
     // Overall cost is the sum of the models' costs when every model has a price.
     let models: Vec<ModelResult> = plan
         .models
@@ -742,7 +750,11 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
                 .get(m.target)
                 .map(|t| t.name.as_str())
                 .unwrap_or("");
-            model_result(s, &m.id, &m.label, target, m.price, &cx)
+            let mut r = model_result(s, &m.id, &m.label, target, m.price, &cx);
+            if let Some(x) = r.slo.as_mut() {
+                x.objectives = m.slo;
+            }
+            r
         })
         .collect();
     if !models.is_empty() && models.iter().all(|m| m.cost.is_some()) {
@@ -802,7 +814,17 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
     let mut reasons = Vec::new();
     let dropped = c.overall.count(Outcome::Dropped);
     if open && c.arrivals_in_window > 0 {
-        let ratio = c.sent_in_window as f64 / c.arrivals_in_window as f64;
+        // A run stopped early has an artificial window edge: an arrival dispatched just before
+        // the stop may be sent just after it. There the ratio counts the measured arrivals that
+        // were sent at all (those cancelled by the stop itself are not the generator's fault).
+        let stopped_early = meta.status != RunStatus::Complete;
+        let ratio = if stopped_early {
+            let cancelled = c.overall.count(Outcome::Cancelled);
+            let sent = c.arrivals_in_window - dropped - cancelled;
+            sent as f64 / (c.arrivals_in_window - cancelled).max(1) as f64
+        } else {
+            c.sent_in_window as f64 / c.arrivals_in_window as f64
+        };
         if ratio < meta.min_send_ratio {
             let why = if dropped > 0 {
                 format!(

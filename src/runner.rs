@@ -378,7 +378,7 @@ pub async fn run(
             start_us: warmup_us,
             end_us: window_end_us,
         },
-        plan.slo,
+        plan.models.iter().map(|m| m.slo).collect(),
         hold_us,
     );
     let (tx, mut rx) = mpsc::unbounded_channel::<(usize, RequestRecord)>();

@@ -124,6 +124,10 @@ pub struct ModelSpec {
     /// Simulation settings, used when the target is `mock`.
     #[serde(default)]
     pub mock: Option<MockSpec>,
+    /// Objectives for this model's requests; each one given replaces the scenario's `[slo]`
+    /// value for this model.
+    #[serde(default)]
+    pub slo: Option<SloSpec>,
 }
 
 fn one() -> f64 {

@@ -122,9 +122,10 @@ fn sigint_stops_arrivals_drains_and_writes_an_interrupted_result() {
     });
     assert!(
         output.status.code() == Some(2) || (output.status.code() == Some(3) && starved),
-        "exit {:?}: {}",
+        "exit {:?}: {}\nreasons: {}",
         output.status.code(),
-        String::from_utf8_lossy(&output.stderr)
+        String::from_utf8_lossy(&output.stderr),
+        result["validity"]["reasons"]
     );
     assert_eq!(result["status"], "interrupted");
     let sent = result["overall"]["requests"]["sent"]

@@ -494,3 +494,43 @@ fn closed_loop_stops_at_its_duration_and_abandons_requests_that_outlive_the_drai
     assert_eq!(abandoned, 4, "{:?}", r.records);
     assert_eq!(model(&r.result, 0)["requests"]["errors"]["abandoned"], 4);
 }
+
+#[test]
+fn per_model_slo_overrides_the_scenario_slo() {
+    // Two models with the same 60 ms TTFT: the scenario's 1 s TTFT objective is met by both,
+    // but the second model's own 20 ms objective is missed by every request.
+    let text = r#"
+name = "slo"
+seed = 3
+[[targets]]
+name = "sim"
+base_url = "mock"
+[[models]]
+id = "a"
+target = "sim"
+mock = { ttft = "60ms", itl = "1ms", output_tokens = 3 }
+[[models]]
+id = "b"
+target = "sim"
+mock = { ttft = "60ms", itl = "1ms", output_tokens = 3 }
+slo = { ttft = "20ms" }
+[workload]
+prompts = ["x"]
+max_tokens = 3
+[load]
+concurrency = 4
+requests = 40
+[slo]
+ttft = "1s"
+"#;
+    let r = run_scenario(text, &["--quiet"], &[]);
+    assert_ok_or_starved(&r);
+    let (a, b) = (&model(&r.result, 0)["slo"], &model(&r.result, 1)["slo"]);
+    assert_eq!(a["objectives"]["ttft_ms"], 1000.0);
+    assert_eq!(b["objectives"]["ttft_ms"], 20.0);
+    assert_eq!(a["attainment"], 1.0, "{a}");
+    assert_eq!(b["met"], 0, "{b}");
+    let overall = &r.result["overall"]["slo"];
+    assert_eq!(overall["met"], a["met"]);
+    assert_eq!(overall["issued"], 40);
+}

@@ -200,7 +200,7 @@ pub struct Collector {
     /// Latest t_end seen (µs).
     pub last_end_us: u64,
     window: Window,
-    slo: Slo,
+    slo: Vec<Slo>,
     open_ttft: BTreeMap<usize, Hist>,
     hold_us: u64,
 }
@@ -211,7 +211,8 @@ impl Collector {
     /// `hold_us`: how long after a second ends a first token may still be reported for it
     /// (the longest a request can last); per-second TTFT histograms older than that are
     /// reduced to their percentiles so memory stays flat.
-    pub fn new(models: usize, window: Window, slo: Slo, hold_us: u64) -> Collector {
+    /// `slo` holds each model's objectives, indexed like the plan's models.
+    pub fn new(models: usize, window: Window, slo: Vec<Slo>, hold_us: u64) -> Collector {
         Collector {
             models: vec![Stats::default(); models],
             overall: Stats::default(),
@@ -321,7 +322,12 @@ impl Collector {
                 self.queue_time.record(ts.saturating_sub(r.t_dispatch_us));
             }
         }
-        let slo_ok = measured && r.outcome == Outcome::Ok && meets_slo(&self.slo, r);
+        let slo_ok = measured
+            && r.outcome == Outcome::Ok
+            && self
+                .slo
+                .get(model)
+                .is_some_and(|s| s.is_set() && meets_slo(s, r));
         for s in [&mut self.models[model], &mut self.overall] {
             s.window_output_tokens += window_out;
             for &(sec, n) in &by_second {
@@ -561,7 +567,7 @@ mod tests {
                 start_us: 0,
                 end_us: None,
             },
-            Slo::default(),
+            vec![Slo::default()],
             1,
         );
         c.add(0, &r);
@@ -586,7 +592,7 @@ mod tests {
                 start_us: 0,
                 end_us: None,
             },
-            Slo::default(),
+            vec![Slo::default()],
             1,
         );
         c.add(0, &r);
