@@ -617,18 +617,12 @@ fn mock_model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> {
         mm.output_tokens = Some(d.0.clone());
     }
     if let Some(n) = spec.tokens_per_chunk {
-        if n == 0 {
-            return Err(("tokens_per_chunk", "must be at least 1".into()));
-        }
         mm.tokens_per_chunk = n;
     }
     if let Some(n) = spec.reasoning_tokens {
         mm.reasoning_tokens = n;
     }
     if let Some(n) = spec.max_concurrency {
-        if n == 0 {
-            return Err(("max_concurrency", "must be at least 1".into()));
-        }
         mm.max_concurrency = Some(n);
     }
     if let Some(f) = &spec.faults {
@@ -641,30 +635,33 @@ fn mock_model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> {
             malformed: f.malformed,
             error_event: f.error_event,
         };
-        let ps = [
-            ("rate_limit", f.rate_limit),
-            ("server_error", f.server_error),
-            ("stall", f.stall),
-            ("disconnect", f.disconnect),
-            ("malformed", f.malformed),
-            ("error_event", f.error_event),
-        ];
-        for (name, p) in ps {
-            if !(0.0..=1.0).contains(&p) {
-                return Err((
-                    "faults",
-                    format!("`{name}` is a probability and must be between 0 and 1"),
-                ));
-            }
-        }
-        if ps.iter().map(|(_, p)| p).sum::<f64>() > 1.0 + 1e-9 {
-            return Err((
-                "faults",
-                "the fault probabilities sum to more than 1".into(),
-            ));
-        }
         mm.faults = faults;
     }
+    // The mock owns its rules; map its verdict to the scenario field it came from.
+    mm.validate(&m.id).map_err(|e| {
+        use crate::mock::MockConfigError as E;
+        let (field, msg) = match &e {
+            E::Dist { field, source, .. } => (
+                match *field {
+                    "ttft_ms" => "ttft",
+                    "itl_ms" => "itl",
+                    other => other,
+                },
+                source.to_string(),
+            ),
+            E::Probability { field, value, .. } => (
+                "faults",
+                format!("`{field}` = {value} is a probability and must be between 0 and 1"),
+            ),
+            E::ProbabilitySum { sum, .. } => (
+                "faults",
+                format!("the fault probabilities add up to {sum}, more than 1"),
+            ),
+            E::TokensPerChunk { .. } => ("tokens_per_chunk", "must be at least 1".into()),
+            E::MaxConcurrency { .. } => ("max_concurrency", "must be at least 1".into()),
+        };
+        (field, msg)
+    })?;
     Ok(mm)
 }
 

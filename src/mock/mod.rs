@@ -150,7 +150,8 @@ pub enum MockConfigError {
 }
 
 impl MockModel {
-    fn validate(&self, name: &str) -> Result<(), MockConfigError> {
+    /// Checks one model's settings; `name` is used in messages.
+    pub fn validate(&self, name: &str) -> Result<(), MockConfigError> {
         let dist = |field: &'static str, d: &Dist| {
             d.validate().map_err(|source| MockConfigError::Dist {
                 model: name.to_string(),
