@@ -10,7 +10,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use tokio::sync::watch;
 
-use crate::cli::{CheckArgs, Cli, Command, CompareArgs, MockArgs, ReportArgs, RunArgs};
+use crate::cli::{
+    CalibrateArgs, CheckArgs, Cli, Command, CompareArgs, MockArgs, ReportArgs, RunArgs,
+};
 use crate::client::{ClientSettings, TargetClient};
 use crate::dist::Dist;
 use crate::gate::{self, baseline::Tolerances, eval::Evaluation};
@@ -61,6 +63,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Run(a) => run_cmd(a).await,
         Command::Validate { scenario } => validate_cmd(&scenario),
         Command::Mock(a) => mock_cmd(a).await,
+        Command::Calibrate(a) => calibrate_cmd(a).await,
         Command::Check(a) => check_cmd(a),
         Command::Compare(a) => compare_cmd(a),
     }
@@ -272,57 +275,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     }
 
     // Start in-process mocks and build one client per target.
-    let mut mocks = Vec::new();
-    let mut runtimes = Vec::new();
-    let largest = plan
-        .workload
-        .prompts
-        .iter()
-        .map(|p| p.chars / 4)
-        .max()
-        .unwrap_or(0) as u32
-        + plan.workload.max_tokens.upper_bound().unwrap_or(4096.0) as u32;
-    for t in &plan.targets {
-        let base_url = match &t.base {
-            Base::Mock(cfg) => {
-                let mut cfg = (**cfg).clone();
-                cfg.seed = plan.seed;
-                let m = MockThread::spawn(cfg)?;
-                let url = m.base_url.clone();
-                mocks.push(m);
-                url
-            }
-            Base::Url(u) => u.clone(),
-        };
-        let api_key = match &t.api_key_env {
-            // The mock needs no key: use one if the variable is set, never require it.
-            Some(var) if matches!(t.base, Base::Mock(_)) => std::env::var(var).ok(),
-            Some(var) => Some(std::env::var(var).map_err(|_| {
-                anyhow!(UserError(format!(
-                    "target `{}`: environment variable {var} is not set (it must hold the API key)",
-                    t.name
-                )))
-            })?),
-            None => None,
-        };
-        let client = TargetClient::new(ClientSettings {
-            name: &t.name,
-            base_url: &base_url,
-            api_key,
-            headers: &t.headers,
-            timeouts: t.timeouts,
-            pool_max_idle: t.pool_max_idle,
-            endpoint: plan.workload.endpoint,
-            stream: plan.workload.stream,
-        })
-        .map_err(|e| anyhow!(UserError(e.to_string())))?;
-        runtimes.push(TargetRuntime::new(
-            client,
-            t.requests_per_minute,
-            t.tokens_per_minute,
-            largest,
-        ));
-    }
+    let (mocks, runtimes) = prepare_targets(&plan)?;
     // The fallback tokenizer is built lazily, on a blocking thread, the first time a server
     // omits usage: building it costs about a CPU-second, which a run that never needs it
     // should not pay (nor have competing with its first requests).
@@ -501,6 +454,178 @@ fn abort_judge(plan: &Plan, claims: &gate::claims::Claims) -> Option<runner::Jud
                 })
         },
     ))
+}
+
+/// Runs a plan without progress, signals or printing, writing its records to `records`, and
+/// returns the result (for `calibrate`).
+async fn run_quiet(plan: Plan, records: &Path, threads: usize) -> Result<results::RunResult> {
+    let (mocks, runtimes) = prepare_targets(&plan)?;
+    let file = std::fs::File::create(records)
+        .with_context(|| format!("creating {}", records.display()))?;
+    let (_stop_tx, stop_rx) = watch::channel(Stop::Run);
+    let tids: Vec<i32> = mocks.iter().map(|m| m.tid).collect();
+    let out = runner::run(
+        plan.clone(),
+        runtimes,
+        Some(file),
+        Arc::new(Live::default()),
+        stop_rx,
+        RunOptions {
+            interrupt_grace: Duration::from_secs(1),
+            lead: Duration::from_millis(20),
+            exclude_tids: tids.clone(),
+            judge: None,
+        },
+    )
+    .await;
+    for m in mocks {
+        m.stop().await;
+    }
+    let meta = RunMeta {
+        run_id: "calibrate".into(),
+        status: RunStatus::Complete,
+        started_at: rfc3339(out.started_at),
+        finished_at: rfc3339(out.finished_at),
+        records_file: None,
+        shard: Shard { index: 0, count: 1 },
+        max_lag_p99_ms: 10.0,
+        min_send_ratio: 0.99,
+        warnings: Vec::new(),
+        health: out.health.clone(),
+        worker_threads: threads,
+        cpu_excludes_mock: !tids.is_empty(),
+        aborted_by: None,
+    };
+    Ok(results::build(&plan, &out.collector, meta))
+}
+
+async fn calibrate_cmd(a: CalibrateArgs) -> Result<Exit> {
+    use crate::calibrate;
+    let step =
+        units::parse_duration(&a.step).map_err(|e| anyhow!(UserError(format!("--step: {e}"))))?;
+    if !(a.start_rate > 0.0 && a.max_rate >= a.start_rate) {
+        bail!(UserError(
+            "--start-rate must be > 0 and no more than --max-rate".into()
+        ));
+    }
+    let threads = a.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let dir = std::env::temp_dir().join(format!("llmload-calibrate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let secs = step.as_secs_f64();
+    let plan_for = |load: String, truth: Option<PathBuf>| -> Result<Plan> {
+        let src = crate::scenario::Source {
+            path: PathBuf::from("calibrate.toml"),
+            text: calibrate::scenario(&load),
+        };
+        let f = src
+            .parse()
+            .map_err(|e| anyhow!("calibration scenario: {e}"))?;
+        let mut plan = Plan::build(&src, f).map_err(|e| anyhow!("calibration scenario: {e}"))?;
+        if let Some(Base::Mock(cfg)) = plan.targets.first_mut().map(|t| &mut t.base) {
+            cfg.truth_log = truth;
+        }
+        Ok(plan)
+    };
+    eprintln!(
+        "measuring TTFT overhead (about {:.0} s)…",
+        2.0 * (secs + 1.0)
+    );
+    let mut overhead = Vec::new();
+    for c in [1u32, 32] {
+        let truth = dir.join(format!("c{c}.truth.jsonl"));
+        let records = dir.join(format!("c{c}.records.jsonl"));
+        let load = format!("concurrency = {c}\nwarmup = \"1s\"\nduration = \"{secs}s\"");
+        let plan = plan_for(load, Some(truth.clone()))?;
+        run_quiet(plan, &records, threads).await?;
+        overhead.push(
+            calibrate::ttft_overhead(&records, &truth).context("reading the calibration logs")?,
+        );
+    }
+    let mut steps = Vec::new();
+    for rate in calibrate::ladder(a.start_rate, a.max_rate) {
+        eprintln!("open loop at {rate:.0} req/s…");
+        let records = dir.join(format!("rate{rate:.0}.records.jsonl"));
+        let plan = plan_for(
+            format!(
+                "rate = \"{rate}/s\"\narrival = \"poisson\"\nmax_in_flight = 8192\nwarmup = \"1s\"\nduration = \"{secs}s\""
+            ),
+            None,
+        )?;
+        let r = run_quiet(plan, &records, threads).await?;
+        let st = calibrate::Step::from_result(rate, &r);
+        let stop = !st.valid;
+        steps.push(st);
+        if stop {
+            break;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    out!(
+        "{}",
+        calibrate::report(threads, &overhead[0], &overhead[1], &steps)
+    );
+    Ok(Exit::Ok)
+}
+
+/// Starts an in-process mock for each `mock` target and builds one client (with its quotas)
+/// per target, reading API keys from the environment.
+fn prepare_targets(plan: &Plan) -> Result<(Vec<MockThread>, Vec<TargetRuntime>)> {
+    let mut mocks = Vec::new();
+    let mut runtimes = Vec::new();
+    let largest = plan
+        .workload
+        .prompts
+        .iter()
+        .map(|p| p.chars / 4)
+        .max()
+        .unwrap_or(0) as u32
+        + plan.workload.max_tokens.upper_bound().unwrap_or(4096.0) as u32;
+    for t in &plan.targets {
+        let base_url = match &t.base {
+            Base::Mock(cfg) => {
+                let mut cfg = (**cfg).clone();
+                cfg.seed = plan.seed;
+                let m = MockThread::spawn(cfg)?;
+                let url = m.base_url.clone();
+                mocks.push(m);
+                url
+            }
+            Base::Url(u) => u.clone(),
+        };
+        let api_key = match &t.api_key_env {
+            // The mock needs no key: use one if the variable is set, never require it.
+            Some(var) if matches!(t.base, Base::Mock(_)) => std::env::var(var).ok(),
+            Some(var) => Some(std::env::var(var).map_err(|_| {
+                anyhow!(UserError(format!(
+                    "target `{}`: environment variable {var} is not set (it must hold the API key)",
+                    t.name
+                )))
+            })?),
+            None => None,
+        };
+        let client = TargetClient::new(ClientSettings {
+            name: &t.name,
+            base_url: &base_url,
+            api_key,
+            headers: &t.headers,
+            timeouts: t.timeouts,
+            pool_max_idle: t.pool_max_idle,
+            endpoint: plan.workload.endpoint,
+            stream: plan.workload.stream,
+        })
+        .map_err(|e| anyhow!(UserError(e.to_string())))?;
+        runtimes.push(TargetRuntime::new(
+            client,
+            t.requests_per_minute,
+            t.tokens_per_minute,
+            largest,
+        ));
+    }
+    Ok((mocks, runtimes))
 }
 
 /// The built-in mock on a thread and runtime of its own, so its work neither delays the

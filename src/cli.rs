@@ -25,6 +25,8 @@ pub enum Command {
     },
     /// Serve the built-in OpenAI-compatible simulator.
     Mock(MockArgs),
+    /// Measure llmload's own limits on this machine (TTFT overhead, highest valid rate).
+    Calibrate(CalibrateArgs),
     /// Check a result against claims and/or a baseline result; exit 1 when the gate fails.
     Check(CheckArgs),
     /// Compare results side by side: one table per metric family, a column per model.
@@ -113,6 +115,23 @@ pub struct RunArgs {
     /// CI report files.
     #[command(flatten)]
     pub reports: ReportArgs,
+}
+
+/// `llmload calibrate`.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Measured length of each step, e.g. "3s".
+    #[arg(long, default_value = "3s")]
+    pub step: String,
+    /// First rate of the ladder (req/s); each step doubles it.
+    #[arg(long, default_value_t = 250.0)]
+    pub start_rate: f64,
+    /// Highest rate to try (req/s).
+    #[arg(long, default_value_t = 16000.0)]
+    pub max_rate: f64,
+    /// Tokio worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 /// `llmload mock`.

@@ -5,6 +5,7 @@
 //! → [`metrics`] (folds [`record`]s) → [`results`] (the versioned JSON) → [`report`].
 //! [`gate`] reads result files back: claims, baselines and side-by-side comparisons.
 pub mod app;
+pub mod calibrate;
 pub mod cli;
 pub mod client;
 pub mod dist;

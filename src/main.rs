@@ -8,6 +8,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let threads = match &cli.command {
         Command::Run(a) => a.threads,
+        Command::Calibrate(a) => a.threads,
         _ => None,
     };
     let mut rt = tokio::runtime::Builder::new_multi_thread();

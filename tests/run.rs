@@ -534,3 +534,40 @@ ttft = "1s"
     assert_eq!(overall["met"], a["met"]);
     assert_eq!(overall["issued"], 40);
 }
+
+#[test]
+fn calibrate_reports_overhead_and_a_rate_ladder() {
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "calibrate",
+        "--step",
+        "500ms",
+        "--start-rate",
+        "100",
+        "--max-rate",
+        "200",
+    ]);
+    let out = output_with_timeout(cmd, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("concurrency 1") && stdout.contains("concurrency 32"),
+        "{stdout}"
+    );
+    // Both overhead rows joined requests with the mock's truth log.
+    assert!(!stdout.contains("(n=0)"), "{stdout}");
+    assert_eq!(
+        stdout.matches("\n         100 ").count() + stdout.matches("\n         200 ").count(),
+        2,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("highest valid open-loop rate") || stdout.contains("no step was valid"),
+        "{stdout}"
+    );
+}
