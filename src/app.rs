@@ -345,6 +345,12 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     }
 
     let mut warnings: Vec<String> = fd_warning.into_iter().collect();
+    for t in plan.targets.iter().filter(|t| t.insecure) {
+        warnings.push(format!(
+            "target `{}`: tls.insecure = true — server certificates were NOT verified",
+            t.name
+        ));
+    }
     if let Some(e) = &out.records_error {
         warnings.push(format!("writing the records file failed part way: {e}"));
     }
@@ -605,8 +611,31 @@ fn prepare_targets(plan: &Plan) -> Result<(Vec<MockThread>, Vec<TargetRuntime>)>
                     t.name
                 )))
             })?),
-            None => None,
+            None => match &t.api_key_file {
+                Some(f) => Some(
+                    std::fs::read_to_string(f)
+                        .map_err(|e| {
+                            anyhow!(UserError(format!(
+                                "target `{}`: cannot read api_key_file {}: {e}",
+                                t.name,
+                                f.display()
+                            )))
+                        })?
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_string(),
+                ),
+                None => None,
+            },
         };
+        if t.insecure {
+            eprintln!(
+                "warning: target `{}`: tls.insecure = true — server certificates will NOT be verified",
+                t.name
+            );
+        }
         let client = TargetClient::new(ClientSettings {
             name: &t.name,
             base_url: &base_url,
@@ -614,6 +643,9 @@ fn prepare_targets(plan: &Plan) -> Result<(Vec<MockThread>, Vec<TargetRuntime>)>
             headers: &t.headers,
             timeouts: t.timeouts,
             pool_max_idle: t.pool_max_idle,
+            http: t.http,
+            ca_bundle: t.ca_bundle.as_deref(),
+            insecure: t.insecure,
             endpoint: plan.workload.endpoint,
             stream: plan.workload.stream,
         })

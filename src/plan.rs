@@ -82,6 +82,14 @@ pub struct Target {
     pub tokens_per_minute: Option<f64>,
     /// Idle connections kept per host.
     pub pool_max_idle: usize,
+    /// HTTP version choice.
+    pub http: crate::scenario::HttpVersion,
+    /// Extra CA certificates (PEM bytes).
+    pub ca_bundle: Option<Vec<u8>>,
+    /// Accept any certificate (explicit, warned, recorded).
+    pub insecure: bool,
+    /// File holding the API key.
+    pub api_key_file: Option<PathBuf>,
 }
 
 /// Request timeouts.
@@ -349,6 +357,35 @@ impl Plan {
                     );
                 }
             }
+            let dir = src.path.parent().unwrap_or_else(|| Path::new("."));
+            let ca_bundle = match &t.tls.ca_bundle {
+                Some(f) => match std::fs::read(dir.join(f)) {
+                    Ok(b)
+                        if String::from_utf8_lossy(&b).contains("-----BEGIN CERTIFICATE-----") =>
+                    {
+                        Some(b)
+                    }
+                    Ok(_) => {
+                        bad(
+                            &at("tls.ca_bundle"),
+                            format!("`{f}` holds no PEM certificate"),
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        bad(&at("tls.ca_bundle"), format!("cannot read `{f}`: {e}"));
+                        None
+                    }
+                },
+                None => None,
+            };
+            let api_key_file = t.api_key_file.as_ref().map(|f| dir.join(f));
+            if t.api_key_file.is_some() && t.api_key_env.is_some() {
+                bad(
+                    &at("api_key_file"),
+                    "give `api_key_env` or `api_key_file`, not both".into(),
+                );
+            }
             let mut timeouts = Timeouts::default();
             let spec = &t.timeouts;
             for (name, v, slot) in [
@@ -390,6 +427,10 @@ impl Plan {
                 requests_per_minute: t.limits.requests_per_minute,
                 tokens_per_minute: t.limits.tokens_per_minute,
                 pool_max_idle: t.pool_max_idle.unwrap_or(usize::MAX),
+                http: t.http.unwrap_or_default(),
+                ca_bundle,
+                insecure: t.tls.insecure,
+                api_key_file,
             });
         }
 

@@ -69,6 +69,44 @@ pub struct TargetSpec {
     /// Connection pool size per host (idle connections kept).
     #[serde(default)]
     pub pool_max_idle: Option<usize>,
+    /// HTTP version: "auto" (HTTP/1.1, or HTTP/2 when TLS negotiates it), "1.1", or "2"
+    /// (HTTP/2 only; prior knowledge on plain http).
+    #[serde(default)]
+    pub http: Option<HttpVersion>,
+    /// TLS settings.
+    #[serde(default)]
+    pub tls: TlsSpec,
+    /// A file holding the API key (its first line), instead of an environment variable.
+    #[serde(default)]
+    pub api_key_file: Option<String>,
+}
+
+/// HTTP version choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+pub enum HttpVersion {
+    /// Let the connection decide.
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    /// HTTP/1.1 only.
+    #[serde(rename = "1.1")]
+    Http1,
+    /// HTTP/2 only.
+    #[serde(rename = "2")]
+    Http2,
+}
+
+/// TLS settings of a target.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSpec {
+    /// PEM file of extra CA certificates to trust, relative to the scenario file.
+    #[serde(default)]
+    pub ca_bundle: Option<String>,
+    /// Accept any certificate. Only by explicit choice: printed as a warning and recorded in
+    /// the result.
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 /// Request timeouts.

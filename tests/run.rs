@@ -571,3 +571,52 @@ fn calibrate_reports_overhead_and_a_rate_ladder() {
         "{stdout}"
     );
 }
+
+#[test]
+fn http2_prior_knowledge_insecure_warning_and_key_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("key.txt");
+    let secret = "sk-from-a-file-9f8e7d";
+    std::fs::write(&key, format!("{secret}\n")).expect("write key");
+    let text = scenario(
+        r#"ttft = "5ms", itl = "1ms", output_tokens = 3"#,
+        "max_tokens = 3",
+        "concurrency = 2\nrequests = 10",
+    )
+    .replace(
+        "base_url = \"mock\"",
+        &format!(
+            "base_url = \"mock\"\nhttp = \"2\"\ntls = {{ insecure = true }}\napi_key_file = \"{}\"",
+            key.display()
+        ),
+    );
+    let r = run_scenario(&text, &["--quiet"], &[]);
+    assert_ok_or_starved(&r);
+    assert_eq!(
+        model(&r.result, 0)["requests"]["ok"],
+        10,
+        "HTTP/2 with prior knowledge against the mock"
+    );
+    assert!(r.stderr.contains("NOT be verified"), "{}", r.stderr);
+    assert!(
+        r.result["warnings"].to_string().contains("NOT verified"),
+        "{}",
+        r.result["warnings"]
+    );
+    for entry in std::fs::read_dir(r.dir.path().join("out")).expect("out") {
+        let body = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+        assert!(!body.contains(secret));
+    }
+    // A CA bundle that is not there is a located scenario error.
+    let bad = scenario(r#"ttft = "5ms""#, "", "concurrency = 1\nrequests = 1").replace(
+        "base_url = \"mock\"",
+        "base_url = \"mock\"\ntls = { ca_bundle = \"nope.pem\" }",
+    );
+    let r = run_scenario(&bad, &["--quiet"], &[]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("targets[0].tls.ca_bundle") && r.stderr.contains("nope.pem"),
+        "{}",
+        r.stderr
+    );
+}

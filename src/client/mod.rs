@@ -98,6 +98,12 @@ pub struct ClientSettings<'a> {
     pub timeouts: Timeouts,
     /// Idle connections kept per host.
     pub pool_max_idle: usize,
+    /// HTTP version choice.
+    pub http: crate::scenario::HttpVersion,
+    /// Extra CA certificates (PEM).
+    pub ca_bundle: Option<&'a [u8]>,
+    /// Accept any certificate.
+    pub insecure: bool,
     /// Endpoint family.
     pub endpoint: EndpointKind,
     /// Streaming.
@@ -131,16 +137,33 @@ impl TargetClient {
             })?;
             headers.insert(name, value);
         }
-        let http = reqwest::Client::builder()
+        let mut b = reqwest::Client::builder()
             .default_headers(headers)
             .connect_timeout(s.timeouts.connect)
             .pool_max_idle_per_host(s.pool_max_idle)
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| ClientError::Build {
-                target: s.name.to_string(),
-                message: e.without_url().to_string(),
-            })?;
+            .tcp_nodelay(true);
+        b = match s.http {
+            crate::scenario::HttpVersion::Auto => b,
+            crate::scenario::HttpVersion::Http1 => b.http1_only(),
+            crate::scenario::HttpVersion::Http2 => b.http2_prior_knowledge(),
+        };
+        if let Some(pem) = s.ca_bundle {
+            let certs =
+                reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ClientError::Build {
+                    target: s.name.to_string(),
+                    message: format!("tls.ca_bundle: {}", e.without_url()),
+                })?;
+            for c in certs {
+                b = b.add_root_certificate(c);
+            }
+        }
+        if s.insecure {
+            b = b.danger_accept_invalid_certs(true);
+        }
+        let http = b.build().map_err(|e| ClientError::Build {
+            target: s.name.to_string(),
+            message: e.without_url().to_string(),
+        })?;
         let path = match s.endpoint {
             EndpointKind::Chat => "/chat/completions",
             EndpointKind::Completions => "/completions",
