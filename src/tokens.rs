@@ -1,9 +1,9 @@
 //! The built-in offline tokenizer (OpenAI's o200k_base BPE, embedded in the binary): the
 //! fallback token counter when a server sends no `usage`.
 //!
-//! Loading the BPE table takes a noticeable fraction of a second, so it is built once, lazily,
-//! off the hot path ([`preload`]); counting is only done when a server did not report usage,
-//! never per streamed chunk.
+//! Building the BPE table costs about a CPU-second, so it is built once, lazily, on a blocking
+//! thread the first time it is needed (callers use `spawn_blocking`); counting is only done when
+//! a server did not report usage, never per streamed chunk.
 
 use std::sync::OnceLock;
 
@@ -13,12 +13,6 @@ static BPE: OnceLock<Option<CoreBPE>> = OnceLock::new();
 
 fn bpe() -> Option<&'static CoreBPE> {
     BPE.get_or_init(|| tiktoken_rs::o200k_base().ok()).as_ref()
-}
-
-/// Builds the tokenizer table now (call from a blocking thread at start-up when a run may
-/// need it).
-pub fn preload() {
-    let _ = bpe();
 }
 
 /// Tokens in `text` under o200k_base, or None if the embedded table failed to load.
