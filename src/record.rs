@@ -189,6 +189,10 @@ pub struct RequestRecord {
     pub cached_tokens: Option<u64>,
     /// Stream events that carried output.
     pub output_events: u32,
+    /// The server's `completion_tokens` contradicts the stream: fewer tokens than events that
+    /// carried output (each carries at least one). The server's figure is kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub usage_mismatch: bool,
     /// The response `id` the server gave, to join with server logs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_id: Option<String>,
@@ -244,6 +248,7 @@ impl RequestRecord {
             reasoning_tokens: None,
             cached_tokens: None,
             output_events: 0,
+            usage_mismatch: false,
             response_id: None,
             finish_reason: None,
             retry_after_s: None,

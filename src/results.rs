@@ -252,6 +252,10 @@ pub struct TokenTotals {
     pub input_all_phases: u64,
     /// Output tokens of every request sent, all phases.
     pub output_all_phases: u64,
+    /// Measured requests whose `usage.completion_tokens` was below the number of stream events
+    /// that carried output (impossible for an honest count); the server's figure was kept.
+    #[serde(default)]
+    pub usage_mismatch: u64,
 }
 
 /// Throughput over the measurement window.
@@ -692,6 +696,7 @@ fn model_result(
             input_source: src(&s.input_sources),
             input_all_phases: s.tokens_all_phases.input,
             output_all_phases: s.tokens_all_phases.output,
+            usage_mismatch: s.usage_mismatch,
         },
         throughput: Throughput {
             output_tokens_per_s: per(s.window_output_tokens),
@@ -887,6 +892,12 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
             c.overall.output_sources[1],
             crate::tokens::NAME,
             c.overall.output_sources[2]
+        ));
+    }
+    if c.overall.usage_mismatch > 0 {
+        warnings.push(format!(
+            "{} requests reported fewer completion_tokens than the stream events that carried output; the server's figure was kept (tokens.usage_mismatch)",
+            c.overall.usage_mismatch
         ));
     }
     if c.arrivals_in_window == 0 {

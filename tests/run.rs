@@ -620,3 +620,31 @@ fn http2_prior_knowledge_insecure_warning_and_key_file() {
         r.stderr
     );
 }
+
+#[test]
+fn refused_connections_are_classified_and_the_run_finishes() {
+    // A port that was just free: nothing listens on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let text = scenario(
+        r#"ttft = "5ms""#,
+        "max_tokens = 3",
+        "concurrency = 2\nrequests = 6",
+    )
+    .replace(
+        "base_url = \"mock\"",
+        &format!("base_url = \"http://127.0.0.1:{port}/v1\""),
+    );
+    let r = run_scenario(&text, &["--quiet"], &[]);
+    assert_ok_or_starved(&r);
+    let m = model(&r.result, 0);
+    assert_eq!(m["requests"]["errors"]["connect"], 6, "{}", m["requests"]);
+    assert_eq!(m["error_rate"], 1.0);
+    assert!(r
+        .records
+        .iter()
+        .all(|x| x["outcome"] == "connect" && x["error"].as_str().is_some()));
+}

@@ -507,6 +507,7 @@ fn apply_usage(rec: &mut RequestRecord, usage: Option<&wire::Usage>, text: Strin
         if let Some(n) = u.completion_tokens {
             rec.output_tokens = Some(n);
             rec.output_tokens_source = Some(TokenSource::Usage);
+            rec.usage_mismatch = n < rec.output_events as u64;
         }
         if let Some(n) = u.prompt_tokens {
             rec.input_tokens = Some(n);
@@ -707,5 +708,42 @@ impl BodyBuilder {
         };
         // Serialising plain strings and numbers into a Vec cannot fail.
         Bytes::from(out.expect("request bodies hold only JSON-safe values"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Outcome, Phase};
+
+    fn rec(events: u32) -> RequestRecord {
+        let mut r = RequestRecord::unsent(0, "m".into(), Phase::Measure, Outcome::Ok, 0, 0);
+        r.output_events = events;
+        r
+    }
+
+    #[test]
+    fn usage_below_the_event_count_is_flagged_and_kept() {
+        let usage = wire::Usage {
+            completion_tokens: Some(2),
+            prompt_tokens: Some(9),
+            ..Default::default()
+        };
+        let mut r = rec(5);
+        apply_usage(&mut r, Some(&usage), String::from("a b c d e"));
+        assert!(r.usage_mismatch);
+        assert_eq!(r.output_tokens, Some(2), "the server's figure is kept");
+        assert_eq!(r.output_tokens_source, Some(TokenSource::Usage));
+        let mut ok = rec(2);
+        apply_usage(&mut ok, Some(&usage), String::new());
+        assert!(!ok.usage_mismatch);
+    }
+
+    #[test]
+    fn missing_usage_leaves_text_for_offline_counting() {
+        let mut r = rec(3);
+        apply_usage(&mut r, None, String::from(" the of and"));
+        assert!(r.output_tokens.is_none());
+        assert_eq!(r.untokenized_output.as_deref(), Some(" the of and"));
     }
 }

@@ -117,6 +117,8 @@ pub struct Stats {
     pub slo_met_output_tokens: u64,
     /// Output tokens per 1 s bucket since start, by event time.
     pub output_per_s: Vec<u64>,
+    /// Measured requests whose usage contradicted the stream (server's figure kept).
+    pub usage_mismatch: u64,
 }
 
 impl Stats {
@@ -350,6 +352,9 @@ impl Collector {
                 continue;
             }
             s.outcomes[r.outcome.index()] += 1;
+            if r.usage_mismatch {
+                s.usage_mismatch += 1;
+            }
             if sent {
                 add_tokens(&mut s.tokens, r);
                 if let Some(src) = r.output_tokens_source {
