@@ -646,6 +646,7 @@ fn prepare_targets(plan: &Plan) -> Result<(Vec<MockThread>, Vec<TargetRuntime>)>
             http: t.http,
             ca_bundle: t.ca_bundle.as_deref(),
             insecure: t.insecure,
+            lean: t.lean,
             endpoint: plan.workload.endpoint,
             stream: plan.workload.stream,
         })

@@ -90,6 +90,8 @@ pub struct Target {
     pub insecure: bool,
     /// File holding the API key.
     pub api_key_file: Option<PathBuf>,
+    /// Use the lean HTTP/1.1 transport.
+    pub lean: bool,
 }
 
 /// Request timeouts.
@@ -386,6 +388,20 @@ impl Plan {
                     "give `api_key_env` or `api_key_file`, not both".into(),
                 );
             }
+            let lean = t.client == Some(crate::scenario::ClientKind::Lean);
+            if lean && t.base_url.starts_with("https://") {
+                bad(
+                    &at("client"),
+                    "the lean client speaks plain http:// only; use the default client for https"
+                        .into(),
+                );
+            }
+            if lean && t.http == Some(crate::scenario::HttpVersion::Http2) {
+                bad(
+                    &at("client"),
+                    "the lean client speaks HTTP/1.1 only; drop `http = \"2\"`".into(),
+                );
+            }
             let mut timeouts = Timeouts::default();
             let spec = &t.timeouts;
             for (name, v, slot) in [
@@ -431,6 +447,7 @@ impl Plan {
                 ca_bundle,
                 insecure: t.tls.insecure,
                 api_key_file,
+                lean,
             });
         }
 

@@ -79,6 +79,21 @@ pub struct TargetSpec {
     /// A file holding the API key (its first line), instead of an environment variable.
     #[serde(default)]
     pub api_key_file: Option<String>,
+    /// HTTP transport: "default" (reqwest/hyper) or "lean" (llmload's own HTTP/1.1 reader for
+    /// plain http://, fewer wake-ups per token; experimental).
+    #[serde(default)]
+    pub client: Option<ClientKind>,
+}
+
+/// HTTP transport choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientKind {
+    /// reqwest over hyper: HTTP/1.1 and HTTP/2, TLS.
+    #[default]
+    Default,
+    /// llmload's own HTTP/1.1 reader: plain http only.
+    Lean,
 }
 
 /// HTTP version choice.

@@ -648,3 +648,91 @@ fn refused_connections_are_classified_and_the_run_finishes() {
         .iter()
         .all(|x| x["outcome"] == "connect" && x["error"].as_str().is_some()));
 }
+
+#[test]
+fn lean_client_counts_and_classifies_like_the_default_one() {
+    let lean = |t: String| {
+        t.replace(
+            "base_url = \"mock\"",
+            "base_url = \"mock\"\nclient = \"lean\"",
+        )
+    };
+    // Exact counts, streamed chat.
+    let r = run_scenario(
+        &lean(scenario(
+            r#"ttft = "5ms", itl = "1ms", output_tokens = 12"#,
+            "max_tokens = 100",
+            "concurrency = 4\nrequests = 40",
+        )),
+        &["--quiet"],
+        &[],
+    );
+    assert_ok_or_starved(&r);
+    let m = model(&r.result, 0);
+    assert_eq!(m["requests"]["ok"], 40);
+    assert_eq!(m["tokens"]["output"], 480);
+    assert_eq!(m["latency_ms"]["itl"]["count"], 40 * 11);
+    // Completions and non-streamed bodies.
+    for extra in [
+        "endpoint = \"completions\"\nmax_tokens = 7",
+        "stream = false\nmax_tokens = 7",
+    ] {
+        let r = run_scenario(
+            &lean(scenario(
+                r#"ttft = "5ms", itl = "1ms""#,
+                extra,
+                "concurrency = 2\nrequests = 6",
+            )),
+            &["--quiet"],
+            &[],
+        );
+        assert_ok_or_starved(&r);
+        assert_eq!(model(&r.result, 0)["tokens"]["output"], 42, "{extra}");
+    }
+    // Faults land in the same classes.
+    let r = run_scenario(
+        &lean(
+            scenario(
+                r#"ttft = "5ms", itl = "2ms", output_tokens = 8, faults = { rate_limit = 0.15, retry_after = "2s", server_error = 0.15, disconnect = 0.15, malformed = 0.1, error_event = 0.1, stall = 0.05 }"#,
+                "max_tokens = 8",
+                "concurrency = 8\nrequests = 200",
+            )
+            .replace(r#"idle = "2s""#, r#"idle = "300ms""#),
+        ),
+        &["--quiet"],
+        &[],
+    );
+    assert_ok_or_starved(&r);
+    let m = model(&r.result, 0);
+    let errors = &m["requests"]["errors"];
+    for class in [
+        "rate_limited",
+        "http_5xx",
+        "stream_cut",
+        "malformed_chunk",
+        "error_event",
+        "timeout_idle",
+    ] {
+        assert!(
+            errors[class].as_u64().unwrap_or(0) > 0,
+            "no {class} in {errors}"
+        );
+    }
+    assert_eq!(
+        m["requests"]["ok"].as_u64().unwrap_or(0) + m["requests"]["failed"].as_u64().unwrap_or(0),
+        200
+    );
+    // https is refused at validation.
+    let bad = lean(scenario(
+        r#"ttft = "5ms""#,
+        "",
+        "concurrency = 1\nrequests = 1",
+    ))
+    .replace(
+        "base_url = \"mock\"",
+        "base_url = \"https://127.0.0.1:9/v1\"",
+    );
+    let r = run_scenario(&bad, &["--quiet"], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("targets[0].client"), "{}", r.stderr);
+}

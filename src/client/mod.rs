@@ -5,6 +5,7 @@
 //! server does into an [`Outcome`] on a [`RequestRecord`]. It never panics on server data and
 //! never puts credentials in an error or record.
 
+pub mod lean;
 pub mod sse;
 pub mod wire;
 
@@ -81,6 +82,7 @@ pub struct TargetClient {
     url: String,
     timeouts: Timeouts,
     stream: bool,
+    lean: Option<lean::LeanClient>,
 }
 
 /// Settings for [`TargetClient::new`].
@@ -104,6 +106,8 @@ pub struct ClientSettings<'a> {
     pub ca_bundle: Option<&'a [u8]>,
     /// Accept any certificate.
     pub insecure: bool,
+    /// Use the lean HTTP/1.1 transport (plain http only).
+    pub lean: bool,
     /// Endpoint family.
     pub endpoint: EndpointKind,
     /// Streaming.
@@ -168,11 +172,29 @@ impl TargetClient {
             EndpointKind::Chat => "/chat/completions",
             EndpointKind::Completions => "/completions",
         };
+        let url = format!("{}{}", s.base_url, path);
+        let lean = if s.lean {
+            let mut hs: Vec<(String, String)> = s.headers.to_vec();
+            if let Some(key) = &s.api_key {
+                hs.push(("Authorization".into(), format!("Bearer {key}")));
+            }
+            Some(
+                lean::LeanClient::new(&url, &hs, s.timeouts.connect).map_err(|message| {
+                    ClientError::Build {
+                        target: s.name.to_string(),
+                        message: format!("client = \"lean\": {message}"),
+                    }
+                })?,
+            )
+        } else {
+            None
+        };
         Ok(TargetClient {
             http,
-            url: format!("{}{}", s.base_url, path),
+            url,
             timeouts: s.timeouts,
             stream: s.stream,
+            lean,
         })
     }
 
@@ -182,43 +204,48 @@ impl TargetClient {
         let t_send = clock.at(rec.t_send_us.unwrap_or_default());
         let total_deadline = t_send + self.timeouts.total;
         let first_deadline = (t_send + self.timeouts.first_token).min(total_deadline);
-        let req = self.http.post(&self.url).body(body);
-        let resp = match timeout_at(first_deadline, req.send()).await {
-            Err(_) => {
-                return finish_err(
-                    clock,
-                    rec,
-                    if first_deadline == total_deadline {
-                        Outcome::TimeoutTotal
-                    } else {
-                        Outcome::TimeoutHeaders
-                    },
-                    "no response headers before the timeout",
-                )
+        let resp = if let Some(lean) = &self.lean {
+            match timeout_at(first_deadline, lean.send(&body)).await {
+                Err(_) => {
+                    return finish_err(
+                        clock,
+                        rec,
+                        if first_deadline == total_deadline {
+                            Outcome::TimeoutTotal
+                        } else {
+                            Outcome::TimeoutHeaders
+                        },
+                        "no response headers before the timeout",
+                    )
+                }
+                Ok(Err(e)) => {
+                    let outcome = match e.kind {
+                        lean::LeanErrorKind::Connect => Outcome::Connect,
+                        lean::LeanErrorKind::Io => Outcome::StreamCut,
+                        lean::LeanErrorKind::Protocol => Outcome::MalformedChunk,
+                    };
+                    return finish_err(clock, rec, outcome, &e.message);
+                }
+                Ok(Ok(r)) => Resp::Lean(r),
             }
-            Ok(Err(e)) => {
-                let outcome = if e.is_timeout() {
-                    Outcome::TimeoutHeaders
-                } else if e.is_connect() {
-                    Outcome::Connect
-                } else {
-                    Outcome::StreamCut
-                };
-                return finish_err(clock, rec, outcome, &describe(&e));
+        } else {
+            match self
+                .send_std(clock, rec, body, first_deadline, total_deadline)
+                .await
+            {
+                Some(r) => Resp::Std(r),
+                None => return,
             }
-            Ok(Ok(r)) => r,
         };
         let t_headers = Instant::now();
         rec.t_headers_us = Some(clock.us(t_headers));
         let status = resp.status();
-        rec.status = Some(status.as_u16());
-        if !status.is_success() {
+        rec.status = Some(status);
+        if !(200..300).contains(&status) {
             return self.http_error(clock, rec, resp, first_deadline).await;
         }
         let is_sse = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
+            .header("content-type")
             .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
         if self.stream && is_sse {
             self.read_stream(clock, rec, resp, first_deadline, total_deadline)
@@ -228,18 +255,58 @@ impl TargetClient {
         }
     }
 
+    /// The default (reqwest) transport up to the response head; None when the request already
+    /// failed (the record is then finished).
+    async fn send_std(
+        &self,
+        clock: &Clock,
+        rec: &mut RequestRecord,
+        body: Bytes,
+        first_deadline: Instant,
+        total_deadline: Instant,
+    ) -> Option<reqwest::Response> {
+        let req = self.http.post(&self.url).body(body);
+        let resp = match timeout_at(first_deadline, req.send()).await {
+            Err(_) => {
+                finish_err(
+                    clock,
+                    rec,
+                    if first_deadline == total_deadline {
+                        Outcome::TimeoutTotal
+                    } else {
+                        Outcome::TimeoutHeaders
+                    },
+                    "no response headers before the timeout",
+                );
+                return None;
+            }
+            Ok(Err(e)) => {
+                let outcome = if e.is_timeout() {
+                    Outcome::TimeoutHeaders
+                } else if e.is_connect() {
+                    Outcome::Connect
+                } else {
+                    Outcome::StreamCut
+                };
+                finish_err(clock, rec, outcome, &describe(&e));
+                return None;
+            }
+            Ok(Ok(r)) => r,
+        };
+        Some(resp)
+    }
+
     async fn http_error(
         &self,
         clock: &Clock,
         rec: &mut RequestRecord,
-        mut resp: reqwest::Response,
+        mut resp: Resp,
         deadline: Instant,
     ) {
-        let status = resp.status().as_u16();
+        let status = resp.status();
         rec.retry_after_s = (status == 429)
-            .then(|| resp.headers().get(reqwest::header::RETRY_AFTER))
+            .then(|| resp.header("retry-after"))
             .flatten()
-            .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<f64>().ok());
         let mut body = Vec::new();
         while body.len() < MAX_ERROR_BODY {
@@ -270,7 +337,7 @@ impl TargetClient {
         &self,
         clock: &Clock,
         rec: &mut RequestRecord,
-        mut resp: reqwest::Response,
+        mut resp: Resp,
         deadline: Instant,
     ) {
         let streaming_expected = self.stream;
@@ -291,7 +358,7 @@ impl TargetClient {
                         "response body not complete before the timeout",
                     );
                 }
-                Ok(Err(e)) => return finish_err(clock, rec, Outcome::StreamCut, &describe(&e)),
+                Ok(Err(e)) => return finish_err(clock, rec, Outcome::StreamCut, &e),
                 Ok(Ok(None)) => break,
                 Ok(Ok(Some(c))) => {
                     if body.len() + c.len() > MAX_RESPONSE_BYTES {
@@ -351,7 +418,7 @@ impl TargetClient {
         &self,
         clock: &Clock,
         rec: &mut RequestRecord,
-        mut resp: reqwest::Response,
+        mut resp: Resp,
         first_deadline: Instant,
         total_deadline: Instant,
     ) {
@@ -374,7 +441,7 @@ impl TargetClient {
                     }
                 }
                 Ok(Err(e)) => {
-                    st.error = Some(describe(&e));
+                    st.error = Some(e);
                     break Outcome::StreamCut;
                 }
                 Ok(Ok(None)) => {
@@ -414,6 +481,41 @@ impl TargetClient {
             rec.error = st.error.take();
         }
         apply_usage(rec, st.usage.as_ref(), std::mem::take(&mut st.text));
+    }
+}
+
+/// A response from either transport.
+enum Resp {
+    Std(reqwest::Response),
+    Lean(lean::LeanResponse),
+}
+
+impl Resp {
+    fn status(&self) -> u16 {
+        match self {
+            Resp::Std(r) => r.status().as_u16(),
+            Resp::Lean(r) => r.status,
+        }
+    }
+
+    /// A header by lower-case name.
+    fn header(&self, name: &str) -> Option<String> {
+        match self {
+            Resp::Std(r) => r
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from),
+            Resp::Lean(r) => r.header(name).map(String::from),
+        }
+    }
+
+    /// The next piece of body; an error is described without credentials.
+    async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
+        match self {
+            Resp::Std(r) => r.chunk().await.map_err(|e| describe(&e)),
+            Resp::Lean(r) => r.chunk().await.map_err(|e| e.message),
+        }
     }
 }
 
