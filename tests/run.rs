@@ -736,3 +736,35 @@ fn lean_client_counts_and_classifies_like_the_default_one() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("targets[0].client"), "{}", r.stderr);
 }
+
+#[test]
+fn a_stalled_stream_times_out_on_the_idle_timeout_not_the_first_token_one() {
+    let started = std::time::Instant::now();
+    let r = run_scenario(
+        &scenario(
+            r#"ttft = "5ms", itl = "5ms", output_tokens = 10, faults = { stall = 1.0 }"#,
+            "max_tokens = 10",
+            "concurrency = 2\nrequests = 4",
+        )
+        .replace(r#"first_token = "5s""#, r#"first_token = "15s""#)
+        .replace(r#"idle = "2s""#, r#"idle = "300ms""#),
+        &["--quiet"],
+        &[],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_ok_or_starved(&r);
+    assert_eq!(model(&r.result, 0)["requests"]["errors"]["timeout_idle"], 4);
+    for rec in &r.records {
+        let silent_ms = (rec["t_end_us"].as_u64().expect("end")
+            - rec["t_last_us"].as_u64().expect("last")) as f64
+            / 1e3;
+        assert!(
+            (290.0..2000.0).contains(&silent_ms),
+            "idle timeout after {silent_ms} ms"
+        );
+    }
+}

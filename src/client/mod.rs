@@ -425,30 +425,47 @@ impl TargetClient {
         let mut parser = sse::SseParser::new(MAX_RESPONSE_BYTES.min(8 * 1024 * 1024));
         let mut st = StreamState::default();
         let mut received = 0usize;
+        // One timer for the whole stream, re-armed lazily: armed at the first-token deadline,
+        // then once at the first output (last event + idle, capped by the total); after that,
+        // only when it fires is the real deadline computed and the timer moved — re-arming it
+        // on every event would cost a timer-wheel update per token. `chunk()` is cancel-safe,
+        // so losing the race to the timer loses no data.
+        let timer = tokio::time::sleep_until(first_deadline);
+        tokio::pin!(timer);
+        let mut idle_armed = false;
         let outcome = loop {
-            let deadline = match st.last {
-                None => first_deadline,
-                Some(last) => (last + self.timeouts.idle).min(total_deadline),
+            let next = tokio::select! {
+                biased;
+                c = resp.chunk() => Some(c),
+                _ = &mut timer => None,
             };
-            let chunk = match timeout_at(deadline, resp.chunk()).await {
-                Err(_) => {
-                    break if deadline >= total_deadline {
-                        Outcome::TimeoutTotal
-                    } else if st.last.is_none() {
-                        Outcome::TimeoutFirstToken
-                    } else {
-                        Outcome::TimeoutIdle
-                    }
+            let Some(next) = next else {
+                let deadline = match st.last {
+                    None => first_deadline,
+                    Some(last) => (last + self.timeouts.idle).min(total_deadline),
+                };
+                if Instant::now() < deadline {
+                    timer.as_mut().reset(deadline);
+                    continue;
                 }
-                Ok(Err(e)) => {
+                break if deadline >= total_deadline {
+                    Outcome::TimeoutTotal
+                } else if st.last.is_none() {
+                    Outcome::TimeoutFirstToken
+                } else {
+                    Outcome::TimeoutIdle
+                };
+            };
+            let chunk = match next {
+                Err(e) => {
                     st.error = Some(e);
                     break Outcome::StreamCut;
                 }
-                Ok(Ok(None)) => {
+                Ok(None) => {
                     parser.finish(|ev| st.on_event(clock, ev.data, Instant::now()));
                     break st.end_outcome();
                 }
-                Ok(Ok(Some(c))) => c,
+                Ok(Some(c)) => c,
             };
             let now = Instant::now();
             received += chunk.len();
@@ -465,6 +482,16 @@ impl TargetClient {
             }
             if st.error_event {
                 break Outcome::ErrorEvent;
+            }
+            if !idle_armed {
+                if let Some(last) = st.last {
+                    // The first output came: from now on the deadline is last event + idle,
+                    // which only moves later, so the lazy re-arm above is never late.
+                    timer
+                        .as_mut()
+                        .reset((last + self.timeouts.idle).min(total_deadline));
+                    idle_armed = true;
+                }
             }
         };
         rec.t_end_us = clock.us(Instant::now());
