@@ -68,20 +68,18 @@ fn measured_ttft_sits_just_above_the_configured_ttft() {
     assert!((19.0..80.0).contains(&itl_p50), "itl p50 {itl_p50}");
 }
 
-#[test]
-fn injected_faults_land_in_their_classes_and_never_crash_the_run() {
-    let r = run_scenario(
-        &scenario(
-            r#"ttft = "5ms", itl = "2ms", output_tokens = 8, faults = { rate_limit = 0.15, retry_after = "2s", server_error = 0.15, disconnect = 0.15, malformed = 0.1, error_event = 0.1, stall = 0.05 }"#,
-            "max_tokens = 8",
-            "concurrency = 8\nrequests = 200",
-        )
-        .replace(r#"idle = "2s""#, r#"idle = "300ms""#),
-        &["--quiet"],
-        &[],
-    );
-    assert_ok_or_starved(&r);
-    let m = model(&r.result, 0);
+/// 200 requests to a mock that injects every fault class (a 300 ms idle timeout catches stalls).
+fn fault_mix() -> String {
+    scenario(
+        r#"ttft = "5ms", itl = "2ms", output_tokens = 8, faults = { rate_limit = 0.15, retry_after = "2s", server_error = 0.15, disconnect = 0.15, malformed = 0.1, error_event = 0.1, stall = 0.05 }"#,
+        "max_tokens = 8",
+        "concurrency = 8\nrequests = 200",
+    )
+    .replace(r#"idle = "2s""#, r#"idle = "300ms""#)
+}
+
+/// Every injected fault class shows up in the model's error counts.
+fn assert_every_fault_class(m: &serde_json::Value) {
     let errors = &m["requests"]["errors"];
     for class in [
         "rate_limited",
@@ -96,6 +94,14 @@ fn injected_faults_land_in_their_classes_and_never_crash_the_run() {
             "no {class} in {errors}"
         );
     }
+}
+
+#[test]
+fn injected_faults_land_in_their_classes_and_never_crash_the_run() {
+    let r = run_scenario(&fault_mix(), &["--quiet"], &[]);
+    assert_ok_or_starved(&r);
+    let m = model(&r.result, 0);
+    assert_every_fault_class(m);
     let ok = m["requests"]["ok"].as_u64().expect("ok");
     let failed = m["requests"]["failed"].as_u64().expect("failed");
     assert_eq!(ok + failed, 200);
@@ -690,34 +696,10 @@ fn lean_client_counts_and_classifies_like_the_default_one() {
         assert_eq!(model(&r.result, 0)["tokens"]["output"], 42, "{extra}");
     }
     // Faults land in the same classes.
-    let r = run_scenario(
-        &lean(
-            scenario(
-                r#"ttft = "5ms", itl = "2ms", output_tokens = 8, faults = { rate_limit = 0.15, retry_after = "2s", server_error = 0.15, disconnect = 0.15, malformed = 0.1, error_event = 0.1, stall = 0.05 }"#,
-                "max_tokens = 8",
-                "concurrency = 8\nrequests = 200",
-            )
-            .replace(r#"idle = "2s""#, r#"idle = "300ms""#),
-        ),
-        &["--quiet"],
-        &[],
-    );
+    let r = run_scenario(&lean(fault_mix()), &["--quiet"], &[]);
     assert_ok_or_starved(&r);
     let m = model(&r.result, 0);
-    let errors = &m["requests"]["errors"];
-    for class in [
-        "rate_limited",
-        "http_5xx",
-        "stream_cut",
-        "malformed_chunk",
-        "error_event",
-        "timeout_idle",
-    ] {
-        assert!(
-            errors[class].as_u64().unwrap_or(0) > 0,
-            "no {class} in {errors}"
-        );
-    }
+    assert_every_fault_class(m);
     assert_eq!(
         m["requests"]["ok"].as_u64().unwrap_or(0) + m["requests"]["failed"].as_u64().unwrap_or(0),
         200
