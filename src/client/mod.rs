@@ -718,10 +718,12 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
+/// One request body; chat and completions differ only in how the prompt is carried.
 #[derive(Serialize)]
-struct ChatBody<'a> {
+struct Body<'a> {
     model: &'a str,
-    messages: Vec<&'a Message>,
+    #[serde(flatten)]
+    input: Input<'a>,
     max_tokens: u32,
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -735,19 +737,10 @@ struct ChatBody<'a> {
 }
 
 #[derive(Serialize)]
-struct CompletionsBody<'a> {
-    model: &'a str,
-    prompt: &'a str,
-    max_tokens: u32,
-    stream: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stream_options: Option<StreamOptions>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    temperature: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    seed: Option<u64>,
-    #[serde(flatten)]
-    extra: &'a serde_json::Map<String, serde_json::Value>,
+#[serde(untagged)]
+enum Input<'a> {
+    Chat { messages: Vec<&'a Message> },
+    Completion { prompt: &'a str },
 }
 
 #[derive(Serialize)]
@@ -795,7 +788,7 @@ impl BodyBuilder {
         let stream_options = w.stream.then_some(StreamOptions {
             include_usage: true,
         });
-        let out = match w.endpoint {
+        let input = match w.endpoint {
             EndpointKind::Chat => {
                 let mut messages: Vec<&Message> = Vec::with_capacity(4);
                 if let Some(s) = &self.system {
@@ -804,37 +797,28 @@ impl BodyBuilder {
                 if let Some(ms) = self.wrapped.get(prompt) {
                     messages.extend(ms.iter());
                 }
-                serde_json::to_vec(&ChatBody {
-                    model,
-                    messages,
-                    max_tokens,
-                    stream: w.stream,
-                    stream_options,
-                    temperature: w.temperature,
-                    seed: w.request_seed,
-                    extra,
-                })
+                Input::Chat { messages }
             }
-            EndpointKind::Completions => {
-                let text = match w.prompts.get(prompt).map(|p| &p.body) {
+            EndpointKind::Completions => Input::Completion {
+                prompt: match w.prompts.get(prompt).map(|p| &p.body) {
                     Some(PromptBody::Text(t)) => t.as_str(),
                     Some(PromptBody::Messages(ms)) => {
                         ms.last().map(|m| m.content.as_str()).unwrap_or("")
                     }
                     None => "",
-                };
-                serde_json::to_vec(&CompletionsBody {
-                    model,
-                    prompt: text,
-                    max_tokens,
-                    stream: w.stream,
-                    stream_options,
-                    temperature: w.temperature,
-                    seed: w.request_seed,
-                    extra,
-                })
-            }
+                },
+            },
         };
+        let out = serde_json::to_vec(&Body {
+            model,
+            input,
+            max_tokens,
+            stream: w.stream,
+            stream_options,
+            temperature: w.temperature,
+            seed: w.request_seed,
+            extra,
+        });
         // Serialising plain strings and numbers into a Vec cannot fail.
         Bytes::from(out.expect("request bodies hold only JSON-safe values"))
     }
