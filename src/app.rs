@@ -190,11 +190,13 @@ fn validate_cmd(path: &Path) -> Result<Exit> {
         );
     }
     outln!(
-        "  workload: {:?}, stream {}, {} prompts",
+        "  workload: {:?}, stream {}",
         plan.workload.endpoint,
         plan.workload.stream,
-        plan.workload.prompts.len()
     );
+    for line in plan.workload.describe(&plan.models) {
+        outln!("    {line}");
+    }
     let l = &plan.load;
     outln!(
         "  load: warmup {}, window {}, cooldown {}, requests {}, max_in_flight {}",
@@ -387,6 +389,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         }),
         cpu_excludes_mock: !mock_tids.is_empty(),
         aborted_by: out.aborted.clone(),
+        guard: out.guard.clone(),
     };
     let result = results::build(&plan, &out.collector, meta);
     result
@@ -501,6 +504,7 @@ async fn run_quiet(plan: Plan, records: &Path, threads: usize) -> Result<results
         worker_threads: threads,
         cpu_excludes_mock: !tids.is_empty(),
         aborted_by: None,
+        guard: out.guard.clone(),
     };
     Ok(results::build(&plan, &out.collector, meta))
 }
@@ -582,14 +586,7 @@ async fn calibrate_cmd(a: CalibrateArgs) -> Result<Exit> {
 fn prepare_targets(plan: &Plan) -> Result<(Vec<MockThread>, Vec<TargetRuntime>)> {
     let mut mocks = Vec::new();
     let mut runtimes = Vec::new();
-    let largest = plan
-        .workload
-        .prompts
-        .iter()
-        .map(|p| p.chars / 4)
-        .max()
-        .unwrap_or(0) as u32
-        + plan.workload.max_tokens.upper_bound().unwrap_or(4096.0) as u32;
+    let largest = plan.workload.largest_request_tokens();
     for t in &plan.targets {
         let base_url = match &t.base {
             Base::Mock(cfg) => {

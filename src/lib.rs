@@ -5,9 +5,11 @@
 //! → [`metrics`] (folds [`record`]s) → [`results`] (the versioned JSON) → [`report`].
 //! [`gate`] reads result files back: claims, baselines and side-by-side comparisons.
 pub mod app;
+pub mod body;
 pub mod calibrate;
 pub mod cli;
 pub mod client;
+pub mod datasets;
 pub mod dist;
 pub mod gate;
 pub mod metrics;
@@ -20,6 +22,7 @@ pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod schedule;
+pub mod synth;
 pub mod sys;
 pub mod tokens;
 pub mod units;

@@ -36,3 +36,29 @@ mod tests {
         assert!(super::count("Hello, world!").is_some_and(|n| (3..=5).contains(&n)));
     }
 }
+
+// TEMP STUB (replaced by the synth branch)
+/// Encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+pub enum Encoding {
+    /// o200k.
+    #[default]
+    #[serde(rename = "o200k_base")]
+    O200k,
+    /// cl100k.
+    #[serde(rename = "cl100k_base")]
+    Cl100k,
+}
+impl Encoding {
+    /// Name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::O200k => "o200k_base",
+            Encoding::Cl100k => "cl100k_base",
+        }
+    }
+}
+/// Count.
+pub fn count_with(_enc: Encoding, text: &str) -> Option<u64> {
+    count(text)
+}
