@@ -182,11 +182,16 @@ fn validate_cmd(path: &Path) -> Result<Exit> {
             .price
             .map(|p| format!("${}/M in, ${}/M out", p.input_per_m, p.output_per_m))
             .unwrap_or_else(|| "no price".into());
+        let w = &plan.workload;
+        let share = if w.routes.is_empty() && w.classes.iter().all(|c| c.model.is_none()) {
+            format!("{:.1} % of traffic", 100.0 * m.weight / total)
+        } else {
+            format!("weight {} where no class model or route decides", m.weight)
+        };
         outln!(
-            "  model {} on {}: {:.1} % of traffic, {price}",
+            "  model {} on {}: {share}, {price}",
             m.id,
             plan.targets[m.target].name,
-            100.0 * m.weight / total
         );
     }
     outln!(

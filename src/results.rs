@@ -937,7 +937,8 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
         }
     };
     let offered = open.then(|| per(c.arrivals_in_window));
-    let achieved = per(c.sent_in_window);
+    // Arrivals sent (a session's later turns and fallback attempts are requests, not arrivals).
+    let achieved = per(c.arrivals_sent_in_window);
     let lag = c.schedule_lag.summary(1e-3);
     let mut reasons = Vec::new();
     let dropped = c.overall.count(Outcome::Dropped);
@@ -1074,7 +1075,12 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
         .enumerate()
         .filter(|(_, s)| s.issued() > 0)
         .map(|(i, s)| {
-            let label = if i + 1 == g.turns.len() {
+            let bounded = w
+                .sessions
+                .as_ref()
+                .and_then(|x| x.turns.upper_bound())
+                .is_some_and(|u| (u.ceil() as usize) <= g.turns.len());
+            let label = if i + 1 == g.turns.len() && !bounded {
                 format!("turn {}+", i + 1)
             } else {
                 format!("turn {}", i + 1)
@@ -1093,6 +1099,8 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
         .routes
         .iter()
         .enumerate()
+        // The entry for requests no rule matched is shown only when there were some.
+        .filter(|(i, counts)| *i < w.routes.len() || counts.iter().sum::<u64>() > 0)
         .map(|(i, counts)| {
             let by_model: BTreeMap<String, u64> = counts
                 .iter()
