@@ -22,6 +22,7 @@ pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod schedule;
+pub mod sweep;
 pub mod synth;
 pub mod sys;
 pub mod tokens;

@@ -80,6 +80,10 @@ pub struct RunResult {
     /// Requests over their model's context window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_guard: Option<GuardResult>,
+    /// A capacity sweep's steps and knee; the top-level metrics are then those of the step at
+    /// the knee (see docs/capacity.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<crate::sweep::Sweep>,
 }
 
 /// One routing rule's traffic.
@@ -1186,6 +1190,7 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
         }
     }
     RunResult {
+        sweep: None,
         classes,
         turns,
         cache,
