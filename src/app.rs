@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use tokio::sync::watch;
 
 use crate::cli::{
-    CalibrateArgs, CheckArgs, Cli, Command, CompareArgs, MockArgs, ReportArgs, RunArgs,
+    CalibrateArgs, CheckArgs, Cli, Command, CompareArgs, MockArgs, PlanArgs, ReportArgs, RunArgs,
 };
 use crate::client::{ClientSettings, TargetClient};
 use crate::dist::Dist;
@@ -66,6 +66,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Calibrate(a) => calibrate_cmd(a).await,
         Command::Check(a) => check_cmd(a),
         Command::Compare(a) => compare_cmd(a),
+        Command::Plan(a) => plan_cmd(a),
     }
 }
 
@@ -150,6 +151,65 @@ fn compare_cmd(a: CompareArgs) -> Result<Exit> {
             .render(format)
             .map_err(user)?
     );
+    Ok(Exit::Ok)
+}
+
+/// `llmload plan`: capacity and cost for a daily volume (docs/capacity.md).
+fn plan_cmd(a: PlanArgs) -> Result<Exit> {
+    use crate::capacity::{self, Format, PlanInput};
+    use crate::prices::Catalog;
+    let format = Format::parse(&a.format).map_err(user)?;
+    let daily_input_tokens =
+        capacity::parse_volume("--daily-input-tokens", &a.daily_input_tokens).map_err(user)?;
+    let daily_output_tokens = a
+        .daily_output_tokens
+        .as_deref()
+        .map(|t| capacity::parse_volume("--daily-output-tokens", t))
+        .transpose()
+        .map_err(user)?;
+    let headroom_target = match a.headroom.as_deref() {
+        None => None,
+        Some(t) => {
+            let n = t.trim().trim_end_matches('%').trim();
+            match n.parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 => Some(v / 100.0),
+                _ => bail!(UserError(format!(
+                    "--headroom: `{t}` is not a percentage; write e.g. \"30%\""
+                ))),
+            }
+        }
+    };
+    let mut catalog = Catalog::builtin();
+    if let Some(p) = &a.prices {
+        catalog = Catalog::merged(&catalog, &Catalog::load(p).map_err(user)?);
+    }
+    let baseline = a
+        .baseline_prices
+        .as_deref()
+        .map(|b| capacity::parse_baseline(b, &catalog))
+        .transpose()
+        .map_err(user)?;
+    let result = RunResult::read(&a.result).map_err(user)?;
+    let input = PlanInput {
+        daily_input_tokens,
+        daily_output_tokens,
+        peak_to_average: a.peak_to_average,
+        baseline,
+        headroom_target,
+    };
+    let mut report = capacity::plan(&result, &input, &catalog)
+        .map_err(|e| user(format!("{}: {e}", a.result.display())))?;
+    report.source.path = a.result.display().to_string();
+    let write = |path: &Path, text: String| {
+        std::fs::write(path, text).map_err(|e| user(format!("writing {}: {e}", path.display())))
+    };
+    if let Some(p) = &a.json {
+        write(p, report.render(Format::Json))?;
+    }
+    match &a.output {
+        Some(p) => write(p, report.render(format))?,
+        None => out!("{}", report.render(format)),
+    }
     Ok(Exit::Ok)
 }
 

@@ -31,6 +31,42 @@ pub enum Command {
     Check(CheckArgs),
     /// Compare results side by side: one table per metric family, a column per model.
     Compare(CompareArgs),
+    /// Plan capacity and cost for a daily token volume from a (sweep) result.
+    Plan(PlanArgs),
+}
+
+/// `llmload plan` (docs/capacity.md).
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Result file (JSON), ideally from a capacity sweep.
+    pub result: PathBuf,
+    /// Input tokens per day, e.g. "50M", "2.5B", "50000000".
+    #[arg(long, value_name = "N")]
+    pub daily_input_tokens: String,
+    /// Output tokens per day (default: from the measured output/input ratio).
+    #[arg(long, value_name = "N")]
+    pub daily_output_tokens: Option<String>,
+    /// Peak request rate / average request rate (default 1: a flat day).
+    #[arg(long, value_name = "X")]
+    pub peak_to_average: Option<f64>,
+    /// Compare with these prices: a catalog model ("gpt-4o") or IN/OUT USD per million ("2.50/10.00").
+    #[arg(long, value_name = "NAME|IN/OUT")]
+    pub baseline_prices: Option<String>,
+    /// Headroom wanted at peak, e.g. "30%".
+    #[arg(long, value_name = "N%")]
+    pub headroom: Option<String>,
+    /// Price file (TOML) that replaces or extends the built-in catalog.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+    /// Output format: table, markdown or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Write the output here instead of to stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write the plan as JSON here, whatever --format is.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 /// `llmload check`.

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod body;
 pub mod calibrate;
+pub mod capacity;
 pub mod cli;
 pub mod client;
 pub mod datasets;
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod mock;
 pub mod monitor;
 pub mod plan;
+pub mod prices;
 pub mod record;
 pub mod report;
 pub mod results;
