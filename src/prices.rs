@@ -196,17 +196,28 @@ impl Catalog {
         Ok(Catalog { entries })
     }
 
-    /// `over`'s entries, then those of `base` that share no name (id or alias, compared
-    /// case-insensitively) with any entry of `over`: a user file replaces the built-in entry
-    /// for a model it names and adds the others.
+    /// A user catalog over a base one: each `over` entry replaces the `base` entries that share
+    /// a name with it (id or alias, compared case-insensitively), keeping their names as extra
+    /// aliases and their context window when it gives none; `base` entries it does not name
+    /// follow unchanged. So a user file that prices `gpt-4o` also answers to `openai/gpt-4o`.
     pub fn merged(base: &Catalog, over: &Catalog) -> Catalog {
-        let mut entries = over.entries.clone();
+        let clashes =
+            |a: &Entry, b: &Entry| a.names().any(|x| b.names().any(|y| fold(x) == fold(y)));
+        let mut entries: Vec<Entry> = Vec::new();
+        for o in &over.entries {
+            let mut e = o.clone();
+            for b in base.entries.iter().filter(|b| clashes(o, b)) {
+                for n in b.names() {
+                    if !e.names().any(|x| fold(x) == fold(n)) {
+                        e.aliases.push(n.to_string());
+                    }
+                }
+                e.context_window = e.context_window.or(b.context_window);
+            }
+            entries.push(e);
+        }
         for b in &base.entries {
-            let clash = over
-                .entries
-                .iter()
-                .any(|o| o.names().any(|on| b.names().any(|bn| fold(on) == fold(bn))));
-            if !clash {
+            if !over.entries.iter().any(|o| clashes(o, b)) {
                 entries.push(b.clone());
             }
         }
@@ -316,17 +327,15 @@ context_window = 8192
         )
         .unwrap();
         let m = Catalog::merged(&Catalog::builtin(), &user);
-        // "gpt-4o" is an alias of the built-in openai/gpt-4o: the user entry replaces it.
+        // "gpt-4o" is an alias of the built-in openai/gpt-4o: the user entry replaces it and
+        // answers to all of its names.
         assert_eq!(m.entries.len(), 6);
-        for name in ["gpt-4o", "openai/gpt-4o"] {
-            // openai/gpt-4o is gone; "gpt-4o" finds the user's entry.
-            if name == "openai/gpt-4o" {
-                assert!(m.lookup(name).is_none());
-            } else {
-                let e = m.lookup(name).unwrap();
-                assert_eq!(e.price.input_per_m, 2.0);
-                assert_eq!(e.price.cached_input_per_m, Some(1.0));
-            }
+        for name in ["gpt-4o", "openai/gpt-4o", "GPT-4o"] {
+            let e = m.lookup(name).unwrap();
+            assert_eq!(e.id, "gpt-4o");
+            assert_eq!(e.price.input_per_m, 2.0);
+            assert_eq!(e.price.cached_input_per_m, Some(1.0));
+            assert_eq!(e.context_window, Some(128_000));
         }
         assert_eq!(m.lookup("TINY").unwrap().context_window, Some(8192));
         assert_eq!(m.lookup("Qwen3 32B").unwrap().price.input_per_m, 0.30);
