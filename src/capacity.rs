@@ -896,6 +896,15 @@ fn rate(v: f64) -> String {
     }
 }
 
+/// Streams in flight: two decimals below 10.
+fn streams(v: f64) -> String {
+    if v < 10.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
 fn pct(v: f64) -> String {
     format!("{v:.1} %")
 }
@@ -1051,8 +1060,9 @@ impl PlanReport {
         out.push('\n');
         if let Some(c) = cap.concurrency_at_peak {
             out.push_str(&format!(
-                "{}Streams in flight at peak: {c:.1} = {}.\n",
+                "{}Streams in flight at peak: {} = {}.\n",
                 if md { "\n" } else { "" },
+                streams(c),
                 cap.concurrency_basis
             ));
         }
@@ -1245,7 +1255,7 @@ impl PlanReport {
             } else {
                 "streams in flight at peak (estimate)".into()
             },
-            opt(c.concurrency_at_peak, |x| format!("{x:.1}")),
+            opt(c.concurrency_at_peak, streams),
         ]);
         tables.push(t);
 
