@@ -700,8 +700,13 @@ fn sweep_capacity(sw: &Sweep, peak: f64, target: Option<f64>) -> Capacity {
             } else {
                 "its Little's law in-flight / completed rate"
             };
+            let invalid = if s.valid {
+                ""
+            } else {
+                "; this step was INVALID: the generator, not the endpoint, limited it"
+            };
             let basis = format!(
-                "peak rate × mean E2E of sweep step {} (offered {rate:.2} req/s, {where_}; {how})",
+                "peak rate × mean E2E of sweep step {} (offered {rate:.2} req/s, {where_}; {how}{invalid})",
                 i + 1
             );
             (
@@ -1349,6 +1354,75 @@ impl PlanReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fixture(name: &str) -> RunResult {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/results")
+            .join(name);
+        RunResult::read(&p).expect("fixture reads")
+    }
+
+    fn input(daily_in: f64) -> PlanInput {
+        PlanInput {
+            daily_input_tokens: daily_in,
+            daily_output_tokens: None,
+            peak_to_average: Some(2.0),
+            baseline: None,
+            headroom_target: None,
+        }
+    }
+
+    #[test]
+    fn a_model_without_traffic_needs_no_price() {
+        let mut r = fixture("seed-single.json");
+        let mut idle = r.models[2].clone();
+        idle.model = "acme/idle".into();
+        idle.label = "Idle".into();
+        idle.cost = None;
+        idle.requests.sent = 0;
+        idle.tokens.input = 0;
+        idle.tokens.output = 0;
+        r.models.push(idle);
+        let rep = plan(&r, &input(50e6), &Catalog::builtin()).unwrap();
+        let m = &rep.models[3];
+        assert_eq!(m.mean_input_tokens_per_request, None);
+        assert_eq!(m.per_day_usd, Some(0.0));
+        assert!(rep.cost.missing_prices.is_empty());
+        assert!((rep.cost.per_day_usd.unwrap() - 30.46).abs() < 0.01);
+        // Per-model daily requests add up to the total.
+        let sum: f64 = rep.models.iter().map(|m| m.daily_requests).sum();
+        assert!((sum - rep.volume.daily_requests).abs() < 1e-6);
+        assert!((rep.volume.peak_rate_per_s - 2.0 * 45_000.0 / 86_400.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn no_output_measured_cannot_split_a_given_output_volume() {
+        let mut r = fixture("seed-single.json");
+        for m in &mut r.models {
+            m.tokens.output = 0;
+        }
+        let mut i = input(1e6);
+        assert!(plan(&r, &i, &Catalog::builtin()).is_ok());
+        i.daily_output_tokens = Some(1e6);
+        let e = plan(&r, &i, &Catalog::builtin()).unwrap_err().to_string();
+        assert!(e.contains("no output tokens"), "{e}");
+    }
+
+    #[test]
+    fn sweep_peak_above_every_step_is_a_lower_bound() {
+        let r = fixture("seed-sweep.json");
+        let mut i = input(50e6);
+        i.peak_to_average = Some(100.0);
+        let rep = plan(&r, &i, &Catalog::builtin()).unwrap();
+        let c = &rep.capacity;
+        assert_eq!(c.holds_peak, Some(false));
+        assert_eq!(c.step.as_ref().unwrap().index, 3);
+        assert!(
+            c.concurrency_basis.contains("lower bound"),
+            "{}",
+            c.concurrency_basis
+        );
+    }
 
     #[test]
     fn volumes() {

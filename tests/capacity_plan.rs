@@ -589,3 +589,28 @@ fn output_file() {
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.contains("### Capacity at peak (sweep)"), "{text}");
 }
+
+#[test]
+fn the_docs_example_is_current() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/capacity.md"))
+            .unwrap();
+    let o = llmload(&[
+        "plan",
+        "tests/fixtures/results/seed-sweep.json",
+        "--daily-input-tokens",
+        "50M",
+        "--daily-output-tokens",
+        "12M",
+        "--peak-to-average",
+        "3",
+        "--baseline-prices",
+        "gpt-4o",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        doc.contains(&o.stdout),
+        "docs/capacity.md's example differs from the output; update it to:\n{}",
+        o.stdout
+    );
+}
