@@ -286,6 +286,13 @@ fn sharegpt_array(
         line,
         message,
     };
+    let io_err = |source| PromptFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    // (`consume` only drops bytes already buffered.)
+    let opening = reader.fill_buf().map_err(io_err)?.first().copied();
+    debug_assert_eq!(opening, Some(b'['));
     reader.consume(1);
     let mut out = Sharegpt::default();
     // The line the scanner is on, and the one the current element starts on.
@@ -304,15 +311,27 @@ fn sharegpt_array(
         Ok(())
     };
     loop {
-        let buf = reader.fill_buf().map_err(|source| PromptFileError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let buf = reader.fill_buf().map_err(io_err)?;
         if buf.is_empty() {
             break;
         }
         let n = buf.len();
-        for &b in buf {
+        let mut i = 0;
+        while i < n {
+            if in_string && !escaped {
+                // The bulk of the file: copy a run of plain string bytes at once.
+                let run = buf[i..]
+                    .iter()
+                    .position(|&c| c == b'"' || c == b'\\' || c == b'\n')
+                    .unwrap_or(n - i);
+                elem.extend_from_slice(&buf[i..i + run]);
+                i += run;
+                if i == n {
+                    break;
+                }
+            }
+            let b = buf[i];
+            i += 1;
             if b == b'\n' {
                 line += 1;
             }
@@ -659,6 +678,14 @@ mod tests {
         // Turns after the third are skipped unread.
         assert_eq!(got.items[0].reply.as_deref(), Some("\\"));
         assert_eq!(messages(&got.items[1]), [("user", "]")]);
+        // Any chunking of the input reads the same (escapes split across reads included).
+        for cap in 1..=9 {
+            let r = BufReader::with_capacity(cap, text.as_bytes());
+            assert_eq!(
+                super::sharegpt_array(Path::new("s.json"), r, 0).expect("chunked"),
+                got
+            );
+        }
         for (bad, line) in [
             ("[{\"conversations\": []},\n]", 2),
             ("[\n,{\"conversations\": []}]", 2),
