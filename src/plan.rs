@@ -54,6 +54,8 @@ pub struct Plan {
     pub slo: Slo,
     /// Requests per day for the cost projection (None: the measured rate).
     pub daily_requests: Option<f64>,
+    /// Capacity sweep settings.
+    pub sweep: crate::sweep::SweepSettings,
 }
 
 /// Where a target's requests go.
@@ -1109,6 +1111,7 @@ impl Plan {
             }
         }
 
+        let sweep = crate::sweep::SweepSettings::from_spec(f.sweep.as_ref(), &mut bad);
         if !problems.is_empty() {
             return Err(ScenarioError::Invalid(problems));
         }
@@ -1139,6 +1142,7 @@ impl Plan {
             load,
             slo,
             daily_requests,
+            sweep,
         })
     }
 }

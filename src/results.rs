@@ -237,6 +237,9 @@ pub struct LoadResult {
     pub concurrency: Option<u32>,
     /// In-flight cap.
     pub max_in_flight: u32,
+    /// Mean requests in flight over the window (sampled every 250 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_flight_mean: Option<f64>,
     /// Open loop: policy at the cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_full: Option<OnFull>,
@@ -1223,6 +1226,7 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
             achieved_send_rate_per_s: achieved,
             concurrency,
             max_in_flight: plan.load.max_in_flight,
+            in_flight_mean: c.in_flight_mean(),
             on_full,
             warmup_s: plan.load.warmup.as_secs_f64(),
             cooldown_s: plan.load.cooldown.as_secs_f64(),

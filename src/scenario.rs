@@ -47,6 +47,36 @@ pub struct ScenarioFile {
     /// Fallback chains: retry a failed request on the next model of its chain.
     #[serde(default)]
     pub fallback: Option<FallbackSpec>,
+    /// Capacity sweep settings (used by `llmload sweep`).
+    #[serde(default)]
+    pub sweep: Option<SweepSpec>,
+}
+
+/// Capacity sweep settings; every key is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// Open-loop rates in the ladder.
+    #[serde(default)]
+    pub steps: Option<u32>,
+    /// Measurement window of each step.
+    #[serde(default)]
+    pub step_duration: Option<Dur>,
+    /// Warmup of each step.
+    #[serde(default)]
+    pub step_warmup: Option<Dur>,
+    /// Concurrency of the saturation probe.
+    #[serde(default)]
+    pub probe_concurrency: Option<u32>,
+    /// The ladder's top as a multiple of the probe's throughput.
+    #[serde(default)]
+    pub max_rate_factor: Option<f64>,
+    /// Error rate that ends the ladder.
+    #[serde(default)]
+    pub max_error_rate: Option<f64>,
+    /// SLO attainment a step needs to count as within SLO.
+    #[serde(default)]
+    pub required_attainment: Option<f64>,
 }
 
 /// One routing rule. Conditions are all optional; a rule without any is the default.

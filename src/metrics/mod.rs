@@ -265,6 +265,8 @@ pub struct Collector {
     pub skipped_in_window: u64,
     /// Optional breakdowns.
     pub groups: Groups,
+    in_flight_sum: u64,
+    in_flight_samples: u64,
     spec: GroupSpec,
     window: Window,
     slo: Vec<Slo>,
@@ -292,6 +294,8 @@ impl Collector {
             arrivals_sent_in_window: 0,
             skipped_in_window: 0,
             groups: Groups::default(),
+            in_flight_sum: 0,
+            in_flight_samples: 0,
             spec: GroupSpec::default(),
             window,
             slo,
@@ -349,8 +353,18 @@ impl Collector {
 
     /// Notes the in-flight count at time `t_us`.
     pub fn sample_in_flight(&mut self, t_us: u64, in_flight: u64) {
+        if self.window.contains(t_us) {
+            self.in_flight_sum += in_flight;
+            self.in_flight_samples += 1;
+        }
         let b = self.bucket(t_us);
         b.in_flight_max = b.in_flight_max.max(in_flight);
+    }
+
+    /// Mean of the in-flight samples taken inside the window (None without samples).
+    pub fn in_flight_mean(&self) -> Option<f64> {
+        (self.in_flight_samples > 0)
+            .then(|| self.in_flight_sum as f64 / self.in_flight_samples as f64)
     }
 
     /// Folds one finished record in. `model` indexes the plan's models.
