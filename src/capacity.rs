@@ -793,12 +793,12 @@ fn single_run_capacity(r: &RunResult, peak: f64, target: Option<f64>) -> Capacit
     let level = format!("{offered}{} req/s completed, {at}", rate(completed));
     let verdict = if peak <= completed {
         format!(
-            "not known from a single run: it measured one load level ({level}), at or above the peak of {} req/s, which suggests the peak fits; but without a sweep there is no highest rate within SLO, so no headroom. Run a capacity sweep to find it",
+            "not known from a single run: it measured one load level ({level}), at or above the peak of {} req/s, which suggests the peak fits; but without a sweep there is no highest rate within SLO, so no headroom. Run `llmload sweep` on the scenario to find it",
             rate(peak)
         )
     } else {
         format!(
-            "not known from a single run: it measured one load level ({level}), below the peak of {} req/s. Run a capacity sweep to find the highest rate within SLO",
+            "not known from a single run: it measured one load level ({level}), below the peak of {} req/s. Run `llmload sweep` on the scenario to find the highest rate within SLO",
             rate(peak)
         )
     };
