@@ -181,10 +181,7 @@ fn plan_cmd(a: PlanArgs) -> Result<Exit> {
             }
         }
     };
-    let mut catalog = Catalog::builtin();
-    if let Some(p) = &a.prices {
-        catalog = Catalog::merged(&catalog, &Catalog::load(p).map_err(user)?);
-    }
+    let catalog = Catalog::builtin_with(a.prices.as_deref()).map_err(user)?;
     let baseline = a
         .baseline_prices
         .as_deref()

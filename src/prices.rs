@@ -113,6 +113,16 @@ impl Catalog {
             .expect("the built-in price catalog is valid (tested)")
     }
 
+    /// The built-in catalog, with a user file merged over it when one is given (what `plan
+    /// --prices FILE` uses, and what a scenario's `prices = "FILE"` should use).
+    pub fn builtin_with(user: Option<&Path>) -> Result<Catalog, PriceError> {
+        let base = Catalog::builtin();
+        match user {
+            Some(p) => Ok(Catalog::merged(&base, &Catalog::load(p)?)),
+            None => Ok(base),
+        }
+    }
+
     /// Reads a catalog file.
     pub fn load(path: &Path) -> Result<Catalog, PriceError> {
         let p = path.display().to_string();
