@@ -48,6 +48,10 @@ pub struct SweepStep {
     /// Closed-loop concurrency; None for rate steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<u32>,
+    /// Arrivals actually scheduled per second in the window (a Poisson process scatters
+    /// around the offered rate); None for closed-loop steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals_per_s: Option<f64>,
     /// Successful requests completed per second in the window.
     pub completed_per_s: f64,
     /// Goodput: requests per second that met every SLO (None without an SLO).
@@ -261,6 +265,7 @@ impl SweepStep {
             kind,
             offered_rate_per_s: offered,
             concurrency,
+            arrivals_per_s: offered.and(r.load.offered_rate_per_s),
             completed_per_s: completed,
             goodput_per_s: slo.map(|s| s.goodput_requests_per_s),
             slo_attainment: slo.map(|s| s.attainment),
@@ -279,7 +284,15 @@ impl SweepStep {
     /// Why this rate step shows the endpoint saturated (the ladder then stops), if it does.
     pub fn saturation(&self, s: &SweepSettings, baseline: &SweepStep) -> Option<String> {
         let offered = self.offered_rate_per_s?;
-        if !self.valid {
+        // A generator that could not send the offered rate (or ran out of CPU) cannot measure a
+        // higher one; timer lateness alone marks the step invalid but the ladder goes on.
+        let cannot_send = self
+            .result
+            .validity
+            .reasons
+            .iter()
+            .any(|r| r.contains("send rate") || r.contains("CPU cores"));
+        if cannot_send {
             return Some(format!(
                 "at {offered:.2} req/s the generator, not the endpoint, was the bottleneck: {}",
                 self.result.validity.reasons.join("; ")
@@ -292,9 +305,12 @@ impl SweepStep {
                 s.max_error_rate * 100.0
             ));
         }
-        if self.completed_per_s < 0.9 * offered {
+        // Compared with the arrivals that really came (Poisson scatters around the offered
+        // rate over a short window), not the nominal rate.
+        let arrived = self.arrivals_per_s.unwrap_or(offered);
+        if self.completed_per_s < 0.9 * arrived {
             return Some(format!(
-                "at {offered:.2} req/s only {:.2} req/s completed: the endpoint fell behind",
+                "at {offered:.2} req/s offered ({arrived:.2} arrived) only {:.2} req/s completed: the endpoint fell behind",
                 self.completed_per_s
             ));
         }
@@ -333,10 +349,10 @@ pub fn knee(steps: &[SweepStep], s: &SweepSettings, slo_set: bool) -> Knee {
         .filter(|x| x.kind == StepKind::Rate && x.offered_rate_per_s.is_some())
         .collect();
     let within = |x: &SweepStep| {
-        let offered = x.offered_rate_per_s.unwrap_or(0.0);
+        let arrived = x.arrivals_per_s.or(x.offered_rate_per_s).unwrap_or(0.0);
         x.valid
             && x.error_rate <= s.max_error_rate
-            && x.completed_per_s >= 0.9 * offered
+            && x.completed_per_s >= 0.9 * arrived
             && (!slo_set || x.slo_attainment.unwrap_or(0.0) >= s.required_attainment)
     };
     let max_rate_within_slo = rates
@@ -363,7 +379,7 @@ pub fn knee(steps: &[SweepStep], s: &SweepSettings, slo_set: bool) -> Knee {
         max_rate_within_slo,
         latency_knee_rate,
         method: format!(
-            "within SLO: a valid step with error rate ≤ {:.1} %, completions ≥ 90 % of the offered rate{}; latency knee: the last rate before TTFT p99 (from the scheduled time) exceeds twice the lowest rate step's",
+            "within SLO: a valid step with error rate ≤ {:.1} %, completions ≥ 90 % of the arrivals{}; latency knee: the last rate before TTFT p99 (from the scheduled time) exceeds twice the lowest rate step's",
             s.max_error_rate * 100.0,
             if slo_set {
                 format!(" and SLO attainment ≥ {:.0} %", s.required_attainment * 100.0)

@@ -546,8 +546,10 @@ async fn trace_offsets_drive_the_pacer_on_paused_time() {
     while let Some(tick) = pacer.next().await {
         let want = raw[tick.index as usize].t.mul_f64(0.5);
         assert_eq!(tick.intended - start, want);
-        // On paused time the pacer wakes exactly at the intended instant.
-        assert_eq!(tokio::time::Instant::now(), tick.intended);
+        // On paused time the pacer wakes at the intended instant (tokio's timer wheel rounds
+        // a deadline up to its next millisecond).
+        let late = tokio::time::Instant::now() - tick.intended;
+        assert!(late < Duration::from_millis(1), "woke {late:?} late");
         n += 1;
     }
     assert_eq!(n, raw.len());
