@@ -649,6 +649,18 @@ impl Plan {
             });
         }
 
+        // Prices: the built-in catalog, with the scenario's own price file over it.
+        let catalog = {
+            let dir = src.path.parent().unwrap_or_else(|| Path::new("."));
+            let user = f.prices.as_ref().map(|p| dir.join(p));
+            match crate::prices::Catalog::builtin_with(user.as_deref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    bad("prices", e.to_string());
+                    crate::prices::Catalog::builtin()
+                }
+            }
+        };
         // Models.
         if f.models.is_empty() {
             bad("models", "at least one [[models]] entry is needed".into());
@@ -712,17 +724,27 @@ impl Plan {
                     }
                 }
             }
+            // A scenario's own price and window win; otherwise the catalog's, by id or label.
+            let listed = catalog
+                .lookup(&m.id)
+                .or_else(|| m.label.as_deref().and_then(|l| catalog.lookup(l)));
             models.push(Model {
                 id: m.id.clone(),
                 label: m.label.clone().unwrap_or_else(|| m.id.clone()),
                 target,
                 weight: m.weight,
-                price: m.price.as_ref().map(|p| Price {
-                    input_per_m: p.input_per_m,
-                    output_per_m: p.output_per_m,
-                    cached_input_per_m: p.cached_input_per_m,
-                }),
-                context_window: m.context_window,
+                price: m
+                    .price
+                    .as_ref()
+                    .map(|p| Price {
+                        input_per_m: p.input_per_m,
+                        output_per_m: p.output_per_m,
+                        cached_input_per_m: p.cached_input_per_m,
+                    })
+                    .or_else(|| listed.map(|e| e.price)),
+                context_window: m
+                    .context_window
+                    .or_else(|| listed.and_then(|e| e.context_window)),
                 slo: Slo::default(),
             });
         }

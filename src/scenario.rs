@@ -50,6 +50,10 @@ pub struct ScenarioFile {
     /// Capacity sweep settings (used by `llmload sweep`).
     #[serde(default)]
     pub sweep: Option<SweepSpec>,
+    /// A price file merged over the built-in catalog; models without a `price` (or
+    /// `context_window`) take theirs from it by id or label.
+    #[serde(default)]
+    pub prices: Option<String>,
 }
 
 /// Capacity sweep settings; every key is optional.

@@ -679,3 +679,65 @@ fn sharegpt_prompts_are_sent() {
         .collect();
     assert!(sizes.len() >= 3, "{sizes:?}");
 }
+
+#[test]
+fn models_without_a_price_take_the_catalogs_and_a_scenario_price_wins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prices = dir.path().join("prices.toml");
+    std::fs::write(
+        &prices,
+        "[[model]]\nid = \"acme/cheap-1\"\ninput_per_m = 0.1\noutput_per_m = 0.4\ncontext_window = 8000\n",
+    )
+    .expect("write prices");
+    let toml = format!(
+        r#"
+name = "catalog"
+seed = 1
+prices = "{}"
+
+[[targets]]
+name = "sim"
+base_url = "mock"
+
+[[models]]
+id = "deepseek-ai/DeepSeek-V4-Flash"
+target = "sim"
+mock = {{ ttft = "2ms", itl = "1ms", output_tokens = 4 }}
+
+[[models]]
+id = "Qwen/Qwen3-32B"
+target = "sim"
+price = {{ input_per_m = 9.0, output_per_m = 9.0 }}
+mock = {{ ttft = "2ms", itl = "1ms", output_tokens = 4 }}
+
+[[models]]
+id = "acme/cheap-1"
+target = "sim"
+mock = {{ ttft = "2ms", itl = "1ms", output_tokens = 4 }}
+
+[workload]
+prompts = ["hello"]
+max_tokens = 4
+
+[load]
+concurrency = 3
+requests = 12
+"#,
+        prices.display()
+    );
+    let r = run_scenario(&toml, &[], &[]);
+    assert_ok_or_starved(&r);
+    let price = |i: usize| r.result["models"][i]["cost"]["price"].clone();
+    assert_eq!(price(0)["input_per_m"], 0.27, "catalog price by id");
+    assert_eq!(price(0)["output_per_m"], 1.10);
+    assert_eq!(
+        price(1)["input_per_m"],
+        9.0,
+        "the scenario's own price wins"
+    );
+    assert_eq!(price(2)["output_per_m"], 0.4, "the scenario's price file");
+    assert!(
+        r.result["context_guard"].is_object(),
+        "catalog windows apply"
+    );
+}
