@@ -11,8 +11,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use tokio::sync::watch;
 
 use crate::cli::{
-    CalibrateArgs, CheckArgs, Cli, Command, CompareArgs, MockArgs, PlanArgs, ReportArgs, RunArgs,
-    SweepArgs,
+    CalibrateArgs, CheckArgs, Cli, Command, CompareArgs, MockArgs, PlanArgs, ReportArgs,
+    ReportCmdArgs, RunArgs, SweepArgs,
 };
 use crate::client::{ClientSettings, TargetClient};
 use crate::dist::Dist;
@@ -69,7 +69,62 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Compare(a) => compare_cmd(a),
         Command::Sweep(a) => sweep_cmd(a).await,
         Command::Plan(a) => plan_cmd(a),
+        Command::Report(a) => report_cmd(a),
     }
+}
+
+/// `llmload report`: HTML, CSV or Markdown from result files (docs/reports.md).
+fn report_cmd(a: ReportCmdArgs) -> Result<Exit> {
+    use report::page::Input;
+    let format = a.format.as_str();
+    if !["html", "csv", "markdown"].contains(&format) {
+        bail!(UserError(format!(
+            "--format: `{format}` is not one of html, csv, markdown"
+        )));
+    }
+    let claims = a
+        .claims
+        .as_deref()
+        .map(gate::claims::load)
+        .transpose()
+        .map_err(user)?;
+    let mut inputs = Vec::new();
+    for p in &a.results {
+        let path = p.display().to_string();
+        let result = RunResult::read(p).map_err(user)?;
+        let eval = claims
+            .as_ref()
+            .map(|c| gate::eval::evaluate(c, &result, &path))
+            .transpose()
+            .map_err(user)?;
+        inputs.push(Input { path, result, eval });
+    }
+    let page = report::page::build(&inputs, a.title.as_deref());
+    let write = |path: &Path, text: String| {
+        std::fs::write(path, text).map_err(|e| user(format!("writing {}: {e}", path.display())))
+    };
+    match (format, &a.output) {
+        ("html", Some(p)) => {
+            write(p, report::html::render(&page).map_err(user)?)?;
+            outln!("report: {}", p.display());
+        }
+        ("csv", Some(dir)) => {
+            let files = report::export::write_csv(&page, dir)
+                .map_err(|e| user(format!("writing {}: {e}", dir.display())))?;
+            outln!("{} tables in {}", files.len(), dir.display());
+        }
+        ("markdown", Some(p)) => write(p, report::export::markdown(&page, &inputs))?,
+        ("markdown", None) => out!("{}", report::export::markdown(&page, &inputs)),
+        _ => bail!(UserError(format!(
+            "--format {format} needs --output (-o): the {}",
+            if format == "csv" {
+                "folder for the CSV files"
+            } else {
+                "HTML file to write"
+            }
+        ))),
+    }
+    Ok(Exit::Ok)
 }
 
 /// Any displayable error as an exit-2 message.
@@ -465,6 +520,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         outln!("records: {} ({} lines)", p.display(), out.records_written);
     }
     let mut gate_failed = false;
+    let mut run_eval = None;
     if let Some(c) = &claims {
         let eval =
             gate::eval::evaluate(c, &result, &result_path.display().to_string()).map_err(user)?;
@@ -472,6 +528,17 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         out!("{}", eval.table(a.strict));
         write_reports(&a.reports, Some(&eval), None, a.strict)?;
         gate_failed = eval.fails(a.strict);
+        run_eval = Some(eval);
+    }
+    if let Some(p) = &a.report {
+        let inputs = [report::page::Input {
+            path: result_path.display().to_string(),
+            result: result.clone(),
+            eval: run_eval,
+        }];
+        let html = report::html::render(&report::page::build(&inputs, None)).map_err(user)?;
+        std::fs::write(p, html).map_err(|e| user(format!("writing {}: {e}", p.display())))?;
+        outln!("report: {}", p.display());
     }
     // An invalid run says nothing about the endpoint, so its exit code wins over any claim.
     if !result.validity.valid {

@@ -35,6 +35,29 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Plan capacity and cost for a daily token volume from a (sweep) result.
     Plan(PlanArgs),
+    /// Write a report of one or more results: self-contained HTML, CSV tables or Markdown.
+    Report(ReportCmdArgs),
+}
+
+/// `llmload report` (docs/reports.md).
+#[derive(Debug, Args)]
+pub struct ReportCmdArgs {
+    /// Result files (JSON); with several, the first is the reference.
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
+    /// Output: the HTML file, the folder for CSV files, or the Markdown file (default for
+    /// Markdown: stdout).
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Output format: html, csv or markdown.
+    #[arg(long, default_value = "html")]
+    pub format: String,
+    /// Check each result against this claims file and show the verdicts.
+    #[arg(long, value_name = "FILE")]
+    pub claims: Option<PathBuf>,
+    /// Page title (default: from the scenario names).
+    #[arg(long)]
+    pub title: Option<String>,
 }
 
 /// `llmload sweep`.
@@ -190,6 +213,10 @@ pub struct RunArgs {
     /// CI report files.
     #[command(flatten)]
     pub reports: ReportArgs,
+    /// Also write the self-contained HTML report here at the end (with the claims' verdicts
+    /// when --claims is given).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// `llmload calibrate`.

@@ -1,5 +1,11 @@
 //! Renders results for people: the terminal summary table printed at the end of a run.
 
+pub mod cdf;
+pub mod export;
+pub mod html;
+pub mod page;
+pub mod svg;
+
 use std::fmt::Write;
 
 use crate::results::{ModelResult, RunResult};
