@@ -1,0 +1,807 @@
+//! `llmload report` and `run --report`: results from real runs against the built-in mock
+//! (a shortened quickstart with claims, a three-class workload, three simulated providers and a
+//! small capacity sweep), rendered as HTML and opened in a real headless Chromium through
+//! chromedriver; HTML validity through `tidy`; snapshots of the HTML skeleton, the CSV tables
+//! and the Markdown summary.
+//!
+//! Chromium, chromedriver and tidy are required (Debian packages `chromium`,
+//! `chromium-driver`, `tidy`; `.ci/run` installs them): without them these tests FAIL.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use common::{bin, output_with_timeout};
+use serde_json::{json, Value};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where the tests write their reports and screenshots (kept after the run, to look at).
+fn out_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-test")
+}
+
+/// Replaces a scenario's `[load]` table (up to the next table header) by `load`.
+fn with_load(text: &str, load: &str) -> String {
+    let start = if text.starts_with("[load]") {
+        0
+    } else {
+        text.find("\n[load]").expect("scenario has [load]") + 1
+    };
+    let rest = &text[start + "[load]".len()..];
+    let end = rest
+        .find("\n[")
+        .map(|i| start + "[load]".len() + i + 1)
+        .unwrap_or(text.len());
+    format!("{}[load]\n{load}\n\n{}", &text[..start], &text[end..])
+}
+
+fn llmload(args: &[&str]) -> String {
+    llmload_ok(args, &[0])
+}
+
+/// Runs llmload and checks its exit code is one of `ok`.
+fn llmload_ok(args: &[&str], ok: &[i32]) -> String {
+    let mut cmd = Command::new(bin());
+    cmd.args(args).current_dir(root());
+    let o = output_with_timeout(cmd, Duration::from_secs(120));
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.code().is_some_and(|c| ok.contains(&c)),
+        "llmload {args:?} exited {:?}\n{stdout}\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout
+}
+
+struct Fixtures {
+    dir: PathBuf,
+}
+
+impl Fixtures {
+    fn p(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+}
+
+/// A run's exit code may also say that a claim failed (1) or that the run was invalid (3): a
+/// busy CI machine can make the generator late. Either way the result is written and the
+/// report must show it.
+const RUN_EXITS: &[i32] = &[0, 1, 3];
+
+/// Runs every scenario once per test binary.
+fn fixtures() -> &'static Fixtures {
+    static F: OnceLock<Fixtures> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = out_dir();
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("out dir");
+        let f = Fixtures { dir: dir.clone() };
+        let write = |name: &str, text: String| {
+            let p = dir.join(name);
+            std::fs::write(&p, text).expect("write scenario");
+            p.display().to_string()
+        };
+        let read = |p: &str| std::fs::read_to_string(root().join(p)).expect("scenario");
+        // 1. The quickstart, shortened, checked against the CI gate's claims, with --report.
+        let qs = write(
+            "quickstart.toml",
+            with_load(
+                &read("scenarios/quickstart.toml"),
+                "arrival = \"poisson\"\nrate = \"10/s\"\nwarmup = \"1s\"\nduration = \"5s\"\ncooldown = \"0s\"",
+            ),
+        );
+        let out = llmload_ok(
+            &[
+            "run",
+            &qs,
+            "-q",
+            "-o",
+            &f.p("single.json"),
+            "--claims",
+            "claims/ci-gate.toml",
+            "--report",
+            &f.p("single-run.html"),
+        ],
+            RUN_EXITS,
+        );
+        assert!(out.contains("report: "), "{out}");
+        // 2. Three request classes on three models.
+        let mig = write(
+            "migration.toml",
+            with_load(
+                &read("scenarios/migration.toml"),
+                "arrival = \"poisson\"\nrate = \"10/s\"\nwarmup = \"1s\"\nduration = \"3s\"\ncooldown = \"0s\"",
+            ),
+        );
+        llmload_ok(&["run", &mig, "-q", "-o", &f.p("classes.json")], RUN_EXITS);
+        // 3. Three simulated providers serving the same model.
+        for p in ["fastcloud", "budgetai", "steadyhost"] {
+            let s = write(
+                &format!("{p}.toml"),
+                with_load(
+                    &read(&format!("scenarios/providers/{p}.toml")),
+                    "concurrency = 6\nwarmup = \"1s\"\nduration = \"3s\"\ncooldown = \"0s\"",
+                ),
+            );
+            llmload_ok(
+                &["run", &s, "-q", "-o", &f.p(&format!("{p}.json"))],
+                RUN_EXITS,
+            );
+        }
+        // 4. A small capacity sweep (a mock with 4 slots of 40 ms: 100 requests/s at most).
+        let sw = write("sweep.toml", SWEEP.to_string());
+        llmload(&["sweep", &sw, "-q", "-o", &f.p("sweep.json")]);
+        f
+    })
+}
+
+const SWEEP: &str = r#"
+name = "sweep-test"
+seed = 1
+
+[[targets]]
+name = "sim"
+base_url = "mock"
+timeouts = { first_token = "10s", idle = "5s", total = "30s" }
+
+[[models]]
+id = "m"
+target = "sim"
+price = { input_per_m = 0.3, output_per_m = 1.2 }
+mock = { ttft = "20ms", itl = "1ms", output_tokens = 20, max_concurrency = 4 }
+
+[workload]
+prompts = ["hello"]
+max_tokens = 20
+
+[load]
+concurrency = 1
+duration = "1s"
+
+[slo]
+e2e = "150ms"
+
+[sweep]
+steps = 4
+step_duration = "1s"
+step_warmup = "300ms"
+probe_concurrency = 16
+max_rate_factor = 2.0
+"#;
+
+/// Writes an HTML report of `results` (paths in the fixtures folder) and returns its path.
+fn html_report(name: &str, results: &[&str], extra: &[&str]) -> PathBuf {
+    let f = fixtures();
+    let out = f.dir.join(name);
+    let mut args = vec!["report".to_string()];
+    args.extend(results.iter().map(|r| f.p(r)));
+    args.extend(["-o".to_string(), out.display().to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    let stdout = llmload(&a);
+    assert!(stdout.contains("report: "), "{stdout}");
+    out
+}
+
+// ---------------------------------------------------------------- WebDriver (chromedriver)
+
+/// A chromedriver process on a free loopback port; killed on drop.
+struct Driver {
+    child: Child,
+    base: String,
+    rt: tokio::runtime::Runtime,
+    http: reqwest::Client,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn require(path: &str, package: &str) {
+    assert!(
+        Path::new(path).exists(),
+        "{path} is missing: install the Debian package `{package}` (apt-get install -y chromium chromium-driver tidy; .ci/run does)"
+    );
+}
+
+impl Driver {
+    fn start() -> Driver {
+        require(CHROMIUM, "chromium");
+        require(CHROMEDRIVER, "chromium-driver");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let log = std::fs::File::create(out_dir().join("chromedriver.log")).expect("log");
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start chromedriver");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .no_proxy()
+            .build()
+            .expect("client");
+        let d = Driver {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            rt,
+            http,
+        };
+        let t0 = Instant::now();
+        loop {
+            if let Ok(v) = d.try_call("GET", "/status", None) {
+                if v["value"]["ready"] == true {
+                    break;
+                }
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "chromedriver did not become ready on port {port} within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        d
+    }
+
+    fn try_call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let url = format!("{}{path}", self.base);
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        self.rt.block_on(async {
+            let mut rq = self.http.request(m, &url);
+            if let Some(b) = body {
+                rq = rq
+                    .header("content-type", "application/json")
+                    .body(b.to_string());
+            }
+            let resp = rq.send().await.map_err(|e| e.to_string())?;
+            let status = resp.status();
+            let text = resp.text().await.map_err(|e| e.to_string())?;
+            let v: Value = serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))?;
+            if status.is_success() {
+                Ok(v)
+            } else {
+                Err(format!("{method} {path}: HTTP {status}: {text}"))
+            }
+        })
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|e| panic!("webdriver: {e}"))
+    }
+
+    fn session(&self) -> Session<'_> {
+        let profile = tempfile::tempdir().expect("profile dir");
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--window-size=1280,1000",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([format!("--user-data-dir={}", profile.path().display())])
+        .collect::<Vec<_>>();
+        let v = self.call(
+            "POST",
+            "/session",
+            Some(json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+                "goog:loggingPrefs": {"browser": "ALL"},
+                "timeouts": {"script": 20000, "pageLoad": 30000, "implicit": 0}
+            }}})),
+        );
+        let id = v["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session id: {v}"))
+            .to_string();
+        Session {
+            d: self,
+            id,
+            _profile: profile,
+        }
+    }
+}
+
+struct Session<'a> {
+    d: &'a Driver,
+    id: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .d
+            .try_call("DELETE", &format!("/session/{}", self.id), None);
+    }
+}
+
+impl Session<'_> {
+    fn post(&self, what: &str, body: Value) -> Value {
+        self.d
+            .call("POST", &format!("/session/{}/{what}", self.id), Some(body))["value"]
+            .clone()
+    }
+
+    fn get(&self, what: &str) -> Value {
+        self.d
+            .call("GET", &format!("/session/{}/{what}", self.id), None)["value"]
+            .clone()
+    }
+
+    fn open(&self, file: &Path) {
+        let url = format!(
+            "file://{}",
+            file.canonicalize().expect("report exists").display()
+        );
+        self.post("url", json!({ "url": url }));
+    }
+
+    fn script(&self, js: &str) -> Value {
+        self.post("execute/sync", json!({"script": js, "args": []}))
+    }
+
+    /// Browser console entries since the last call.
+    fn console(&self) -> Vec<Value> {
+        self.post("se/log", json!({"type": "browser"}))
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// A PNG of the whole page (the window is made as tall as the page, up to 16,000 px).
+    fn screenshot(&self, to: &Path) {
+        let h = self
+            .script("return document.documentElement.scrollHeight")
+            .as_f64()
+            .unwrap_or(1000.0)
+            .min(16000.0);
+        self.post(
+            "window/rect",
+            json!({"width": 1280, "height": h as u64 + 100}),
+        );
+        let b64 = self.get("screenshot");
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().expect("base64 screenshot"))
+            .expect("decodes");
+        assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+        std::fs::write(to, png).expect("write screenshot");
+    }
+}
+
+const INSPECT: &str = r#"
+const charts = [...document.querySelectorAll('svg.chart')].map(s => {
+  const r = s.getBoundingClientRect();
+  const lines = [...s.querySelectorAll('path.line')];
+  return {id: s.id, w: r.width, h: r.height, lines: lines.length,
+          drawn: lines.filter(p => p.getTotalLength() > 0 && p.getBoundingClientRect().width > 0).length,
+          title: (s.querySelector('title') || {}).textContent || '',
+          desc: (s.querySelector('desc') || {}).textContent || ''};
+});
+return {
+  charts,
+  figures: document.querySelectorAll('figure').length,
+  tables: document.querySelectorAll('table').length,
+  resources: performance.getEntriesByType('resource').map(e => e.name),
+  scripts: document.scripts.length,
+  title: document.title,
+  dark: matchMedia('(prefers-color-scheme: dark)').matches,
+  bg: getComputedStyle(document.documentElement).backgroundColor
+};
+"#;
+
+/// Opens a report, checks that every chart rendered with a non-zero size and drew its lines,
+/// that nothing was fetched and nothing logged an error, and saves light (and optionally dark)
+/// screenshots. Returns the inspection.
+fn check_in_browser(report: &Path, shot: &str, min_charts: usize, dark_too: bool) -> Value {
+    let d = Driver::start();
+    let s = d.session();
+    s.open(report);
+    let v = s.script(INSPECT);
+    let charts = v["charts"].as_array().expect("charts").clone();
+    assert!(
+        charts.len() >= min_charts,
+        "{} charts, expected ≥ {min_charts}: {v}",
+        charts.len()
+    );
+    assert_eq!(charts.len() as u64, v["figures"].as_u64().unwrap_or(0));
+    for c in &charts {
+        assert!(
+            c["w"].as_f64().unwrap_or(0.0) > 100.0 && c["h"].as_f64().unwrap_or(0.0) > 50.0,
+            "chart not rendered with a size: {c}"
+        );
+        assert!(
+            c["drawn"].as_u64().unwrap_or(0) >= 1,
+            "chart drew no line: {c}"
+        );
+        assert!(
+            !c["title"].as_str().unwrap_or("").is_empty()
+                && c["desc"].as_str().unwrap_or("").len() > 20,
+            "chart has no text alternative: {c}"
+        );
+    }
+    assert_eq!(v["resources"], json!([]), "the page fetched something");
+    assert_eq!(v["scripts"], 0, "the report carries no script");
+    let console = s.console();
+    let bad: Vec<&Value> = console
+        .iter()
+        .filter(|e| e["level"] == "SEVERE" || e["level"] == "WARNING")
+        .collect();
+    assert!(bad.is_empty(), "console errors: {bad:?}");
+    let shots = out_dir().join("screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    s.screenshot(&shots.join(format!("{shot}.png")));
+    if dark_too {
+        s.post(
+            "goog/cdp/execute",
+            json!({"cmd": "Emulation.setEmulatedMedia", "params": {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}}),
+        );
+        let dv = s.script(INSPECT);
+        assert_eq!(dv["dark"], true, "{dv}");
+        assert_ne!(dv["bg"], v["bg"], "dark mode changes the background");
+        s.screenshot(&shots.join(format!("{shot}-dark.png")));
+    }
+    // The console check can fail: an error logged now, and an external load refused by the
+    // page's Content-Security-Policy, both reach the log.
+    s.script(
+        "console.error('llmload-probe'); const i = document.createElement('img'); i.src = 'http://127.0.0.1:9/x.png'; document.body.appendChild(i); return 1;",
+    );
+    let t0 = Instant::now();
+    let mut seen = Vec::new();
+    while t0.elapsed() < Duration::from_secs(10) {
+        seen.extend(s.console());
+        let text = serde_json::to_string(&seen).unwrap_or_default();
+        if text.contains("llmload-probe") && text.contains("Content Security Policy") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = serde_json::to_string(&seen).unwrap_or_default();
+    assert!(
+        text.contains("llmload-probe"),
+        "console log not captured: {text}"
+    );
+    assert!(
+        text.contains("Content Security Policy"),
+        "an external load was not refused by the CSP: {text}"
+    );
+    v
+}
+
+fn size_kb(p: &Path) -> f64 {
+    std::fs::metadata(p).expect("file").len() as f64 / 1024.0
+}
+
+fn record_size(name: &str, p: &Path) {
+    let line = format!("{name}: {} ({:.1} KiB)\n", p.display(), size_kb(p));
+    let log = out_dir().join("sizes.txt");
+    let mut prev = std::fs::read_to_string(&log).unwrap_or_default();
+    prev.push_str(&line);
+    std::fs::write(log, prev).expect("sizes");
+    eprint!("{line}");
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn single_run_report_renders_in_chromium() {
+    let f = fixtures();
+    // Written by `run --report` at the end of the run, with the claims' verdicts.
+    let html = f.dir.join("single-run.html");
+    let text = std::fs::read_to_string(&html).expect("run --report wrote it");
+    assert!(text.contains("Claim verdicts"), "claims section");
+    let v = check_in_browser(&html, "single-run", 9, true);
+    assert!(v["title"].as_str().unwrap_or("").contains("quickstart"));
+    // The same report from the file, via `llmload report`.
+    let again = html_report(
+        "single.html",
+        &["single.json"],
+        &["--claims", "claims/ci-gate.toml"],
+    );
+    assert!(std::fs::read_to_string(&again)
+        .expect("report")
+        .contains("Claim verdicts"));
+    record_size("single-run report", &html);
+    assert!(size_kb(&html) < 400.0, "{} KiB", size_kb(&html));
+}
+
+#[test]
+fn three_provider_comparison_renders_in_chromium() {
+    let html = html_report(
+        "three-providers.html",
+        &["fastcloud.json", "budgetai.json", "steadyhost.json"],
+        &[],
+    );
+    let text = std::fs::read_to_string(&html).expect("report");
+    for p in ["fastcloud", "budgetai", "steadyhost", "(reference)"] {
+        assert!(text.contains(p), "{p}");
+    }
+    let v = check_in_browser(&html, "three-providers", 9, false);
+    // Each CDF overlays the three providers.
+    let cdf = v["charts"]
+        .as_array()
+        .expect("charts")
+        .iter()
+        .find(|c| c["id"] == "cdf_models_ttft")
+        .expect("TTFT CDF")
+        .clone();
+    assert_eq!(cdf["lines"], 3, "{cdf}");
+    record_size("three-provider comparison", &html);
+}
+
+#[test]
+fn sweep_and_class_reports_render_in_chromium() {
+    let html = html_report("sweep.html", &["sweep.json"], &[]);
+    let text = std::fs::read_to_string(&html).expect("report");
+    assert!(text.contains("Capacity sweep"));
+    assert!(text.contains("SLO E2E 150 ms"), "the SLO line is marked");
+    assert!(text.contains("max within SLO") || text.contains("latency knee"));
+    check_in_browser(&html, "sweep", 11, false);
+    let html = html_report("classes.html", &["classes.json"], &[]);
+    let text = std::fs::read_to_string(&html).expect("report");
+    for c in ["summarization", "classification", "long-context analysis"] {
+        assert!(text.contains(c), "{c}");
+    }
+    check_in_browser(&html, "classes", 13, false);
+    record_size("sweep report", &f_dir("sweep.html"));
+    record_size("classes report", &html);
+}
+
+fn f_dir(name: &str) -> PathBuf {
+    fixtures().dir.join(name)
+}
+
+#[test]
+fn reports_are_valid_html_per_tidy() {
+    let reports = [
+        html_report(
+            "tidy-single.html",
+            &["single.json"],
+            &["--claims", "claims/ci-gate.toml"],
+        ),
+        html_report(
+            "tidy-three.html",
+            &["fastcloud.json", "budgetai.json", "steadyhost.json"],
+            &[],
+        ),
+        html_report("tidy-sweep.html", &["sweep.json"], &[]),
+        html_report("tidy-classes.html", &["classes.json"], &[]),
+    ];
+    let tidy = Command::new("tidy").arg("-v").output();
+    assert!(
+        tidy.is_ok(),
+        "tidy is missing: install the Debian package `tidy` (.ci/run does)"
+    );
+    for r in &reports {
+        let o = Command::new("tidy")
+            .args(["-errors", "-q", "-utf8"])
+            .arg(r)
+            .output()
+            .expect("run tidy");
+        let msgs = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "tidy found problems in {}:\n{msgs}",
+            r.display()
+        );
+        assert!(msgs.trim().is_empty(), "{msgs}");
+    }
+}
+
+#[test]
+fn ten_model_comparison_stays_small() {
+    // Two five-model results → ten models overlaid in every chart.
+    let html = html_report("ten-models.html", &["single.json", "single.json"], &[]);
+    let kb = size_kb(&html);
+    record_size("ten-model comparison", &html);
+    assert!(kb < 1024.0, "{kb:.0} KiB");
+}
+
+/// The page's structure, with the figures left out: section headings, chart titles and ids,
+/// table ids and headers.
+fn skeleton(html: &str) -> String {
+    let mut out = String::new();
+    let grab = |from: usize, open: &str, close: &str| -> Option<(String, usize)> {
+        let s = html[from..].find(open)? + from + open.len();
+        let e = html[s..].find(close)? + s;
+        Some((html[s..e].to_string(), e))
+    };
+    let mut i = 0;
+    // Walk the markers in document order.
+    let markers = [
+        ("<h2 id=\"", "\""),
+        ("<figcaption>", "</figcaption>"),
+        ("<svg id=\"", "\""),
+        ("<table id=\"", "\""),
+        ("<th scope=\"col\">", "</th>"),
+        (
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"",
+            "\"",
+        ),
+    ];
+    loop {
+        let next = markers
+            .iter()
+            .filter_map(|(o, c)| html[i..].find(o).map(|p| (p + i, *o, *c)))
+            .min_by_key(|(p, ..)| *p);
+        let Some((p, o, c)) = next else { break };
+        let Some((text, end)) = grab(p, o, c) else {
+            break;
+        };
+        let tag = o.trim_start_matches('<').split(' ').next().unwrap_or("");
+        let tag = tag.trim_end_matches('>');
+        if tag == "th" {
+            out.push_str(&format!("    | {text}\n"));
+        } else {
+            out.push_str(&format!("{tag} {text}\n"));
+        }
+        i = end;
+    }
+    out
+}
+
+fn snapshot(name: &str, got: &str) {
+    let path = root().join("tests/snapshots").join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, got).expect("write snapshot");
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("{} missing (UPDATE_SNAPSHOTS=1 to create)", path.display()));
+    assert_eq!(got, want, "{name} changed: UPDATE_SNAPSHOTS=1 if intended");
+}
+
+#[test]
+fn html_skeleton_snapshot() {
+    let html = html_report(
+        "skeleton.html",
+        &["single.json"],
+        &["--claims", "claims/ci-gate.toml"],
+    );
+    let text = std::fs::read_to_string(html).expect("report");
+    snapshot("report_html_skeleton.txt", &skeleton(&text));
+}
+
+/// Figures vary from run to run: every number becomes `N`.
+fn mask_numbers(s: &str) -> String {
+    let mut out = String::new();
+    let mut in_num = false;
+    for c in s.chars() {
+        if c.is_ascii_digit() || (in_num && (c == '.' || c == ',')) {
+            if !in_num {
+                out.push('N');
+                in_num = true;
+            }
+        } else {
+            in_num = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn csv_and_markdown_snapshots() {
+    let f = fixtures();
+    let dir = f.dir.join("csv");
+    let stdout = llmload(&[
+        "report",
+        &f.p("fastcloud.json"),
+        &f.p("budgetai.json"),
+        &f.p("steadyhost.json"),
+        "--format",
+        "csv",
+        "-o",
+        &dir.display().to_string(),
+    ]);
+    assert!(stdout.contains("tables in"), "{stdout}");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("csv dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    let mut got = String::new();
+    for n in &names {
+        let text = std::fs::read_to_string(dir.join(n)).expect("csv");
+        let mut lines = text.split("\r\n");
+        let header = lines.next().unwrap_or("");
+        let rows = lines.filter(|l| !l.is_empty()).count();
+        // Row counts of the per-second tables depend on timing; the others are fixed.
+        let rows = if n.starts_with("timeseries_") {
+            "rows vary".to_string()
+        } else {
+            format!("{rows} rows")
+        };
+        got.push_str(&format!("{n} ({rows})\n  {header}\n"));
+    }
+    snapshot("report_csv.txt", &got);
+
+    let md = llmload(&[
+        "report",
+        &f.p("single.json"),
+        "--format",
+        "markdown",
+        "--claims",
+        "claims/ci-gate.toml",
+    ]);
+    assert!(md.contains("### Claims"), "{md}");
+    assert!(
+        md.contains("| claim | model | measured | limit | margin | verdict |"),
+        "{md}"
+    );
+    // Path of the fixtures folder differs between machines.
+    let md = md.replace(&f.dir.display().to_string(), "<dir>");
+    let md: String = md
+        .lines()
+        .filter(|l| !l.starts_with("| ") || l.starts_with("| name") || l.starts_with("| claim"))
+        // A busy machine can make the run invalid (a note, a different status) or fail a claim.
+        .filter(|l| !l.starts_with("> **Note:**"))
+        .map(|l| match l.split_once(", ") {
+            Some((head, _)) if l.starts_with("- **") => format!("{head}, <status>\n"),
+            _ => format!(
+                "{}\n",
+                l.replace("→ FAIL", "→ <gate>")
+                    .replace("→ PASS", "→ <gate>")
+            ),
+        })
+        .collect();
+    snapshot("report_markdown.txt", &mask_numbers(&md));
+}
+
+#[test]
+fn report_usage_errors() {
+    let f = fixtures();
+    let mut cmd = Command::new(bin());
+    cmd.args(["report", &f.p("single.json"), "--format", "pdf", "-o", "x"]);
+    let o = output_with_timeout(cmd, Duration::from_secs(30));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--format"));
+    let mut cmd = Command::new(bin());
+    cmd.args(["report", &f.p("single.json")]);
+    let o = output_with_timeout(cmd, Duration::from_secs(30));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--output"));
+}
+
+#[test]
+fn with_load_replaces_only_the_load_table() {
+    let s = "a = 1\n[load]\nrate = \"1/s\"\n\n[slo]\nttft = \"1s\"\n";
+    assert_eq!(
+        with_load(s, "rate = \"2/s\""),
+        "a = 1\n[load]\nrate = \"2/s\"\n\n[slo]\nttft = \"1s\"\n"
+    );
+    assert_eq!(with_load("[load]\nx = 1\n", "y = 2"), "[load]\ny = 2\n\n");
+}
