@@ -629,6 +629,31 @@ fn ten_model_comparison_stays_small() {
     let kb = size_kb(&html);
     record_size("ten-model comparison", &html);
     assert!(kb < 1024.0, "{kb:.0} KiB");
+    // The same as if each run had lasted two hours: 7,200 points of 1 s series per run, folded
+    // into buckets for the charts and tables.
+    let f = fixtures();
+    let mut r: Value =
+        serde_json::from_str(&std::fs::read_to_string(f.p("single.json")).expect("result"))
+            .expect("json");
+    let ts = r["timeseries"].as_array().expect("series").clone();
+    let long: Vec<Value> = (0..7200)
+        .map(|t| {
+            let mut p = ts[t % ts.len()].clone();
+            p["t_s"] = json!(t);
+            p
+        })
+        .collect();
+    r["timeseries"] = json!(long);
+    std::fs::write(f.p("long.json"), r.to_string()).expect("write");
+    let html = html_report("ten-models-2h.html", &["long.json", "long.json"], &[]);
+    let kb = size_kb(&html);
+    record_size("ten-model comparison of two 2 h runs", &html);
+    assert!(kb < 2048.0, "{kb:.0} KiB");
+    let text = std::fs::read_to_string(&html).expect("report");
+    assert!(
+        text.contains("averaged over 12 s buckets"),
+        "7,200 s into ≤ 600 points"
+    );
 }
 
 /// The page's structure, with the figures left out: section headings, chart titles and ids,

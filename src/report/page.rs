@@ -569,13 +569,89 @@ fn latency_section(id: &str, title: &str, ents: &[Entity]) -> Section {
     }
 }
 
+/// Most points an over-time chart draws: longer series are folded into k-second buckets.
+pub const TIME_POINTS: usize = 600;
+
+/// One point of an over-time chart: a second, or a bucket of k seconds of a long run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Sec {
+    /// Bucket start, seconds since the run's start.
+    pub t_s: f64,
+    /// Requests sent per second.
+    pub sent: f64,
+    /// Requests completed ok per second.
+    pub ok: f64,
+    /// Failures per second.
+    pub failed: f64,
+    /// Drops per second.
+    pub dropped: f64,
+    /// Output tokens per second.
+    pub output_tokens: f64,
+    /// Highest in-flight count in the bucket.
+    pub in_flight_max: f64,
+    /// Mean of the seconds' TTFT p50 (ms).
+    pub ttft_p50_ms: Option<f64>,
+    /// Highest of the seconds' TTFT p99 (ms).
+    pub ttft_p99_ms: Option<f64>,
+    /// Failures per second by class.
+    pub errors: std::collections::BTreeMap<String, f64>,
+}
+
+/// The 1 s series in buckets of k seconds, k the smallest that leaves at most `max` points:
+/// counts become per-second means, in-flight and TTFT p99 the bucket's highest, TTFT p50 the
+/// mean of the seconds that have one. Returns k and the buckets.
+pub fn buckets(ts: &[crate::results::SeriesPoint], max: usize) -> (usize, Vec<Sec>) {
+    let k = ts.len().div_ceil(max.max(1)).max(1);
+    let out = ts
+        .chunks(k)
+        .map(|c| {
+            let n = c.len() as f64;
+            let mean = |f: &dyn Fn(&crate::results::SeriesPoint) -> u64| {
+                c.iter().map(f).sum::<u64>() as f64 / n
+            };
+            let p50: Vec<f64> = c.iter().filter_map(|p| p.ttft_p50_ms).collect();
+            let mut errors = std::collections::BTreeMap::new();
+            for p in c {
+                for (cls, v) in &p.errors {
+                    *errors.entry(cls.clone()).or_insert(0.0) += *v as f64 / n;
+                }
+            }
+            Sec {
+                t_s: c[0].t_s as f64,
+                sent: mean(&|p| p.sent),
+                ok: mean(&|p| p.ok),
+                failed: mean(&|p| p.failed),
+                dropped: mean(&|p| p.dropped),
+                output_tokens: mean(&|p| p.output_tokens),
+                in_flight_max: c.iter().map(|p| p.in_flight_max).max().unwrap_or(0) as f64,
+                ttft_p50_ms: (!p50.is_empty()).then(|| p50.iter().sum::<f64>() / p50.len() as f64),
+                ttft_p99_ms: c.iter().filter_map(|p| p.ttft_p99_ms).reduce(f64::max),
+                errors,
+            }
+        })
+        .collect();
+    (k, out)
+}
+
+fn num(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
 fn time_section(inputs: &[Input], labels: &[String]) -> Section {
     let multi = inputs.len() > 1;
-    let pts = |i: &Input, f: &dyn Fn(&crate::results::SeriesPoint) -> Option<f64>| {
-        i.result
-            .timeseries
+    let series: Vec<(usize, Vec<Sec>)> = inputs
+        .iter()
+        .map(|i| buckets(&i.result.timeseries, TIME_POINTS))
+        .collect();
+    let pts = |k: usize, f: &dyn Fn(&Sec) -> Option<f64>| {
+        series[k]
+            .1
             .iter()
-            .map(|p| (p.t_s as f64, f(p).unwrap_or(f64::NAN)))
+            .map(|p| (p.t_s, f(p).unwrap_or(f64::NAN)))
             .collect::<Vec<_>>()
     };
     let who = |k: usize, what: &str| {
@@ -596,14 +672,14 @@ fn time_section(inputs: &[Input], labels: &[String]) -> Section {
         let r = &i.result;
         rate.push(Series {
             name: who(k, "sent/s (achieved)"),
-            points: pts(i, &|p| Some(p.sent as f64)),
+            points: pts(k, &|p| Some(p.sent)),
             color: k,
             dashed: false,
             dots: false,
         });
         rate.push(Series {
             name: who(k, "completed ok/s"),
-            points: pts(i, &|p| Some(p.ok as f64)),
+            points: pts(k, &|p| Some(p.ok)),
             color: k,
             dashed: true,
             dots: false,
@@ -617,28 +693,28 @@ fn time_section(inputs: &[Input], labels: &[String]) -> Section {
         }
         inflight.push(Series {
             name: who(k, "in flight (max per s)"),
-            points: pts(i, &|p| Some(p.in_flight_max as f64)),
+            points: pts(k, &|p| Some(p.in_flight_max)),
             color: k,
             dashed: false,
             dots: false,
         });
         ttft.push(Series {
             name: who(k, "TTFT p50"),
-            points: pts(i, &|p| p.ttft_p50_ms),
+            points: pts(k, &|p| p.ttft_p50_ms),
             color: k,
             dashed: false,
             dots: false,
         });
         ttft.push(Series {
             name: who(k, "TTFT p99"),
-            points: pts(i, &|p| p.ttft_p99_ms),
+            points: pts(k, &|p| p.ttft_p99_ms),
             color: k,
             dashed: true,
             dots: false,
         });
         tok.push(Series {
             name: who(k, "output tok/s"),
-            points: pts(i, &|p| Some(p.output_tokens as f64)),
+            points: pts(k, &|p| Some(p.output_tokens)),
             color: k,
             dashed: false,
             dots: false,
@@ -653,7 +729,7 @@ fn time_section(inputs: &[Input], labels: &[String]) -> Section {
         if r.timeseries.iter().any(|p| p.dropped > 0) {
             errs.push(Series {
                 name: who(k, "dropped"),
-                points: pts(i, &|p| Some(p.dropped as f64)),
+                points: pts(k, &|p| Some(p.dropped)),
                 color: k,
                 dashed: true,
                 dots: false,
@@ -662,7 +738,7 @@ fn time_section(inputs: &[Input], labels: &[String]) -> Section {
         for (j, c) in classes.iter().enumerate() {
             errs.push(Series {
                 name: who(k, c),
-                points: pts(i, &|p| Some(*p.errors.get(c).unwrap_or(&0) as f64)),
+                points: pts(k, &|p| Some(*p.errors.get(c).unwrap_or(&0.0))),
                 color: if multi { k } else { j + 1 },
                 dashed: false,
                 dots: false,
@@ -671,7 +747,7 @@ fn time_section(inputs: &[Input], labels: &[String]) -> Section {
         if errs.is_empty() && !multi {
             errs.push(Series {
                 name: "failed (none)".into(),
-                points: pts(i, &|p| Some(p.failed as f64)),
+                points: pts(k, &|p| Some(p.failed)),
                 color: 0,
                 dashed: false,
                 dots: false,
@@ -679,7 +755,7 @@ fn time_section(inputs: &[Input], labels: &[String]) -> Section {
         } else if multi && classes.is_empty() {
             errs.push(Series {
                 name: who(k, "failed"),
-                points: pts(i, &|p| Some(p.failed as f64)),
+                points: pts(k, &|p| Some(p.failed)),
                 color: k,
                 dashed: false,
                 dots: false,
@@ -701,29 +777,37 @@ fn time_section(inputs: &[Input], labels: &[String]) -> Section {
         .collect();
         header.extend(classes.iter().map(|c| format!("errors: {c}")));
         let opt = |v: Option<f64>| v.map(f1).unwrap_or_else(|| "-".into());
+        let bucket = series[k].0;
         tables.push(Table {
             id: format!("timeseries_{}", file_id(&labels[k])),
-            title: format!("{}: per second (all phases)", labels[k]),
+            title: if bucket == 1 {
+                format!("{}: per second (all phases)", labels[k])
+            } else {
+                format!(
+                    "{}: per second, averaged over {bucket} s buckets (all phases; TTFT p99 and in flight: the bucket's highest)",
+                    labels[k]
+                )
+            },
             header,
-            rows: r
-                .timeseries
+            rows: series[k]
+                .1
                 .iter()
                 .map(|p| {
                     let mut row = vec![
-                        p.t_s.to_string(),
-                        p.sent.to_string(),
-                        p.ok.to_string(),
-                        p.failed.to_string(),
-                        p.dropped.to_string(),
-                        p.output_tokens.to_string(),
-                        p.in_flight_max.to_string(),
+                        num(p.t_s),
+                        num(p.sent),
+                        num(p.ok),
+                        num(p.failed),
+                        num(p.dropped),
+                        num(p.output_tokens),
+                        num(p.in_flight_max),
                         opt(p.ttft_p50_ms),
                         opt(p.ttft_p99_ms),
                     ];
                     row.extend(
                         classes
                             .iter()
-                            .map(|c| p.errors.get(c).copied().unwrap_or(0).to_string()),
+                            .map(|c| num(p.errors.get(c).copied().unwrap_or(0.0))),
                     );
                     row
                 })
@@ -1092,10 +1176,13 @@ fn cost_section(models: &[Entity], inputs: &[Input], labels: &[String]) -> Secti
     }
 }
 
+/// One row of the facts table: how to read it from a result.
+type Fact = Box<dyn Fn(&Input) -> String>;
+
 fn facts_section(inputs: &[Input], labels: &[String]) -> Section {
     let mut header = vec!["fact".to_string()];
     header.extend(labels.iter().cloned());
-    let facts: Vec<(&str, Box<dyn Fn(&Input) -> String>)> = vec![
+    let facts: Vec<(&str, Fact)> = vec![
         ("result file", Box::new(|i| i.path.clone())),
         ("scenario", Box::new(|i| i.result.scenario.name.clone())),
         (
@@ -1235,6 +1322,39 @@ mod tests {
         assert_eq!(d[0].0, "TTFT");
         assert_eq!(d[0].1, "ttft");
         assert!(d[0].2.contains("first − sent"), "{:?}", d[0]);
+    }
+
+    #[test]
+    fn long_series_fold_into_buckets() {
+        let ts: Vec<crate::results::SeriesPoint> = (0..10u64)
+            .map(|t| crate::results::SeriesPoint {
+                t_s: t,
+                sent: t,
+                ok: 1,
+                failed: 0,
+                dropped: 0,
+                output_tokens: 10,
+                in_flight_max: t,
+                ttft_p50_ms: (t % 2 == 0).then_some(100.0 + t as f64),
+                ttft_p99_ms: Some(t as f64),
+                errors: [("http_5xx".to_string(), 2)].into_iter().collect(),
+                cpu_cores_used: None,
+            })
+            .collect();
+        let (k, b) = buckets(&ts, 4);
+        assert_eq!(k, 3);
+        assert_eq!(b.len(), 4);
+        assert_eq!(b[0].t_s, 0.0);
+        assert_eq!(b[1].t_s, 3.0);
+        assert_eq!(b[0].sent, 1.0); // (0 + 1 + 2) / 3
+        assert_eq!(b[0].in_flight_max, 2.0);
+        assert_eq!(b[0].ttft_p50_ms, Some(101.0)); // seconds 0 and 2
+        assert_eq!(b[0].ttft_p99_ms, Some(2.0));
+        assert_eq!(b[0].errors["http_5xx"], 2.0);
+        assert_eq!(b[3].sent, 9.0); // the short last bucket
+        let (k, b) = buckets(&ts, 600);
+        assert_eq!((k, b.len()), (1, 10));
+        assert_eq!(num(b[3].sent), "3");
     }
 
     #[test]
