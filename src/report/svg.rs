@@ -241,7 +241,7 @@ pub const WIDTH: f64 = 640.0;
 /// Chart height.
 pub const HEIGHT: f64 = 300.0;
 const LEFT: f64 = 58.0;
-const RIGHT: f64 = 12.0;
+const RIGHT: f64 = 22.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 40.0;
 
