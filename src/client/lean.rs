@@ -200,8 +200,10 @@ impl LeanClient {
                 }
             };
             if n == 0 {
+                // Blank lines before a status line are not an answer (RFC 9112 §2.2).
+                let answered = buf.iter().any(|b| !b.is_ascii_whitespace());
                 return Err((
-                    !buf.is_empty(),
+                    answered,
                     LeanError::new(
                         LeanErrorKind::Io,
                         "the server closed the connection before a response",
@@ -370,9 +372,27 @@ impl LeanResponse {
                             })?;
                         self.buf.advance(pos + 2);
                         if size == 0 {
-                            // Trailers (rare) end with an empty line; consume what is there.
-                            if self.buf.starts_with(b"\r\n") {
-                                self.buf.advance(2);
+                            // The last chunk is followed by trailers (rare) and an empty line.
+                            // Read through it: a connection pooled with that line still unread
+                            // would hand it to the next request as the start of its response.
+                            loop {
+                                if self.buf.starts_with(b"\r\n") {
+                                    self.buf.advance(2);
+                                    break;
+                                }
+                                if let Some(p) = self.buf.windows(4).position(|w| w == b"\r\n\r\n")
+                                {
+                                    self.buf.advance(p + 4);
+                                    break;
+                                }
+                                if self.buf.len() > 8 * 1024
+                                    || !matches!(self.fill().await, Ok(n) if n > 0)
+                                {
+                                    // Trailers too long, or the server closed: the body is
+                                    // complete, but this connection is not reusable.
+                                    self.keep_alive = false;
+                                    break;
+                                }
                             }
                             self.body = Body::Done;
                             return Ok(None);
