@@ -850,6 +850,7 @@ async fn mock_cmd(a: MockArgs) -> Result<Exit> {
             disconnect: prob("fault-disconnect", a.fault_disconnect)?,
             malformed: prob("fault-malformed", a.fault_malformed)?,
             error_event: prob("fault-error-event", a.fault_error_event)?,
+            ..Faults::default()
         },
     };
     let cfg = MockConfig {

@@ -692,6 +692,7 @@ fn mock_model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> {
             disconnect: f.disconnect,
             malformed: f.malformed,
             error_event: f.error_event,
+            ..Faults::default()
         };
         mm.faults = faults;
     }
