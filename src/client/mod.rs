@@ -89,6 +89,28 @@ pub struct TargetClient {
     lean: Option<lean::LeanClient>,
     max_response: usize,
     retry: Option<RetryPolicy>,
+    secret: Option<Secret>,
+}
+
+/// The API key, kept only to scrub it from anything the server sends back; never printed.
+#[derive(Clone)]
+struct Secret(std::sync::Arc<str>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Secret {
+    /// Replaces every occurrence of the key (with its `Bearer ` prefix, if present) in `s`.
+    fn scrub(&self, s: &mut String) {
+        if !self.0.is_empty() && s.contains(&*self.0) {
+            *s = s
+                .replace(&format!("Bearer {}", self.0), "<redacted>")
+                .replace(&*self.0, "<redacted>");
+        }
+    }
 }
 
 /// Client back-off on HTTP 429 (off unless set with [`TargetClient::with_retry_on_429`]).
@@ -248,6 +270,12 @@ impl TargetClient {
             lean,
             max_response: MAX_RESPONSE_BYTES,
             retry: None,
+            secret: s
+                .api_key
+                .as_deref()
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(|k| Secret(k.into())),
         })
     }
 
@@ -268,7 +296,23 @@ impl TargetClient {
 
     /// Sends one request and fills the record's timing, tokens and outcome. `t_send_us` must
     /// already be set by the caller; `rec.t_end_us` is set here.
+    ///
+    /// Whatever the server sends back that lands on the record (an error message, the
+    /// response id, the finish reason) has the API key scrubbed from it: a hostile or
+    /// careless server that echoes the key cannot put it in a result, record or log.
     pub async fn execute(&self, clock: &Clock, body: Bytes, rec: &mut RequestRecord) {
+        self.execute_inner(clock, body, rec).await;
+        if let Some(secret) = &self.secret {
+            for text in [&mut rec.error, &mut rec.response_id, &mut rec.finish_reason]
+                .into_iter()
+                .flatten()
+            {
+                secret.scrub(text);
+            }
+        }
+    }
+
+    async fn execute_inner(&self, clock: &Clock, body: Bytes, rec: &mut RequestRecord) {
         let t_send = clock.at(rec.t_send_us.unwrap_or_default());
         let total_deadline = t_send + self.timeouts.total;
         let mut attempt_start = t_send;
@@ -576,13 +620,24 @@ impl TargetClient {
                     timer.as_mut().reset(deadline);
                     continue;
                 }
-                break if deadline >= total_deadline {
-                    Outcome::TimeoutTotal
+                let (outcome, why) = if deadline >= total_deadline {
+                    (
+                        Outcome::TimeoutTotal,
+                        "the request took longer than the total timeout",
+                    )
                 } else if st.last.is_none() {
-                    Outcome::TimeoutFirstToken
+                    (
+                        Outcome::TimeoutFirstToken,
+                        "no output before the first-token timeout",
+                    )
                 } else {
-                    Outcome::TimeoutIdle
+                    (
+                        Outcome::TimeoutIdle,
+                        "the stream went silent for the idle timeout",
+                    )
                 };
+                st.error = Some(why.into());
+                break outcome;
             };
             let chunk = match next {
                 Err(e) => {
@@ -636,6 +691,13 @@ impl TargetClient {
             rec.error = st.error.take();
         }
         apply_usage(rec, st.usage.as_ref(), std::mem::take(&mut st.text));
+        if outcome == Outcome::TooLarge && rec.untokenized_output.is_some() {
+            // Up to the whole size cap of text: not worth a tokenizer pass for a request
+            // that failed. Count the events instead (the source says so).
+            rec.untokenized_output = None;
+            rec.output_tokens = Some(u64::from(rec.output_events));
+            rec.output_tokens_source = Some(TokenSource::Events);
+        }
     }
 }
 
