@@ -835,7 +835,7 @@ async fn mock_cmd(a: MockArgs) -> Result<Exit> {
         ),
         None => None,
     };
-    let model = MockModel {
+    let mut model = MockModel {
         ttft_ms: Dist::fixed(ttft.as_secs_f64() * 1e3),
         itl_ms: Dist::fixed(itl_ms),
         output_tokens: a.output_tokens.map(|n| Dist::fixed(n as f64)),
@@ -853,6 +853,12 @@ async fn mock_cmd(a: MockArgs) -> Result<Exit> {
             ..Faults::default()
         },
     };
+    for spec in &a.fault {
+        model
+            .faults
+            .apply_spec(spec)
+            .map_err(|e| anyhow!(UserError(format!("--fault {spec}: {e}"))))?;
+    }
     let cfg = MockConfig {
         seed: a.seed,
         default_model: model,

@@ -176,6 +176,31 @@ impl Faults {
         *slot = p;
         true
     }
+
+    /// Applies one `NAME=P` setting (as given to `llmload mock --fault`); the message names
+    /// what is wrong. The sum of probabilities is checked later, by `validate`.
+    pub fn apply_spec(&mut self, spec: &str) -> Result<(), String> {
+        let (name, p) = spec
+            .split_once('=')
+            .ok_or_else(|| "expected NAME=PROBABILITY, e.g. no_done=0.1".to_string())?;
+        let p: f64 = p
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{}` is not a number", p.trim()))?;
+        if !(0.0..=1.0).contains(&p) {
+            return Err(format!("{p} is not a probability in [0, 1]"));
+        }
+        if self.set(name.trim(), p) {
+            Ok(())
+        } else {
+            let names: Vec<&str> = self.probabilities().iter().map(|(n, _)| *n).collect();
+            Err(format!(
+                "unknown fault `{}` (one of: {})",
+                name.trim(),
+                names.join(", ")
+            ))
+        }
+    }
 }
 
 impl Default for MockModel {
