@@ -650,7 +650,12 @@ fn prepare_targets(plan: &Plan) -> Result<(Vec<MockThread>, Vec<TargetRuntime>)>
             endpoint: plan.workload.endpoint,
             stream: plan.workload.stream,
         })
-        .map_err(|e| anyhow!(UserError(e.to_string())))?;
+        .map_err(|e| anyhow!(UserError(e.to_string())))?
+        .with_retry_on_429(t.retry_on_429);
+        let client = match t.max_response_bytes {
+            Some(n) => client.with_max_response_bytes(n),
+            None => client,
+        };
         runtimes.push(TargetRuntime::new(
             client,
             t.requests_per_minute,

@@ -850,3 +850,84 @@ fn a_server_that_echoes_the_key_cannot_put_it_in_an_artefact() {
     );
     assert_no_secret(&r);
 }
+
+// ---- the same through the scenario file ------------------------------------------------
+
+#[test]
+fn max_response_bytes_on_a_target_caps_the_response() {
+    let mock = Mock::with(faults(|f| f.endless = 0.25));
+    let r = run_at(&mock, "max_response_bytes = 65536", "");
+    assert_faulted(&r, "too_large", mock.expected("endless", N));
+    for rec in r.records.iter().filter(|x| x["outcome"] == "too_large") {
+        assert_eq!(rec["output_tokens_source"], "events", "{rec}");
+    }
+    // Below 1 KiB is refused with a located error.
+    let bad = run_at(&mock, "max_response_bytes = 10", "");
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("targets[0].max_response_bytes"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn retry_on_429_on_a_target_backs_off_and_records_it() {
+    let mock = Mock::with(faults(|f| {
+        f.rate_limit = 0.5;
+        f.retry_after_s = Some(1);
+    }));
+    // One worker: attempt k is the mock's request k, so the outcome of each is known.
+    let text = scenario_at(
+        &mock.url,
+        r#"retry_on_429 = { max_retries = 2, max_wait = "30ms" }"#,
+        "",
+    )
+    .replace("concurrency = 4", "concurrency = 1");
+    let r = run_scenario(&text, &["--quiet"], &[]);
+    assert_ok_or_starved(&r);
+    let mut recs = r.records.clone();
+    recs.sort_by_key(|x| x["index"].as_u64());
+    let (mut attempt, mut limited, mut total) = (0u64, 0u64, 0u64);
+    for rec in &recs {
+        let mut retries = 0;
+        while mock.cfg.fault_of("m", attempt) == Some("rate_limit") && retries < 2 {
+            retries += 1;
+            attempt += 1;
+        }
+        let still = mock.cfg.fault_of("m", attempt) == Some("rate_limit");
+        attempt += 1;
+        limited += u64::from(still);
+        total += retries;
+        assert_eq!(rec["retries"].as_u64().unwrap_or(0), retries, "{rec}");
+        assert_eq!(
+            rec["backoff_us"].as_u64().unwrap_or(0),
+            retries * 30_000,
+            "{rec}"
+        );
+        assert_eq!(
+            rec["outcome"],
+            if still { "rate_limited" } else { "ok" },
+            "{rec}"
+        );
+    }
+    assert!(total > 0, "the seed must rate-limit some attempt");
+    let m = model_of(&r);
+    assert_eq!(
+        m["requests"]["sent"].as_u64(),
+        Some(N),
+        "a retry is not a new request"
+    );
+    assert_eq!(
+        m["requests"]["errors"]["rate_limited"]
+            .as_u64()
+            .unwrap_or(0),
+        limited
+    );
+    // The waits are inside the measured latency.
+    for rec in recs.iter().filter(|x| x["outcome"] == "ok") {
+        let ttft =
+            rec["t_first_us"].as_u64().expect("first") - rec["t_send_us"].as_u64().expect("send");
+        assert!(ttft >= rec["backoff_us"].as_u64().unwrap_or(0), "{rec}");
+    }
+}
