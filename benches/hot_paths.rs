@@ -224,6 +224,7 @@ duration = "60s"
                 worker_threads: 1,
                 cpu_excludes_mock: false,
                 aborted_by: None,
+                guard: Default::default(),
             };
             let r = results::build(&plan, &col, meta);
             r.write(&path).expect("write");

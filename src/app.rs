@@ -11,7 +11,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use tokio::sync::watch;
 
 use crate::cli::{
-    CalibrateArgs, CheckArgs, Cli, Command, CompareArgs, MockArgs, ReportArgs, RunArgs,
+    CalibrateArgs, CheckArgs, Cli, Command, CompareArgs, MockArgs, PlanArgs, ReportArgs, RunArgs,
+    SweepArgs,
 };
 use crate::client::{ClientSettings, TargetClient};
 use crate::dist::Dist;
@@ -66,6 +67,8 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Calibrate(a) => calibrate_cmd(a).await,
         Command::Check(a) => check_cmd(a),
         Command::Compare(a) => compare_cmd(a),
+        Command::Sweep(a) => sweep_cmd(a).await,
+        Command::Plan(a) => plan_cmd(a),
     }
 }
 
@@ -153,6 +156,62 @@ fn compare_cmd(a: CompareArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// `llmload plan`: capacity and cost for a daily volume (docs/capacity.md).
+fn plan_cmd(a: PlanArgs) -> Result<Exit> {
+    use crate::capacity::{self, Format, PlanInput};
+    use crate::prices::Catalog;
+    let format = Format::parse(&a.format).map_err(user)?;
+    let daily_input_tokens =
+        capacity::parse_volume("--daily-input-tokens", &a.daily_input_tokens).map_err(user)?;
+    let daily_output_tokens = a
+        .daily_output_tokens
+        .as_deref()
+        .map(|t| capacity::parse_volume("--daily-output-tokens", t))
+        .transpose()
+        .map_err(user)?;
+    let headroom_target = match a.headroom.as_deref() {
+        None => None,
+        Some(t) => {
+            let n = t.trim().trim_end_matches('%').trim();
+            match n.parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 => Some(v / 100.0),
+                _ => bail!(UserError(format!(
+                    "--headroom: `{t}` is not a percentage; write e.g. \"30%\""
+                ))),
+            }
+        }
+    };
+    let catalog = Catalog::builtin_with(a.prices.as_deref()).map_err(user)?;
+    let baseline = a
+        .baseline_prices
+        .as_deref()
+        .map(|b| capacity::parse_baseline(b, &catalog))
+        .transpose()
+        .map_err(user)?;
+    let result = RunResult::read(&a.result).map_err(user)?;
+    let input = PlanInput {
+        daily_input_tokens,
+        daily_output_tokens,
+        peak_to_average: a.peak_to_average,
+        baseline,
+        headroom_target,
+    };
+    let mut report = capacity::plan(&result, &input, &catalog)
+        .map_err(|e| user(format!("{}: {e}", a.result.display())))?;
+    report.source.path = a.result.display().to_string();
+    let write = |path: &Path, text: String| {
+        std::fs::write(path, text).map_err(|e| user(format!("writing {}: {e}", path.display())))
+    };
+    if let Some(p) = &a.json {
+        write(p, report.render(Format::Json))?;
+    }
+    match &a.output {
+        Some(p) => write(p, report.render(format))?,
+        None => out!("{}", report.render(format)),
+    }
+    Ok(Exit::Ok)
+}
+
 fn load_plan(path: &Path) -> Result<Plan> {
     Plan::load(path).map_err(|e| anyhow!(UserError(e.to_string())))
 }
@@ -182,19 +241,26 @@ fn validate_cmd(path: &Path) -> Result<Exit> {
             .price
             .map(|p| format!("${}/M in, ${}/M out", p.input_per_m, p.output_per_m))
             .unwrap_or_else(|| "no price".into());
+        let w = &plan.workload;
+        let share = if w.routes.is_empty() && w.classes.iter().all(|c| c.model.is_none()) {
+            format!("{:.1} % of traffic", 100.0 * m.weight / total)
+        } else {
+            format!("weight {} where no class model or route decides", m.weight)
+        };
         outln!(
-            "  model {} on {}: {:.1} % of traffic, {price}",
+            "  model {} on {}: {share}, {price}",
             m.id,
             plan.targets[m.target].name,
-            100.0 * m.weight / total
         );
     }
     outln!(
-        "  workload: {:?}, stream {}, {} prompts",
+        "  workload: {:?}, stream {}",
         plan.workload.endpoint,
         plan.workload.stream,
-        plan.workload.prompts.len()
     );
+    for line in plan.workload.describe(&plan.models) {
+        outln!("    {line}");
+    }
     let l = &plan.load;
     outln!(
         "  load: warmup {}, window {}, cooldown {}, requests {}, max_in_flight {}",
@@ -387,6 +453,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         }),
         cpu_excludes_mock: !mock_tids.is_empty(),
         aborted_by: out.aborted.clone(),
+        guard: out.guard.clone(),
     };
     let result = results::build(&plan, &out.collector, meta);
     result
@@ -465,15 +532,31 @@ fn abort_judge(plan: &Plan, claims: &gate::claims::Claims) -> Option<runner::Jud
 /// Runs a plan without progress, signals or printing, writing its records to `records`, and
 /// returns the result (for `calibrate`).
 async fn run_quiet(plan: Plan, records: &Path, threads: usize) -> Result<results::RunResult> {
-    let (mocks, runtimes) = prepare_targets(&plan)?;
-    let file = std::fs::File::create(records)
-        .with_context(|| format!("creating {}", records.display()))?;
     let (_stop_tx, stop_rx) = watch::channel(Stop::Run);
+    run_step(plan, Some(records), threads, stop_rx, "calibrate").await
+}
+
+/// Runs one plan without progress or printing (a calibration or sweep step); `stop` ends it
+/// early like a signal would, and the result then says `interrupted`.
+async fn run_step(
+    plan: Plan,
+    records: Option<&Path>,
+    threads: usize,
+    stop_rx: watch::Receiver<Stop>,
+    run_id: &str,
+) -> Result<results::RunResult> {
+    let (mocks, runtimes) = prepare_targets(&plan)?;
+    let file = match records {
+        Some(p) => {
+            Some(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
+        }
+        None => None,
+    };
     let tids: Vec<i32> = mocks.iter().map(|m| m.tid).collect();
     let out = runner::run(
         plan.clone(),
         runtimes,
-        Some(file),
+        file,
         Arc::new(Live::default()),
         stop_rx,
         RunOptions {
@@ -488,11 +571,17 @@ async fn run_quiet(plan: Plan, records: &Path, threads: usize) -> Result<results
         m.stop().await;
     }
     let meta = RunMeta {
-        run_id: "calibrate".into(),
-        status: RunStatus::Complete,
+        run_id: run_id.into(),
+        status: if out.interrupted {
+            RunStatus::Interrupted
+        } else {
+            RunStatus::Complete
+        },
         started_at: rfc3339(out.started_at),
         finished_at: rfc3339(out.finished_at),
-        records_file: None,
+        records_file: records
+            .and_then(|p| p.file_name())
+            .map(|s| s.to_string_lossy().to_string()),
         shard: Shard { index: 0, count: 1 },
         max_lag_p99_ms: 10.0,
         min_send_ratio: 0.99,
@@ -501,8 +590,188 @@ async fn run_quiet(plan: Plan, records: &Path, threads: usize) -> Result<results
         worker_threads: threads,
         cpu_excludes_mock: !tids.is_empty(),
         aborted_by: None,
+        guard: out.guard.clone(),
     };
     Ok(results::build(&plan, &out.collector, meta))
+}
+
+/// `llmload sweep`: a synchronous baseline, a saturation probe, then a ladder of open-loop
+/// rates, each a full measured step; the knee; one result file holding every step.
+async fn sweep_cmd(a: SweepArgs) -> Result<Exit> {
+    use crate::sweep::{self, StepKind, Sweep, SweepStep};
+    let mut plan = load_plan(&a.scenario)?;
+    if let Some(seed) = a.seed {
+        plan.seed = seed;
+    }
+    let mut s = plan.sweep.clone();
+    if let Some(n) = a.steps {
+        if !(1..=100).contains(&n) {
+            bail!(UserError("--steps must be between 1 and 100".into()));
+        }
+        s.steps = n;
+    }
+    if let Some(d) = &a.step_duration {
+        s.step_duration = units::parse_duration(d)
+            .map_err(|e| anyhow!(UserError(format!("--step-duration: {e}"))))?;
+    }
+    if let Some(d) = &a.step_warmup {
+        s.step_warmup = units::parse_duration(d)
+            .map_err(|e| anyhow!(UserError(format!("--step-warmup: {e}"))))?;
+    }
+    if let Some(c) = a.probe_concurrency {
+        if c == 0 {
+            bail!(UserError("--probe-concurrency must be at least 1".into()));
+        }
+        s.probe_concurrency = c;
+    }
+    let threads = a.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let mocked = plan.targets.iter().any(|t| matches!(t.base, Base::Mock(_)));
+    if let Some(l) =
+        crate::sys::ensure_open_files(s.probe_concurrency as u64 * if mocked { 2 } else { 1 })
+    {
+        if !l.fits() {
+            bail!(UserError(format!(
+                "the saturation probe holds {} connections, but the open-file limit is {}; raise it or lower --probe-concurrency",
+                s.probe_concurrency, l.soft
+            )));
+        }
+    }
+    let (result_path, records_stem) = output_paths(&plan, &a.out, a.output.as_ref(), a.no_records)?;
+    let (stop_tx, stop_rx) = watch::channel(Stop::Run);
+    let stop_tx = Arc::new(stop_tx);
+    spawn_signal_handler(stop_tx.clone());
+    let run_id = format!("{:016x}", rand::random::<u64>());
+    let step_secs = (s.step_warmup + s.step_duration).as_secs_f64();
+    let mut steps: Vec<SweepStep> = Vec::new();
+    let mut stopped_early = None;
+    let mut interrupted = false;
+    let records_for = |k: usize| {
+        records_stem
+            .as_ref()
+            .map(|stem| result_path.with_file_name(format!("{stem}.step{k:02}.records.jsonl")))
+    };
+    let run = |p: Plan, k: usize| {
+        let rec = records_for(k);
+        let rx = stop_rx.clone();
+        let id = format!("{run_id}-step{k:02}");
+        async move { run_step(p, rec.as_deref(), threads, rx, &id).await }
+    };
+    let plans: [(StepKind, Plan, Option<u32>, &str); 2] = [
+        (
+            StepKind::Synchronous,
+            s.closed_step(&plan, 1),
+            Some(1),
+            "one request at a time",
+        ),
+        (
+            StepKind::Throughput,
+            s.closed_step(&plan, s.probe_concurrency),
+            Some(s.probe_concurrency),
+            "saturation probe",
+        ),
+    ];
+    for (kind, p, c, what) in plans {
+        let k = steps.len() + 1;
+        if !a.quiet {
+            eprintln!("step {k}: {what} ({step_secs:.0} s)…");
+        }
+        let r = run(p, k).await?;
+        interrupted |= r.status == RunStatus::Interrupted;
+        steps.push(SweepStep::from_result(kind, None, c, r));
+        if interrupted {
+            break;
+        }
+    }
+    let max_tp = steps.get(1).map_or(0.0, |x| x.completed_per_s);
+    if !interrupted && max_tp <= 0.0 {
+        stopped_early = Some("the saturation probe completed no request: nothing to sweep".into());
+    }
+    if !interrupted && stopped_early.is_none() {
+        let sync_rate = steps[0].completed_per_s;
+        for rate in s.ladder(sync_rate, max_tp) {
+            let k = steps.len() + 1;
+            if !a.quiet {
+                eprintln!("step {k}: open loop at {rate:.2} req/s ({step_secs:.0} s)…");
+            }
+            let r = run(s.rate_step(&plan, rate), k).await?;
+            interrupted |= r.status == RunStatus::Interrupted;
+            let st = SweepStep::from_result(StepKind::Rate, Some(rate), None, r);
+            let why = st.saturation(&s, &steps[0]);
+            steps.push(st);
+            if interrupted {
+                break;
+            }
+            if let Some(why) = why {
+                stopped_early = Some(why);
+                break;
+            }
+        }
+    }
+    let slo_set = plan.slo.is_set() || plan.models.iter().any(|m| m.slo.is_set());
+    let knee = sweep::knee(&steps, &s, slo_set);
+    // The top-level metrics are the knee step's (else the baseline's), so `check` and `plan`
+    // read the sustainable operating point.
+    let top = knee
+        .max_rate_within_slo
+        .and_then(|r| steps.iter().position(|x| x.offered_rate_per_s == Some(r)))
+        .unwrap_or(0);
+    let Some(top_step) = steps.get(top) else {
+        bail!("the sweep was stopped before its first step finished");
+    };
+    let mut result = (*top_step.result).clone();
+    result.run_id = run_id;
+    if interrupted {
+        result.status = RunStatus::Interrupted;
+    }
+    let sw = Sweep {
+        max_throughput_rps: max_tp,
+        knee,
+        stopped_early,
+        steps,
+    };
+    let table = sweep::table(&sw);
+    result.sweep = Some(sw);
+    result
+        .write(&result_path)
+        .with_context(|| format!("writing {}", result_path.display()))?;
+    out!("{table}");
+    outln!("result: {}", result_path.display());
+    Ok(if interrupted { Exit::Usage } else { Exit::Ok })
+}
+
+/// Where a run's result goes, and the stem of its records files (None with --no-records).
+fn output_paths(
+    plan: &Plan,
+    out: &Path,
+    output: Option<&PathBuf>,
+    no_records: bool,
+) -> Result<(PathBuf, Option<String>)> {
+    let stamp = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        stamp.year(),
+        stamp.month() as u8,
+        stamp.day(),
+        stamp.hour(),
+        stamp.minute(),
+        stamp.second()
+    );
+    let result_path = match output {
+        Some(p) => p.clone(),
+        None => out.join(format!("{}-{stamp}.json", sanitize(&plan.name))),
+    };
+    if let Some(dir) = result_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let stem = result_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    Ok((result_path, (!no_records).then_some(stem)))
 }
 
 async fn calibrate_cmd(a: CalibrateArgs) -> Result<Exit> {
@@ -582,14 +851,7 @@ async fn calibrate_cmd(a: CalibrateArgs) -> Result<Exit> {
 fn prepare_targets(plan: &Plan) -> Result<(Vec<MockThread>, Vec<TargetRuntime>)> {
     let mut mocks = Vec::new();
     let mut runtimes = Vec::new();
-    let largest = plan
-        .workload
-        .prompts
-        .iter()
-        .map(|p| p.chars / 4)
-        .max()
-        .unwrap_or(0) as u32
-        + plan.workload.max_tokens.upper_bound().unwrap_or(4096.0) as u32;
+    let largest = plan.workload.largest_request_tokens();
     for t in &plan.targets {
         let base_url = match &t.base {
             Base::Mock(cfg) => {

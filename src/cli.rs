@@ -31,6 +31,81 @@ pub enum Command {
     Check(CheckArgs),
     /// Compare results side by side: one table per metric family, a column per model.
     Compare(CompareArgs),
+    /// Sweep to the knee: a one-at-a-time baseline, a saturation probe, then a ladder of rates.
+    Sweep(SweepArgs),
+    /// Plan capacity and cost for a daily token volume from a (sweep) result.
+    Plan(PlanArgs),
+}
+
+/// `llmload sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Scenario file (TOML); its `[load]` is replaced by the sweep's steps.
+    pub scenario: PathBuf,
+    /// Folder for the result and records files.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Exact path of the result file (the records files go beside it).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// No per-step progress lines.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Do not write per-request records files.
+    #[arg(long)]
+    pub no_records: bool,
+    /// Tokio worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Open-loop rates in the ladder (default 10, or `[sweep] steps`).
+    #[arg(long)]
+    pub steps: Option<u32>,
+    /// Measurement window of each step, e.g. "10s".
+    #[arg(long)]
+    pub step_duration: Option<String>,
+    /// Warmup of each step, e.g. "2s".
+    #[arg(long)]
+    pub step_warmup: Option<String>,
+    /// Concurrency of the saturation probe (default 64).
+    #[arg(long)]
+    pub probe_concurrency: Option<u32>,
+}
+
+/// `llmload plan` (docs/capacity.md).
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Result file (JSON), ideally from a capacity sweep.
+    pub result: PathBuf,
+    /// Input tokens per day, e.g. "50M", "2.5B", "50000000".
+    #[arg(long, value_name = "N")]
+    pub daily_input_tokens: String,
+    /// Output tokens per day (default: from the measured output/input ratio).
+    #[arg(long, value_name = "N")]
+    pub daily_output_tokens: Option<String>,
+    /// Peak request rate / average request rate (default 1: a flat day).
+    #[arg(long, value_name = "X")]
+    pub peak_to_average: Option<f64>,
+    /// Compare with these prices: a catalog model ("gpt-4o") or IN/OUT USD per million ("2.50/10.00").
+    #[arg(long, value_name = "NAME|IN/OUT")]
+    pub baseline_prices: Option<String>,
+    /// Headroom wanted at peak, e.g. "30%".
+    #[arg(long, value_name = "N%")]
+    pub headroom: Option<String>,
+    /// Price file (TOML) that replaces or extends the built-in catalog.
+    #[arg(long, value_name = "FILE")]
+    pub prices: Option<PathBuf>,
+    /// Output format: table, markdown or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Write the output here instead of to stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write the plan as JSON here, whatever --format is.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 /// `llmload check`.

@@ -5,21 +5,27 @@
 //! → [`metrics`] (folds [`record`]s) → [`results`] (the versioned JSON) → [`report`].
 //! [`gate`] reads result files back: claims, baselines and side-by-side comparisons.
 pub mod app;
+pub mod body;
 pub mod calibrate;
+pub mod capacity;
 pub mod cli;
 pub mod client;
+pub mod datasets;
 pub mod dist;
 pub mod gate;
 pub mod metrics;
 pub mod mock;
 pub mod monitor;
 pub mod plan;
+pub mod prices;
 pub mod record;
 pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod schedule;
+pub mod sweep;
+pub mod synth;
 pub mod sys;
 pub mod tokens;
 pub mod units;

@@ -6,20 +6,24 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use crate::dist::Dist;
 use crate::mock::{Faults, MockConfig, MockModel};
+use crate::record::Outcome;
 use crate::scenario::{
-    ArrivalKind, EndpointKind, ModelSpec, OnFullKind, Problem, PromptsSpec, ScenarioError,
-    ScenarioFile, Source,
+    ArrivalKind, EndpointKind, ModelSpec, OnFullKind, Problem, ScenarioError, ScenarioFile, Source,
 };
+use crate::scenario::{GuardKind, MixBy, PromptsSpec as PS};
 use crate::schedule::{
     ArrivalProcess, ConcurrencyProfile, ConcurrencyStage, RateProfile, RateSegment,
 };
-use crate::workload::{self, Prompt};
+use crate::synth::Synth;
+use crate::tokens::Encoding;
+use crate::workload::{self, Class, Prompt, PromptSource, Synthetic};
 
 /// Default in-flight cap for open-loop runs that set none: high enough not to shape a
 /// realistic test, low enough not to exhaust file descriptors by accident.
@@ -50,6 +54,8 @@ pub struct Plan {
     pub slo: Slo,
     /// Requests per day for the cost projection (None: the measured rate).
     pub daily_requests: Option<f64>,
+    /// Capacity sweep settings.
+    pub sweep: crate::sweep::SweepSettings,
 }
 
 /// Where a target's requests go.
@@ -160,16 +166,180 @@ pub struct Workload {
     pub endpoint: EndpointKind,
     /// Streamed or not.
     pub stream: bool,
-    /// System prompt (chat).
-    pub system: Option<String>,
-    /// Prompts.
-    pub prompts: Vec<Prompt>,
-    /// `max_tokens` distribution.
-    pub max_tokens: Dist,
+    /// Request classes (one named `default` when the scenario declares none).
+    pub classes: Vec<Class>,
+    /// Each class's share of requests (after converting an input-token mix).
+    pub class_weights: Vec<f64>,
+    /// Whether the scenario declared classes (the result then breaks down by class).
+    pub named_classes: bool,
+    /// How the scenario's class weights were meant.
+    pub mix_by: MixBy,
+    /// Share of requests repeating an earlier request exactly.
+    pub repeat_ratio: f64,
+    /// Policy for requests that exceed the model's context window.
+    pub context_guard: GuardKind,
+    /// Multi-turn sessions.
+    pub sessions: Option<Sessions>,
+    /// Routing rules, first match wins.
+    pub routes: Vec<Route>,
+    /// Fallback chains.
+    pub fallback: Option<Fallback>,
     /// Temperature sent.
     pub temperature: Option<f64>,
     /// `seed` body field sent.
     pub request_seed: Option<u64>,
+}
+
+impl Workload {
+    /// An upper estimate of one request's tokens (prompt + max_tokens), for quota buckets.
+    pub fn largest_request_tokens(&self) -> u32 {
+        self.classes
+            .iter()
+            .map(|c| {
+                let sys = c.system.as_ref().map_or(0, |s| s.chars().count() / 4) as f64;
+                let prompt = match &c.source {
+                    PromptSource::List(ps) => {
+                        ps.iter().map(|p| p.chars / 4).max().unwrap_or(0) as f64
+                    }
+                    PromptSource::Synthetic(s) => s
+                        .input_tokens
+                        .upper_bound()
+                        .unwrap_or(4.0 * s.input_tokens.mean()),
+                };
+                let out = c.max_tokens.upper_bound().unwrap_or(4096.0);
+                (sys + prompt + out).min(u32::MAX as f64) as u32
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// One line per class for `validate` and the run header.
+    pub fn describe(&self, models: &[Model]) -> Vec<String> {
+        let total: f64 = self.class_weights.iter().sum();
+        let mut out: Vec<String> = self
+            .classes
+            .iter()
+            .zip(&self.class_weights)
+            .map(|(c, w)| {
+                let src = match &c.source {
+                    PromptSource::List(ps) => format!("{} prompts", ps.len()),
+                    PromptSource::Synthetic(s) => format!(
+                        "synthetic prompts of {:.0} tokens on average ({}{})",
+                        s.input_tokens.mean(),
+                        s.encoding.name(),
+                        if s.shared_prefix > 0.0 {
+                            format!(", {:.0} % shared prefix", s.shared_prefix * 100.0)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                };
+                let model = c
+                    .model
+                    .map(|m| format!(" → {}", models[m].label))
+                    .unwrap_or_default();
+                format!(
+                    "class {}: {:.1} % of requests, {src}{model}",
+                    c.name,
+                    100.0 * w / total.max(f64::MIN_POSITIVE)
+                )
+            })
+            .collect();
+        for r in &self.routes {
+            let mut cond = Vec::new();
+            if let Some(c) = r.class {
+                cond.push(format!("class {}", self.classes[c].name));
+            }
+            if let Some(b) = r.chars_below {
+                cond.push(format!("< {b} chars"));
+            }
+            if let Some(a) = r.chars_above {
+                cond.push(format!("> {a} chars"));
+            }
+            let cond = if cond.is_empty() {
+                "every other request".to_string()
+            } else {
+                cond.join(", ")
+            };
+            out.push(format!(
+                "route {}: {cond} → {}",
+                r.name, models[r.model].label
+            ));
+        }
+        if let Some(f) = &self.fallback {
+            for c in &f.chains {
+                let names: Vec<&str> = c.iter().map(|&m| models[m].label.as_str()).collect();
+                out.push(format!(
+                    "fallback: {} on {}",
+                    names.join(" → "),
+                    f.on.iter().map(|o| o.name()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        if self.repeat_ratio > 0.0 {
+            out.push(format!(
+                "{:.0} % of requests repeat an earlier prompt",
+                self.repeat_ratio * 100.0
+            ));
+        }
+        if let Some(s) = &self.sessions {
+            out.push(format!(
+                "sessions of {:.1} turns on average, think time {:.0} ms on average",
+                s.turns.mean(),
+                s.think_ms.mean()
+            ));
+        }
+        out
+    }
+}
+
+/// Multi-turn session settings.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    /// Turns per session.
+    pub turns: Dist,
+    /// Think time between turns (ms).
+    pub think_ms: Dist,
+}
+
+/// One routing rule.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Name in the result.
+    pub name: String,
+    /// Matches prompts shorter than this many characters.
+    pub chars_below: Option<u64>,
+    /// Matches prompts longer than this many characters.
+    pub chars_above: Option<u64>,
+    /// Matches this class only.
+    pub class: Option<usize>,
+    /// Model index.
+    pub model: usize,
+}
+
+impl Route {
+    /// Whether the rule matches a request of `class` with a `chars`-character prompt.
+    pub fn matches(&self, class: usize, chars: usize) -> bool {
+        let c = chars as u64;
+        self.class.is_none_or(|k| k == class)
+            && self.chars_below.is_none_or(|b| c < b)
+            && self.chars_above.is_none_or(|a| c > a)
+    }
+
+    fn unconditional(&self) -> bool {
+        self.class.is_none() && self.chars_below.is_none() && self.chars_above.is_none()
+    }
+}
+
+/// Fallback chains.
+#[derive(Debug, Clone)]
+pub struct Fallback {
+    /// Chains of model indexes.
+    pub chains: Vec<Vec<usize>>,
+    /// The next model after each model (indexed like the plan's models).
+    pub next: Vec<Option<usize>>,
+    /// Outcomes that trigger a fallback.
+    pub on: Vec<Outcome>,
 }
 
 /// Open or closed loop.
@@ -187,6 +357,34 @@ pub enum Shape {
         /// Concurrency over time.
         profile: ConcurrencyProfile,
     },
+    /// Arrivals at a recorded trace's (scaled) times.
+    Trace(Arc<Trace>),
+}
+
+/// A trace to replay.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    /// The file, resolved.
+    pub path: PathBuf,
+    /// Time multiplier applied to the offsets below.
+    pub time_scale: f64,
+    /// Requests in time order, offsets already scaled.
+    pub entries: Vec<TraceItem>,
+    /// How trace prompts are generated.
+    pub synth: Synthetic,
+}
+
+/// One traced request.
+#[derive(Debug, Clone, Copy)]
+pub struct TraceItem {
+    /// Scaled offset from the start.
+    pub t: Duration,
+    /// Prompt tokens.
+    pub input_tokens: u32,
+    /// `max_tokens`.
+    pub output_tokens: u32,
+    /// Model index, when the trace names one.
+    pub model: Option<usize>,
 }
 
 /// What an open-loop arrival does at a full in-flight cap.
@@ -481,6 +679,18 @@ impl Plan {
             });
         }
 
+        // Prices: the built-in catalog, with the scenario's own price file over it.
+        let catalog = {
+            let dir = src.path.parent().unwrap_or_else(|| Path::new("."));
+            let user = f.prices.as_ref().map(|p| dir.join(p));
+            match crate::prices::Catalog::builtin_with(user.as_deref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    bad("prices", e.to_string());
+                    crate::prices::Catalog::builtin()
+                }
+            }
+        };
         // Models.
         if f.models.is_empty() {
             bad("models", "at least one [[models]] entry is needed".into());
@@ -544,17 +754,27 @@ impl Plan {
                     }
                 }
             }
+            // A scenario's own price and window win; otherwise the catalog's, by id or label.
+            let listed = catalog
+                .lookup(&m.id)
+                .or_else(|| m.label.as_deref().and_then(|l| catalog.lookup(l)));
             models.push(Model {
                 id: m.id.clone(),
                 label: m.label.clone().unwrap_or_else(|| m.id.clone()),
                 target,
                 weight: m.weight,
-                price: m.price.as_ref().map(|p| Price {
-                    input_per_m: p.input_per_m,
-                    output_per_m: p.output_per_m,
-                    cached_input_per_m: p.cached_input_per_m,
-                }),
-                context_window: m.context_window,
+                price: m
+                    .price
+                    .as_ref()
+                    .map(|p| Price {
+                        input_per_m: p.input_per_m,
+                        output_per_m: p.output_per_m,
+                        cached_input_per_m: p.cached_input_per_m,
+                    })
+                    .or_else(|| listed.map(|e| e.price)),
+                context_window: m
+                    .context_window
+                    .or_else(|| listed.and_then(|e| e.context_window)),
                 slo: Slo::default(),
             });
         }
@@ -577,30 +797,17 @@ impl Plan {
 
         // Workload.
         let w = &f.workload;
-        let prompts = match &w.prompts {
-            PromptsSpec::Inline(list) => {
-                if list.is_empty() {
-                    bad("workload.prompts", "the prompt list is empty".into());
-                }
-                list.iter().map(Prompt::text).collect()
-            }
-            PromptsSpec::File { file } => {
-                let dir = src.path.parent().unwrap_or_else(|| Path::new("."));
-                match workload::load_jsonl(&dir.join(file)) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        bad("workload.prompts.file", e.to_string());
-                        Vec::new()
-                    }
-                }
-            }
-        };
-        let max_tokens = w
+        let dir = src
+            .path
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .to_path_buf();
+        let default_max = w
             .max_tokens
             .as_ref()
             .map(|d| d.0.clone())
             .unwrap_or(Dist::fixed(128.0));
-        if max_tokens.upper_bound().is_some_and(|v| v < 1.0) || max_tokens.mean() < 1.0 {
+        if default_max.upper_bound().is_some_and(|v| v < 1.0) || default_max.mean() < 1.0 {
             bad("workload.max_tokens", "must be at least 1".into());
         }
         if let Some(t) = w.temperature {
@@ -608,15 +815,337 @@ impl Plan {
                 bad("workload.temperature", "must be between 0 and 2".into());
             }
         }
-        if w.system.is_some() && w.endpoint == EndpointKind::Completions {
+        let chat = w.endpoint == EndpointKind::Chat;
+        if w.system.is_some() && !chat {
             bad(
                 "workload.system",
                 "a system prompt applies to endpoint = \"chat\" only".into(),
             );
         }
+        let model_by_name = |name: &str| -> Result<usize, String> {
+            let by_label: Vec<usize> = (0..models.len())
+                .filter(|&i| models[i].label == name)
+                .collect();
+            if by_label.len() == 1 {
+                return Ok(by_label[0]);
+            }
+            let by_id: Vec<usize> = (0..models.len())
+                .filter(|&i| models[i].id == name)
+                .collect();
+            match by_id.len() {
+                1 => Ok(by_id[0]),
+                0 => Err(format!(
+                    "no model `{name}`; models are: {}",
+                    models.iter().map(|m| m.label.as_str()).collect::<Vec<_>>().join(", ")
+                )),
+                _ => Err(format!(
+                    "`{name}` is the id of several models (on different targets); give each a distinct `label` and use it here"
+                )),
+            }
+        };
+        let mut classes: Vec<Class> = Vec::new();
+        let mut class_weights = Vec::new();
+        let named_classes = !w.classes.is_empty();
+        if named_classes {
+            if w.prompts.is_some() {
+                bad(
+                    "workload.prompts",
+                    "with [[workload.classes]], each class gives its own `prompts`".into(),
+                );
+            }
+            let mut names = std::collections::HashSet::new();
+            for (i, c) in w.classes.iter().enumerate() {
+                let at = |k: &str| format!("workload.classes[{i}].{k}");
+                if c.name.trim().is_empty() {
+                    bad(&at("name"), "must not be empty".into());
+                } else if !names.insert(c.name.as_str()) {
+                    bad(&at("name"), format!("class `{}` is declared twice", c.name));
+                }
+                if !(c.weight.is_finite() && c.weight >= 0.0) {
+                    bad(&at("weight"), "must be a finite number ≥ 0".into());
+                }
+                let model = match &c.model {
+                    Some(m) => match model_by_name(m) {
+                        Ok(i) => Some(i),
+                        Err(e) => {
+                            bad(&at("model"), e);
+                            None
+                        }
+                    },
+                    None => None,
+                };
+                let max_tokens = match &c.max_tokens {
+                    Some(d) => {
+                        if d.0.upper_bound().is_some_and(|v| v < 1.0) || d.0.mean() < 1.0 {
+                            bad(&at("max_tokens"), "must be at least 1".into());
+                        }
+                        d.0.clone()
+                    }
+                    None => default_max.clone(),
+                };
+                if c.system.is_some() && !chat {
+                    bad(
+                        &at("system"),
+                        "a system prompt applies to endpoint = \"chat\" only".into(),
+                    );
+                }
+                let source =
+                    prompt_source(&c.prompts, &dir, f.seed, i as u64, &at("prompts"), &mut bad);
+                classes.push(Class {
+                    name: c.name.clone(),
+                    source,
+                    max_tokens,
+                    system: c.system.clone().or_else(|| w.system.clone()),
+                    model,
+                });
+                class_weights.push(c.weight);
+            }
+            if class_weights.iter().sum::<f64>() <= 0.0 {
+                bad(
+                    "workload.classes[0].weight",
+                    "the classes' weights sum to 0: no request could be sent".into(),
+                );
+            }
+        } else {
+            let source = match (&w.prompts, &f.load.trace) {
+                (Some(p), _) => prompt_source(p, &dir, f.seed, 0, "workload.prompts", &mut bad),
+                (None, Some(_)) => PromptSource::List(vec![Prompt::text("")]),
+                (None, None) => {
+                    bad(
+                        "workload.prompts",
+                        "give `prompts` (a list, { file = … }, { sharegpt = … } or { synthetic = … }) or [[workload.classes]]".into(),
+                    );
+                    PromptSource::List(Vec::new())
+                }
+            };
+            classes.push(Class {
+                name: "default".into(),
+                source,
+                max_tokens: default_max.clone(),
+                system: w.system.clone(),
+                model: None,
+            });
+            class_weights.push(1.0);
+        }
+        let mix_by = w.mix_by.unwrap_or_default();
+        if mix_by == MixBy::InputTokens {
+            if !named_classes {
+                bad(
+                    "workload.mix_by",
+                    "`mix_by` applies to [[workload.classes]]".into(),
+                );
+            } else {
+                // A class's share of requests is its share of input tokens divided by its
+                // mean prompt size.
+                for (c, wgt) in classes.iter().zip(class_weights.iter_mut()) {
+                    let mean = mean_prompt_tokens(c);
+                    *wgt = if mean > 0.0 { *wgt / mean } else { 0.0 };
+                }
+            }
+        }
+        let repeat_ratio = w.repeat_ratio.unwrap_or(0.0);
+        if !(0.0..1.0).contains(&repeat_ratio) {
+            bad(
+                "workload.repeat_ratio",
+                "must be at least 0 and below 1 (a share of requests)".into(),
+            );
+        }
+        let sessions = w.sessions.as_ref().map(|ss| {
+            if ss.turns.0.mean() < 1.0 {
+                bad("workload.sessions.turns", "must be at least 1".into());
+            }
+            if !chat {
+                bad(
+                    "workload.sessions",
+                    "multi-turn sessions need endpoint = \"chat\"".into(),
+                );
+            }
+            Sessions {
+                turns: ss.turns.0.clone(),
+                think_ms: ss
+                    .think_time
+                    .as_ref()
+                    .map(|d| d.0.clone())
+                    .unwrap_or(Dist::fixed(0.0)),
+            }
+        });
+        if sessions.is_some() && repeat_ratio > 0.0 {
+            bad(
+                "workload.repeat_ratio",
+                "repeats apply to single requests, not to multi-turn sessions".into(),
+            );
+        }
+        let mut routes = Vec::new();
+        for (i, r) in f.routes.iter().enumerate() {
+            let at = |k: &str| format!("routes[{i}].{k}");
+            let model = match model_by_name(&r.model) {
+                Ok(m) => m,
+                Err(e) => {
+                    bad(&at("model"), e);
+                    0
+                }
+            };
+            let class = r.class.as_ref().and_then(|c| {
+                let k = classes.iter().position(|x| &x.name == c);
+                if k.is_none() {
+                    bad(
+                        &at("class"),
+                        format!(
+                            "no class `{c}`; classes are: {}",
+                            classes
+                                .iter()
+                                .map(|c| c.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                }
+                k
+            });
+            if let (Some(b), Some(a)) = (r.chars_below, r.chars_above) {
+                if b <= a.saturating_add(1) {
+                    bad(
+                        &at("chars_below"),
+                        format!("no prompt is both shorter than {b} and longer than {a} characters: the rule can match nothing"),
+                    );
+                }
+            }
+            if r.chars_below == Some(0) {
+                bad(
+                    &at("chars_below"),
+                    "no prompt is shorter than 0 characters: the rule can match nothing".into(),
+                );
+            }
+            let route = Route {
+                name: r.name.clone().unwrap_or_else(|| format!("route{i}")),
+                chars_below: r.chars_below,
+                chars_above: r.chars_above,
+                class,
+                model,
+            };
+            if let Some(j) = routes.iter().position(|x: &Route| x.unconditional()) {
+                bad(
+                    &at("model"),
+                    format!("the rule can never match: routes[{j}] before it has no condition and takes every request"),
+                );
+            }
+            if let Some(k) = class {
+                if classes.get(k).is_some_and(|c| c.model.is_some()) {
+                    bad(
+                        &at("class"),
+                        format!(
+                            "class `{}` names its own model, so no route applies to it",
+                            classes[k].name
+                        ),
+                    );
+                }
+            }
+            routes.push(route);
+        }
+        let fallback = f.fallback.as_ref().map(|fb| {
+            let mut chains = Vec::new();
+            let mut next: Vec<Option<usize>> = vec![None; models.len()];
+            if fb.chains.is_empty() {
+                bad("fallback.chains", "give at least one chain of two or more models".into());
+            }
+            for (ci, chain) in fb.chains.iter().enumerate() {
+                if chain.len() < 2 {
+                    bad(
+                        &format!("fallback.chains[{ci}]"),
+                        "a chain needs at least two models".into(),
+                    );
+                }
+                let mut idx = Vec::new();
+                for (k, name) in chain.iter().enumerate() {
+                    match model_by_name(name) {
+                        Ok(m) => {
+                            if idx.contains(&m) {
+                                bad(&format!("fallback.chains[{ci}][{k}]"), format!("`{name}` appears twice in the chain"));
+                            }
+                            idx.push(m)
+                        }
+                        Err(e) => bad(&format!("fallback.chains[{ci}][{k}]"), e),
+                    }
+                }
+                for pair in idx.windows(2) {
+                    if let Some(prev) = next[pair[0]] {
+                        if prev != pair[1] {
+                            bad(
+                                &format!("fallback.chains[{ci}]"),
+                                format!("model `{}` already falls back to `{}` in an earlier chain", models[pair[0]].label, models[prev].label),
+                            );
+                        }
+                    }
+                    next[pair[0]] = Some(pair[1]);
+                }
+                chains.push(idx);
+            }
+            let names = fb.on.clone().unwrap_or_else(|| {
+                vec!["rate_limited".into(), "server_error".into(), "timeout".into()]
+            });
+            let mut on = Vec::new();
+            for (k, n) in names.iter().enumerate() {
+                match fallback_outcomes(n) {
+                    Some(list) => on.extend(list),
+                    None => bad(
+                        &format!("fallback.on[{k}]"),
+                        format!("`{n}` is not an outcome class; use rate_limited, server_error, timeout, connection, or one of: {}", Outcome::ALL.iter().filter(|o| o.was_sent() && **o != Outcome::Ok).map(|o| o.name()).collect::<Vec<_>>().join(", ")),
+                    ),
+                }
+            }
+            on.sort_by_key(|o| o.index());
+            on.dedup();
+            Fallback { chains, next, on }
+        });
+        let context_guard = w.context_guard.unwrap_or_default();
+        let trace = f.load.trace.as_ref().map(|t| {
+            let path = dir.join(t);
+            let scale = f.load.time_scale.unwrap_or(1.0);
+            if !(scale.is_finite() && scale > 0.0) {
+                bad("load.time_scale", "must be greater than 0".into());
+            }
+            let synth = match classes.first().map(|c| &c.source) {
+                Some(PromptSource::Synthetic(s)) => s.clone(),
+                _ => synthetic(Encoding::default(), Dist::fixed(1.0), 0.0, f.seed, 0),
+            };
+            let mut entries = Vec::new();
+            match crate::datasets::load_trace(&path) {
+                Ok(list) => {
+                    for (i, e) in list.into_iter().enumerate() {
+                        let model = match &e.model {
+                            Some(m) => match model_by_name(m) {
+                                Ok(k) => Some(k),
+                                Err(msg) => {
+                                    bad("load.trace", format!("{}:{}: {msg}", path.display(), i + 1));
+                                    None
+                                }
+                            },
+                            None => None,
+                        };
+                        entries.push(TraceItem {
+                            t: e.t.mul_f64(scale.max(1e-9)),
+                            input_tokens: e.input_tokens,
+                            output_tokens: e.output_tokens,
+                            model,
+                        });
+                    }
+                }
+                Err(e) => bad("load.trace", e.to_string()),
+            }
+            if named_classes {
+                bad("load.trace", "a trace gives each request's lengths and model; it cannot be combined with [[workload.classes]]".into());
+            }
+            Arc::new(Trace { path, time_scale: scale, entries, synth })
+        });
+        if f.load.time_scale.is_some() && trace.is_none() {
+            bad(
+                "load.time_scale",
+                "`time_scale` applies to a `trace` replay".into(),
+            );
+        }
 
         // Load.
-        let load = build_load(&f, &mut bad);
+        let load = build_load(&f, trace, &mut bad);
         let slo = f.slo.as_ref().map(slo_ms).unwrap_or_default();
         for (m, spec) in models.iter_mut().zip(&f.models) {
             let own = spec.slo.as_ref().map(slo_ms).unwrap_or_default();
@@ -634,6 +1163,7 @@ impl Plan {
             }
         }
 
+        let sweep = crate::sweep::SweepSettings::from_spec(f.sweep.as_ref(), &mut bad);
         if !problems.is_empty() {
             return Err(ScenarioError::Invalid(problems));
         }
@@ -649,17 +1179,148 @@ impl Plan {
             workload: Workload {
                 endpoint: w.endpoint,
                 stream: w.stream,
-                system: w.system.clone(),
-                prompts,
-                max_tokens,
+                classes,
+                class_weights,
+                named_classes,
+                mix_by,
+                repeat_ratio,
+                context_guard,
+                sessions,
+                routes,
+                fallback,
                 temperature: w.temperature,
                 request_seed: w.seed,
             },
             load,
             slo,
             daily_requests,
+            sweep,
         })
     }
+}
+
+/// Builds one prompt source, reporting problems at `field`.
+fn prompt_source(
+    spec: &PS,
+    dir: &Path,
+    seed: u64,
+    class: u64,
+    field: &str,
+    bad: &mut impl FnMut(&str, String),
+) -> PromptSource {
+    match spec {
+        PS::Inline(list) => {
+            if list.is_empty() {
+                bad(field, "the prompt list is empty".into());
+            }
+            PromptSource::List(list.iter().map(Prompt::text).collect())
+        }
+        PS::File { file } => match workload::load_jsonl(&dir.join(file)) {
+            Ok(p) => PromptSource::List(p),
+            Err(e) => {
+                bad(&format!("{field}.file"), e.to_string());
+                PromptSource::List(Vec::new())
+            }
+        },
+        PS::Sharegpt { sharegpt } => match crate::datasets::load_sharegpt(&dir.join(sharegpt)) {
+            Ok(d) => PromptSource::List(d.items.into_iter().map(|i| i.prompt).collect()),
+            Err(e) => {
+                bad(&format!("{field}.sharegpt"), e.to_string());
+                PromptSource::List(Vec::new())
+            }
+        },
+        PS::Synthetic { synthetic: s } => {
+            let d = &s.input_tokens.0;
+            if d.upper_bound().is_some_and(|v| v < 1.0) || d.mean() < 1.0 {
+                bad(
+                    &format!("{field}.synthetic.input_tokens"),
+                    "must be at least 1".into(),
+                );
+            }
+            let prefix = s.shared_prefix.unwrap_or(0.0);
+            if !(0.0..=1.0).contains(&prefix) {
+                bad(
+                    &format!("{field}.synthetic.shared_prefix"),
+                    "is a share of the prompt: between 0 and 1".into(),
+                );
+            }
+            PromptSource::Synthetic(synthetic(
+                s.tokenizer.unwrap_or_default(),
+                d.clone(),
+                prefix.clamp(0.0, 1.0),
+                seed,
+                class,
+            ))
+        }
+    }
+}
+
+fn synthetic(
+    enc: Encoding,
+    input_tokens: Dist,
+    shared_prefix: f64,
+    seed: u64,
+    class: u64,
+) -> Synthetic {
+    Synthetic {
+        synth: Synth::new(enc),
+        encoding: enc,
+        input_tokens,
+        shared_prefix,
+        prefix_seed: seed ^ class.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5052_4546_4958,
+    }
+}
+
+/// A class's mean prompt size in tokens: the tokenizer over a listed source (system prompt
+/// included), the sample mean of a synthetic one.
+fn mean_prompt_tokens(c: &Class) -> f64 {
+    use rand::SeedableRng;
+    let sys = c
+        .system
+        .as_ref()
+        .and_then(|s| crate::tokens::count(s))
+        .unwrap_or(0) as f64;
+    match &c.source {
+        PromptSource::List(ps) if !ps.is_empty() => {
+            let total: u64 = ps
+                .iter()
+                .map(|p| crate::tokens::count(&p.joined_text()).unwrap_or(p.chars as u64 / 4))
+                .sum();
+            sys + total as f64 / ps.len() as f64
+        }
+        PromptSource::List(_) => 0.0,
+        PromptSource::Synthetic(s) => {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+            let n = 20_000;
+            let sum: f64 = (0..n)
+                .map(|_| s.input_tokens.sample(&mut rng).round().max(1.0))
+                .sum();
+            sys + sum / n as f64
+        }
+    }
+}
+
+/// Outcome classes a `fallback.on` name stands for.
+fn fallback_outcomes(name: &str) -> Option<Vec<Outcome>> {
+    Some(match name {
+        "rate_limited" => vec![Outcome::RateLimited],
+        "server_error" => vec![Outcome::Http5xx],
+        "timeout" => vec![
+            Outcome::TimeoutHeaders,
+            Outcome::TimeoutFirstToken,
+            Outcome::TimeoutIdle,
+            Outcome::TimeoutTotal,
+        ],
+        "connection" => vec![
+            Outcome::Connect,
+            Outcome::Tls,
+            Outcome::StreamCut,
+            Outcome::Incomplete,
+        ],
+        other => vec![*Outcome::ALL
+            .iter()
+            .find(|o| o.name() == other && o.was_sent() && **o != Outcome::Ok)?],
+    })
 }
 
 fn slo_ms(s: &crate::scenario::SloSpec) -> Slo {
@@ -754,7 +1415,11 @@ fn mock_model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> {
     Ok(mm)
 }
 
-fn build_load(f: &ScenarioFile, bad: &mut impl FnMut(&str, String)) -> Option<Load> {
+fn build_load(
+    f: &ScenarioFile,
+    trace: Option<Arc<Trace>>,
+    bad: &mut impl FnMut(&str, String),
+) -> Option<Load> {
     let l = &f.load;
     let warmup = l.warmup.map(|d| d.0).unwrap_or_default();
     let cooldown = l.cooldown.map(|d| d.0).unwrap_or_default();
@@ -766,11 +1431,12 @@ fn build_load(f: &ScenarioFile, bad: &mut impl FnMut(&str, String)) -> Option<Lo
         l.concurrency.is_some(),
         l.rate.is_some(),
         l.stages.is_some(),
+        trace.is_some(),
     ];
     if kinds.iter().filter(|&&k| k).count() != 1 {
         bad(
             "load",
-            "give exactly one of `rate` (open loop), `concurrency` (closed loop) or `stages`"
+            "give exactly one of `rate` (open loop), `concurrency` (closed loop), `stages` or `trace`"
                 .into(),
         );
         return None;
@@ -784,7 +1450,18 @@ fn build_load(f: &ScenarioFile, bad: &mut impl FnMut(&str, String)) -> Option<Lo
         }
     }
     let mut ok = true;
-    let (shape, duration) = if let Some(stages) = &l.stages {
+    let (shape, duration) = if let Some(t) = trace {
+        if t.entries.is_empty() {
+            return None;
+        }
+        if l.arrival.is_some() || l.burstiness.is_some() {
+            bad(
+                "load.arrival",
+                "a trace replays its own arrival times; drop `arrival`/`burstiness`".into(),
+            );
+        }
+        (Shape::Trace(t), l.duration.map(|d| d.0))
+    } else if let Some(stages) = &l.stages {
         if stages.is_empty() {
             bad("load.stages", "the list is empty".into());
             return None;
@@ -949,11 +1626,15 @@ fn build_load(f: &ScenarioFile, bad: &mut impl FnMut(&str, String)) -> Option<Lo
         }
         (Some(n), _) => n,
         (None, Shape::Closed { profile }) => profile.max(),
-        (None, Shape::Open { .. }) => DEFAULT_MAX_IN_FLIGHT,
+        (None, Shape::Open { .. } | Shape::Trace(_)) => DEFAULT_MAX_IN_FLIGHT,
     };
     let on_full = match l.on_full {
         Some(OnFullKind::Drop) => OnFull::Drop,
         _ => OnFull::Queue,
+    };
+    let requests = match &shape {
+        Shape::Trace(t) => Some(l.requests.unwrap_or(u64::MAX).min(t.entries.len() as u64)),
+        _ => l.requests,
     };
     Some(Load {
         shape,
@@ -961,7 +1642,7 @@ fn build_load(f: &ScenarioFile, bad: &mut impl FnMut(&str, String)) -> Option<Lo
         on_full,
         warmup,
         duration,
-        requests: l.requests,
+        requests,
         cooldown,
         drain_timeout,
     })

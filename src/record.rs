@@ -57,11 +57,14 @@ pub enum Outcome {
     /// Sent, but still unfinished when the run stopped (drain period over, or a second
     /// signal): counted as sent and failed.
     Abandoned,
+    /// Not sent: the prompt plus `max_tokens` exceeds the model's context window and
+    /// `context_guard = "skip"`.
+    Skipped,
 }
 
 impl Outcome {
     /// Every outcome, in report order.
-    pub const ALL: [Outcome; 20] = [
+    pub const ALL: [Outcome; 21] = [
         Outcome::Ok,
         Outcome::RateLimited,
         Outcome::Http4xx,
@@ -82,6 +85,7 @@ impl Outcome {
         Outcome::Dropped,
         Outcome::Cancelled,
         Outcome::Abandoned,
+        Outcome::Skipped,
     ];
 
     /// The snake_case name used in results and tables.
@@ -107,12 +111,16 @@ impl Outcome {
             Outcome::Dropped => "dropped",
             Outcome::Cancelled => "cancelled",
             Outcome::Abandoned => "abandoned",
+            Outcome::Skipped => "skipped",
         }
     }
 
     /// Whether the request was actually sent to the server.
     pub fn was_sent(self) -> bool {
-        !matches!(self, Outcome::Dropped | Outcome::Cancelled)
+        !matches!(
+            self,
+            Outcome::Dropped | Outcome::Cancelled | Outcome::Skipped
+        )
     }
 
     /// Index into [`Outcome::ALL`].
@@ -160,6 +168,31 @@ pub struct RequestRecord {
     pub index: u64,
     /// Model id as sent.
     pub model: String,
+    /// Request class, when the scenario declares classes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// Routing rule that chose the model, when routes are set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// Turn within a multi-turn session (0 = the first).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub turn: u32,
+    /// Attempt within a fallback chain (0 = the first model).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempt: u32,
+    /// This attempt failed and the request moved on to the next model of its chain.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fell_back: bool,
+    /// For a fallback attempt: when the end user's request was scheduled (the first
+    /// attempt's `t_sched_us`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t_user_sched_us: Option<u64>,
+    /// The request deliberately repeats an earlier request's prompt (`repeat_ratio`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repeat: bool,
+    /// Prompt plus `max_tokens` exceeded the model's context window (by the tokenizer).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub over_context: bool,
     /// Phase of the run, by scheduled time.
     pub phase: Phase,
     /// Classified outcome.
@@ -241,6 +274,28 @@ pub struct RequestRecord {
     /// Received text still to be counted offline (the server sent no usage).
     #[serde(skip)]
     pub untokenized_output: Option<String>,
+    /// Group indexes for the collector (class, route).
+    #[serde(skip)]
+    pub tags: Tags,
+    /// Keep the received text in `output_text` (the next turn of a session needs it).
+    #[serde(skip)]
+    pub want_text: bool,
+    /// The received text, when `want_text` was set.
+    #[serde(skip)]
+    pub output_text: Option<String>,
+}
+
+/// Indexes of the groups a record belongs to, for the collector.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tags {
+    /// Class index.
+    pub class: u32,
+    /// Route index, when a rule chose the model; `u32::MAX` when none matched.
+    pub route: Option<u32>,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 impl RequestRecord {
@@ -256,6 +311,14 @@ impl RequestRecord {
         RequestRecord {
             index,
             model,
+            class: None,
+            route: None,
+            turn: 0,
+            attempt: 0,
+            fell_back: false,
+            t_user_sched_us: None,
+            repeat: false,
+            over_context: false,
             phase,
             outcome,
             status: None,
@@ -284,6 +347,9 @@ impl RequestRecord {
             gaps: Vec::new(),
             first_event_bytes: 0,
             untokenized_output: None,
+            tags: Tags::default(),
+            want_text: false,
+            output_text: None,
         }
     }
 }

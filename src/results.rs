@@ -61,6 +61,83 @@ pub struct RunResult {
     /// File name of the per-request records (JSONL), beside this file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records_file: Option<String>,
+    /// One entry per request class (`label` = class name), when the scenario declares
+    /// classes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ModelResult>,
+    /// One entry per session turn (`label` = "turn N", 1-based), when sessions are on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub turns: Vec<ModelResult>,
+    /// Fresh and repeated requests (`label` = "fresh" / "repeat"), when `repeat_ratio` > 0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache: Vec<ModelResult>,
+    /// Where each routing rule sent requests, when routes are set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routing: Vec<RouteResult>,
+    /// Fallback chains: the end user's view, when fallback is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<FallbackResult>,
+    /// Requests over their model's context window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_guard: Option<GuardResult>,
+    /// A capacity sweep's steps and knee; the top-level metrics are then those of the step at
+    /// the knee (see docs/capacity.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<crate::sweep::Sweep>,
+}
+
+/// One routing rule's traffic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RouteResult {
+    /// Rule name.
+    pub name: String,
+    /// The rule's condition in words.
+    pub condition: String,
+    /// The model label the rule names (empty for unmatched requests).
+    pub model: String,
+    /// Measured requests the rule matched.
+    pub requests: u64,
+    /// Those requests by the model that got them (differs from `model` only for the
+    /// unmatched entry, which uses the model weights).
+    pub by_model: BTreeMap<String, u64>,
+}
+
+/// The end user's view of fallback chains.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FallbackResult {
+    /// Chains, as model labels.
+    pub chains: Vec<Vec<String>>,
+    /// Outcome classes that trigger a fallback.
+    pub on: Vec<String>,
+    /// Measured end-user requests.
+    pub requests: u64,
+    /// Of those, how many fell back at least once.
+    pub fell_back: u64,
+    /// fell_back / requests.
+    pub fallback_rate: f64,
+    /// End-user requests that failed on every model they tried.
+    pub failed: u64,
+    /// Fallback attempts sent (beyond each request's first).
+    pub fallback_attempts: u64,
+    /// Successful end-user requests by the model that finally answered.
+    pub answered_by: BTreeMap<String, u64>,
+    /// Metrics of the end user's requests: each one's final attempt, with `*_scheduled`
+    /// latencies timed from the first attempt's scheduled time (failed attempts included).
+    pub end_user: ModelResult,
+}
+
+/// Requests over their model's context window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GuardResult {
+    /// `send` or `skip`.
+    pub policy: crate::scenario::GuardKind,
+    /// Requests (all phases) whose prompt plus max_tokens exceeded the window.
+    pub over_window: u64,
+    /// Of those, not sent.
+    pub skipped: u64,
+    /// The largest excess.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub largest: Option<crate::runner::Offender>,
 }
 
 /// Tool name and version.
@@ -160,6 +237,9 @@ pub struct LoadResult {
     pub concurrency: Option<u32>,
     /// In-flight cap.
     pub max_in_flight: u32,
+    /// Mean requests in flight over the window (sampled every 250 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_flight_mean: Option<f64>,
     /// Open loop: policy at the cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_full: Option<OnFull>,
@@ -229,8 +309,18 @@ pub struct Counts {
     /// Not sent: the run stopped while the arrival waited (abandoned in-flight requests are
     /// sent and failed, class `abandoned`).
     pub cancelled: u64,
+    /// Not sent: over the model's context window with `context_guard = "skip"`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
+    /// Sent requests whose prompt plus max_tokens exceeded the model's context window.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub over_context: u64,
     /// Failures by class (only non-zero classes).
     pub errors: BTreeMap<String, u64>,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// Token totals and where they came from.
@@ -430,6 +520,8 @@ pub struct RunMeta {
     pub aborted_by: Option<String>,
     /// Whether an in-process mock's CPU was excluded from the generator's.
     pub cpu_excludes_mock: bool,
+    /// Context-window guard counts.
+    pub guard: crate::runner::GuardCounts,
 }
 
 impl RunMeta {
@@ -449,6 +541,7 @@ impl RunMeta {
             worker_threads: 0,
             cpu_excludes_mock: false,
             aborted_by: None,
+            guard: Default::default(),
         }
     }
 }
@@ -558,12 +651,25 @@ fn clamped<'a, T>(series: &'a [T], range: &std::ops::Range<usize>) -> &'a [T] {
     series.get(range.start.min(end)..end).unwrap_or(&[])
 }
 
-struct Ctx<'a> {
+struct Ctx {
     window_s: f64,
     window_secs: std::ops::Range<usize>,
     slo_set: bool,
     daily_requests: Option<f64>,
-    plan: &'a Plan,
+    /// Requests sent in the measured phase, all models (a group's share of a daily volume
+    /// is its share of these).
+    overall_sent: u64,
+}
+
+/// How a result's cost is computed.
+#[derive(Clone, Copy)]
+enum CostBasis {
+    /// No price known.
+    None,
+    /// One model's price over the token totals.
+    Price(Price),
+    /// Summed request by request at each request's model price (classes, turns, …).
+    Summed,
 }
 
 fn model_result(
@@ -571,7 +677,7 @@ fn model_result(
     model: &str,
     label: &str,
     target: &str,
-    price: Option<Price>,
+    basis: CostBasis,
     cx: &Ctx,
 ) -> ModelResult {
     let mut errors = BTreeMap::new();
@@ -583,7 +689,8 @@ fn model_result(
     let dropped = s.count(Outcome::Dropped);
     let cancelled = s.count(Outcome::Cancelled);
     let issued = s.issued();
-    let sent = issued - dropped - cancelled;
+    let skipped = s.count(Outcome::Skipped);
+    let sent = issued - dropped - cancelled - skipped;
     let failed = s.failed();
     let counts = Counts {
         issued,
@@ -592,6 +699,8 @@ fn model_result(
         failed,
         dropped,
         cancelled,
+        skipped,
+        over_context: s.over_context,
         errors,
     };
     let mut latency_ms = BTreeMap::new();
@@ -633,6 +742,46 @@ fn model_result(
         goodput_requests_per_s: per(s.slo_met),
         goodput_output_tokens_per_s: per(s.slo_met_output_tokens),
     });
+    let daily = cx
+        .daily_requests
+        .map(|d| {
+            if cx.overall_sent > 0 {
+                d * sent as f64 / cx.overall_sent as f64
+            } else {
+                d
+            }
+        })
+        .unwrap_or(per(s.window_completed) * 86_400.0);
+    let price = match basis {
+        CostBasis::Price(p) => Some(p),
+        CostBasis::None => None,
+        CostBasis::Summed => {
+            return ModelResult {
+                cost: (s.usd.unpriced == 0 && s.usd_all_phases.unpriced == 0 && sent > 0).then(
+                    || {
+                        let total = s.usd.input + s.usd.output;
+                        let per_request = total / sent as f64;
+                        CostResult {
+                            price: None,
+                            input_usd: s.usd.input,
+                            output_usd: s.usd.output,
+                            total_usd: total,
+                            run_total_usd: s.usd_all_phases.input + s.usd_all_phases.output,
+                            per_1k_requests_usd: per_request * 1000.0,
+                            per_million_output_tokens_usd: if s.tokens.output > 0 {
+                                total / s.tokens.output as f64 * 1e6
+                            } else {
+                                0.0
+                            },
+                            projected_daily_requests: daily,
+                            projected_per_day_usd: per_request * daily,
+                        }
+                    },
+                ),
+                ..model_result(s, model, label, target, CostBasis::None, cx)
+            };
+        }
+    };
     let cost = price.map(|p| {
         let bill = |t: &crate::metrics::Tokens| -> (f64, f64) {
             let cached = t.cached_input.min(t.input);
@@ -648,16 +797,6 @@ fn model_result(
         let (ai, ao) = bill(&s.tokens_all_phases);
         let total = input_usd + output_usd;
         let per_request = if sent > 0 { total / sent as f64 } else { 0.0 };
-        let daily = cx
-            .daily_requests
-            .map(|d| {
-                d * if cx.plan.models.is_empty() {
-                    1.0
-                } else {
-                    share(cx.plan, model)
-                }
-            })
-            .unwrap_or(per(s.window_completed) * 86_400.0);
         CostResult {
             price: Some(p),
             input_usd,
@@ -710,20 +849,6 @@ fn model_result(
     }
 }
 
-/// The model's share of traffic by weight (for splitting a daily volume).
-fn share(plan: &Plan, model: &str) -> f64 {
-    let total: f64 = plan.models.iter().map(|m| m.weight).sum();
-    if model == "*" || total <= 0.0 {
-        return 1.0;
-    }
-    plan.models
-        .iter()
-        .filter(|m| m.id == model)
-        .map(|m| m.weight)
-        .sum::<f64>()
-        / total
-}
-
 /// Assembles the result file from a finished collector.
 pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
     let w = c.window();
@@ -738,9 +863,12 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
         window_secs: first_sec..last_sec.max(first_sec),
         slo_set: plan.slo.is_set() || plan.models.iter().any(|m| m.slo.is_set()),
         daily_requests: plan.daily_requests,
-        plan,
+        overall_sent: c.overall.issued()
+            - c.overall.count(Outcome::Dropped)
+            - c.overall.count(Outcome::Cancelled)
+            - c.overall.count(Outcome::Skipped),
     };
-    let mut overall = model_result(&c.overall, "*", "all models", "", None, &cx);
+    let mut overall = model_result(&c.overall, "*", "all models", "", CostBasis::None, &cx);
     if let Some(x) = overall.slo.as_mut() {
         x.objectives = plan.slo;
     }
@@ -755,7 +883,8 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
                 .get(m.target)
                 .map(|t| t.name.as_str())
                 .unwrap_or("");
-            let mut r = model_result(s, &m.id, &m.label, target, m.price, &cx);
+            let basis = m.price.map_or(CostBasis::None, CostBasis::Price);
+            let mut r = model_result(s, &m.id, &m.label, target, basis, &cx);
             if let Some(x) = r.slo.as_mut() {
                 x.objectives = m.slo;
             }
@@ -804,8 +933,9 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
             )
         }
         Shape::Closed { profile } => ("closed", None, None, Some(profile.max()), None),
+        Shape::Trace(_) => ("trace", None, None, None, Some(plan.load.on_full)),
     };
-    let open = mode == "open";
+    let open = mode != "closed";
     let per = |n: u64| {
         if window_s > 0.0 {
             n as f64 / window_s
@@ -814,21 +944,25 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
         }
     };
     let offered = open.then(|| per(c.arrivals_in_window));
-    let achieved = per(c.sent_in_window);
+    // Arrivals sent (a session's later turns and fallback attempts are requests, not arrivals).
+    let achieved = per(c.arrivals_sent_in_window);
     let lag = c.schedule_lag.summary(1e-3);
     let mut reasons = Vec::new();
     let dropped = c.overall.count(Outcome::Dropped);
-    if open && c.arrivals_in_window > 0 {
+    if open && c.arrivals_in_window > c.skipped_in_window {
         // A run stopped early has an artificial window edge: an arrival dispatched just before
         // the stop may be sent just after it. There the ratio counts the measured arrivals that
         // were sent at all (those cancelled by the stop itself are not the generator's fault).
         let stopped_early = meta.status != RunStatus::Complete;
+        // Arrivals the context-window guard chose not to send are not the generator's
+        // shortfall; later turns and fallback attempts are requests, not arrivals.
+        let arrivals = c.arrivals_in_window - c.skipped_in_window;
         let ratio = if stopped_early {
             let cancelled = c.overall.count(Outcome::Cancelled);
-            let sent = c.arrivals_in_window - dropped - cancelled;
-            sent as f64 / (c.arrivals_in_window - cancelled).max(1) as f64
+            let sent = arrivals.saturating_sub(dropped + cancelled);
+            sent as f64 / arrivals.saturating_sub(cancelled).max(1) as f64
         } else {
-            c.sent_in_window as f64 / c.arrivals_in_window as f64
+            c.arrivals_sent_in_window as f64 / arrivals.max(1) as f64
         };
         if ratio < meta.min_send_ratio {
             let why = if dropped > 0 {
@@ -924,7 +1058,148 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
             cpu_cores_used: meta.health.cpu_per_s.get(i).copied(),
         })
         .collect();
+    let w = &plan.workload;
+    let g = &c.groups;
+    let group = |s: &Stats, label: String, model: &str| {
+        let mut r = model_result(s, model, &label, "", CostBasis::Summed, &cx);
+        if let Some(x) = r.slo.as_mut() {
+            x.objectives = plan.slo;
+        }
+        r
+    };
+    let classes = g
+        .classes
+        .iter()
+        .zip(&w.classes)
+        .map(|(s, k)| {
+            let model = k.model.map_or("*", |m| plan.models[m].id.as_str());
+            group(s, k.name.clone(), model)
+        })
+        .collect();
+    let turns = g
+        .turns
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.issued() > 0)
+        .map(|(i, s)| {
+            let bounded = w
+                .sessions
+                .as_ref()
+                .and_then(|x| x.turns.upper_bound())
+                .is_some_and(|u| (u.ceil() as usize) <= g.turns.len());
+            let label = if i + 1 == g.turns.len() && !bounded {
+                format!("turn {}+", i + 1)
+            } else {
+                format!("turn {}", i + 1)
+            };
+            group(s, label, "*")
+        })
+        .collect();
+    let cache = g
+        .cache
+        .iter()
+        .zip(["fresh", "repeat"])
+        .map(|(s, l)| group(s, l.to_string(), "*"))
+        .collect();
+    let label = |m: usize| plan.models[m].label.clone();
+    let routing = g
+        .routes
+        .iter()
+        .enumerate()
+        // The entry for requests no rule matched is shown only when there were some.
+        .filter(|(i, counts)| *i < w.routes.len() || counts.iter().sum::<u64>() > 0)
+        .map(|(i, counts)| {
+            let by_model: BTreeMap<String, u64> = counts
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(m, n)| (label(m), *n))
+                .collect();
+            match w.routes.get(i) {
+                Some(r) => RouteResult {
+                    name: r.name.clone(),
+                    condition: w
+                        .describe(&plan.models)
+                        .into_iter()
+                        .find(|l| l.starts_with(&format!("route {}:", r.name)))
+                        .and_then(|l| l.split_once(": ").map(|(_, c)| c.to_string()))
+                        .unwrap_or_default(),
+                    model: label(r.model),
+                    requests: counts.iter().sum(),
+                    by_model,
+                },
+                None => RouteResult {
+                    name: crate::runner::UNMATCHED_ROUTE.into(),
+                    condition: "no rule matched: the model weights chose".into(),
+                    model: String::new(),
+                    requests: counts.iter().sum(),
+                    by_model,
+                },
+            }
+        })
+        .collect();
+    let fallback = match (&w.fallback, &g.end_user) {
+        (Some(f), Some(u)) => {
+            let end_user = group(u, "end user".into(), "*");
+            let requests = end_user.requests.issued;
+            Some(FallbackResult {
+                chains: f
+                    .chains
+                    .iter()
+                    .map(|ch| ch.iter().map(|&m| label(m)).collect())
+                    .collect(),
+                on: f.on.iter().map(|o| o.name().to_string()).collect(),
+                requests,
+                fell_back: g.fell_back,
+                fallback_rate: if requests > 0 {
+                    g.fell_back as f64 / requests as f64
+                } else {
+                    0.0
+                },
+                failed: end_user.requests.failed,
+                fallback_attempts: g.fallback_attempts,
+                answered_by: g
+                    .answered_by
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(m, n)| (label(m), *n))
+                    .collect(),
+                end_user,
+            })
+        }
+        _ => None,
+    };
+    let context_guard = plan
+        .models
+        .iter()
+        .any(|m| m.context_window.is_some())
+        .then(|| GuardResult {
+            policy: w.context_guard,
+            over_window: meta.guard.over_window,
+            skipped: meta.guard.skipped,
+            largest: meta.guard.largest.clone(),
+        });
+    if let Some(g) = &context_guard {
+        if g.over_window > 0 {
+            warnings.push(format!(
+                "{} requests exceeded their model's context window ({}); see context_guard",
+                g.over_window,
+                match g.policy {
+                    crate::scenario::GuardKind::Skip => "not sent",
+                    crate::scenario::GuardKind::Send => "sent anyway",
+                }
+            ));
+        }
+    }
     RunResult {
+        sweep: None,
+        classes,
+        turns,
+        cache,
+        routing,
+        fallback,
+        context_guard,
         schema_version: SCHEMA_VERSION,
         tool: Tool {
             name: "llmload".into(),
@@ -951,6 +1226,7 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
             achieved_send_rate_per_s: achieved,
             concurrency,
             max_in_flight: plan.load.max_in_flight,
+            in_flight_mean: c.in_flight_mean(),
             on_full,
             warmup_s: plan.load.warmup.as_secs_f64(),
             cooldown_s: plan.load.cooldown.as_secs_f64(),

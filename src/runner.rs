@@ -16,13 +16,14 @@ use governor::{Quota, RateLimiter};
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use crate::client::{BodyBuilder, Clock, TargetClient};
-use crate::metrics::{Collector, Window};
-use crate::plan::{OnFull, Plan, Shape};
-use crate::record::{Outcome, Phase, RequestRecord, TokenSource};
+use crate::client::{Clock, TargetClient};
+use crate::metrics::{Collector, GroupSpec, Window};
+use crate::plan::{OnFull, Plan, Shape, TraceItem};
+use crate::record::{Outcome, Phase, RequestRecord, Tags, TokenSource};
+use crate::scenario::GuardKind;
 use crate::schedule::{OpenLoop, Pacer};
 use crate::tokens;
-use crate::workload::Sampler;
+use crate::workload::{Draw, Item, Message, Prompt, PromptBody, PromptSource, Sampler};
 
 type Limiter = RateLimiter<
     governor::state::NotKeyed,
@@ -125,12 +126,13 @@ pub struct RunOutput {
     pub health: crate::monitor::Health,
     /// Why the judge stopped the run early, if it did.
     pub aborted: Option<String>,
+    /// Context-window guard counts.
+    pub guard: GuardCounts,
 }
 
 struct Shared {
     plan: Plan,
     targets: Vec<TargetRuntime>,
-    bodies: BodyBuilder,
     sampler: Sampler,
     clock: Clock,
     window_end_us: Option<u64>,
@@ -141,9 +143,12 @@ struct Shared {
     tx: mpsc::UnboundedSender<(usize, RequestRecord)>,
     pending: AtomicUsize,
     idle: Notify,
-    prompt_tokens: Vec<OnceLock<Option<u64>>>,
+    /// Per class, per listed prompt: its tokens (counted once, when needed).
+    prompt_tokens: Vec<Vec<OnceLock<Option<u64>>>>,
+    /// Per class: its system prompt's tokens.
+    system_tokens: Vec<OnceLock<u64>>,
     abandoned: AtomicU64,
-    system_chars: usize,
+    guard: std::sync::Mutex<GuardCounts>,
 }
 
 impl Shared {
@@ -180,7 +185,208 @@ async fn wait_stop(mut rx: watch::Receiver<Stop>, at_least: Stop) {
     let _ = rx.wait_for(|s| *s >= at_least).await;
 }
 
-/// One arrival, from its cap wait to its record.
+/// A prompt ready to send: borrowed from the plan's lists or generated for this request.
+enum PromptRef<'a> {
+    Listed(&'a Prompt),
+    Owned(Prompt),
+}
+
+impl PromptRef<'_> {
+    fn get(&self) -> &Prompt {
+        match self {
+            PromptRef::Listed(p) => p,
+            PromptRef::Owned(p) => p,
+        }
+    }
+}
+
+/// What an arrival resolves to before sending: its draw, prompt, model and route.
+struct Resolved<'a> {
+    draw: Draw,
+    prompt: PromptRef<'a>,
+    /// Exact prompt tokens, when known without tokenizing (synthetic prompts).
+    exact_tokens: Option<u64>,
+    model: usize,
+    route: Option<u32>,
+}
+
+impl Shared {
+    fn trace_item(&self, index: u64) -> Option<&TraceItem> {
+        match &self.plan.load.shape {
+            Shape::Trace(t) => t.entries.get(index as usize),
+            _ => None,
+        }
+    }
+
+    /// The draw of arrival `index`, with a trace's lengths and model applied.
+    fn draw(&self, index: u64) -> Draw {
+        let mut d = self.sampler.draw(index, &self.plan.workload.classes);
+        if let Some(e) = self.trace_item(index) {
+            d.item = Item::Synthetic {
+                tokens: e.input_tokens,
+                seed: index,
+            };
+            d.max_tokens = e.output_tokens;
+            d.class = 0;
+        }
+        d
+    }
+
+    fn materialize(&self, class: usize, item: Item) -> (PromptRef<'_>, Option<u64>) {
+        let c = &self.plan.workload.classes[class];
+        match (item, &c.source) {
+            (Item::Listed(i), PromptSource::List(ps)) => (PromptRef::Listed(&ps[i]), None),
+            (Item::Synthetic { tokens, seed }, src) => {
+                let synth = match (&self.plan.load.shape, src) {
+                    (Shape::Trace(t), _) => &t.synth,
+                    (_, PromptSource::Synthetic(s)) => s,
+                    // A listed class never draws a synthetic item.
+                    _ => return (PromptRef::Owned(Prompt::text("")), Some(0)),
+                };
+                let text = synth.text(tokens, mix_seed(self.plan.seed, class as u64, seed));
+                (PromptRef::Owned(Prompt::text(text)), Some(tokens as u64))
+            }
+            (Item::Listed(_), PromptSource::Synthetic(_)) => {
+                (PromptRef::Owned(Prompt::text("")), Some(0))
+            }
+        }
+    }
+
+    /// The model for a request: the trace's, the class's, the first matching route's, or the
+    /// weighted draw.
+    fn choose(
+        &self,
+        index: u64,
+        class: usize,
+        weighted: usize,
+        chars: usize,
+    ) -> (usize, Option<u32>) {
+        if let Some(m) = self.trace_item(index).and_then(|e| e.model) {
+            return (m, None);
+        }
+        let w = &self.plan.workload;
+        if let Some(m) = w.classes[class].model {
+            return (m, None);
+        }
+        if w.routes.is_empty() {
+            return (weighted, None);
+        }
+        match w.routes.iter().position(|r| r.matches(class, chars)) {
+            Some(i) => (w.routes[i].model, Some(i as u32)),
+            None => (weighted, Some(u32::MAX)),
+        }
+    }
+
+    fn resolve(&self, index: u64) -> Resolved<'_> {
+        let draw = self.draw(index);
+        let (prompt, exact_tokens) = self.materialize(draw.class, draw.item);
+        let (model, route) =
+            self.choose(index, draw.class, draw.weighted_model, prompt.get().chars);
+        Resolved {
+            draw,
+            prompt,
+            exact_tokens,
+            model,
+            route,
+        }
+    }
+
+    /// A fresh record for one attempt, tagged with its groups.
+    fn record(
+        &self,
+        index: u64,
+        model: usize,
+        class: usize,
+        route: Option<u32>,
+        t_sched_us: u64,
+        t_dispatch_us: u64,
+    ) -> RequestRecord {
+        let mut rec = RequestRecord::unsent(
+            index,
+            self.plan.models[model].id.clone(),
+            self.phase(t_sched_us),
+            Outcome::Cancelled,
+            t_sched_us,
+            t_dispatch_us,
+        );
+        let w = &self.plan.workload;
+        if w.named_classes {
+            rec.class = Some(w.classes[class].name.clone());
+        }
+        rec.route = route.map(|r| {
+            w.routes
+                .get(r as usize)
+                .map_or_else(|| UNMATCHED_ROUTE.to_string(), |x| x.name.clone())
+        });
+        rec.tags = Tags {
+            class: class as u32,
+            route,
+        };
+        rec
+    }
+
+    /// Tokens of the class's system prompt (counted once).
+    async fn system_tokens(&self, class: usize) -> u64 {
+        let cell = &self.system_tokens[class];
+        if let Some(n) = cell.get() {
+            return *n;
+        }
+        let text = self.plan.workload.classes[class]
+            .system
+            .clone()
+            .unwrap_or_default();
+        let n = tokio::task::spawn_blocking(move || tokens::count(&text).unwrap_or(0))
+            .await
+            .unwrap_or(0);
+        *cell.get_or_init(|| n)
+    }
+
+    /// Tokens of a prompt with its class's system prompt: exact for synthetic prompts, the
+    /// tokenizer (once per listed prompt) otherwise.
+    async fn prompt_tokens(
+        &self,
+        class: usize,
+        item: Item,
+        prompt: &Prompt,
+        exact: Option<u64>,
+    ) -> Option<u64> {
+        let sys = self.system_tokens(class).await;
+        if let Some(n) = exact {
+            return Some(n + sys);
+        }
+        let Item::Listed(i) = item else { return None };
+        let cell = self.prompt_tokens.get(class)?.get(i)?;
+        if let Some(n) = cell.get() {
+            return n.map(|n| n + sys);
+        }
+        let text = prompt.joined_text();
+        let n = tokio::task::spawn_blocking(move || tokens::count(&text))
+            .await
+            .ok()
+            .flatten();
+        cell.get_or_init(|| n).map(|n| n + sys)
+    }
+}
+
+/// Route name recorded when no rule matched and the model weights chose.
+pub const UNMATCHED_ROUTE: &str = "(no rule: by weight)";
+
+fn mix_seed(seed: u64, class: u64, item: u64) -> u64 {
+    seed.rotate_left(17)
+        ^ class.wrapping_mul(0xA24B_AED4_963E_E407)
+        ^ item.wrapping_mul(0x9FB2_1C65_1E98_DF25)
+}
+
+/// How one request (one turn) ended, for the next turn of its session.
+struct TurnEnd {
+    ok: bool,
+    text: Option<String>,
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+}
+
+/// One arrival: a single request, or a whole multi-turn session, each request possibly
+/// moving along a fallback chain.
 async fn request(
     sh: Arc<Shared>,
     index: u64,
@@ -189,68 +395,282 @@ async fn request(
     permit: Option<OwnedSemaphorePermit>,
 ) {
     let _guard = PendingGuard(&sh);
+    let r = sh.resolve(index);
+    let w = &sh.plan.workload;
+    let class = &w.classes[r.draw.class];
+    let turns = r.draw.turns.max(1);
+    let mut permit = permit;
+    let mut t_sched = t_sched;
+    let mut t_dispatch = t_dispatch;
+    let mut history: Vec<Message> = Vec::new();
+    let mut history_tokens: Option<u64> = Some(0);
+    let mut owned;
+    for turn in 0..turns {
+        let (item, max_tokens, prompt, exact, model, route) = if turn == 0 {
+            (
+                r.draw.item,
+                r.draw.max_tokens,
+                r.prompt.get(),
+                r.exact_tokens,
+                r.model,
+                r.route,
+            )
+        } else {
+            let (item, max_tokens) = sh.sampler.turn(index, turn, class);
+            let (p, exact) = sh.materialize(r.draw.class, item);
+            owned = p;
+            let p = owned.get();
+            let (model, route) = sh.choose(index, r.draw.class, r.draw.weighted_model, p.chars);
+            (item, max_tokens, p, exact, model, route)
+        };
+        let job = Job {
+            index,
+            turn,
+            class: r.draw.class,
+            item,
+            max_tokens,
+            prompt,
+            exact,
+            history: &history,
+            history_tokens,
+            repeat: r.draw.repeat,
+            want_text: turn + 1 < turns,
+        };
+        let end = chain(&sh, &job, model, route, t_sched, t_dispatch, &mut permit).await;
+        drop(permit.take());
+        let Some(end) = end else { return };
+        if !end.ok || turn + 1 >= turns {
+            return;
+        }
+        // The next turn carries this exchange.
+        history.extend(match &prompt.body {
+            PromptBody::Text(t) => vec![Message {
+                role: "user".into(),
+                content: t.clone(),
+            }],
+            PromptBody::Messages(ms) => ms.clone(),
+        });
+        history.push(Message {
+            role: "assistant".into(),
+            content: end.text.unwrap_or_default(),
+        });
+        history_tokens = match (end.input_tokens, end.output_tokens) {
+            (Some(i), Some(o)) => Some(i + o),
+            _ => None,
+        };
+        let think = sh.sampler.sample(
+            index,
+            turn,
+            &sh.plan
+                .workload
+                .sessions
+                .as_ref()
+                .map_or(crate::dist::Dist::fixed(0.0), |s| s.think_ms.clone()),
+        );
+        t_sched = Instant::now() + Duration::from_secs_f64(think.max(0.0) / 1e3);
+        tokio::select! {
+            _ = tokio::time::sleep_until(t_sched) => {}
+            _ = wait_stop(sh.stop.clone(), Stop::Arrivals) => return,
+        }
+        t_dispatch = Instant::now();
+    }
+}
+
+/// One request of an arrival, with what it needs to be sent.
+struct Job<'a> {
+    index: u64,
+    turn: u32,
+    class: usize,
+    item: Item,
+    max_tokens: u32,
+    prompt: &'a Prompt,
+    exact: Option<u64>,
+    history: &'a [Message],
+    /// Tokens of the history (the previous turn's input plus output), when known.
+    history_tokens: Option<u64>,
+    repeat: bool,
+    want_text: bool,
+}
+
+/// Sends a request on its model and, when fallback chains are set and the attempt fails in
+/// a listed way, on the next model of the chain. None when the run stopped it.
+async fn chain(
+    sh: &Arc<Shared>,
+    job: &Job<'_>,
+    first_model: usize,
+    route: Option<u32>,
+    t_sched: Instant,
+    t_dispatch: Instant,
+    permit: &mut Option<OwnedSemaphorePermit>,
+) -> Option<TurnEnd> {
     let clock = sh.clock;
-    let draw = sh.sampler.draw(index, |p| {
-        sh.plan.workload.prompts.get(p).and_then(|p| p.max_tokens)
-    });
-    let model = &sh.plan.models[draw.model];
-    let t_sched_us = clock.us(t_sched);
-    let mut rec = RequestRecord::unsent(
-        index,
-        model.id.clone(),
-        sh.phase(t_sched_us),
-        Outcome::Cancelled,
-        t_sched_us,
-        clock.us(t_dispatch),
-    );
-    let cancelled = |mut rec: RequestRecord, why: &str| {
+    let user_sched_us = clock.us(t_sched);
+    let mut model = first_model;
+    let mut attempt = 0u32;
+    let (mut t_sched, mut t_dispatch) = (t_sched, t_dispatch);
+    loop {
+        let mut rec = sh.record(
+            job.index,
+            model,
+            job.class,
+            route,
+            clock.us(t_sched),
+            clock.us(t_dispatch),
+        );
+        rec.turn = job.turn;
+        rec.attempt = attempt;
+        rec.repeat = job.repeat;
+        rec.want_text = job.want_text;
+        if attempt > 0 {
+            rec.t_user_sched_us = Some(user_sched_us);
+        }
+        let sent = attempt_once(sh, job, model, &mut rec, permit).await;
+        let next = sh
+            .plan
+            .workload
+            .fallback
+            .as_ref()
+            .filter(|f| f.on.contains(&rec.outcome))
+            .and_then(|f| f.next[model]);
+        if let (true, Some(n)) = (sent, next) {
+            if *sh.stop.borrow() < Stop::Arrivals {
+                rec.fell_back = true;
+                sh.emit(model, rec);
+                model = n;
+                attempt += 1;
+                t_sched = Instant::now();
+                t_dispatch = t_sched;
+                continue;
+            }
+        }
+        let end = TurnEnd {
+            ok: rec.outcome == Outcome::Ok,
+            text: rec.output_text.take(),
+            input_tokens: rec.input_tokens,
+            output_tokens: rec.output_tokens,
+        };
+        let stopped = matches!(rec.outcome, Outcome::Cancelled | Outcome::Abandoned);
+        sh.emit(model, rec);
+        return (!stopped).then_some(end);
+    }
+}
+
+/// One attempt, from its cap wait to its finished record (not yet emitted). False when it
+/// was not sent (cancelled or skipped).
+async fn attempt_once(
+    sh: &Arc<Shared>,
+    job: &Job<'_>,
+    model_index: usize,
+    rec: &mut RequestRecord,
+    permit: &mut Option<OwnedSemaphorePermit>,
+) -> bool {
+    let clock = sh.clock;
+    let cancel = |rec: &mut RequestRecord, why: &str| {
         rec.outcome = Outcome::Cancelled;
         rec.error = Some(why.into());
         rec.t_end_us = clock.us(Instant::now());
-        sh.emit(draw.model, rec);
+        false
     };
-    let _permit = match permit {
-        Some(p) => p,
-        None => tokio::select! {
+    if permit.is_none() {
+        tokio::select! {
             p = sh.sem.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return cancelled(rec, "the run ended while waiting for an in-flight slot"),
+                Ok(p) => *permit = Some(p),
+                Err(_) => return cancel(rec, "the run ended while waiting for an in-flight slot"),
             },
             _ = wait_stop(sh.stop.clone(), Stop::Arrivals) => {
-                return cancelled(rec, "the run was stopped while waiting for an in-flight slot");
+                return cancel(rec, "the run was stopped while waiting for an in-flight slot");
             }
-        },
-    };
+        }
+    }
+    let model = &sh.plan.models[model_index];
+    let class = &sh.plan.workload.classes[job.class];
     let target = &sh.targets[model.target];
-    let prompt = &sh.plan.workload.prompts[draw.prompt];
+    // Context-window guard: bytes bound the token count from above, so the tokenizer runs
+    // only for prompts that might not fit.
+    if let Some(window) = model.context_window {
+        let bytes = class.system.as_ref().map_or(0, |s| s.len())
+            + job.history.iter().map(|m| m.content.len()).sum::<usize>()
+            + match &job.prompt.body {
+                PromptBody::Text(t) => t.len(),
+                PromptBody::Messages(ms) => ms.iter().map(|m| m.content.len()).sum(),
+            };
+        let bound = job.exact.map_or(bytes as u64, |e| {
+            e + (bytes - job.prompt.chars.min(bytes)) as u64
+        });
+        if bound + job.max_tokens as u64 > window {
+            let own = sh
+                .prompt_tokens(job.class, job.item, job.prompt, job.exact)
+                .await;
+            let total = match (job.turn, own, job.history_tokens) {
+                (0, Some(p), _) => Some(p),
+                (_, Some(p), Some(h)) => {
+                    Some(h + p.saturating_sub(sh.system_tokens(job.class).await))
+                }
+                _ => None,
+            }
+            .unwrap_or(bytes as u64);
+            if total + job.max_tokens as u64 > window {
+                rec.over_context = true;
+                sh.guard.lock().unwrap_or_else(|e| e.into_inner()).note(
+                    &model.label,
+                    &class.name,
+                    total,
+                    job.max_tokens,
+                    window,
+                    sh.plan.workload.context_guard == GuardKind::Skip,
+                );
+                if sh.plan.workload.context_guard == GuardKind::Skip {
+                    rec.outcome = Outcome::Skipped;
+                    rec.input_tokens = Some(total);
+                    rec.input_tokens_source = Some(TokenSource::Tokenizer);
+                    rec.error = Some(format!(
+                        "prompt {total} + max_tokens {} tokens exceed the context window of {window}",
+                        job.max_tokens
+                    ));
+                    rec.t_end_us = clock.us(Instant::now());
+                    return false;
+                }
+            }
+        }
+    }
     if let Some(l) = &target.rpm {
         tokio::select! {
             _ = l.until_ready() => {}
-            _ = wait_stop(sh.stop.clone(), Stop::Arrivals) => return cancelled(rec, "the run was stopped while waiting on requests_per_minute"),
+            _ = wait_stop(sh.stop.clone(), Stop::Arrivals) => return cancel(rec, "the run was stopped while waiting on requests_per_minute"),
         }
     }
     if let Some((l, burst)) = &target.tpm {
-        let est = ((sh.system_chars + prompt.chars) as u64 / 4 + draw.max_tokens as u64)
-            .clamp(1, *burst as u64) as u32;
+        let chars = class.system.as_ref().map_or(0, |s| s.chars().count())
+            + job.prompt.chars
+            + job
+                .history
+                .iter()
+                .map(|m| m.content.chars().count())
+                .sum::<usize>();
+        let est = (chars as u64 / 4 + job.max_tokens as u64).clamp(1, *burst as u64) as u32;
         let n = NonZeroU32::new(est).expect("clamped to at least 1");
         tokio::select! {
             _ = l.until_n_ready(n) => {}
-            _ = wait_stop(sh.stop.clone(), Stop::Arrivals) => return cancelled(rec, "the run was stopped while waiting on tokens_per_minute"),
+            _ = wait_stop(sh.stop.clone(), Stop::Arrivals) => return cancel(rec, "the run was stopped while waiting on tokens_per_minute"),
         }
     }
-    let body = sh.bodies.body(
+    let body = crate::body::build(
         &sh.plan.workload,
-        &model.id,
-        draw.prompt,
-        draw.max_tokens,
-        &sh.plan.targets[model.target].body,
+        &crate::body::Request {
+            model: &model.id,
+            system: class.system.as_deref(),
+            history: job.history,
+            prompt: &job.prompt.body,
+            max_tokens: job.max_tokens,
+            extra: &sh.plan.targets[model.target].body,
+        },
     );
     let t_send = Instant::now();
     rec.t_send_us = Some(clock.us(t_send));
     sh.live.sent.fetch_add(1, Ordering::Relaxed);
     sh.live.in_flight.fetch_add(1, Ordering::Relaxed);
     let finished = tokio::select! {
-        _ = target.client.execute(&clock, body, &mut rec) => true,
+        _ = target.client.execute(&clock, body, rec) => true,
         _ = wait_stop(sh.stop.clone(), Stop::All) => false,
     };
     sh.live.in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -260,25 +680,17 @@ async fn request(
         rec.error = Some("abandoned in flight when the run stopped".into());
         rec.t_end_us = clock.us(Instant::now());
     }
-    crate::client::count_output_offline(&mut rec).await;
+    crate::client::count_output_offline(rec).await;
     // Count the prompt offline only for requests a provider would bill (some output came);
-    // a refused request has no input cost to estimate. Counted once per prompt, off the
-    // async workers.
+    // a refused request has no input cost to estimate.
     if rec.input_tokens.is_none() && (rec.outcome == Outcome::Ok || rec.output_events > 0) {
-        let cell = &sh.prompt_tokens[draw.prompt];
-        let n = match cell.get() {
-            Some(n) => *n,
-            None => {
-                let text = match sh.plan.workload.system.as_deref() {
-                    Some(s) => format!("{s}\n{}", prompt.joined_text()),
-                    None => prompt.joined_text(),
-                };
-                let n = tokio::task::spawn_blocking(move || tokens::count(&text))
-                    .await
-                    .ok()
-                    .flatten();
-                *cell.get_or_init(|| n)
-            }
+        let own = sh
+            .prompt_tokens(job.class, job.item, job.prompt, job.exact)
+            .await;
+        let n = match (job.turn, own, job.history_tokens) {
+            (0, p, _) => p,
+            (_, Some(p), Some(h)) => Some(h + p.saturating_sub(sh.system_tokens(job.class).await)),
+            _ => None,
         };
         if let Some(n) = n {
             rec.input_tokens = Some(n);
@@ -287,10 +699,66 @@ async fn request(
     }
     if rec.outcome == Outcome::Ok {
         sh.live.ok.fetch_add(1, Ordering::Relaxed);
-    } else if rec.outcome.was_sent() {
+    } else {
         sh.live.failed.fetch_add(1, Ordering::Relaxed);
     }
-    sh.emit(draw.model, rec);
+    true
+}
+
+/// Context-window guard counts over the whole run.
+#[derive(Debug, Default, Clone)]
+pub struct GuardCounts {
+    /// Requests whose prompt plus `max_tokens` exceeded the window.
+    pub over_window: u64,
+    /// Of those, how many were not sent.
+    pub skipped: u64,
+    /// The largest excess.
+    pub largest: Option<Offender>,
+}
+
+/// The request that exceeded its model's context window by the most.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Offender {
+    /// Model label.
+    pub model: String,
+    /// Class name.
+    pub class: String,
+    /// Prompt tokens (tokenizer, or the server's count of the previous turn plus the new
+    /// message).
+    pub prompt_tokens: u64,
+    /// `max_tokens` requested.
+    pub max_tokens: u32,
+    /// The model's context window.
+    pub context_window: u64,
+}
+
+impl GuardCounts {
+    fn note(
+        &mut self,
+        model: &str,
+        class: &str,
+        prompt: u64,
+        max: u32,
+        window: u64,
+        skipped: bool,
+    ) {
+        self.over_window += 1;
+        self.skipped += skipped as u64;
+        let excess = prompt + max as u64 - window;
+        if self
+            .largest
+            .as_ref()
+            .is_none_or(|o| o.prompt_tokens + o.max_tokens as u64 - o.context_window < excess)
+        {
+            self.largest = Some(Offender {
+                model: model.into(),
+                class: class.into(),
+                prompt_tokens: prompt,
+                max_tokens: max,
+                context_window: window,
+            });
+        }
+    }
 }
 
 /// Writes records as JSON lines; a write error stops writing but never the run.
@@ -381,16 +849,17 @@ pub async fn run(
         plan.models.iter().map(|m| m.slo).collect(),
         hold_us,
     );
+    collector.set_groups(group_spec(&plan));
     let (tx, mut rx) = mpsc::unbounded_channel::<(usize, RequestRecord)>();
     let weights: Vec<f64> = plan.models.iter().map(|m| m.weight).collect();
     let sampler = Sampler::new(
         plan.seed,
         &weights,
-        plan.workload.prompts.len(),
-        plan.workload.max_tokens.clone(),
+        &plan.workload.class_weights,
+        plan.workload.repeat_ratio,
+        plan.workload.sessions.as_ref().map(|s| s.turns.clone()),
     );
     let sh = Arc::new(Shared {
-        bodies: BodyBuilder::new(&plan.workload),
         sampler,
         clock,
         window_end_us,
@@ -401,15 +870,23 @@ pub async fn run(
         tx,
         pending: AtomicUsize::new(0),
         idle: Notify::new(),
-        prompt_tokens: (0..plan.workload.prompts.len())
+        prompt_tokens: plan
+            .workload
+            .classes
+            .iter()
+            .map(|c| match &c.source {
+                PromptSource::List(ps) => (0..ps.len()).map(|_| OnceLock::new()).collect(),
+                PromptSource::Synthetic(_) => Vec::new(),
+            })
+            .collect(),
+        system_tokens: plan
+            .workload
+            .classes
+            .iter()
             .map(|_| OnceLock::new())
             .collect(),
         abandoned: AtomicU64::new(0),
-        system_chars: plan
-            .workload
-            .system
-            .as_ref()
-            .map_or(0, |s| s.chars().count()),
+        guard: std::sync::Mutex::new(GuardCounts::default()),
         targets,
         plan,
     });
@@ -465,7 +942,28 @@ pub async fn run(
     });
 
     let send_end = match &sh.plan.load.shape {
-        Shape::Open { arrival, profile } => open_loop(&sh, *arrival, profile.clone()).await,
+        Shape::Open { arrival, profile } => {
+            let ol = OpenLoop {
+                arrival: *arrival,
+                profile: profile.clone(),
+                seed: sh.plan.seed,
+                max_arrivals: sh.plan.load.requests,
+            };
+            open_loop(&sh, ol.indexed()).await
+        }
+        Shape::Trace(t) => {
+            let t = t.clone();
+            let end = sh.plan.load.send_end();
+            let n = sh.plan.load.requests.unwrap_or(u64::MAX);
+            let arrivals = t
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (i as u64, e.t))
+                .take(n as usize)
+                .take_while(move |(_, at)| end.is_none_or(|end| *at < end));
+            open_loop(&sh, arrivals).await
+        }
         Shape::Closed { .. } => closed_loop(&sh).await,
     };
     let interrupted = *stop.borrow() >= Stop::Arrivals;
@@ -485,6 +983,7 @@ pub async fn run(
     forward.abort();
     let health = monitor.finish().await;
     let abandoned = sh.abandoned.load(Ordering::Relaxed);
+    let guard = sh.guard.lock().unwrap_or_else(|e| e.into_inner()).clone();
     drop(sh);
     let (mut collector, writer, aborted) = match collect.await {
         Ok(v) => v,
@@ -507,6 +1006,27 @@ pub async fn run(
         abandoned,
         health,
         aborted,
+        guard,
+    }
+}
+
+/// Turn slots kept for a session breakdown; later turns fold into the last slot.
+const MAX_TURN_SLOTS: usize = 32;
+
+/// The breakdowns a plan asks for.
+pub fn group_spec(plan: &Plan) -> GroupSpec {
+    let w = &plan.workload;
+    GroupSpec {
+        classes: if w.named_classes { w.classes.len() } else { 0 },
+        turns: w.sessions.as_ref().map_or(0, |s| {
+            let most = s.turns.upper_bound().unwrap_or(4.0 * s.turns.mean());
+            (most.ceil() as usize).clamp(1, MAX_TURN_SLOTS)
+        }),
+        cache: w.repeat_ratio > 0.0,
+        routes: w.routes.len(),
+        fallback: w.fallback.is_some(),
+        prices: plan.models.iter().map(|m| m.price).collect(),
+        user_slo: plan.slo,
     }
 }
 
@@ -521,18 +1041,8 @@ async fn wait_idle(sh: &Shared) {
 }
 
 /// Returns when sending stopped, in µs since start.
-async fn open_loop(
-    sh: &Arc<Shared>,
-    arrival: crate::schedule::ArrivalProcess,
-    profile: crate::schedule::RateProfile,
-) -> u64 {
-    let ol = OpenLoop {
-        arrival,
-        profile,
-        seed: sh.plan.seed,
-        max_arrivals: sh.plan.load.requests,
-    };
-    let mut pacer = Pacer::new(sh.clock.start, ol.indexed());
+async fn open_loop(sh: &Arc<Shared>, arrivals: impl Iterator<Item = (u64, Duration)>) -> u64 {
+    let mut pacer = Pacer::new(sh.clock.start, arrivals);
     let drop_on_full = sh.plan.load.on_full == OnFull::Drop;
     loop {
         let tick = tokio::select! {
@@ -548,24 +1058,24 @@ async fn open_loop(
             match sh.sem.clone().try_acquire_owned() {
                 Ok(p) => Some(p),
                 Err(_) => {
-                    let draw = sh.sampler.draw(tick.index, |p| {
-                        sh.plan.workload.prompts.get(p).and_then(|p| p.max_tokens)
-                    });
-                    let t_sched_us = sh.clock.us(tick.intended);
-                    let mut rec = RequestRecord::unsent(
+                    let r = sh.resolve(tick.index);
+                    let mut rec = sh.record(
                         tick.index,
-                        sh.plan.models[draw.model].id.clone(),
-                        sh.phase(t_sched_us),
-                        Outcome::Dropped,
-                        t_sched_us,
+                        r.model,
+                        r.draw.class,
+                        r.route,
+                        sh.clock.us(tick.intended),
                         sh.clock.us(t_dispatch),
                     );
+                    rec.outcome = Outcome::Dropped;
+                    rec.repeat = r.draw.repeat;
+                    let model = r.model;
                     rec.error = Some(format!(
                         "max_in_flight = {} was full",
                         sh.plan.load.max_in_flight
                     ));
                     sh.live.dropped.fetch_add(1, Ordering::Relaxed);
-                    sh.emit(draw.model, rec);
+                    sh.emit(model, rec);
                     continue;
                 }
             }
@@ -632,7 +1142,7 @@ async fn closed_loop(sh: &Arc<Shared>) -> u64 {
 async fn closed_worker(sh: &Arc<Shared>, w: u32, next: &AtomicU64) {
     let profile = match &sh.plan.load.shape {
         Shape::Closed { profile } => profile.clone(),
-        Shape::Open { .. } => return,
+        Shape::Open { .. } | Shape::Trace(_) => return,
     };
     loop {
         if *sh.stop.borrow() >= Stop::Arrivals {

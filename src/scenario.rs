@@ -41,6 +41,78 @@ pub struct ScenarioFile {
     /// Cost projection settings.
     #[serde(default)]
     pub cost: Option<CostSpec>,
+    /// Routing rules: pick each request's model by its prompt size (first match wins).
+    #[serde(default)]
+    pub routes: Vec<RouteSpec>,
+    /// Fallback chains: retry a failed request on the next model of its chain.
+    #[serde(default)]
+    pub fallback: Option<FallbackSpec>,
+    /// Capacity sweep settings (used by `llmload sweep`).
+    #[serde(default)]
+    pub sweep: Option<SweepSpec>,
+    /// A price file merged over the built-in catalog; models without a `price` (or
+    /// `context_window`) take theirs from it by id or label.
+    #[serde(default)]
+    pub prices: Option<String>,
+}
+
+/// Capacity sweep settings; every key is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// Open-loop rates in the ladder.
+    #[serde(default)]
+    pub steps: Option<u32>,
+    /// Measurement window of each step.
+    #[serde(default)]
+    pub step_duration: Option<Dur>,
+    /// Warmup of each step.
+    #[serde(default)]
+    pub step_warmup: Option<Dur>,
+    /// Concurrency of the saturation probe.
+    #[serde(default)]
+    pub probe_concurrency: Option<u32>,
+    /// The ladder's top as a multiple of the probe's throughput.
+    #[serde(default)]
+    pub max_rate_factor: Option<f64>,
+    /// Error rate that ends the ladder.
+    #[serde(default)]
+    pub max_error_rate: Option<f64>,
+    /// SLO attainment a step needs to count as within SLO.
+    #[serde(default)]
+    pub required_attainment: Option<f64>,
+}
+
+/// One routing rule. Conditions are all optional; a rule without any is the default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    /// Name shown in the result (default: `route<N>`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Matches prompts with fewer characters than this.
+    #[serde(default)]
+    pub chars_below: Option<u64>,
+    /// Matches prompts with more characters than this.
+    #[serde(default)]
+    pub chars_above: Option<u64>,
+    /// Matches requests of this class only.
+    #[serde(default)]
+    pub class: Option<String>,
+    /// The model (id) the rule sends to.
+    pub model: String,
+}
+
+/// Fallback chains, off unless this table is present.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FallbackSpec {
+    /// Each chain lists model ids in order; a failed attempt on one moves to the next.
+    pub chains: Vec<Vec<String>>,
+    /// Outcome classes (or the groups `rate_limited`, `server_error`, `timeout`,
+    /// `connection`) that trigger a fallback. Default: rate_limited, server_error, timeout.
+    #[serde(default)]
+    pub on: Option<Vec<String>>,
 }
 
 /// One endpoint.
@@ -288,11 +360,30 @@ pub struct WorkloadSpec {
     /// System prompt (chat only).
     #[serde(default)]
     pub system: Option<String>,
-    /// Prompts: an inline list of strings, or `{ file = "prompts.jsonl" }`.
-    pub prompts: PromptsSpec,
+    /// Prompts: an inline list of strings, `{ file = "prompts.jsonl" }`,
+    /// `{ sharegpt = "data.json" }` or `{ synthetic = { input_tokens = … } }`. Required unless
+    /// `classes` or a trace gives the prompts.
+    #[serde(default)]
+    pub prompts: Option<PromptsSpec>,
     /// `max_tokens`: a number or a distribution table.
     #[serde(default)]
     pub max_tokens: Option<NumDist>,
+    /// Named request classes, each with its own prompts, lengths, model and weight.
+    #[serde(default)]
+    pub classes: Vec<ClassSpec>,
+    /// What class weights are shares of: `requests` (default) or `input_tokens`.
+    #[serde(default)]
+    pub mix_by: Option<MixBy>,
+    /// Share of requests (0..1) that repeat an earlier request's prompt exactly.
+    #[serde(default)]
+    pub repeat_ratio: Option<f64>,
+    /// What to do with a request whose prompt plus max_tokens exceeds the model's context
+    /// window: `send` it anyway (default) or `skip` it; either way it is counted.
+    #[serde(default)]
+    pub context_guard: Option<GuardKind>,
+    /// Multi-turn conversations: each arrival is a session of several turns.
+    #[serde(default)]
+    pub sessions: Option<SessionsSpec>,
     /// Sampling temperature sent to the server.
     #[serde(default)]
     pub temperature: Option<f64>,
@@ -320,7 +411,7 @@ pub enum EndpointKind {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(
     untagged,
-    expecting = "a list of prompt strings, or a table { file = \"path.jsonl\" }"
+    expecting = "a list of prompt strings, or a table { file = \"path.jsonl\" }, { sharegpt = \"data.json\" } or { synthetic = { input_tokens = 500 } }"
 )]
 pub enum PromptsSpec {
     /// Inline prompt strings.
@@ -330,6 +421,85 @@ pub enum PromptsSpec {
         /// Path of the file.
         file: String,
     },
+    /// A ShareGPT JSON (or JSONL) file, relative to the scenario file.
+    Sharegpt {
+        /// Path of the file.
+        sharegpt: String,
+    },
+    /// Generated prompts of an exact token length.
+    Synthetic {
+        /// The generator's settings.
+        synthetic: SyntheticSpec,
+    },
+}
+
+/// Synthetic prompt settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyntheticSpec {
+    /// Prompt length in tokens: a number or a distribution (clamp it with min/max).
+    pub input_tokens: NumDist,
+    /// `o200k_base` (default) or `cl100k_base`.
+    #[serde(default)]
+    pub tokenizer: Option<crate::tokens::Encoding>,
+    /// Share (0..1) of every prompt that is a prefix common to all prompts of this source.
+    #[serde(default)]
+    pub shared_prefix: Option<f64>,
+}
+
+/// One named request class.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassSpec {
+    /// Name shown in the result.
+    pub name: String,
+    /// Relative share (of requests, or of input tokens with `mix_by = "input_tokens"`).
+    #[serde(default = "one")]
+    pub weight: f64,
+    /// The model (id) this class always uses; default: routing rules, else model weights.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The class's prompts.
+    pub prompts: PromptsSpec,
+    /// The class's `max_tokens` (default: the workload's).
+    #[serde(default)]
+    pub max_tokens: Option<NumDist>,
+    /// The class's system prompt (default: the workload's).
+    #[serde(default)]
+    pub system: Option<String>,
+}
+
+/// What class weights measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MixBy {
+    /// Shares of requests.
+    #[default]
+    Requests,
+    /// Shares of input tokens (converted to request shares by each class's mean prompt size).
+    InputTokens,
+}
+
+/// Context-window guard policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardKind {
+    /// Send anyway (and count).
+    #[default]
+    Send,
+    /// Do not send (and count).
+    Skip,
+}
+
+/// Multi-turn session settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsSpec {
+    /// Turns per session: a number or a distribution.
+    pub turns: NumDist,
+    /// Pause between a turn's answer and the next turn.
+    #[serde(default)]
+    pub think_time: Option<DurDist>,
 }
 
 /// How requests arrive.
@@ -372,6 +542,13 @@ pub struct LoadSpec {
     /// After sending stops, how long in-flight requests may take to finish.
     #[serde(default)]
     pub drain_timeout: Option<Dur>,
+    /// Replay a JSONL trace of (timestamp, input length, output length[, model]) at its own
+    /// timing, instead of `rate`/`concurrency`/`stages`.
+    #[serde(default)]
+    pub trace: Option<String>,
+    /// Trace time multiplier: 0.5 replays twice as fast, 2 half as fast.
+    #[serde(default)]
+    pub time_scale: Option<f64>,
 }
 
 /// Open-loop arrival process names.

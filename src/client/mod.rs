@@ -13,14 +13,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use serde::Serialize;
 use tokio::time::{timeout_at, Instant};
 
-use crate::plan::{Timeouts, Workload};
+use crate::plan::Timeouts;
 use crate::record::{Outcome, RequestRecord, TokenSource};
 use crate::scenario::EndpointKind;
 use crate::tokens;
-use crate::workload::{Message, PromptBody};
 
 /// Default largest response body accepted before the request is classified `too_large`
 /// (see [`TargetClient::with_max_response_bytes`]).
@@ -695,6 +693,7 @@ impl TargetClient {
             // Up to the whole size cap of text: not worth a tokenizer pass for a request
             // that failed. Count the events instead (the source says so).
             rec.untokenized_output = None;
+            rec.output_text = None;
             rec.output_tokens = Some(u64::from(rec.output_events));
             rec.output_tokens_source = Some(TokenSource::Events);
         }
@@ -835,6 +834,9 @@ fn apply_usage(rec: &mut RequestRecord, usage: Option<&wire::Usage>, text: Strin
         rec.reasoning_tokens = u.reasoning_tokens;
         rec.cached_tokens = u.cached_tokens;
     }
+    if rec.want_text {
+        rec.output_text = Some(text.clone());
+    }
     if rec.output_tokens.is_none() && rec.output_events > 0 {
         rec.untokenized_output = Some(text);
     }
@@ -954,112 +956,6 @@ fn truncate(s: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}…", &s[..end])
-}
-
-/// One request body; chat and completions differ only in how the prompt is carried.
-#[derive(Serialize)]
-struct Body<'a> {
-    model: &'a str,
-    #[serde(flatten)]
-    input: Input<'a>,
-    max_tokens: u32,
-    stream: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    stream_options: Option<StreamOptions>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    temperature: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    seed: Option<u64>,
-    #[serde(flatten)]
-    extra: &'a serde_json::Map<String, serde_json::Value>,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Input<'a> {
-    Chat { messages: Vec<&'a Message> },
-    Completion { prompt: &'a str },
-}
-
-#[derive(Serialize)]
-struct StreamOptions {
-    include_usage: bool,
-}
-
-/// Prebuilt pieces of every request body for one workload.
-#[derive(Debug, Clone)]
-pub struct BodyBuilder {
-    system: Option<Message>,
-    wrapped: Vec<Vec<Message>>,
-}
-
-impl BodyBuilder {
-    /// Prepares the message lists once, so a request only serialises.
-    pub fn new(w: &Workload) -> BodyBuilder {
-        let system = w.system.as_ref().map(|s| Message {
-            role: "system".into(),
-            content: s.clone(),
-        });
-        let wrapped = w
-            .prompts
-            .iter()
-            .map(|p| match &p.body {
-                PromptBody::Text(t) => vec![Message {
-                    role: "user".into(),
-                    content: t.clone(),
-                }],
-                PromptBody::Messages(ms) => ms.clone(),
-            })
-            .collect();
-        BodyBuilder { system, wrapped }
-    }
-
-    /// The JSON body for one request.
-    pub fn body(
-        &self,
-        w: &Workload,
-        model: &str,
-        prompt: usize,
-        max_tokens: u32,
-        extra: &serde_json::Map<String, serde_json::Value>,
-    ) -> Bytes {
-        let stream_options = w.stream.then_some(StreamOptions {
-            include_usage: true,
-        });
-        let input = match w.endpoint {
-            EndpointKind::Chat => {
-                let mut messages: Vec<&Message> = Vec::with_capacity(4);
-                if let Some(s) = &self.system {
-                    messages.push(s);
-                }
-                if let Some(ms) = self.wrapped.get(prompt) {
-                    messages.extend(ms.iter());
-                }
-                Input::Chat { messages }
-            }
-            EndpointKind::Completions => Input::Completion {
-                prompt: match w.prompts.get(prompt).map(|p| &p.body) {
-                    Some(PromptBody::Text(t)) => t.as_str(),
-                    Some(PromptBody::Messages(ms)) => {
-                        ms.last().map(|m| m.content.as_str()).unwrap_or("")
-                    }
-                    None => "",
-                },
-            },
-        };
-        let out = serde_json::to_vec(&Body {
-            model,
-            input,
-            max_tokens,
-            stream: w.stream,
-            stream_options,
-            temperature: w.temperature,
-            seed: w.request_seed,
-            extra,
-        });
-        // Serialising plain strings and numbers into a Vec cannot fail.
-        Bytes::from(out.expect("request bodies hold only JSON-safe values"))
-    }
 }
 
 #[cfg(test)]

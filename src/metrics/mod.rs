@@ -8,7 +8,7 @@ pub mod hist;
 
 use std::collections::BTreeMap;
 
-use crate::plan::Slo;
+use crate::plan::{Price, Slo};
 use crate::record::{Outcome, Phase, RequestRecord, TokenSource};
 pub use hist::{Hist, Summary};
 
@@ -119,6 +119,64 @@ pub struct Stats {
     pub output_per_s: Vec<u64>,
     /// Measured requests whose usage contradicted the stream (server's figure kept).
     pub usage_mismatch: u64,
+    /// Cost summed per request at its model's price (USD): measured phase.
+    pub usd: Usd,
+    /// Cost summed per request at its model's price (USD): every phase.
+    pub usd_all_phases: Usd,
+    /// Measured requests whose prompt plus max_tokens exceeded the model's context window.
+    pub over_context: u64,
+}
+
+/// Cost summed request by request, each at its own model's price.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usd {
+    /// Input tokens' cost.
+    pub input: f64,
+    /// Output tokens' cost.
+    pub output: f64,
+    /// Sent requests whose model has no price (their cost is unknown, not zero).
+    pub unpriced: u64,
+}
+
+/// Optional breakdowns beyond models, each enabled by the scenario.
+#[derive(Debug, Clone, Default)]
+pub struct Groups {
+    /// Per request class (when the scenario declares classes).
+    pub classes: Vec<Stats>,
+    /// Per session turn index (when sessions are on); the last entry also holds later turns.
+    pub turns: Vec<Stats>,
+    /// Fresh (0) and deliberately repeated (1) requests (when repeat_ratio > 0).
+    pub cache: Vec<Stats>,
+    /// Per routing rule (last: no rule matched), per model: measured requests routed.
+    pub routes: Vec<Vec<u64>>,
+    /// The end user's view of fallback chains: one entry per request, its final attempt,
+    /// timed from the first attempt's scheduled time.
+    pub end_user: Option<Stats>,
+    /// Measured requests that fell back at least once.
+    pub fell_back: u64,
+    /// Measured end-user requests answered (ok) by each model.
+    pub answered_by: Vec<u64>,
+    /// Fallback attempts (attempt > 0) sent in the measured phase.
+    pub fallback_attempts: u64,
+}
+
+/// Which breakdowns to keep.
+#[derive(Debug, Clone, Default)]
+pub struct GroupSpec {
+    /// Number of classes to break down by (0: none).
+    pub classes: usize,
+    /// Number of turn slots (0: none).
+    pub turns: usize,
+    /// Break down fresh vs repeated.
+    pub cache: bool,
+    /// Number of routing rules (0: none).
+    pub routes: usize,
+    /// Keep the end-user view of fallback chains.
+    pub fallback: bool,
+    /// Each model's price.
+    pub prices: Vec<Option<Price>>,
+    /// Objectives for the end-user view.
+    pub user_slo: Slo,
 }
 
 impl Stats {
@@ -201,6 +259,15 @@ pub struct Collector {
     pub series: Vec<Bucket>,
     /// Latest t_end seen (µs).
     pub last_end_us: u64,
+    /// Arrivals (first turn, first attempt) sent inside the window.
+    pub arrivals_sent_in_window: u64,
+    /// Measured arrivals not sent by the context-window guard.
+    pub skipped_in_window: u64,
+    /// Optional breakdowns.
+    pub groups: Groups,
+    in_flight_sum: u64,
+    in_flight_samples: u64,
+    spec: GroupSpec,
     window: Window,
     slo: Vec<Slo>,
     open_ttft: BTreeMap<usize, Hist>,
@@ -224,11 +291,41 @@ impl Collector {
             sent_in_window: 0,
             series: Vec::new(),
             last_end_us: 0,
+            arrivals_sent_in_window: 0,
+            skipped_in_window: 0,
+            groups: Groups::default(),
+            in_flight_sum: 0,
+            in_flight_samples: 0,
+            spec: GroupSpec::default(),
             window,
             slo,
             open_ttft: BTreeMap::new(),
             hold_us,
         }
+    }
+
+    /// Turns on the breakdowns `spec` asks for (call before the first record).
+    pub fn set_groups(&mut self, spec: GroupSpec) {
+        let models = self.models.len();
+        self.groups = Groups {
+            classes: vec![Stats::default(); spec.classes],
+            turns: vec![Stats::default(); spec.turns],
+            cache: if spec.cache {
+                vec![Stats::default(); 2]
+            } else {
+                Vec::new()
+            },
+            routes: if spec.routes > 0 {
+                vec![vec![0; models]; spec.routes + 1]
+            } else {
+                Vec::new()
+            },
+            end_user: spec.fallback.then(Stats::default),
+            fell_back: 0,
+            answered_by: vec![0; models],
+            fallback_attempts: 0,
+        };
+        self.spec = spec;
     }
 
     /// Sets the window's end once sending stops.
@@ -256,8 +353,18 @@ impl Collector {
 
     /// Notes the in-flight count at time `t_us`.
     pub fn sample_in_flight(&mut self, t_us: u64, in_flight: u64) {
+        if self.window.contains(t_us) {
+            self.in_flight_sum += in_flight;
+            self.in_flight_samples += 1;
+        }
         let b = self.bucket(t_us);
         b.in_flight_max = b.in_flight_max.max(in_flight);
+    }
+
+    /// Mean of the in-flight samples taken inside the window (None without samples).
+    pub fn in_flight_mean(&self) -> Option<f64> {
+        (self.in_flight_samples > 0)
+            .then(|| self.in_flight_sum as f64 / self.in_flight_samples as f64)
     }
 
     /// Folds one finished record in. `model` indexes the plan's models.
@@ -316,8 +423,19 @@ impl Collector {
 
         let in_window_send = r.t_send_us.is_some_and(|t| self.window.contains(t));
         let ended_in_window = r.outcome == Outcome::Ok && self.window.contains(r.t_end_us);
-        if measured {
+        // An arrival is a request's first turn and first attempt; later turns and fallback
+        // attempts are requests too, but not arrivals of the load schedule.
+        let arrival = r.turn == 0 && r.attempt == 0;
+        if measured && arrival {
             self.arrivals_in_window += 1;
+            if r.outcome == Outcome::Skipped {
+                self.skipped_in_window += 1;
+            }
+        }
+        if arrival && in_window_send {
+            self.arrivals_sent_in_window += 1;
+        }
+        if measured && r.attempt == 0 {
             self.schedule_lag
                 .record(r.t_dispatch_us.saturating_sub(r.t_sched_us));
             if let Some(ts) = r.t_send_us {
@@ -330,56 +448,78 @@ impl Collector {
                 .slo
                 .get(model)
                 .is_some_and(|s| s.is_set() && meets_slo(s, r));
-        for s in [&mut self.models[model], &mut self.overall] {
-            s.window_output_tokens += window_out;
-            for &(sec, n) in &by_second {
-                if s.output_per_s.len() <= sec {
-                    s.output_per_s.resize(sec + 1, 0);
+        let usd = self
+            .spec
+            .prices
+            .get(model)
+            .copied()
+            .flatten()
+            .map(|p| bill_one(&p, r));
+        let d = Derived {
+            measured,
+            sent,
+            window_out,
+            by_second: &by_second,
+            in_window_send,
+            ended_in_window,
+            slo_ok,
+            usd,
+            per_event: per_event.as_deref(),
+        };
+        fold(&mut self.models[model], r, &d);
+        fold(&mut self.overall, r, &d);
+        let g = &mut self.groups;
+        if let Some(s) = g.classes.get_mut(r.tags.class as usize) {
+            fold(s, r, &d);
+        }
+        if !g.turns.is_empty() {
+            let i = (r.turn as usize).min(g.turns.len() - 1);
+            fold(&mut g.turns[i], r, &d);
+        }
+        if !g.cache.is_empty() {
+            fold(&mut g.cache[r.repeat as usize], r, &d);
+        }
+        if measured && r.attempt == 0 && !g.routes.is_empty() {
+            if let Some(route) = r.tags.route {
+                let i = (route as usize).min(g.routes.len() - 1);
+                if let Some(c) = g.routes[i].get_mut(model) {
+                    *c += 1;
                 }
-                s.output_per_s[sec] += n;
             }
-            if in_window_send {
-                s.window_input_tokens += r.input_tokens.unwrap_or(0);
+        }
+        if g.end_user.is_some() {
+            if measured && r.attempt > 0 && sent {
+                g.fallback_attempts += 1;
             }
-            if ended_in_window {
-                s.window_completed += 1;
-            }
-            if sent {
-                s.sent_all_phases += 1;
-                add_tokens(&mut s.tokens_all_phases, r);
-            }
-            if !measured {
-                continue;
-            }
-            s.outcomes[r.outcome.index()] += 1;
-            if r.usage_mismatch {
-                s.usage_mismatch += 1;
-            }
-            if sent {
-                add_tokens(&mut s.tokens, r);
-                if let Some(src) = r.output_tokens_source {
-                    s.output_sources[source_index(src)] += 1;
+            if !r.fell_back {
+                // The end user's request: its final attempt, timed from when the user's
+                // request was scheduled, so the failed attempts' time is included.
+                let mut u = r.clone();
+                u.t_sched_us = r.t_user_sched_us.unwrap_or(r.t_sched_us);
+                let user_measured = self.window.contains(u.t_sched_us);
+                let slo = self.spec.user_slo;
+                let d = Derived {
+                    measured: user_measured,
+                    slo_ok: user_measured
+                        && u.outcome == Outcome::Ok
+                        && slo.is_set()
+                        && meets_slo(&slo, &u),
+                    ..d
+                };
+                if user_measured {
+                    if r.attempt > 0 {
+                        g.fell_back += 1;
+                    }
+                    if u.outcome == Outcome::Ok {
+                        if let Some(c) = g.answered_by.get_mut(model) {
+                            *c += 1;
+                        }
+                    }
                 }
-                if let Some(src) = r.input_tokens_source {
-                    s.input_sources[source_index(src)] += 1;
+                if let Some(s) = g.end_user.as_mut() {
+                    fold(s, &u, &d);
                 }
             }
-            s.hists
-                .schedule_lag
-                .record(r.t_dispatch_us.saturating_sub(r.t_sched_us));
-            if let Some(ts) = r.t_send_us {
-                s.hists
-                    .queue_time
-                    .record(ts.saturating_sub(r.t_dispatch_us));
-            }
-            if slo_ok {
-                s.slo_met += 1;
-                s.slo_met_output_tokens += r.output_tokens.unwrap_or(0);
-            }
-            if r.outcome != Outcome::Ok {
-                continue;
-            }
-            record_latencies(&mut s.hists, r, per_event.as_deref());
         }
     }
 
@@ -408,6 +548,100 @@ impl Collector {
             self.finalize_second(sec, &h);
         }
     }
+}
+
+/// What one record contributes, computed once and folded into every group it belongs to.
+#[derive(Clone, Copy)]
+struct Derived<'a> {
+    measured: bool,
+    sent: bool,
+    window_out: u64,
+    by_second: &'a [(usize, u64)],
+    in_window_send: bool,
+    ended_in_window: bool,
+    slo_ok: bool,
+    usd: Option<(f64, f64)>,
+    per_event: Option<&'a [u32]>,
+}
+
+fn fold(s: &mut Stats, r: &RequestRecord, d: &Derived) {
+    s.window_output_tokens += d.window_out;
+    for &(sec, n) in d.by_second {
+        if s.output_per_s.len() <= sec {
+            s.output_per_s.resize(sec + 1, 0);
+        }
+        s.output_per_s[sec] += n;
+    }
+    if d.in_window_send {
+        s.window_input_tokens += r.input_tokens.unwrap_or(0);
+    }
+    if d.ended_in_window {
+        s.window_completed += 1;
+    }
+    if d.sent {
+        s.sent_all_phases += 1;
+        add_tokens(&mut s.tokens_all_phases, r);
+        add_usd(&mut s.usd_all_phases, d.usd);
+    }
+    if !d.measured {
+        return;
+    }
+    s.outcomes[r.outcome.index()] += 1;
+    if r.usage_mismatch {
+        s.usage_mismatch += 1;
+    }
+    if r.over_context {
+        s.over_context += 1;
+    }
+    if d.sent {
+        add_tokens(&mut s.tokens, r);
+        add_usd(&mut s.usd, d.usd);
+        if let Some(src) = r.output_tokens_source {
+            s.output_sources[source_index(src)] += 1;
+        }
+        if let Some(src) = r.input_tokens_source {
+            s.input_sources[source_index(src)] += 1;
+        }
+    }
+    s.hists
+        .schedule_lag
+        .record(r.t_dispatch_us.saturating_sub(r.t_sched_us));
+    if let Some(ts) = r.t_send_us {
+        s.hists
+            .queue_time
+            .record(ts.saturating_sub(r.t_dispatch_us));
+    }
+    if d.slo_ok {
+        s.slo_met += 1;
+        s.slo_met_output_tokens += r.output_tokens.unwrap_or(0);
+    }
+    if r.outcome == Outcome::Ok {
+        record_latencies(&mut s.hists, r, d.per_event);
+    }
+}
+
+fn add_usd(u: &mut Usd, v: Option<(f64, f64)>) {
+    match v {
+        Some((i, o)) => {
+            u.input += i;
+            u.output += o;
+        }
+        None => u.unpriced += 1,
+    }
+}
+
+/// One request's cost at a price: cached input at the cached price when one is set.
+pub fn bill_one(p: &Price, r: &RequestRecord) -> (f64, f64) {
+    let input = r.input_tokens.unwrap_or(0);
+    let cached = r.cached_tokens.unwrap_or(0).min(input);
+    let input_usd = match p.cached_input_per_m {
+        Some(c) => (input - cached) as f64 / 1e6 * p.input_per_m + cached as f64 / 1e6 * c,
+        None => input as f64 / 1e6 * p.input_per_m,
+    };
+    (
+        input_usd,
+        r.output_tokens.unwrap_or(0) as f64 / 1e6 * p.output_per_m,
+    )
 }
 
 fn source_index(s: TokenSource) -> usize {

@@ -46,31 +46,31 @@ fn row(m: &ModelResult) -> Vec<String> {
     ]
 }
 
-/// The per-model summary table with an overall row, a load line and the validity verdict.
-pub fn summary_table(r: &RunResult) -> String {
-    let header = [
-        "model",
-        "ok/sent",
-        "err%",
-        "TTFT p50",
-        "TTFT p99",
-        "TPOT p50",
-        "ITL p50",
-        "ITL p99",
-        "E2E p50",
-        "E2E p99",
-        "decode tok/s p50",
-        "out tok/s",
-        "$/1k req",
-        "$/M out",
-        "cost $",
-    ];
-    let mut rows: Vec<Vec<String>> = r.models.iter().map(row).collect();
-    if r.models.len() > 1 {
-        rows.push(row(&r.overall));
-    }
+const HEADER: [&str; 15] = [
+    "model",
+    "ok/sent",
+    "err%",
+    "TTFT p50",
+    "TTFT p99",
+    "TPOT p50",
+    "ITL p50",
+    "ITL p99",
+    "E2E p50",
+    "E2E p99",
+    "decode tok/s p50",
+    "out tok/s",
+    "$/1k req",
+    "$/M out",
+    "cost $",
+];
+
+/// A table of result rows; `first` names the first column, and with `total` the last row is
+/// set apart as a total.
+fn table(first: &str, rows: &[Vec<String>], total: bool) -> String {
+    let mut header: Vec<String> = HEADER.iter().map(|s| s.to_string()).collect();
+    header[0] = first.to_string();
     let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
+    for row in rows {
         for (i, c) in row.iter().enumerate() {
             width[i] = width[i].max(c.chars().count());
         }
@@ -86,6 +86,28 @@ pub fn summary_table(r: &RunResult) -> String {
         }
         out.push('\n');
     };
+    line(&mut out, &header);
+    let rule: usize = width.iter().sum::<usize>() + 2 * (width.len() - 1);
+    out.push_str(&"-".repeat(rule));
+    out.push('\n');
+    for (i, row) in rows.iter().enumerate() {
+        if total && i == rows.len() - 1 {
+            out.push_str(&"-".repeat(rule));
+            out.push('\n');
+        }
+        line(&mut out, row);
+    }
+    out
+}
+
+/// The per-model summary table with an overall row, the breakdowns the workload asked for
+/// (classes, routes, fallback, turns, repeats), a load line and the validity verdict.
+pub fn summary_table(r: &RunResult) -> String {
+    let mut rows: Vec<Vec<String>> = r.models.iter().map(row).collect();
+    if r.models.len() > 1 {
+        rows.push(row(&r.overall));
+    }
+    let mut out = String::new();
     let _ = writeln!(
         out,
         "{} — {} (latencies in ms; percentiles over {} successful requests)",
@@ -101,19 +123,89 @@ pub fn summary_table(r: &RunResult) -> String {
             .map(|s| s.count)
             .unwrap_or(0)
     );
-    line(
-        &mut out,
-        &header.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-    );
-    let total: usize = width.iter().sum::<usize>() + 2 * (width.len() - 1);
-    out.push_str(&"-".repeat(total));
-    out.push('\n');
-    for (i, row) in rows.iter().enumerate() {
-        if r.models.len() > 1 && i == rows.len() - 1 {
-            out.push_str(&"-".repeat(total));
+    out.push_str(&table("model", &rows, r.models.len() > 1));
+    for (title, first, list) in [
+        ("by class", "class", &r.classes),
+        ("by session turn", "turn", &r.turns),
+        ("fresh vs repeated prompts", "requests", &r.cache),
+    ] {
+        if !list.is_empty() {
+            let _ = writeln!(out, "\n{title}:");
+            let rows: Vec<Vec<String>> = list.iter().map(row).collect();
+            out.push_str(&table(first, &rows, false));
+        }
+    }
+    if !r.routing.is_empty() {
+        out.push_str("\nrouting (measured requests):\n");
+        for rt in &r.routing {
+            let by: Vec<String> = rt
+                .by_model
+                .iter()
+                .map(|(m, n)| format!("{m} {n}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {}: {} → {} requests ({})",
+                rt.name,
+                rt.condition,
+                rt.requests,
+                if by.is_empty() {
+                    "-".to_string()
+                } else {
+                    by.join(", ")
+                }
+            );
+        }
+    }
+    if let Some(f) = &r.fallback {
+        let by: Vec<String> = f
+            .answered_by
+            .iter()
+            .map(|(m, n)| format!("{m} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\nfallback ({}): {} user requests, {} fell back ({:.1} %), {} extra attempts, {} failed on every model; answered by {}",
+            f.chains
+                .iter()
+                .map(|c| c.join(" → "))
+                .collect::<Vec<_>>()
+                .join("; "),
+            f.requests,
+            f.fell_back,
+            f.fallback_rate * 100.0,
+            f.fallback_attempts,
+            f.failed,
+            if by.is_empty() { "-".to_string() } else { by.join(", ") }
+        );
+        let l = |k: &str| f.end_user.latency_ms.get(k).copied().unwrap_or_default();
+        let (t, e) = (l("ttft_scheduled"), l("e2e_scheduled"));
+        let _ = writeln!(
+            out,
+            "  as the user saw it (from the first attempt's scheduled time): TTFT p50 {} p99 {}, E2E p50 {} p99 {} ms (n={})",
+            ms(t.p50, t.count),
+            ms(t.p99, t.count),
+            ms(e.p50, e.count),
+            ms(e.p99, e.count),
+            e.count
+        );
+    }
+    if let Some(g) = &r.context_guard {
+        if g.over_window > 0 {
+            let _ = write!(
+                out,
+                "\ncontext window: {} requests over their model's window, {} skipped",
+                g.over_window, g.skipped
+            );
+            if let Some(o) = &g.largest {
+                let _ = write!(
+                    out,
+                    "; largest: {} prompt + {} max_tokens tokens for {} ({} tokens, class {})",
+                    o.prompt_tokens, o.max_tokens, o.model, o.context_window, o.class
+                );
+            }
             out.push('\n');
         }
-        line(&mut out, row);
     }
     let ld = &r.load;
     let lag = &ld.schedule_lag_ms;
