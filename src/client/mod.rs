@@ -870,14 +870,19 @@ fn retry_after(resp: &Resp) -> Option<f64> {
     if resp.status() != 429 {
         return None;
     }
-    let v = resp.header("retry-after")?;
+    parse_retry_after(
+        &resp.header("retry-after")?,
+        time::OffsetDateTime::now_utc(),
+    )
+}
+
+fn parse_retry_after(v: &str, now: time::OffsetDateTime) -> Option<f64> {
     let v = v.trim();
     if let Ok(s) = v.parse::<f64>() {
         return (s.is_finite() && s >= 0.0).then_some(s);
     }
     let at = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc2822).ok()?;
-    let secs = (at - time::OffsetDateTime::now_utc()).as_seconds_f64();
-    Some(secs.max(0.0))
+    Some((at - now).as_seconds_f64().max(0.0))
 }
 
 /// Whether a failed request failed in the TLS handshake. rustls reports handshake failures
@@ -984,6 +989,32 @@ mod tests {
         let mut ok = rec(2);
         apply_usage(&mut ok, Some(&usage), String::new());
         assert!(!ok.usage_mismatch);
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = time::macros::datetime!(2015-10-21 07:27:50 UTC);
+        assert_eq!(parse_retry_after(" 7 ", now), Some(7.0));
+        assert_eq!(parse_retry_after("0.5", now), Some(0.5));
+        assert_eq!(parse_retry_after("-1", now), None);
+        assert_eq!(parse_retry_after("NaN", now), None);
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(10.0)
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(0.0)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        let p = RetryPolicy {
+            max_retries: 3,
+            max_wait: Duration::from_secs(2),
+        };
+        assert_eq!(p.wait(0, Some(10.0)), Duration::from_secs(2));
+        assert_eq!(p.wait(0, None), Duration::from_millis(250));
+        assert_eq!(p.wait(2, None), Duration::from_secs(1));
+        assert_eq!(p.wait(9, None), Duration::from_secs(2));
     }
 
     #[test]
