@@ -180,7 +180,7 @@ fn assert_healthy_ok_requests(r: &Run, tokens: u64) {
             - rec["t_send_us"].as_u64().expect("send")) as f64
             / 1e3;
         // 5 ms configured; wide headroom for a loaded CI machine.
-        assert!((4.0..1000.0).contains(&ttft_ms), "ttft {ttft_ms} ms: {rec}");
+        assert!((4.0..3000.0).contains(&ttft_ms), "ttft {ttft_ms} ms: {rec}");
     }
     if ok > 0 {
         let p50 = m["latency_ms"]["ttft"]["p50"].as_f64().expect("ttft p50");
@@ -247,7 +247,7 @@ fn headers_that_never_come_end_on_the_first_token_timeout() {
     let started = std::time::Instant::now();
     let r = run_at(
         &mock,
-        r#"timeouts = { connect = "2s", first_token = "600ms", idle = "1s", total = "20s" }"#,
+        r#"timeouts = { connect = "2s", first_token = "1s", idle = "2s", total = "20s" }"#,
         "",
     );
     assert!(started.elapsed() < Duration::from_secs(30));
@@ -261,7 +261,7 @@ fn headers_that_never_come_end_on_the_first_token_timeout() {
         let waited_ms = (rec["t_end_us"].as_u64().expect("end")
             - rec["t_send_us"].as_u64().expect("send")) as f64
             / 1e3;
-        assert!((590.0..3000.0).contains(&waited_ms), "{waited_ms} ms");
+        assert!((990.0..5000.0).contains(&waited_ms), "{waited_ms} ms");
     }
 }
 
@@ -272,7 +272,7 @@ fn a_stream_that_stalls_after_some_tokens_ends_on_the_idle_timeout() {
     let mock = Mock::with(faults(|f| f.stall = 0.25));
     let r = run_at(
         &mock,
-        r#"timeouts = { connect = "2s", first_token = "10s", idle = "300ms", total = "20s" }"#,
+        r#"timeouts = { connect = "2s", first_token = "10s", idle = "500ms", total = "20s" }"#,
         "",
     );
     assert_faulted(&r, "timeout_idle", mock.expected("stall", N));
@@ -281,7 +281,7 @@ fn a_stream_that_stalls_after_some_tokens_ends_on_the_idle_timeout() {
         let silent_ms = (rec["t_end_us"].as_u64().expect("end")
             - rec["t_last_us"].as_u64().expect("last")) as f64
             / 1e3;
-        assert!((290.0..3000.0).contains(&silent_ms), "{silent_ms} ms");
+        assert!((490.0..5000.0).contains(&silent_ms), "{silent_ms} ms");
     }
 }
 
@@ -522,7 +522,7 @@ fn every_fault_at_once(client: &str) {
     let text = scenario_at(
         &mock.url,
         &format!(
-            "client = \"{client}\"\ntimeouts = {{ connect = \"2s\", first_token = \"800ms\", idle = \"300ms\", total = \"20s\" }}"
+            "client = \"{client}\"\ntimeouts = {{ connect = \"2s\", first_token = \"2s\", idle = \"1s\", total = \"20s\" }}"
         ),
         "",
     )
