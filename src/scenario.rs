@@ -155,6 +155,24 @@ pub struct TargetSpec {
     /// plain http://, fewer wake-ups per token; experimental).
     #[serde(default)]
     pub client: Option<ClientKind>,
+    /// Largest response body accepted, in bytes (default 16 MiB); a larger one ends the
+    /// request as `too_large`.
+    #[serde(default)]
+    pub max_response_bytes: Option<u64>,
+    /// Client back-off on HTTP 429 (off when absent).
+    #[serde(default)]
+    pub retry_on_429: Option<RetrySpec>,
+}
+
+/// `retry_on_429 = { max_retries = 3, max_wait = "5s" }` on a target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Longest single wait (default 5 s).
+    #[serde(default)]
+    pub max_wait: Option<Dur>,
 }
 
 /// HTTP transport choice.
