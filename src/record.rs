@@ -261,6 +261,10 @@ pub struct RequestRecord {
     /// Time spent waiting between those attempts, in µs (included in every latency).
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub backoff_us: u64,
+    /// Times the request was sent again because a pooled connection turned out closed before
+    /// any response (the server never saw it); counted, and included in every latency.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub reconnects: u32,
     /// Short error description (never contains credentials).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -343,6 +347,7 @@ impl RequestRecord {
             retry_after_s: None,
             retries: 0,
             backoff_us: 0,
+            reconnects: 0,
             error: None,
             gaps: Vec::new(),
             first_event_bytes: 0,

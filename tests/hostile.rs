@@ -931,3 +931,136 @@ fn retry_on_429_on_a_target_backs_off_and_records_it() {
         assert!(ttft >= rec["backoff_us"].as_u64().unwrap_or(0), "{rec}");
     }
 }
+
+/// A server that behaves like llama-server after a streamed response: it advertises
+/// keep-alive, sends the last chunk, the final empty line a moment later in its own write,
+/// then closes the connection. Serves until `stop` is set; every read and write is bounded.
+struct ClosingServer {
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    served: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ClosingServer {
+    fn start() -> ClosingServer {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::Arc;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.set_nonblocking(true).expect("nonblocking");
+        let url = format!("http://{}/v1", l.local_addr().expect("addr"));
+        let stop = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(AtomicU64::new(0));
+        let (st, sv) = (stop.clone(), served.clone());
+        let thread = std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while !st.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+                match l.accept() {
+                    Ok((s, _)) => {
+                        let sv = sv.clone();
+                        std::thread::spawn(move || serve_one(s, &sv));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        ClosingServer {
+            url,
+            stop,
+            served,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ClosingServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads one request (head and Content-Length body), answers it with a chunked SSE stream
+/// of TOKENS tokens and usage, then closes. A connection the client reuses gets nothing.
+fn serve_one(s: std::net::TcpStream, served: &std::sync::atomic::AtomicU64) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        match r.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; len];
+    if r.read_exact(&mut body).is_err() {
+        return;
+    }
+    let mut w = s;
+    let mut out = String::from(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nKeep-Alive: timeout=5, max=100\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    let chunk = |data: &str| format!("{:x}\r\n{data}\r\n", data.len());
+    for i in 0..TOKENS {
+        out.push_str(&chunk(&format!(
+            "data: {{\"id\":\"c\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\" t{i}\"}},\"finish_reason\":null}}]}}\n\n"
+        )));
+    }
+    out.push_str(&chunk(&format!(
+        "data: {{\"id\":\"c\",\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"length\"}}],\"usage\":{{\"prompt_tokens\":5,\"completion_tokens\":{TOKENS},\"total_tokens\":{}}}}}\n\n",
+        TOKENS + 5
+    )));
+    out.push_str(&chunk("data: [DONE]\n\n"));
+    out.push_str("0\r\n");
+    if w.write_all(out.as_bytes()).is_err() {
+        return;
+    }
+    let _ = w.flush();
+    // The final empty line comes in its own segment, a moment later.
+    std::thread::sleep(Duration::from_millis(3));
+    let _ = w.write_all(b"\r\n");
+    served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Close only after the client has had time to reuse the connection for its next request
+    // (which this server never answers).
+    std::thread::sleep(Duration::from_millis(30));
+    let _ = w.shutdown(std::net::Shutdown::Both);
+}
+
+#[test]
+fn a_server_that_closes_advertised_keep_alive_connections_loses_no_request() {
+    for client in ["", "client = \"lean\""] {
+        let srv = ClosingServer::start();
+        let r = run_scenario(&scenario_at(&srv.url, client, ""), &[], &[]);
+        assert_ok_or_starved(&r);
+        let reqs = &r.result["overall"]["requests"];
+        assert_eq!(reqs["ok"].as_u64(), Some(N), "client {client:?}: {reqs}");
+        // Each request reached the server exactly once to be answered.
+        assert_eq!(
+            srv.served.load(std::sync::atomic::Ordering::Relaxed),
+            N,
+            "client {client:?}"
+        );
+        // Re-sends on a fresh connection happened and were counted, not hidden.
+        let resent: u64 = r
+            .records
+            .iter()
+            .map(|x| x["reconnects"].as_u64().unwrap_or(0))
+            .sum();
+        assert_eq!(reqs["reconnects"].as_u64().unwrap_or(0), resent);
+        assert!(
+            resent > 0,
+            "client {client:?}: no pooled connection was ever reused, so nothing was tested"
+        );
+        assert!(r.stdout.contains("sent again"), "{}", r.stdout);
+    }
+}

@@ -93,6 +93,8 @@ pub struct LeanResponse {
     body: Body,
     keep_alive: bool,
     pool: Arc<Pool>,
+    /// The request was sent again on a fresh connection after a pooled one turned out closed.
+    pub reconnected: bool,
 }
 
 impl LeanClient {
@@ -160,15 +162,18 @@ impl LeanClient {
     /// never saw that request.
     pub async fn send(&self, body: &[u8]) -> Result<LeanResponse, LeanError> {
         let pooled = self.pool.idle.lock().ok().and_then(|mut v| v.pop());
+        let mut reconnected = false;
         if let Some(s) = pooled {
             match self.exchange(s, body).await {
                 Ok(r) => return Ok(r),
-                Err((false, _)) => {}
+                Err((false, _)) => reconnected = true,
                 Err((true, e)) => return Err(e),
             }
         }
         let s = self.connect().await?;
-        self.exchange(s, body).await.map_err(|(_, e)| e)
+        let mut r = self.exchange(s, body).await.map_err(|(_, e)| e)?;
+        r.reconnected = reconnected;
+        Ok(r)
     }
 
     /// Err((true, e)) when the server had answered something (do not retry).
@@ -261,6 +266,7 @@ impl LeanClient {
                         buf,
                         body,
                         pool: self.pool.clone(),
+                        reconnected: false,
                     });
                 }
                 Ok(httparse::Status::Partial) => {

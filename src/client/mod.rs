@@ -388,7 +388,10 @@ impl TargetClient {
                     finish_err(clock, rec, outcome, &e.message);
                     return None;
                 }
-                Ok(Ok(r)) => Resp::Lean(r),
+                Ok(Ok(r)) => {
+                    rec.reconnects += r.reconnected as u32;
+                    Resp::Lean(r)
+                }
             }
         } else {
             Resp::Std(
@@ -436,8 +439,22 @@ impl TargetClient {
         first_deadline: Instant,
         total_deadline: Instant,
     ) -> Option<reqwest::Response> {
-        let req = self.http.post(&self.url).body(body);
-        let resp = match timeout_at(first_deadline, req.send()).await {
+        let resp = loop {
+            let req = self.http.post(&self.url).body(body.clone());
+            let r = timeout_at(first_deadline, req.send()).await;
+            // A pooled connection the server had already closed (llama-server closes after
+            // every streamed response while advertising keep-alive) fails before any response
+            // byte: the server never saw the request. Send it again on another connection,
+            // a bounded number of times, and count it on the record.
+            if let Ok(Err(e)) = &r {
+                if rec.reconnects < MAX_RECONNECTS && closed_before_response(e) {
+                    rec.reconnects += 1;
+                    continue;
+                }
+            }
+            break r;
+        };
+        let resp = match resp {
             Err(_) => {
                 finish_err(
                     clock,
@@ -950,6 +967,34 @@ fn describe(e: &reqwest::Error) -> String {
         cur = err.source();
     }
     truncate(&s, 300)
+}
+
+/// Bound on sending a request again after a pooled connection turned out closed.
+const MAX_RECONNECTS: u32 = 3;
+
+/// Whether a send failed because the connection was closed or reset before any response
+/// came (hyper's "connection closed before message completed", or a reset while waiting for
+/// the response head). Only errors of sending, not of connecting, qualify.
+fn closed_before_response(e: &reqwest::Error) -> bool {
+    if e.is_connect() || e.is_timeout() {
+        return false;
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() {
+                return true;
+            }
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            );
+        }
+        cur = err.source();
+    }
+    false
 }
 
 fn truncate(s: &str, max: usize) -> String {
