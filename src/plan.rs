@@ -1383,7 +1383,14 @@ fn mock_model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> {
             disconnect: f.disconnect,
             malformed: f.malformed,
             error_event: f.error_event,
-            ..Faults::default()
+            no_headers: f.no_headers,
+            html_error: f.html_error,
+            wrong_content_type: f.wrong_content_type,
+            no_done: f.no_done,
+            endless: f.endless,
+            invalid_utf8: f.invalid_utf8,
+            usage_mismatch: f.usage_mismatch,
+            reset: f.reset,
         };
         mm.faults = faults;
     }

@@ -345,6 +345,30 @@ pub struct FaultsSpec {
     /// An `error` object sent as an event mid-stream.
     #[serde(default)]
     pub error_event: f64,
+    /// The request is accepted but no response head ever comes.
+    #[serde(default)]
+    pub no_headers: f64,
+    /// HTTP 503 with an HTML body.
+    #[serde(default)]
+    pub html_error: f64,
+    /// HTTP 200 with a non-SSE content type on a streaming request.
+    #[serde(default)]
+    pub wrong_content_type: f64,
+    /// The stream ends cleanly without `finish_reason` or `[DONE]`.
+    #[serde(default)]
+    pub no_done: f64,
+    /// The stream never ends.
+    #[serde(default)]
+    pub endless: f64,
+    /// A chunk carries invalid UTF-8.
+    #[serde(default)]
+    pub invalid_utf8: f64,
+    /// `usage` reports fewer completion tokens than were streamed.
+    #[serde(default)]
+    pub usage_mismatch: f64,
+    /// The connection is reset (TCP RST) mid-stream.
+    #[serde(default)]
+    pub reset: f64,
 }
 
 /// What each request contains.
