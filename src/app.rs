@@ -979,7 +979,12 @@ fn prepare_targets(plan: &Plan) -> Result<(Vec<MockThread>, Vec<TargetRuntime>)>
             endpoint: plan.workload.endpoint,
             stream: plan.workload.stream,
         })
-        .map_err(|e| anyhow!(UserError(e.to_string())))?;
+        .map_err(|e| anyhow!(UserError(e.to_string())))?
+        .with_retry_on_429(t.retry_on_429);
+        let client = match t.max_response_bytes {
+            Some(n) => client.with_max_response_bytes(n),
+            None => client,
+        };
         runtimes.push(TargetRuntime::new(
             client,
             t.requests_per_minute,
@@ -1164,7 +1169,7 @@ async fn mock_cmd(a: MockArgs) -> Result<Exit> {
         ),
         None => None,
     };
-    let model = MockModel {
+    let mut model = MockModel {
         ttft_ms: Dist::fixed(ttft.as_secs_f64() * 1e3),
         itl_ms: Dist::fixed(itl_ms),
         output_tokens: a.output_tokens.map(|n| Dist::fixed(n as f64)),
@@ -1179,8 +1184,15 @@ async fn mock_cmd(a: MockArgs) -> Result<Exit> {
             disconnect: prob("fault-disconnect", a.fault_disconnect)?,
             malformed: prob("fault-malformed", a.fault_malformed)?,
             error_event: prob("fault-error-event", a.fault_error_event)?,
+            ..Faults::default()
         },
     };
+    for spec in &a.fault {
+        model
+            .faults
+            .apply_spec(spec)
+            .map_err(|e| anyhow!(UserError(format!("--fault {spec}: {e}"))))?;
+    }
     let cfg = MockConfig {
         seed: a.seed,
         default_model: model,

@@ -290,6 +290,10 @@ pub struct MockArgs {
     /// Probability of an error event mid-stream.
     #[arg(long, default_value_t = 0.0)]
     pub fault_error_event: f64,
+    /// Any fault by name with its probability, e.g. "no_done=0.1" (repeatable; the names
+    /// are the fields of the mock's faults, listed in docs/hardening.md).
+    #[arg(long = "fault", value_name = "NAME=P")]
+    pub fault: Vec<String>,
     /// Write per-request ground truth (JSONL) here.
     #[arg(long)]
     pub truth_log: Option<PathBuf>,

@@ -98,6 +98,10 @@ pub struct Target {
     pub api_key_file: Option<PathBuf>,
     /// Use the lean HTTP/1.1 transport.
     pub lean: bool,
+    /// Largest response body accepted (None: the client's default).
+    pub max_response_bytes: Option<usize>,
+    /// Client back-off on 429 (None: off).
+    pub retry_on_429: Option<crate::client::RetryPolicy>,
 }
 
 /// Request timeouts.
@@ -631,6 +635,28 @@ impl Plan {
                     }
                 }
             }
+            if t.max_response_bytes.is_some_and(|n| n < 1024) {
+                bad(&at("max_response_bytes"), "must be at least 1024".into());
+            }
+            let retry_on_429 = t.retry_on_429.as_ref().map(|r| {
+                if !(1..=100).contains(&r.max_retries) {
+                    bad(
+                        &at("retry_on_429.max_retries"),
+                        "must be between 1 and 100".into(),
+                    );
+                }
+                let max_wait = r.max_wait.map_or(Duration::from_secs(5), |d| d.0);
+                if max_wait.is_zero() {
+                    bad(
+                        &at("retry_on_429.max_wait"),
+                        "must be greater than 0".into(),
+                    );
+                }
+                crate::client::RetryPolicy {
+                    max_retries: r.max_retries,
+                    max_wait,
+                }
+            });
             targets.push(Target {
                 name: t.name.clone(),
                 base,
@@ -646,6 +672,10 @@ impl Plan {
                 insecure: t.tls.insecure,
                 api_key_file,
                 lean,
+                max_response_bytes: t
+                    .max_response_bytes
+                    .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+                retry_on_429,
             });
         }
 
@@ -1281,7 +1311,12 @@ fn fallback_outcomes(name: &str) -> Option<Vec<Outcome>> {
             Outcome::TimeoutIdle,
             Outcome::TimeoutTotal,
         ],
-        "connection" => vec![Outcome::Connect, Outcome::StreamCut],
+        "connection" => vec![
+            Outcome::Connect,
+            Outcome::Tls,
+            Outcome::StreamCut,
+            Outcome::Incomplete,
+        ],
         other => vec![*Outcome::ALL
             .iter()
             .find(|o| o.name() == other && o.was_sent() && **o != Outcome::Ok)?],
@@ -1348,6 +1383,14 @@ fn mock_model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> {
             disconnect: f.disconnect,
             malformed: f.malformed,
             error_event: f.error_event,
+            no_headers: f.no_headers,
+            html_error: f.html_error,
+            wrong_content_type: f.wrong_content_type,
+            no_done: f.no_done,
+            endless: f.endless,
+            invalid_utf8: f.invalid_utf8,
+            usage_mismatch: f.usage_mismatch,
+            reset: f.reset,
         };
         mm.faults = faults;
     }

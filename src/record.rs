@@ -31,10 +31,17 @@ pub enum Outcome {
     TimeoutIdle,
     /// The whole request took longer than the total timeout.
     TimeoutTotal,
-    /// The connection could not be made (refused, DNS, TLS).
+    /// The connection could not be made (refused, unreachable, DNS, connect timeout).
     Connect,
-    /// The stream ended or the connection broke before a finish reason or `[DONE]`.
+    /// The TLS handshake failed (bad or untrusted certificate, a server that does not speak
+    /// TLS on that port, protocol mismatch).
+    Tls,
+    /// The connection broke (reset, closed mid-body, protocol error) before a finish reason
+    /// or `[DONE]`.
     StreamCut,
+    /// The body ended cleanly, but without a finish reason or `[DONE]`: the answer may be
+    /// truncated, and the server did not say.
+    Incomplete,
     /// The server sent an `error` object as an event or body.
     ErrorEvent,
     /// An event was not valid JSON / UTF-8 or had an unexpected shape.
@@ -57,7 +64,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in report order.
-    pub const ALL: [Outcome; 19] = [
+    pub const ALL: [Outcome; 21] = [
         Outcome::Ok,
         Outcome::RateLimited,
         Outcome::Http4xx,
@@ -68,7 +75,9 @@ impl Outcome {
         Outcome::TimeoutIdle,
         Outcome::TimeoutTotal,
         Outcome::Connect,
+        Outcome::Tls,
         Outcome::StreamCut,
+        Outcome::Incomplete,
         Outcome::ErrorEvent,
         Outcome::MalformedChunk,
         Outcome::TooLarge,
@@ -92,7 +101,9 @@ impl Outcome {
             Outcome::TimeoutIdle => "timeout_idle",
             Outcome::TimeoutTotal => "timeout_total",
             Outcome::Connect => "connect",
+            Outcome::Tls => "tls",
             Outcome::StreamCut => "stream_cut",
+            Outcome::Incomplete => "incomplete",
             Outcome::ErrorEvent => "error_event",
             Outcome::MalformedChunk => "malformed_chunk",
             Outcome::TooLarge => "too_large",
@@ -116,6 +127,14 @@ impl Outcome {
     pub fn index(self) -> usize {
         self as usize
     }
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Where a token count came from.
@@ -232,9 +251,20 @@ pub struct RequestRecord {
     /// `finish_reason` of the last choice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
-    /// `Retry-After` seconds sent with a 429.
+    /// `Retry-After` seconds sent with the last 429.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_s: Option<f64>,
+    /// Times the request was sent again after a 429 (target `retry_on_429`); 0 without it.
+    /// Every timestamp still counts from the first send and the intended send time.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub retries: u32,
+    /// Time spent waiting between those attempts, in µs (included in every latency).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub backoff_us: u64,
+    /// Times the request was sent again because a pooled connection turned out closed before
+    /// any response (the server never saw it); counted, and included in every latency.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub reconnects: u32,
     /// Short error description (never contains credentials).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -315,6 +345,9 @@ impl RequestRecord {
             response_id: None,
             finish_reason: None,
             retry_after_s: None,
+            retries: 0,
+            backoff_us: 0,
+            reconnects: 0,
             error: None,
             gaps: Vec::new(),
             first_event_bytes: 0,

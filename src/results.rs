@@ -315,8 +315,22 @@ pub struct Counts {
     /// Sent requests whose prompt plus max_tokens exceeded the model's context window.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub over_context: u64,
+    /// Re-sends after a pooled connection turned out closed before any response (the
+    /// server never saw the request); included in the requests' latencies.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reconnects: u64,
+    /// Re-sends after HTTP 429 with the target's `retry_on_429` back-off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries_429: u64,
+    /// Total back-off waited before those re-sends, in seconds.
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub backoff_s: f64,
     /// Failures by class (only non-zero classes).
     pub errors: BTreeMap<String, u64>,
+}
+
+fn is_zero_f64(v: &f64) -> bool {
+    *v == 0.0
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -701,6 +715,9 @@ fn model_result(
         cancelled,
         skipped,
         over_context: s.over_context,
+        reconnects: s.reconnects,
+        retries_429: s.retries_429,
+        backoff_s: s.backoff_us as f64 / 1e6,
         errors,
     };
     let mut latency_ms = BTreeMap::new();
@@ -1032,6 +1049,19 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
         warnings.push(format!(
             "{} requests reported fewer completion_tokens than the stream events that carried output; the server's figure was kept (tokens.usage_mismatch)",
             c.overall.usage_mismatch
+        ));
+    }
+    if c.overall.reconnects > 0 {
+        warnings.push(format!(
+            "{} times a request was sent again because its pooled connection had been closed by the server before any response (the server closes keep-alive connections it advertises); each such request's latency includes the re-send (requests.reconnects)",
+            c.overall.reconnects
+        ));
+    }
+    if c.overall.retries_429 > 0 {
+        warnings.push(format!(
+            "{} re-sends after HTTP 429 with back-off ({:.1} s waited in all) are included in the latencies (requests.retries_429, requests.backoff_s)",
+            c.overall.retries_429,
+            c.overall.backoff_us as f64 / 1e6
         ));
     }
     if c.arrivals_in_window == 0 {

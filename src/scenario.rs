@@ -155,6 +155,24 @@ pub struct TargetSpec {
     /// plain http://, fewer wake-ups per token; experimental).
     #[serde(default)]
     pub client: Option<ClientKind>,
+    /// Largest response body accepted, in bytes (default 16 MiB); a larger one ends the
+    /// request as `too_large`.
+    #[serde(default)]
+    pub max_response_bytes: Option<u64>,
+    /// Client back-off on HTTP 429 (off when absent).
+    #[serde(default)]
+    pub retry_on_429: Option<RetrySpec>,
+}
+
+/// `retry_on_429 = { max_retries = 3, max_wait = "5s" }` on a target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Longest single wait (default 5 s).
+    #[serde(default)]
+    pub max_wait: Option<Dur>,
 }
 
 /// HTTP transport choice.
@@ -327,6 +345,30 @@ pub struct FaultsSpec {
     /// An `error` object sent as an event mid-stream.
     #[serde(default)]
     pub error_event: f64,
+    /// The request is accepted but no response head ever comes.
+    #[serde(default)]
+    pub no_headers: f64,
+    /// HTTP 503 with an HTML body.
+    #[serde(default)]
+    pub html_error: f64,
+    /// HTTP 200 with a non-SSE content type on a streaming request.
+    #[serde(default)]
+    pub wrong_content_type: f64,
+    /// The stream ends cleanly without `finish_reason` or `[DONE]`.
+    #[serde(default)]
+    pub no_done: f64,
+    /// The stream never ends.
+    #[serde(default)]
+    pub endless: f64,
+    /// A chunk carries invalid UTF-8.
+    #[serde(default)]
+    pub invalid_utf8: f64,
+    /// `usage` reports fewer completion tokens than were streamed.
+    #[serde(default)]
+    pub usage_mismatch: f64,
+    /// The connection is reset (TCP RST) mid-stream.
+    #[serde(default)]
+    pub reset: f64,
 }
 
 /// What each request contains.

@@ -1,6 +1,6 @@
 //! Bad input never panics: arbitrary text into the scenario and claims loaders and arbitrary
 //! bytes into the SSE parser and chunk decoder give a typed error or a value (bounded proptest
-//! runs; coverage-guided fuzzing would need a nightly toolchain this machine does not have).
+//! runs; coverage-guided fuzzing with cargo-fuzz is in fuzz/, see docs/hardening.md).
 
 use llmload::client::{sse::SseParser, wire};
 use llmload::plan::Plan;
@@ -79,6 +79,60 @@ proptest! {
         });
         let _ = wire::decode_full_response(&bytes, &mut text);
     }
+
+    #[test]
+    fn sse_events_and_failures_do_not_depend_on_the_split(
+        bytes in proptest::collection::vec(prop_oneof![
+            4 => any::<u8>(),
+            2 => Just(b'\n'),
+            1 => Just(b'\r'),
+            1 => Just(b':'),
+        ], 0..1024),
+        cuts in proptest::collection::vec(1usize..40, 0..64),
+    ) {
+        prop_assert_eq!(parse_split(&bytes, &[]), parse_split(&bytes, &cuts));
+    }
+
+    #[test]
+    fn sse_lines_of_the_data_kind_survive_any_split(
+        lines in proptest::collection::vec("(data|event|id|:)?[: ]?[ -~]{0,40}", 0..20),
+        ends in proptest::collection::vec(prop_oneof![Just("\n"), Just("\r\n"), Just("\r"), Just("\n\n")], 20),
+        cuts in proptest::collection::vec(1usize..16, 0..64),
+    ) {
+        let mut bytes = Vec::new();
+        for (l, e) in lines.iter().zip(ends.iter()) {
+            bytes.extend_from_slice(l.as_bytes());
+            bytes.extend_from_slice(e.as_bytes());
+        }
+        prop_assert_eq!(parse_split(&bytes, &[]), parse_split(&bytes, &cuts));
+    }
+}
+
+type Parsed = (Vec<(Option<Vec<u8>>, Vec<u8>)>, bool);
+
+/// Feeds `bytes` in pieces of the lengths in `cuts` (the rest in one piece) to a parser with
+/// a 256-byte cap; returns the events and whether it refused an over-long event.
+fn parse_split(bytes: &[u8], cuts: &[usize]) -> Parsed {
+    const CAP: usize = 256;
+    let mut p = SseParser::new(CAP);
+    let mut events = Vec::new();
+    let mut rest = bytes;
+    let mut i = 0;
+    while !rest.is_empty() {
+        let n = cuts.get(i).copied().unwrap_or(rest.len()).min(rest.len());
+        i += 1;
+        let (piece, tail) = rest.split_at(n);
+        rest = tail;
+        let fed = p.feed(piece, |ev| {
+            assert!(ev.data.len() <= CAP, "an event beyond the cap");
+            events.push((ev.event.map(<[u8]>::to_vec), ev.data.to_vec()));
+        });
+        if fed.is_err() {
+            return (events, true);
+        }
+    }
+    p.finish(|ev| events.push((ev.event.map(<[u8]>::to_vec), ev.data.to_vec())));
+    (events, false)
 }
 
 #[test]

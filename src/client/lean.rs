@@ -93,6 +93,8 @@ pub struct LeanResponse {
     body: Body,
     keep_alive: bool,
     pool: Arc<Pool>,
+    /// The request was sent again on a fresh connection after a pooled one turned out closed.
+    pub reconnected: bool,
 }
 
 impl LeanClient {
@@ -160,15 +162,18 @@ impl LeanClient {
     /// never saw that request.
     pub async fn send(&self, body: &[u8]) -> Result<LeanResponse, LeanError> {
         let pooled = self.pool.idle.lock().ok().and_then(|mut v| v.pop());
+        let mut reconnected = false;
         if let Some(s) = pooled {
             match self.exchange(s, body).await {
                 Ok(r) => return Ok(r),
-                Err((false, _)) => {}
+                Err((false, _)) => reconnected = true,
                 Err((true, e)) => return Err(e),
             }
         }
         let s = self.connect().await?;
-        self.exchange(s, body).await.map_err(|(_, e)| e)
+        let mut r = self.exchange(s, body).await.map_err(|(_, e)| e)?;
+        r.reconnected = reconnected;
+        Ok(r)
     }
 
     /// Err((true, e)) when the server had answered something (do not retry).
@@ -200,8 +205,10 @@ impl LeanClient {
                 }
             };
             if n == 0 {
+                // Blank lines before a status line are not an answer (RFC 9112 §2.2).
+                let answered = buf.iter().any(|b| !b.is_ascii_whitespace());
                 return Err((
-                    !buf.is_empty(),
+                    answered,
                     LeanError::new(
                         LeanErrorKind::Io,
                         "the server closed the connection before a response",
@@ -259,6 +266,7 @@ impl LeanClient {
                         buf,
                         body,
                         pool: self.pool.clone(),
+                        reconnected: false,
                     });
                 }
                 Ok(httparse::Status::Partial) => {
@@ -370,9 +378,27 @@ impl LeanResponse {
                             })?;
                         self.buf.advance(pos + 2);
                         if size == 0 {
-                            // Trailers (rare) end with an empty line; consume what is there.
-                            if self.buf.starts_with(b"\r\n") {
-                                self.buf.advance(2);
+                            // The last chunk is followed by trailers (rare) and an empty line.
+                            // Read through it: a connection pooled with that line still unread
+                            // would hand it to the next request as the start of its response.
+                            loop {
+                                if self.buf.starts_with(b"\r\n") {
+                                    self.buf.advance(2);
+                                    break;
+                                }
+                                if let Some(p) = self.buf.windows(4).position(|w| w == b"\r\n\r\n")
+                                {
+                                    self.buf.advance(p + 4);
+                                    break;
+                                }
+                                if self.buf.len() > 8 * 1024
+                                    || !matches!(self.fill().await, Ok(n) if n > 0)
+                                {
+                                    // Trailers too long, or the server closed: the body is
+                                    // complete, but this connection is not reusable.
+                                    self.keep_alive = false;
+                                    break;
+                                }
                             }
                             self.body = Body::Done;
                             return Ok(None);

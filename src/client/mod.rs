@@ -20,8 +20,12 @@ use crate::record::{Outcome, RequestRecord, TokenSource};
 use crate::scenario::EndpointKind;
 use crate::tokens;
 
-/// Largest response (or SSE event) accepted before the request is classified `too_large`.
-pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// Default largest response body accepted before the request is classified `too_large`
+/// (see [`TargetClient::with_max_response_bytes`]).
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// Largest single SSE line or event (never more than the response cap): an endless line
+/// cannot grow memory past this.
+pub const MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
 /// Largest error body read for a non-2xx response.
 const MAX_ERROR_BODY: usize = 16 * 1024;
 
@@ -81,6 +85,74 @@ pub struct TargetClient {
     timeouts: Timeouts,
     stream: bool,
     lean: Option<lean::LeanClient>,
+    max_response: usize,
+    retry: Option<RetryPolicy>,
+    secret: Option<Secret>,
+}
+
+/// The API key, kept only to scrub it from anything the server sends back; never printed.
+#[derive(Clone)]
+struct Secret(std::sync::Arc<str>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Secret {
+    /// Replaces every occurrence of the key (with its `Bearer ` prefix, if present) in `s`.
+    fn scrub(&self, s: &mut String) {
+        if !self.0.is_empty() && s.contains(&*self.0) {
+            *s = s
+                .replace(&format!("Bearer {}", self.0), "<redacted>")
+                .replace(&*self.0, "<redacted>");
+        }
+    }
+}
+
+/// Client back-off on HTTP 429 (off unless set with [`TargetClient::with_retry_on_429`]).
+///
+/// A 429 is sent again after the server's `Retry-After` (or, without one, 250 ms doubling
+/// per retry), capped at `max_wait`, at most `max_retries` times and never past the total
+/// timeout. Nothing is hidden: the record counts the retries and the time waited, its
+/// send time stays the first attempt's, and every latency includes the waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Longest single wait.
+    pub max_wait: Duration,
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (0-based) given the server's `Retry-After`.
+    pub fn wait(&self, retry: u32, retry_after_s: Option<f64>) -> Duration {
+        let wanted = match retry_after_s {
+            Some(s) if s.is_finite() && s >= 0.0 => {
+                Duration::try_from_secs_f64(s).unwrap_or(self.max_wait)
+            }
+            _ => Duration::from_millis(250).saturating_mul(1u32 << retry.min(16)),
+        };
+        wanted.min(self.max_wait)
+    }
+}
+
+/// Extra header names whose values are treated as credentials (never printed by reqwest's
+/// Debug output, marked sensitive for HTTP/2 header compression).
+fn looks_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "auth",
+        "key",
+        "token",
+        "secret",
+        "cookie",
+        "password",
+        "signature",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 /// Settings for [`TargetClient::new`].
@@ -133,10 +205,11 @@ impl TargetClient {
                     target: s.name.to_string(),
                     what: format!("header `{k}`"),
                 })?;
-            let value = HeaderValue::from_str(v).map_err(|_| ClientError::BadHeader {
+            let mut value = HeaderValue::from_str(v).map_err(|_| ClientError::BadHeader {
                 target: s.name.to_string(),
                 what: format!("header `{k}`"),
             })?;
+            value.set_sensitive(looks_secret(k));
             headers.insert(name, value);
         }
         let mut b = reqwest::Client::builder()
@@ -193,19 +266,108 @@ impl TargetClient {
             timeouts: s.timeouts,
             stream: s.stream,
             lean,
+            max_response: MAX_RESPONSE_BYTES,
+            retry: None,
+            secret: s
+                .api_key
+                .as_deref()
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(|k| Secret(k.into())),
         })
+    }
+
+    /// Sets the largest response body accepted (default [`MAX_RESPONSE_BYTES`], at least
+    /// 1 KiB); a larger one ends the request as `too_large` as soon as the cap is passed,
+    /// without reading the rest. A single SSE line or event is also capped at
+    /// [`MAX_EVENT_BYTES`] (or this, if smaller).
+    pub fn with_max_response_bytes(mut self, bytes: usize) -> TargetClient {
+        self.max_response = bytes.max(1024);
+        self
+    }
+
+    /// Turns on client back-off on HTTP 429 (see [`RetryPolicy`]); `None` turns it off.
+    pub fn with_retry_on_429(mut self, policy: Option<RetryPolicy>) -> TargetClient {
+        self.retry = policy.filter(|p| p.max_retries > 0);
+        self
     }
 
     /// Sends one request and fills the record's timing, tokens and outcome. `t_send_us` must
     /// already be set by the caller; `rec.t_end_us` is set here.
+    ///
+    /// Whatever the server sends back that lands on the record (an error message, the
+    /// response id, the finish reason) has the API key scrubbed from it: a hostile or
+    /// careless server that echoes the key cannot put it in a result, record or log.
     pub async fn execute(&self, clock: &Clock, body: Bytes, rec: &mut RequestRecord) {
+        self.execute_inner(clock, body, rec).await;
+        if let Some(secret) = &self.secret {
+            for text in [&mut rec.error, &mut rec.response_id, &mut rec.finish_reason]
+                .into_iter()
+                .flatten()
+            {
+                secret.scrub(text);
+            }
+        }
+    }
+
+    async fn execute_inner(&self, clock: &Clock, body: Bytes, rec: &mut RequestRecord) {
         let t_send = clock.at(rec.t_send_us.unwrap_or_default());
         let total_deadline = t_send + self.timeouts.total;
-        let first_deadline = (t_send + self.timeouts.first_token).min(total_deadline);
+        let mut attempt_start = t_send;
+        loop {
+            let first_deadline = (attempt_start + self.timeouts.first_token).min(total_deadline);
+            let Some(resp) = self
+                .attempt(clock, rec, body.clone(), first_deadline, total_deadline)
+                .await
+            else {
+                return;
+            };
+            if resp.status() == 429 {
+                if let Some(wait) = self.backoff(rec, &resp, total_deadline) {
+                    // Drop this response (its connection is not reused mid-body) and wait.
+                    drop(resp);
+                    tokio::time::sleep(wait).await;
+                    rec.retries += 1;
+                    rec.backoff_us += wait.as_micros() as u64;
+                    attempt_start = Instant::now();
+                    continue;
+                }
+            }
+            return self
+                .read_response(clock, rec, resp, first_deadline, total_deadline)
+                .await;
+        }
+    }
+
+    /// The wait before sending a 429'd request again, or None to give up (back-off off,
+    /// retries used up, or the wait would pass the total deadline).
+    fn backoff(
+        &self,
+        rec: &RequestRecord,
+        resp: &Resp,
+        total_deadline: Instant,
+    ) -> Option<Duration> {
+        let policy = self.retry?;
+        if rec.retries >= policy.max_retries {
+            return None;
+        }
+        let wait = policy.wait(rec.retries, retry_after(resp));
+        (Instant::now() + wait < total_deadline).then_some(wait)
+    }
+
+    /// One attempt up to the response head; None when it failed (the record is finished).
+    async fn attempt(
+        &self,
+        clock: &Clock,
+        rec: &mut RequestRecord,
+        body: Bytes,
+        first_deadline: Instant,
+        total_deadline: Instant,
+    ) -> Option<Resp> {
         let resp = if let Some(lean) = &self.lean {
             match timeout_at(first_deadline, lean.send(&body)).await {
                 Err(_) => {
-                    return finish_err(
+                    finish_err(
                         clock,
                         rec,
                         if first_deadline == total_deadline {
@@ -214,7 +376,8 @@ impl TargetClient {
                             Outcome::TimeoutHeaders
                         },
                         "no response headers before the timeout",
-                    )
+                    );
+                    return None;
                 }
                 Ok(Err(e)) => {
                     let outcome = match e.kind {
@@ -222,19 +385,32 @@ impl TargetClient {
                         lean::LeanErrorKind::Io => Outcome::StreamCut,
                         lean::LeanErrorKind::Protocol => Outcome::MalformedChunk,
                     };
-                    return finish_err(clock, rec, outcome, &e.message);
+                    finish_err(clock, rec, outcome, &e.message);
+                    return None;
                 }
-                Ok(Ok(r)) => Resp::Lean(r),
+                Ok(Ok(r)) => {
+                    rec.reconnects += r.reconnected as u32;
+                    Resp::Lean(r)
+                }
             }
         } else {
-            match self
-                .send_std(clock, rec, body, first_deadline, total_deadline)
-                .await
-            {
-                Some(r) => Resp::Std(r),
-                None => return,
-            }
+            Resp::Std(
+                self.send_std(clock, rec, body, first_deadline, total_deadline)
+                    .await?,
+            )
         };
+        Some(resp)
+    }
+
+    /// Reads and classifies a response whose head has arrived.
+    async fn read_response(
+        &self,
+        clock: &Clock,
+        rec: &mut RequestRecord,
+        resp: Resp,
+        first_deadline: Instant,
+        total_deadline: Instant,
+    ) {
         let t_headers = Instant::now();
         rec.t_headers_us = Some(clock.us(t_headers));
         let status = resp.status();
@@ -263,8 +439,22 @@ impl TargetClient {
         first_deadline: Instant,
         total_deadline: Instant,
     ) -> Option<reqwest::Response> {
-        let req = self.http.post(&self.url).body(body);
-        let resp = match timeout_at(first_deadline, req.send()).await {
+        let resp = loop {
+            let req = self.http.post(&self.url).body(body.clone());
+            let r = timeout_at(first_deadline, req.send()).await;
+            // A pooled connection the server had already closed (llama-server closes after
+            // every streamed response while advertising keep-alive) fails before any response
+            // byte: the server never saw the request. Send it again on another connection,
+            // a bounded number of times, and count it on the record.
+            if let Ok(Err(e)) = &r {
+                if rec.reconnects < MAX_RECONNECTS && closed_before_response(e) {
+                    rec.reconnects += 1;
+                    continue;
+                }
+            }
+            break r;
+        };
+        let resp = match resp {
             Err(_) => {
                 finish_err(
                     clock,
@@ -281,6 +471,8 @@ impl TargetClient {
             Ok(Err(e)) => {
                 let outcome = if e.is_timeout() {
                     Outcome::TimeoutHeaders
+                } else if is_tls_error(&e) {
+                    Outcome::Tls
                 } else if e.is_connect() {
                     Outcome::Connect
                 } else {
@@ -302,10 +494,7 @@ impl TargetClient {
         deadline: Instant,
     ) {
         let status = resp.status();
-        rec.retry_after_s = (status == 429)
-            .then(|| resp.header("retry-after"))
-            .flatten()
-            .and_then(|v| v.trim().parse::<f64>().ok());
+        rec.retry_after_s = retry_after(&resp);
         let mut body = Vec::new();
         while body.len() < MAX_ERROR_BODY {
             match timeout_at(deadline, resp.chunk()).await {
@@ -359,7 +548,7 @@ impl TargetClient {
                 Ok(Err(e)) => return finish_err(clock, rec, Outcome::StreamCut, &e),
                 Ok(Ok(None)) => break,
                 Ok(Ok(Some(c))) => {
-                    if body.len() + c.len() > MAX_RESPONSE_BYTES {
+                    if body.len() + c.len() > self.max_response {
                         return finish_err(
                             clock,
                             rec,
@@ -420,7 +609,7 @@ impl TargetClient {
         first_deadline: Instant,
         total_deadline: Instant,
     ) {
-        let mut parser = sse::SseParser::new(MAX_RESPONSE_BYTES.min(8 * 1024 * 1024));
+        let mut parser = sse::SseParser::new(self.max_response.min(MAX_EVENT_BYTES));
         let mut st = StreamState::default();
         let mut received = 0usize;
         // One timer for the whole stream, re-armed lazily: armed at the first-token deadline,
@@ -446,13 +635,24 @@ impl TargetClient {
                     timer.as_mut().reset(deadline);
                     continue;
                 }
-                break if deadline >= total_deadline {
-                    Outcome::TimeoutTotal
+                let (outcome, why) = if deadline >= total_deadline {
+                    (
+                        Outcome::TimeoutTotal,
+                        "the request took longer than the total timeout",
+                    )
                 } else if st.last.is_none() {
-                    Outcome::TimeoutFirstToken
+                    (
+                        Outcome::TimeoutFirstToken,
+                        "no output before the first-token timeout",
+                    )
                 } else {
-                    Outcome::TimeoutIdle
+                    (
+                        Outcome::TimeoutIdle,
+                        "the stream went silent for the idle timeout",
+                    )
                 };
+                st.error = Some(why.into());
+                break outcome;
             };
             let chunk = match next {
                 Err(e) => {
@@ -467,7 +667,7 @@ impl TargetClient {
             };
             let now = Instant::now();
             received += chunk.len();
-            if received > MAX_RESPONSE_BYTES {
+            if received > self.max_response {
                 st.error = Some("response exceeded the size cap".into());
                 break Outcome::TooLarge;
             }
@@ -506,6 +706,14 @@ impl TargetClient {
             rec.error = st.error.take();
         }
         apply_usage(rec, st.usage.as_ref(), std::mem::take(&mut st.text));
+        if outcome == Outcome::TooLarge && rec.untokenized_output.is_some() {
+            // Up to the whole size cap of text: not worth a tokenizer pass for a request
+            // that failed. Count the events instead (the source says so).
+            rec.untokenized_output = None;
+            rec.output_text = None;
+            rec.output_tokens = Some(u64::from(rec.output_events));
+            rec.output_tokens_source = Some(TokenSource::Events);
+        }
     }
 }
 
@@ -622,7 +830,7 @@ impl StreamState {
             Outcome::Ok
         } else {
             self.error = Some("the stream ended without a finish_reason or [DONE]".into());
-            Outcome::StreamCut
+            Outcome::Incomplete
         }
     }
 }
@@ -674,6 +882,59 @@ pub async fn count_output_offline(rec: &mut RequestRecord) {
     }
 }
 
+/// `Retry-After` of a 429, in seconds: delta-seconds, or an HTTP date (relative to now).
+fn retry_after(resp: &Resp) -> Option<f64> {
+    if resp.status() != 429 {
+        return None;
+    }
+    parse_retry_after(
+        &resp.header("retry-after")?,
+        time::OffsetDateTime::now_utc(),
+    )
+}
+
+fn parse_retry_after(v: &str, now: time::OffsetDateTime) -> Option<f64> {
+    let v = v.trim();
+    if let Ok(s) = v.parse::<f64>() {
+        return (s.is_finite() && s >= 0.0).then_some(s);
+    }
+    let at = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc2822).ok()?;
+    Some((at - now).as_seconds_f64().max(0.0))
+}
+
+/// Whether a failed request failed in the TLS handshake. rustls reports handshake failures
+/// as I/O errors of kind `InvalidData` (TCP connect failures never are); its messages name
+/// certificates or the TLS record layer.
+fn is_tls_error(e: &reqwest::Error) -> bool {
+    use std::error::Error;
+    if !e.is_connect() {
+        return false;
+    }
+    let mut cur: Option<&dyn Error> = e.source();
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::InvalidData {
+                return true;
+            }
+        }
+        let text = err.to_string().to_ascii_lowercase();
+        if [
+            "certificate",
+            "tls",
+            "handshake",
+            "corrupt message",
+            "peer sent no certificates",
+        ]
+        .iter()
+        .any(|w| text.contains(w))
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 fn finish_err(clock: &Clock, rec: &mut RequestRecord, outcome: Outcome, msg: &str) {
     rec.outcome = outcome;
     rec.error = Some(msg.to_string());
@@ -706,6 +967,34 @@ fn describe(e: &reqwest::Error) -> String {
         cur = err.source();
     }
     truncate(&s, 300)
+}
+
+/// Bound on sending a request again after a pooled connection turned out closed.
+const MAX_RECONNECTS: u32 = 3;
+
+/// Whether a send failed because the connection was closed or reset before any response
+/// came (hyper's "connection closed before message completed", or a reset while waiting for
+/// the response head). Only errors of sending, not of connecting, qualify.
+fn closed_before_response(e: &reqwest::Error) -> bool {
+    if e.is_connect() || e.is_timeout() {
+        return false;
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() {
+                return true;
+            }
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            );
+        }
+        cur = err.source();
+    }
+    false
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -745,6 +1034,32 @@ mod tests {
         let mut ok = rec(2);
         apply_usage(&mut ok, Some(&usage), String::new());
         assert!(!ok.usage_mismatch);
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = time::macros::datetime!(2015-10-21 07:27:50 UTC);
+        assert_eq!(parse_retry_after(" 7 ", now), Some(7.0));
+        assert_eq!(parse_retry_after("0.5", now), Some(0.5));
+        assert_eq!(parse_retry_after("-1", now), None);
+        assert_eq!(parse_retry_after("NaN", now), None);
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(10.0)
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(0.0)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        let p = RetryPolicy {
+            max_retries: 3,
+            max_wait: Duration::from_secs(2),
+        };
+        assert_eq!(p.wait(0, Some(10.0)), Duration::from_secs(2));
+        assert_eq!(p.wait(0, None), Duration::from_millis(250));
+        assert_eq!(p.wait(2, None), Duration::from_secs(1));
+        assert_eq!(p.wait(9, None), Duration::from_secs(2));
     }
 
     #[test]

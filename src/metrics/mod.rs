@@ -125,6 +125,12 @@ pub struct Stats {
     pub usd_all_phases: Usd,
     /// Measured requests whose prompt plus max_tokens exceeded the model's context window.
     pub over_context: u64,
+    /// Re-sends after a pooled connection turned out closed (measured requests).
+    pub reconnects: u64,
+    /// Re-sends after a 429 with back-off on (measured requests).
+    pub retries_429: u64,
+    /// Back-off waited before those re-sends (µs).
+    pub backoff_us: u64,
 }
 
 /// Cost summed request by request, each at its own model's price.
@@ -593,6 +599,9 @@ fn fold(s: &mut Stats, r: &RequestRecord, d: &Derived) {
     if r.over_context {
         s.over_context += 1;
     }
+    s.reconnects += r.reconnects as u64;
+    s.retries_429 += r.retries as u64;
+    s.backoff_us += r.backoff_us;
     if d.sent {
         add_tokens(&mut s.tokens, r);
         add_usd(&mut s.usd, d.usd);

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -71,9 +72,35 @@ pub(crate) enum Fault {
     Disconnect,
     Malformed,
     ErrorEvent,
+    NoHeaders,
+    HtmlError,
+    WrongContentType,
+    NoDone,
+    Endless,
+    InvalidUtf8,
+    UsageMismatch,
+    Reset,
 }
 
 impl Fault {
+    /// Every fault, in draw order (the order of [`Faults::probabilities`]).
+    const ALL: [Fault; 14] = [
+        Fault::RateLimit,
+        Fault::ServerError,
+        Fault::Stall,
+        Fault::Disconnect,
+        Fault::Malformed,
+        Fault::ErrorEvent,
+        Fault::NoHeaders,
+        Fault::HtmlError,
+        Fault::WrongContentType,
+        Fault::NoDone,
+        Fault::Endless,
+        Fault::InvalidUtf8,
+        Fault::UsageMismatch,
+        Fault::Reset,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Fault::RateLimit => "rate_limit",
@@ -82,6 +109,14 @@ impl Fault {
             Fault::Disconnect => "disconnect",
             Fault::Malformed => "malformed",
             Fault::ErrorEvent => "error_event",
+            Fault::NoHeaders => "no_headers",
+            Fault::HtmlError => "html_error",
+            Fault::WrongContentType => "wrong_content_type",
+            Fault::NoDone => "no_done",
+            Fault::Endless => "endless",
+            Fault::InvalidUtf8 => "invalid_utf8",
+            Fault::UsageMismatch => "usage_mismatch",
+            Fault::Reset => "reset",
         }
     }
 
@@ -90,14 +125,7 @@ impl Fault {
     pub fn draw(f: &Faults, rng: &mut ChaCha8Rng) -> Option<Fault> {
         let u: f64 = rng.gen();
         let mut acc = 0.0;
-        for (p, fault) in [
-            (f.rate_limit, Fault::RateLimit),
-            (f.server_error, Fault::ServerError),
-            (f.stall, Fault::Stall),
-            (f.disconnect, Fault::Disconnect),
-            (f.malformed, Fault::Malformed),
-            (f.error_event, Fault::ErrorEvent),
-        ] {
+        for ((_, p), fault) in f.probabilities().into_iter().zip(Fault::ALL) {
             acc += p;
             if p > 0.0 && u < acc {
                 return Some(fault);
@@ -136,6 +164,8 @@ pub(crate) struct Plan {
     pub received: Instant,
     pub received_unix_us: u64,
     pub rng: ChaCha8Rng,
+    /// Set to make the connection this request came on end with a TCP reset.
+    pub conn_reset: Option<Arc<AtomicBool>>,
 }
 
 impl Plan {
@@ -154,6 +184,24 @@ impl Plan {
 
     pub fn completion_tokens(&self) -> u32 {
         self.reasoning + self.content
+    }
+
+    /// The `completion_tokens` the usage block reports: the truth, or half of it under the
+    /// `usage_mismatch` fault.
+    pub fn reported_completion_tokens(&self) -> u32 {
+        if self.fault == Some(Fault::UsageMismatch) {
+            self.completion_tokens() / 2
+        } else {
+            self.completion_tokens()
+        }
+    }
+
+    /// Marks the connection for a TCP reset (see [`super::conn`]); the caller then fails the
+    /// body so the server drops the connection.
+    pub fn arm_reset(&self) {
+        if let Some(flag) = &self.conn_reset {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 
     /// Chunk `i`: whether it is reasoning, and how many tokens it carries.
@@ -272,6 +320,8 @@ enum Phase {
     Tokens,
     /// Silent until the stall limit.
     Stalled,
+    /// Sending large chunks without end (the `endless` fault).
+    Endless,
     Finish,
     Usage,
     Done,
@@ -280,6 +330,9 @@ enum Phase {
 
 static DONE: &[u8] = b"data: [DONE]\n\n";
 static MALFORMED: &[u8] = b"data: {not json\n\n";
+/// Words per chunk under the `endless` fault (about 48 KiB of text).
+const ENDLESS_WORDS: u32 = 8192;
+
 static ERROR_EVENT: &[u8] = b"data: {\"error\":{\"message\":\"mock: simulated mid-stream error\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n";
 
 /// The SSE body of one streamed response.
@@ -305,6 +358,8 @@ pub(crate) struct SseStream {
     first_at: Option<Instant>,
     last_at: Option<Instant>,
     completed: bool,
+    /// The chunk repeated under the `endless` fault, built once.
+    endless_frame: Option<Bytes>,
 }
 
 impl SseStream {
@@ -361,6 +416,7 @@ impl SseStream {
             first_at: None,
             last_at: None,
             completed: false,
+            endless_frame: None,
             head,
             plan,
             shared,
@@ -389,6 +445,13 @@ impl SseStream {
 
     fn chunk_frame(&mut self) -> Bytes {
         let (reasoning, k) = self.plan.chunk(self.chunks_sent);
+        self.tokens_sent += k;
+        self.content_frame(reasoning, k, b"")
+    }
+
+    /// A content (or reasoning) chunk of `k` random words followed by `raw` bytes inside
+    /// the JSON string.
+    fn content_frame(&mut self, reasoning: bool, k: u32, raw: &[u8]) -> Bytes {
         self.begin(k);
         let open: &[u8] = match (self.plan.kind, reasoning) {
             (Kind::Chat, false) => b"{\"index\":0,\"delta\":{\"content\":\"",
@@ -397,7 +460,7 @@ impl SseStream {
         };
         self.buf.extend_from_slice(open);
         self.plan.push_words_bytes(&mut self.buf, k);
-        self.tokens_sent += k;
+        self.buf.extend_from_slice(raw);
         let close: &[u8] = match self.plan.kind {
             Kind::Chat => b"\"},\"finish_reason\":null}]}\n\n",
             Kind::Completion => b"\",\"logprobs\":null,\"finish_reason\":null}]}\n\n",
@@ -422,7 +485,7 @@ impl SseStream {
     fn usage_frame(&mut self) -> Bytes {
         self.begin(0);
         let p = self.plan.prompt_tokens;
-        let c = self.plan.completion_tokens();
+        let c = self.plan.reported_completion_tokens();
         let _ = write!(
             self.buf,
             "],\"usage\":{{\"prompt_tokens\":{p},\"completion_tokens\":{c},\"total_tokens\":{},\"completion_tokens_details\":{{\"reasoning_tokens\":{}}}}}}}\n\n",
@@ -486,7 +549,12 @@ impl Stream for SseStream {
                 }
                 Phase::Tokens => {
                     if s.chunks_sent >= s.total_chunks {
-                        s.phase = Phase::Finish;
+                        s.phase = if s.plan.fault == Some(Fault::NoDone) {
+                            // A clean end of body with nothing to say the answer is whole.
+                            Phase::End
+                        } else {
+                            Phase::Finish
+                        };
                         continue;
                     }
                     let at_fault = !s.fault_done && s.chunks_sent == s.fault_at;
@@ -519,6 +587,28 @@ impl Stream for SseStream {
                                 s.fault_done = true;
                                 return Poll::Ready(Some(Ok(Bytes::from_static(MALFORMED))));
                             }
+                            Some(Fault::InvalidUtf8) => {
+                                s.fault_done = true;
+                                let frame = s.content_frame(false, 1, b"\xff\xfe\xc3");
+                                return Poll::Ready(Some(Ok(frame)));
+                            }
+                            Some(Fault::Reset) => {
+                                s.fault_done = true;
+                                s.phase = Phase::End;
+                                s.plan.arm_reset();
+                                return Poll::Ready(Some(Err(io::Error::new(
+                                    io::ErrorKind::ConnectionReset,
+                                    "mock: simulated connection reset",
+                                ))));
+                            }
+                            Some(Fault::Endless) => {
+                                s.fault_done = true;
+                                s.phase = Phase::Endless;
+                                let (reasoning, _) = s.plan.chunk(s.chunks_sent);
+                                let frame = s.content_frame(reasoning, ENDLESS_WORDS, b"");
+                                s.endless_frame = Some(frame);
+                                continue;
+                            }
                             _ => s.fault_done = true,
                         }
                     }
@@ -542,6 +632,21 @@ impl Stream for SseStream {
                         io::ErrorKind::TimedOut,
                         "mock: stalled stream closed",
                     ))));
+                }
+                Phase::Endless => {
+                    if s.stop.poll_stopped(cx) {
+                        s.phase = Phase::End;
+                        return Poll::Ready(Some(Err(io::Error::other(
+                            "mock server shutting down",
+                        ))));
+                    }
+                    let Some(frame) = s.endless_frame.clone() else {
+                        s.phase = Phase::End;
+                        continue;
+                    };
+                    s.tokens_sent = s.tokens_sent.saturating_add(ENDLESS_WORDS);
+                    s.mark_sent();
+                    return Poll::Ready(Some(Ok(frame)));
                 }
                 Phase::Finish => {
                     s.phase = if s.plan.include_usage {

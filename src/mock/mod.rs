@@ -15,6 +15,7 @@
 //! words written with a leading space, each exactly one token in OpenAI's cl100k and
 //! o200k tokenizers, so counting the streamed text offline gives `completion_tokens`.
 
+mod conn;
 mod gen;
 mod request;
 mod server;
@@ -30,7 +31,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
@@ -105,6 +105,102 @@ pub struct Faults {
     pub malformed: f64,
     /// A mid-stream `data: {"error":{...}}` event, then the stream ends without `[DONE]`.
     pub error_event: f64,
+    /// The request is read but no status line is ever sent: the connection stays open
+    /// and silent until the client gives up (or [`STALL_LIMIT`], then it is cut).
+    pub no_headers: f64,
+    /// HTTP 503 with a `text/html` body, as a load balancer or proxy sends it.
+    pub html_error: f64,
+    /// HTTP 200 with the wrong content type: a streaming request gets the whole completion
+    /// as `application/json` (a server that ignores `stream: true`); a non-streamed one gets
+    /// its JSON body labelled `text/plain`.
+    pub wrong_content_type: f64,
+    /// The stream ends cleanly after the last token, with no `finish_reason`, no usage and no
+    /// `[DONE]`; a non-streamed body is cut cleanly half way.
+    pub no_done: f64,
+    /// After about half the tokens the response never ends: valid chunks of about 48 KiB of
+    /// text each are sent as fast as the client reads them (a non-streamed body grows
+    /// without end), until the client hangs up or the server stops.
+    pub endless: f64,
+    /// One chunk whose content holds bytes that are not UTF-8 (mid-stream; a non-streamed
+    /// body carries them in its content); the stream then continues normally.
+    pub invalid_utf8: f64,
+    /// A normal response whose `usage.completion_tokens` is half the tokens actually sent.
+    pub usage_mismatch: f64,
+    /// The stream sends about half its tokens, then the TCP connection is reset (RST via
+    /// `SO_LINGER` 0) instead of closed. Over HTTP/2 this resets every stream on the
+    /// connection.
+    pub reset: f64,
+}
+
+impl Faults {
+    /// Every fault probability with its field name, in draw order.
+    pub fn probabilities(&self) -> [(&'static str, f64); 14] {
+        [
+            ("rate_limit", self.rate_limit),
+            ("server_error", self.server_error),
+            ("stall", self.stall),
+            ("disconnect", self.disconnect),
+            ("malformed", self.malformed),
+            ("error_event", self.error_event),
+            ("no_headers", self.no_headers),
+            ("html_error", self.html_error),
+            ("wrong_content_type", self.wrong_content_type),
+            ("no_done", self.no_done),
+            ("endless", self.endless),
+            ("invalid_utf8", self.invalid_utf8),
+            ("usage_mismatch", self.usage_mismatch),
+            ("reset", self.reset),
+        ]
+    }
+
+    /// Sets the probability of the fault named `name` (a field name above); false if there
+    /// is no such fault. Used by `llmload mock --fault NAME=P`.
+    pub fn set(&mut self, name: &str, p: f64) -> bool {
+        let slot = match name {
+            "rate_limit" => &mut self.rate_limit,
+            "server_error" => &mut self.server_error,
+            "stall" => &mut self.stall,
+            "disconnect" => &mut self.disconnect,
+            "malformed" => &mut self.malformed,
+            "error_event" => &mut self.error_event,
+            "no_headers" => &mut self.no_headers,
+            "html_error" => &mut self.html_error,
+            "wrong_content_type" => &mut self.wrong_content_type,
+            "no_done" => &mut self.no_done,
+            "endless" => &mut self.endless,
+            "invalid_utf8" => &mut self.invalid_utf8,
+            "usage_mismatch" => &mut self.usage_mismatch,
+            "reset" => &mut self.reset,
+            _ => return false,
+        };
+        *slot = p;
+        true
+    }
+
+    /// Applies one `NAME=P` setting (as given to `llmload mock --fault`); the message names
+    /// what is wrong. The sum of probabilities is checked later, by `validate`.
+    pub fn apply_spec(&mut self, spec: &str) -> Result<(), String> {
+        let (name, p) = spec
+            .split_once('=')
+            .ok_or_else(|| "expected NAME=PROBABILITY, e.g. no_done=0.1".to_string())?;
+        let p: f64 = p
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{}` is not a number", p.trim()))?;
+        if !(0.0..=1.0).contains(&p) {
+            return Err(format!("{p} is not a probability in [0, 1]"));
+        }
+        if self.set(name.trim(), p) {
+            Ok(())
+        } else {
+            let names: Vec<&str> = self.probabilities().iter().map(|(n, _)| *n).collect();
+            Err(format!(
+                "unknown fault `{}` (one of: {})",
+                name.trim(),
+                names.join(", ")
+            ))
+        }
+    }
 }
 
 impl Default for MockModel {
@@ -174,15 +270,7 @@ impl MockModel {
                 model: name.to_string(),
             });
         }
-        let f = &self.faults;
-        let probs = [
-            ("rate_limit", f.rate_limit),
-            ("server_error", f.server_error),
-            ("stall", f.stall),
-            ("disconnect", f.disconnect),
-            ("malformed", f.malformed),
-            ("error_event", f.error_event),
-        ];
+        let probs = self.faults.probabilities();
         let mut sum = 0.0;
         for (field, value) in probs {
             if !(0.0..=1.0).contains(&value) {
@@ -205,6 +293,17 @@ impl MockModel {
 }
 
 impl MockConfig {
+    /// The fault that the `n`-th request received by a fresh server (counting from 0) gets
+    /// if it asks for `model`, by name (`None`: no fault). Tests use it to know exactly
+    /// how many requests of a run were faulted: the draw depends only on the seed and `n`.
+    pub fn fault_of(&self, model: &str, n: u64) -> Option<&'static str> {
+        use rand::SeedableRng;
+        let m = self.models.get(model).unwrap_or(&self.default_model);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(n);
+        gen::Fault::draw(&m.faults, &mut rng).map(gen::Fault::name)
+    }
+
     /// Checks every model: distributions valid, probabilities in `[0, 1]` summing to at
     /// most 1, `tokens_per_chunk >= 1`, `max_concurrency >= 1`.
     pub fn validate(&self) -> Result<(), MockConfigError> {
@@ -260,12 +359,10 @@ impl MockServer {
         };
         let stop = Arc::new(Stop::default());
         let shared = server::Shared::new(&cfg, stop.clone(), truth.as_ref().map(|t| t.sender()));
-        let app = server::router(Arc::new(shared));
+        let app = server::router(Arc::new(shared))
+            .into_make_service_with_connect_info::<conn::ConnInfo>();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let listener = listener.tap_io(|tcp| {
-            // Small SSE frames must not wait for Nagle's algorithm.
-            let _ = tcp.set_nodelay(true);
-        });
+        let listener = conn::MockListener { inner: listener };
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {

@@ -6,17 +6,19 @@ use std::sync::{mpsc, Arc};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use futures_util::StreamExt;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use super::conn::ConnInfo;
 use super::gen::{delay, Fault, Kind, Plan, SseStream, StopWait, MAX_TOKENS};
 use super::request::{prompt_tokens, Req};
 use super::truth::Msg;
@@ -162,12 +164,20 @@ async fn not_found() -> Response {
     )
 }
 
-async fn chat(State(sh): State<Arc<Shared>>, body: Bytes) -> Response {
-    handle(sh, body, Kind::Chat).await
+async fn chat(
+    State(sh): State<Arc<Shared>>,
+    ConnectInfo(conn): ConnectInfo<ConnInfo>,
+    body: Bytes,
+) -> Response {
+    handle(sh, body, Kind::Chat, conn).await
 }
 
-async fn completions(State(sh): State<Arc<Shared>>, body: Bytes) -> Response {
-    handle(sh, body, Kind::Completion).await
+async fn completions(
+    State(sh): State<Arc<Shared>>,
+    ConnectInfo(conn): ConnectInfo<ConnInfo>,
+    body: Bytes,
+) -> Response {
+    handle(sh, body, Kind::Completion, conn).await
 }
 
 fn unix_now() -> std::time::Duration {
@@ -176,7 +186,7 @@ fn unix_now() -> std::time::Duration {
         .unwrap_or_default()
 }
 
-async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind) -> Response {
+async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Response {
     let received = Instant::now();
     let now = unix_now();
     let req: Req = match serde_json::from_slice(&body) {
@@ -242,6 +252,7 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind) -> Response {
         received,
         received_unix_us: u64::try_from(now.as_micros()).unwrap_or(u64::MAX),
         rng,
+        conn_reset: Some(conn.reset),
     };
 
     match fault {
@@ -268,6 +279,27 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind) -> Response {
                 "mock: simulated server error",
             );
         }
+        Some(Fault::HtmlError) => {
+            sh.log(&plan, 503, None, None, 0, false);
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                HTML_503,
+            )
+                .into_response();
+        }
+        Some(Fault::NoHeaders) => {
+            // Hold the request without a word until the client gives up (or the stall
+            // limit passes, or the server stops); then cut the connection.
+            sh.log(&plan, 0, None, None, 0, false);
+            let mut stop = StopWait::new(&sh.stop);
+            tokio::select! {
+                _ = tokio::time::sleep(STALL_LIMIT) => {}
+                _ = stop.stopped() => {}
+            }
+            plan.arm_reset();
+            return cut_response();
+        }
         _ => {}
     }
 
@@ -275,6 +307,19 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind) -> Response {
         .sem
         .as_ref()
         .and_then(|s| s.clone().try_acquire_owned().ok());
+    if plan.fault == Some(Fault::WrongContentType) {
+        // A streaming request answered as if it were not one (application/json); a
+        // non-streamed one labelled text/plain.
+        let stream = plan.stream;
+        let mut resp = full_response(sh, model, plan, permit).await;
+        if !stream && resp.status() == StatusCode::OK {
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+        }
+        return resp;
+    }
     if plan.stream {
         let body = Body::from_stream(SseStream::new(plan, sh.clone(), model, permit));
         (
@@ -361,7 +406,10 @@ async fn full_response(
 
     let wait_until = match plan.fault {
         Some(Fault::Stall) => Instant::now() + STALL_LIMIT,
-        Some(Fault::Disconnect) | Some(Fault::ErrorEvent) => t_fault,
+        Some(Fault::Disconnect)
+        | Some(Fault::ErrorEvent)
+        | Some(Fault::Endless)
+        | Some(Fault::Reset) => t_fault,
         _ => t,
     };
     tokio::select! {
@@ -397,15 +445,37 @@ async fn full_response(
             sh.log(&plan, 200, first_at, last_at, tokens, false);
             return ([(header::CONTENT_TYPE, "application/json")], "{not json").into_response();
         }
+        Some(Fault::Reset) => {
+            sh.log(&plan, 200, None, None, tokens_before_fault, false);
+            let flag = plan.conn_reset.clone();
+            let body = Body::from_stream(futures_util::stream::once(async move {
+                if let Some(f) = flag {
+                    f.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                Err::<Bytes, std::io::Error>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "mock: simulated connection reset",
+                ))
+            }));
+            return ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+        }
+        Some(Fault::Endless) => {
+            sh.log(&plan, 200, None, None, tokens_before_fault, false);
+            return endless_body(&sh, &mut plan);
+        }
         _ => {}
     }
-    sh.log(&plan, 200, first_at, last_at, tokens, true);
+    let complete = !matches!(plan.fault, Some(Fault::NoDone) | Some(Fault::InvalidUtf8));
+    sh.log(&plan, 200, first_at, last_at, tokens, complete);
+    if plan.fault == Some(Fault::InvalidUtf8) {
+        content_text.push_str(INVALID_MARK);
+    }
 
     let id = format!("{}{}-{}", plan.kind.id_prefix(), sh.seed, plan.n);
     let usage = json!({
         "prompt_tokens": plan.prompt_tokens,
-        "completion_tokens": plan.completion_tokens(),
-        "total_tokens": u64::from(plan.prompt_tokens) + u64::from(plan.completion_tokens()),
+        "completion_tokens": plan.reported_completion_tokens(),
+        "total_tokens": u64::from(plan.prompt_tokens) + u64::from(plan.reported_completion_tokens()),
         "completion_tokens_details": {"reasoning_tokens": plan.reasoning},
     });
     let body = match plan.kind {
@@ -433,9 +503,57 @@ async fn full_response(
             "usage": usage,
         }),
     };
+    let mut bytes = body.to_string().into_bytes();
+    match plan.fault {
+        Some(Fault::NoDone) => bytes.truncate(bytes.len() / 2),
+        Some(Fault::InvalidUtf8) => replace_mark(&mut bytes),
+        _ => {}
+    }
+    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
+/// Stands in for invalid UTF-8 in a non-streamed body until it is serialised.
+const INVALID_MARK: &str = "\u{1}mock-invalid-utf8\u{1}";
+
+/// Replaces [`INVALID_MARK`] (as serde_json wrote it) with bytes that are not UTF-8.
+fn replace_mark(bytes: &mut Vec<u8>) {
+    let mark = serde_json::to_string(INVALID_MARK).unwrap_or_default();
+    let mark = mark.trim_matches('"').as_bytes();
+    if let Some(at) = bytes.windows(mark.len()).position(|w| w == mark) {
+        bytes.splice(at..at + mark.len(), [0xff, 0xfe, 0xc3]);
+    }
+}
+
+/// The body of a load balancer's 503 page.
+const HTML_503: &str = "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+
+/// A non-streamed completion whose content never ends: the JSON starts, then words follow
+/// as fast as the client reads them until it hangs up or the server stops.
+fn endless_body(sh: &Arc<Shared>, plan: &mut Plan) -> Response {
+    let mut words = String::new();
+    plan.push_words(&mut words, 8192);
+    let head = Bytes::from(format!(
+        "{{\"id\":\"{}{}-{}\",\"object\":\"chat.completion\",\"choices\":[{{\"index\":0,\"message\":{{\"role\":\"assistant\",\"content\":\"",
+        plan.kind.id_prefix(),
+        sh.seed,
+        plan.n
+    ));
+    let words = Bytes::from(words);
+    let stop = StopWait::new(&sh.stop);
+    let body = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(head) }).chain(
+        futures_util::stream::unfold((words, stop), |(words, mut stop)| async move {
+            let stopped =
+                std::future::poll_fn(|cx| std::task::Poll::Ready(stop.poll_stopped(cx))).await;
+            if stopped {
+                return None;
+            }
+            let chunk = words.clone();
+            Some((Ok::<Bytes, std::io::Error>(chunk), (words, stop)))
+        }),
+    );
     (
         [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
+        Body::from_stream(body),
     )
         .into_response()
 }

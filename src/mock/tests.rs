@@ -885,3 +885,129 @@ async fn invalid_configs_are_rejected() {
     let err = MockServer::start(l, cfg).await.err().expect("must fail");
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
 }
+
+#[test]
+fn fault_names_follow_the_draw_order_and_are_validated() {
+    let mut f = Faults::default();
+    for (i, (name, _)) in Faults::default().probabilities().iter().enumerate() {
+        assert!(f.set(name, 0.01 * (i + 1) as f64), "{name}");
+    }
+    // `set` and `probabilities` agree on every name.
+    for (i, (_, p)) in f.probabilities().iter().enumerate() {
+        assert!((p - 0.01 * (i + 1) as f64).abs() < 1e-12);
+    }
+    // Each fault is drawn under its own name.
+    for (name, _) in Faults::default().probabilities() {
+        let mut only = Faults::default();
+        only.set(name, 1.0);
+        let cfg = faulty(only);
+        assert_eq!(cfg.fault_of(DEFAULT_MODEL_ID, 3), Some(name));
+        assert!(cfg.validate().is_ok());
+    }
+    let mut bad = Faults::default();
+    assert!(bad.apply_spec("reset=1.5").is_err());
+    assert!(bad.apply_spec("reset").is_err());
+    assert!(bad.apply_spec("nope=0.1").unwrap_err().contains("no_done"));
+    assert!(bad.apply_spec("no_done=0.6").is_ok());
+    assert!(bad.apply_spec("endless = 0.6").is_ok());
+    assert!(matches!(
+        faulty(bad).validate(),
+        Err(MockConfigError::ProbabilitySum { .. })
+    ));
+    let mut nan = Faults::default();
+    nan.set("invalid_utf8", f64::NAN);
+    assert!(faulty(nan).validate().is_err());
+}
+
+#[tokio::test]
+async fn hostile_faults_on_the_wire() {
+    tokio::time::timeout(LIMIT, async {
+        let with = |name: &str| {
+            let mut f = Faults::default();
+            f.set(name, 1.0);
+            faulty(f)
+        };
+        // html_error: a 503 page.
+        let srv = start(with("html_error")).await;
+        let url = format!("{}/chat/completions", srv.base_url());
+        let resp = post(&url, &chat_body()).await;
+        assert_eq!(resp.status(), 503);
+        let ct = resp.headers()["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .to_string();
+        assert!(ct.starts_with("text/html"), "{ct}");
+        assert!(resp.text().await.unwrap_or_default().contains("<html>"));
+        srv.shutdown().await;
+
+        // wrong_content_type: a whole JSON completion for a streaming request.
+        let srv = start(with("wrong_content_type")).await;
+        let url = format!("{}/chat/completions", srv.base_url());
+        let resp = post(&url, &chat_body()).await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "application/json");
+        let v = resp.json_value().await;
+        assert_eq!(v["object"], "chat.completion");
+        srv.shutdown().await;
+
+        // no_done: all content, then a clean end with no finish_reason, usage or [DONE].
+        let srv = start(with("no_done")).await;
+        let url = format!("{}/chat/completions", srv.base_url());
+        let s = stream(&url, &chat_body(), Duration::from_secs(2)).await;
+        assert!(!s.error && !s.silent);
+        assert_eq!(s.content().len(), 10);
+        assert!(!s.has_done() && s.finish_reasons().is_empty() && s.usage().is_none());
+        srv.shutdown().await;
+
+        // usage_mismatch: ten tokens streamed, five reported.
+        let srv = start(with("usage_mismatch")).await;
+        let url = format!("{}/chat/completions", srv.base_url());
+        let s = stream(&url, &chat_body(), Duration::from_secs(2)).await;
+        assert_eq!(s.content().len(), 10);
+        assert_eq!(s.usage().expect("usage")["completion_tokens"], 5);
+        assert!(s.last_is_done());
+        srv.shutdown().await;
+
+        // invalid_utf8: one event whose data is not UTF-8, then a normal end.
+        let srv = start(with("invalid_utf8")).await;
+        let url = format!("{}/chat/completions", srv.base_url());
+        let resp = post(&url, &chat_body()).await;
+        let body = resp.bytes().await.expect("body");
+        assert!(std::str::from_utf8(&body).is_err());
+        assert!(body.ends_with(b"data: [DONE]\n\n"));
+        srv.shutdown().await;
+
+        // reset: half the stream, then a TCP reset.
+        let srv = start(with("reset")).await;
+        let url = format!("{}/chat/completions", srv.base_url());
+        let s = stream(&url, &chat_body(), Duration::from_secs(2)).await;
+        assert!(s.error, "the body ends in an error");
+        assert!(!s.content().is_empty() && s.content().len() < 10);
+        srv.shutdown().await;
+
+        // endless: far more than the request asked for, without end.
+        let srv = start(with("endless")).await;
+        let url = format!("{}/chat/completions", srv.base_url());
+        let resp = post(&url, &chat_body()).await;
+        let mut body = resp.bytes_stream();
+        let mut got = 0usize;
+        while got < 4 << 20 {
+            got += body.next().await.expect("more").expect("bytes").len();
+        }
+        drop(body);
+        srv.shutdown().await;
+
+        // no_headers: not even a status line within a second.
+        let srv = start(with("no_headers")).await;
+        let url = format!("{}/chat/completions", srv.base_url());
+        let sent = tokio::time::timeout(
+            Duration::from_secs(1),
+            client().post(&url).body(chat_body().to_string()).send(),
+        )
+        .await;
+        assert!(sent.is_err(), "headers came");
+        srv.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
