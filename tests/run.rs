@@ -567,9 +567,12 @@ fn calibrate_reports_overhead_and_a_rate_ladder() {
     );
     // Both overhead rows joined requests with the mock's truth log.
     assert!(!stdout.contains("(n=0)"), "{stdout}");
-    assert_eq!(
-        stdout.matches("\n         100 ").count() + stdout.matches("\n         200 ").count(),
-        2,
+    // The ladder runs 100 then 200 req/s, and stops at the first invalid step (a starved
+    // machine can make 100 req/s invalid already, and the report then says so).
+    let rows =
+        stdout.matches("\n         100 ").count() + stdout.matches("\n         200 ").count();
+    assert!(
+        rows == 2 || (rows == 1 && stdout.contains("no step was valid")),
         "{stdout}"
     );
     assert!(

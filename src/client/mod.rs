@@ -81,6 +81,8 @@ impl Clock {
 #[derive(Debug, Clone)]
 pub struct TargetClient {
     http: reqwest::Client,
+    /// The same client without a connection pool: re-sends after a stale pooled connection.
+    fresh: reqwest::Client,
     url: String,
     timeouts: Timeouts,
     stream: bool,
@@ -212,33 +214,39 @@ impl TargetClient {
             value.set_sensitive(looks_secret(k));
             headers.insert(name, value);
         }
-        let mut b = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(s.timeouts.connect)
-            .pool_max_idle_per_host(s.pool_max_idle)
-            .tcp_nodelay(true);
-        b = match s.http {
-            crate::scenario::HttpVersion::Auto => b,
-            crate::scenario::HttpVersion::Http1 => b.http1_only(),
-            crate::scenario::HttpVersion::Http2 => b.http2_prior_knowledge(),
-        };
-        if let Some(pem) = s.ca_bundle {
-            let certs =
-                reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ClientError::Build {
-                    target: s.name.to_string(),
-                    message: format!("tls.ca_bundle: {}", e.without_url()),
-                })?;
-            for c in certs {
-                b = b.add_root_certificate(c);
+        // `idle`: idle connections kept per host; 0 gives a client whose every request opens a
+        // fresh connection (used to re-send after a pooled connection turned out closed).
+        let build = |idle: usize| -> Result<reqwest::Client, ClientError> {
+            let mut b = reqwest::Client::builder()
+                .default_headers(headers.clone())
+                .connect_timeout(s.timeouts.connect)
+                .pool_max_idle_per_host(idle)
+                .tcp_nodelay(true);
+            b = match s.http {
+                crate::scenario::HttpVersion::Auto => b,
+                crate::scenario::HttpVersion::Http1 => b.http1_only(),
+                crate::scenario::HttpVersion::Http2 => b.http2_prior_knowledge(),
+            };
+            if let Some(pem) = s.ca_bundle {
+                let certs =
+                    reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ClientError::Build {
+                        target: s.name.to_string(),
+                        message: format!("tls.ca_bundle: {}", e.without_url()),
+                    })?;
+                for c in certs {
+                    b = b.add_root_certificate(c);
+                }
             }
-        }
-        if s.insecure {
-            b = b.danger_accept_invalid_certs(true);
-        }
-        let http = b.build().map_err(|e| ClientError::Build {
-            target: s.name.to_string(),
-            message: e.without_url().to_string(),
-        })?;
+            if s.insecure {
+                b = b.danger_accept_invalid_certs(true);
+            }
+            b.build().map_err(|e| ClientError::Build {
+                target: s.name.to_string(),
+                message: e.without_url().to_string(),
+            })
+        };
+        let http = build(s.pool_max_idle)?;
+        let fresh = build(0)?;
         let path = match s.endpoint {
             EndpointKind::Chat => "/chat/completions",
             EndpointKind::Completions => "/completions",
@@ -262,6 +270,7 @@ impl TargetClient {
         };
         Ok(TargetClient {
             http,
+            fresh,
             url,
             timeouts: s.timeouts,
             stream: s.stream,
@@ -440,12 +449,17 @@ impl TargetClient {
         total_deadline: Instant,
     ) -> Option<reqwest::Response> {
         let resp = loop {
-            let req = self.http.post(&self.url).body(body.clone());
+            let client = if rec.reconnects == 0 {
+                &self.http
+            } else {
+                &self.fresh
+            };
+            let req = client.post(&self.url).body(body.clone());
             let r = timeout_at(first_deadline, req.send()).await;
             // A pooled connection the server had already closed (llama-server closes after
             // every streamed response while advertising keep-alive) fails before any response
-            // byte: the server never saw the request. Send it again on another connection,
-            // a bounded number of times, and count it on the record.
+            // byte: the server never saw the request. Send it again on a fresh connection, a
+            // bounded number of times, and count it on the record.
             if let Ok(Err(e)) = &r {
                 if rec.reconnects < MAX_RECONNECTS && closed_before_response(e) {
                     rec.reconnects += 1;
