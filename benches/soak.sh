@@ -64,7 +64,7 @@ AT_MARK=""
 LAST=0
 START=$(date +%s)
 while kill -0 "$RUN_PID" 2>/dev/null; do
-  N=$(wc -l < "$REC" 2>/dev/null || echo 0)
+  N=0; [ -f "$REC" ] && N=$(wc -l < "$REC")
   H=$(hwm)
   [ -n "$H" ] && [ "$H" != 0 ] && LAST=$H
   if [ -z "$AT_MARK" ] && [ "$N" -ge "$MARK" ]; then AT_MARK=$LAST; fi
