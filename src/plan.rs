@@ -246,24 +246,11 @@ impl Workload {
             })
             .collect();
         for r in &self.routes {
-            let mut cond = Vec::new();
-            if let Some(c) = r.class {
-                cond.push(format!("class {}", self.classes[c].name));
-            }
-            if let Some(b) = r.chars_below {
-                cond.push(format!("< {b} chars"));
-            }
-            if let Some(a) = r.chars_above {
-                cond.push(format!("> {a} chars"));
-            }
-            let cond = if cond.is_empty() {
-                "every other request".to_string()
-            } else {
-                cond.join(", ")
-            };
             out.push(format!(
-                "route {}: {cond} → {}",
-                r.name, models[r.model].label
+                "route {}: {} → {}",
+                r.name,
+                r.condition(&self.classes),
+                models[r.model].label
             ));
         }
         if let Some(f) = &self.fallback {
@@ -324,6 +311,25 @@ impl Route {
         self.class.is_none_or(|k| k == class)
             && self.chars_below.is_none_or(|b| c < b)
             && self.chars_above.is_none_or(|a| c > a)
+    }
+
+    /// The rule's condition in words ("class x, < 200 chars"; "every other request").
+    pub fn condition(&self, classes: &[Class]) -> String {
+        let mut cond = Vec::new();
+        if let Some(c) = self.class {
+            cond.push(format!("class {}", classes[c].name));
+        }
+        if let Some(b) = self.chars_below {
+            cond.push(format!("< {b} chars"));
+        }
+        if let Some(a) = self.chars_above {
+            cond.push(format!("> {a} chars"));
+        }
+        if cond.is_empty() {
+            "every other request".to_string()
+        } else {
+            cond.join(", ")
+        }
     }
 
     fn unconditional(&self) -> bool {

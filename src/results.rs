@@ -1148,12 +1148,7 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
             match w.routes.get(i) {
                 Some(r) => RouteResult {
                     name: r.name.clone(),
-                    condition: w
-                        .describe(&plan.models)
-                        .into_iter()
-                        .find(|l| l.starts_with(&format!("route {}:", r.name)))
-                        .and_then(|l| l.split_once(": ").map(|(_, c)| c.to_string()))
-                        .unwrap_or_default(),
+                    condition: r.condition(&w.classes),
                     model: label(r.model),
                     requests: counts.iter().sum(),
                     by_model,

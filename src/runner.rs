@@ -598,17 +598,7 @@ async fn attempt_once(
             e + (bytes - job.prompt.chars.min(bytes)) as u64
         });
         if bound + job.max_tokens as u64 > window {
-            let own = sh
-                .prompt_tokens(job.class, job.item, job.prompt, job.exact)
-                .await;
-            let total = match (job.turn, own, job.history_tokens) {
-                (0, Some(p), _) => Some(p),
-                (_, Some(p), Some(h)) => {
-                    Some(h + p.saturating_sub(sh.system_tokens(job.class).await))
-                }
-                _ => None,
-            }
-            .unwrap_or(bytes as u64);
+            let total = job_prompt_tokens(sh, job).await.unwrap_or(bytes as u64);
             if total + job.max_tokens as u64 > window {
                 rec.over_context = true;
                 sh.guard.lock().unwrap_or_else(|e| e.into_inner()).note(
@@ -684,15 +674,7 @@ async fn attempt_once(
     // Count the prompt offline only for requests a provider would bill (some output came);
     // a refused request has no input cost to estimate.
     if rec.input_tokens.is_none() && (rec.outcome == Outcome::Ok || rec.output_events > 0) {
-        let own = sh
-            .prompt_tokens(job.class, job.item, job.prompt, job.exact)
-            .await;
-        let n = match (job.turn, own, job.history_tokens) {
-            (0, p, _) => p,
-            (_, Some(p), Some(h)) => Some(h + p.saturating_sub(sh.system_tokens(job.class).await)),
-            _ => None,
-        };
-        if let Some(n) = n {
+        if let Some(n) = job_prompt_tokens(sh, job).await {
             rec.input_tokens = Some(n);
             rec.input_tokens_source = Some(TokenSource::Tokenizer);
         }
@@ -703,6 +685,20 @@ async fn attempt_once(
         sh.live.failed.fetch_add(1, Ordering::Relaxed);
     }
     true
+}
+
+/// Tokens of a request's whole prompt: its class's system prompt and its own prompt; for a
+/// later session turn, the previous turn's input plus output (which already hold the system
+/// prompt) plus the new message. None when a count is not known.
+async fn job_prompt_tokens(sh: &Shared, job: &Job<'_>) -> Option<u64> {
+    let own = sh
+        .prompt_tokens(job.class, job.item, job.prompt, job.exact)
+        .await?;
+    if job.turn == 0 {
+        return Some(own);
+    }
+    let history = job.history_tokens?;
+    Some(history + own.saturating_sub(sh.system_tokens(job.class).await))
 }
 
 /// Context-window guard counts over the whole run.

@@ -376,16 +376,7 @@ impl TargetClient {
         let resp = if let Some(lean) = &self.lean {
             match timeout_at(first_deadline, lean.send(&body)).await {
                 Err(_) => {
-                    finish_err(
-                        clock,
-                        rec,
-                        if first_deadline == total_deadline {
-                            Outcome::TimeoutTotal
-                        } else {
-                            Outcome::TimeoutHeaders
-                        },
-                        "no response headers before the timeout",
-                    );
+                    header_timeout(clock, rec, first_deadline, total_deadline);
                     return None;
                 }
                 Ok(Err(e)) => {
@@ -470,16 +461,7 @@ impl TargetClient {
         };
         let resp = match resp {
             Err(_) => {
-                finish_err(
-                    clock,
-                    rec,
-                    if first_deadline == total_deadline {
-                        Outcome::TimeoutTotal
-                    } else {
-                        Outcome::TimeoutHeaders
-                    },
-                    "no response headers before the timeout",
-                );
+                header_timeout(clock, rec, first_deadline, total_deadline);
                 return None;
             }
             Ok(Err(e)) => {
@@ -981,6 +963,22 @@ fn describe(e: &reqwest::Error) -> String {
         cur = err.source();
     }
     truncate(&s, 300)
+}
+
+/// Finishes a request whose response head did not come before its deadline: the total
+/// timeout when the first-token deadline was the total one, else the header timeout.
+fn header_timeout(clock: &Clock, rec: &mut RequestRecord, first: Instant, total: Instant) {
+    let outcome = if first == total {
+        Outcome::TimeoutTotal
+    } else {
+        Outcome::TimeoutHeaders
+    };
+    finish_err(
+        clock,
+        rec,
+        outcome,
+        "no response headers before the timeout",
+    );
 }
 
 /// Bound on sending a request again after a pooled connection turned out closed.
