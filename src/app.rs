@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use tokio::sync::watch;
 
 use crate::cli::{
-    CalibrateArgs, CheckArgs, Cli, Command, CompareArgs, MockArgs, PlanArgs, ReportArgs,
+    CalibrateArgs, CheckArgs, Cli, Command, CompareArgs, MergeArgs, MockArgs, PlanArgs, ReportArgs,
     ReportCmdArgs, RunArgs, SweepArgs,
 };
 use crate::client::{ClientSettings, TargetClient};
@@ -70,7 +70,33 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Sweep(a) => sweep_cmd(a).await,
         Command::Plan(a) => plan_cmd(a),
         Command::Report(a) => report_cmd(a),
+        Command::Merge(a) => merge_cmd(a),
     }
+}
+
+/// `llmload merge`: the shards' partial results into the whole run's (docs/scale-out.md).
+fn merge_cmd(a: MergeArgs) -> Result<Exit> {
+    let result = crate::shard::merge(&a.shards).map_err(user)?;
+    if let Some(dir) = a.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    result
+        .write(&a.output)
+        .with_context(|| format!("writing {}", a.output.display()))?;
+    if !a.quiet {
+        out!("{}", report::summary_table(&result));
+    }
+    outln!(
+        "merged {} shards of run {}: {}",
+        result.merged_from.len(),
+        result.run_id,
+        a.output.display()
+    );
+    Ok(if result.validity.valid {
+        Exit::Ok
+    } else {
+        Exit::Invalid
+    })
 }
 
 /// `llmload report`: HTML, CSV or Markdown from result files (docs/reports.md).
@@ -357,6 +383,29 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     }
     let grace =
         units::parse_duration(&a.grace).map_err(|e| anyhow!(UserError(format!("--grace: {e}"))))?;
+    let part = match &a.shard {
+        Some(s) => crate::shard::parse_shard(s).map_err(user)?,
+        None => runner::ShardPart::WHOLE,
+    };
+    let start_at = match &a.start_at {
+        Some(t) => Some(crate::shard::parse_instant(t).map_err(user)?),
+        None => None,
+    };
+    let tolerance = units::parse_duration(&a.start_tolerance)
+        .map_err(|e| anyhow!(UserError(format!("--start-tolerance: {e}"))))?;
+    if part.count > 1 && start_at.is_none() {
+        bail!(UserError(
+            "--shard with more than one shard needs --start-at: the instant (RFC 3339) at which every shard begins, e.g. --start-at 2026-12-01T10:00:00Z".into()
+        ));
+    }
+    if part.count > 1 && a.claims.is_some() {
+        bail!(UserError(
+            "--claims is evaluated once, on the whole run: merge the shards (`llmload merge`), then `llmload check RESULT --claims FILE`".into()
+        ));
+    }
+    if let Some(at) = start_at {
+        crate::shard::check_start(at, std::time::SystemTime::now(), tolerance).map_err(user)?;
+    }
     // Claims are checked before anything is sent, so a typo costs no run.
     if a.claims.is_none() && (a.reports.junit.is_some() || a.reports.markdown.is_some()) {
         bail!(UserError("--junit and --markdown need --claims".into()));
@@ -414,6 +463,13 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     );
     let result_path = match &a.output {
         Some(p) => p.clone(),
+        None if a.shard.is_some() => a.out.join(format!(
+            "{}-{}-shard{}of{}.json",
+            sanitize(&plan.name),
+            start_at.map_or(stamp.clone(), |t| crate::shard::rfc3339(t).replace(':', "")),
+            part.index,
+            part.count
+        )),
         None => a.out.join(format!("{}-{stamp}.json", sanitize(&plan.name))),
     };
     if let Some(dir) = result_path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -441,6 +497,24 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     let live = Arc::new(Live::default());
     let progress =
         (!a.quiet && std::io::stderr().is_terminal()).then(|| spawn_progress(live.clone()));
+    let ready_before_start_s = start_at.map_or(0.0, |at| {
+        let now = std::time::SystemTime::now();
+        match at.duration_since(now) {
+            Ok(d) => d.as_secs_f64(),
+            Err(e) => -e.duration().as_secs_f64(),
+        }
+    });
+    if let (Some(at), false) = (start_at, a.quiet) {
+        if ready_before_start_s > 0.5 {
+            eprintln!(
+                "shard {}/{}: waiting {:.1} s for the start at {}",
+                part.index,
+                part.count,
+                ready_before_start_s,
+                crate::shard::rfc3339(at)
+            );
+        }
+    }
 
     let out = runner::run(
         plan.clone(),
@@ -453,6 +527,9 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
             lead: Duration::from_millis(20),
             exclude_tids: mocks.iter().map(|m| m.tid).collect(),
             judge: claims.as_ref().and_then(|c| abort_judge(&plan, c)),
+            shard: part,
+            start_at,
+            keep_partial: a.shard.is_some(),
         },
     )
     .await;
@@ -481,8 +558,15 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
             out.abandoned
         ));
     }
+    let frame = results::Frame::new(&plan);
+    let plan_hash = crate::shard::plan_hash(&frame, part.count);
+    let run_id = if a.shard.is_some() {
+        crate::shard::run_id(&plan_hash, &crate::shard::rfc3339(out.started_at))
+    } else {
+        format!("{:016x}", rand::random::<u64>())
+    };
     let meta = RunMeta {
-        run_id: format!("{:016x}", rand::random::<u64>()),
+        run_id,
         status: if out.interrupted {
             RunStatus::Interrupted
         } else if out.aborted.is_some() {
@@ -496,7 +580,10 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
             .as_ref()
             .and_then(|p| p.file_name())
             .map(|s| s.to_string_lossy().to_string()),
-        shard: Shard { index: 0, count: 1 },
+        shard: Shard {
+            index: part.index,
+            count: part.count,
+        },
         max_lag_p99_ms: 10.0,
         min_send_ratio: 0.99,
         warnings,
@@ -510,7 +597,17 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         aborted_by: out.aborted.clone(),
         guard: out.guard.clone(),
     };
-    let result = results::build(&plan, &out.collector, meta);
+    let mut result = results::assemble(&frame, &out.collector, meta.clone());
+    if a.shard.is_some() {
+        result.partial = Some(Box::new(crate::shard::Partial::new(
+            frame,
+            part.count,
+            out.started_at,
+            ready_before_start_s,
+            &out.collector,
+            &meta,
+        )));
+    }
     result
         .write(&result_path)
         .with_context(|| format!("writing {}", result_path.display()))?;
@@ -631,6 +728,9 @@ async fn run_step(
             lead: Duration::from_millis(20),
             exclude_tids: tids.clone(),
             judge: None,
+            shard: runner::ShardPart::WHOLE,
+            start_at: None,
+            keep_partial: false,
         },
     )
     .await;

@@ -37,6 +37,22 @@ pub enum Command {
     Plan(PlanArgs),
     /// Write a report of one or more results: self-contained HTML, CSV tables or Markdown.
     Report(ReportCmdArgs),
+    /// Merge the partial results of a sharded run (`run --shard I/N`) into one exact result.
+    Merge(MergeArgs),
+}
+
+/// `llmload merge` (docs/scale-out.md).
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' partial result files (JSON), all N of them, in any order.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Where to write the merged result.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// No summary table.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// `llmload report` (docs/reports.md).
@@ -217,6 +233,17 @@ pub struct RunArgs {
     /// when --claims is given).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Run shard INDEX of COUNT of a distributed run (0-based, e.g. "3/8"): send only arrivals
+    /// i with i mod COUNT = INDEX and write a partial result for `llmload merge`.
+    #[arg(long, value_name = "INDEX/COUNT")]
+    pub shard: Option<String>,
+    /// The wall-clock instant (RFC 3339, e.g. 2026-12-01T10:00:00Z) at which every shard's
+    /// schedule begins; needed with more than one shard.
+    #[arg(long, value_name = "INSTANT")]
+    pub start_at: Option<String>,
+    /// How long after --start-at a shard may still begin (later: it refuses, exit 2).
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    pub start_tolerance: String,
 }
 
 /// `llmload calibrate`.

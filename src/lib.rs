@@ -24,6 +24,7 @@ pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod schedule;
+pub mod shard;
 pub mod sweep;
 pub mod synth;
 pub mod sys;

@@ -84,6 +84,13 @@ pub struct RunResult {
     /// the knee (see docs/capacity.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<crate::sweep::Sweep>,
+    /// A shard's raw counters, histograms and plan, for `llmload merge` (only in results
+    /// written with `--shard`; see docs/scale-out.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<Box<crate::shard::Partial>>,
+    /// The shards a merged result was made from (only in `llmload merge` output).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<crate::shard::ShardSummary>,
 }
 
 /// One routing rule's traffic.
@@ -162,7 +169,7 @@ pub enum RunStatus {
 }
 
 /// Scenario identity.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScenarioInfo {
     /// Name.
     pub name: String,
@@ -866,8 +873,175 @@ fn model_result(
     }
 }
 
+/// What the result needs to know of the plan, as plain data: a shard's partial result
+/// carries it so `llmload merge` can assemble the whole run's result without the scenario's
+/// files. Equal frames (and seeds and shard counts) mean the same plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Frame {
+    /// Scenario identity.
+    pub scenario: ScenarioInfo,
+    /// The scenario's objectives.
+    pub slo: Slo,
+    /// Whether any objective (scenario or model) is set.
+    pub slo_set: bool,
+    /// Daily request volume for cost projections.
+    pub daily_requests: Option<f64>,
+    /// Models, in plan order.
+    pub models: Vec<FrameModel>,
+    /// `open`, `closed` or `trace`.
+    pub mode: String,
+    /// Open loop: arrival process name.
+    pub arrival: Option<String>,
+    /// Gamma shape.
+    pub burstiness: Option<f64>,
+    /// Closed loop: highest concurrency.
+    pub concurrency: Option<u32>,
+    /// Open loop: policy at the cap.
+    pub on_full: Option<OnFull>,
+    /// In-flight cap of the whole run.
+    pub max_in_flight: u32,
+    /// Warmup (s).
+    pub warmup_s: f64,
+    /// Cooldown (s).
+    pub cooldown_s: f64,
+    /// Request classes: name and model id (`*` when the weights choose).
+    pub classes: Vec<(String, String)>,
+    /// Sessions: the turn count's upper bound, when bounded.
+    pub sessions_max_turns: Option<f64>,
+    /// Routing rules.
+    pub routes: Vec<FrameRoute>,
+    /// Fallback chains (labels) and the outcomes that trigger them.
+    pub fallback: Option<(Vec<Vec<String>>, Vec<String>)>,
+    /// Context-window guard policy, when any model has a window.
+    pub context_guard: Option<crate::scenario::GuardKind>,
+}
+
+/// A model as the result names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameModel {
+    /// Model id.
+    pub id: String,
+    /// Label.
+    pub label: String,
+    /// Target name.
+    pub target: String,
+    /// Price, when known.
+    pub price: Option<Price>,
+    /// The model's objectives.
+    pub slo: Slo,
+}
+
+/// A routing rule as the result names it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameRoute {
+    /// Rule name.
+    pub name: String,
+    /// Condition in words.
+    pub condition: String,
+    /// Model label.
+    pub model: String,
+}
+
+impl Frame {
+    /// The frame of a plan.
+    pub fn new(plan: &Plan) -> Frame {
+        let (mode, arrival, burstiness, concurrency, on_full) = match &plan.load.shape {
+            Shape::Open { arrival, .. } => {
+                let (name, b) = match arrival {
+                    ArrivalProcess::Constant => ("constant", None),
+                    ArrivalProcess::Poisson => ("poisson", None),
+                    ArrivalProcess::Gamma { burstiness } => ("gamma", Some(*burstiness)),
+                };
+                (
+                    "open",
+                    Some(name.to_string()),
+                    b,
+                    None,
+                    Some(plan.load.on_full),
+                )
+            }
+            Shape::Closed { profile } => ("closed", None, None, Some(profile.max()), None),
+            Shape::Trace(_) => ("trace", None, None, None, Some(plan.load.on_full)),
+        };
+        let w = &plan.workload;
+        let label = |m: usize| plan.models[m].label.clone();
+        Frame {
+            scenario: ScenarioInfo {
+                name: plan.name.clone(),
+                description: plan.description.clone(),
+                path: plan.scenario_path.display().to_string(),
+                sha256: plan.scenario_sha256.clone(),
+                seed: plan.seed,
+            },
+            slo: plan.slo,
+            slo_set: plan.slo.is_set() || plan.models.iter().any(|m| m.slo.is_set()),
+            daily_requests: plan.daily_requests,
+            models: plan
+                .models
+                .iter()
+                .map(|m| FrameModel {
+                    id: m.id.clone(),
+                    label: m.label.clone(),
+                    target: plan
+                        .targets
+                        .get(m.target)
+                        .map(|t| t.name.clone())
+                        .unwrap_or_default(),
+                    price: m.price,
+                    slo: m.slo,
+                })
+                .collect(),
+            mode: mode.into(),
+            arrival,
+            burstiness,
+            concurrency,
+            on_full,
+            max_in_flight: plan.load.max_in_flight,
+            warmup_s: plan.load.warmup.as_secs_f64(),
+            cooldown_s: plan.load.cooldown.as_secs_f64(),
+            classes: w
+                .classes
+                .iter()
+                .map(|k| {
+                    let model = k.model.map_or("*", |m| plan.models[m].id.as_str());
+                    (k.name.clone(), model.to_string())
+                })
+                .collect(),
+            sessions_max_turns: w.sessions.as_ref().and_then(|x| x.turns.upper_bound()),
+            routes: w
+                .routes
+                .iter()
+                .map(|r| FrameRoute {
+                    name: r.name.clone(),
+                    condition: r.condition(&w.classes),
+                    model: label(r.model),
+                })
+                .collect(),
+            fallback: w.fallback.as_ref().map(|f| {
+                (
+                    f.chains
+                        .iter()
+                        .map(|ch| ch.iter().map(|&m| label(m)).collect())
+                        .collect(),
+                    f.on.iter().map(|o| o.name().to_string()).collect(),
+                )
+            }),
+            context_guard: plan
+                .models
+                .iter()
+                .any(|m| m.context_window.is_some())
+                .then_some(w.context_guard),
+        }
+    }
+}
+
 /// Assembles the result file from a finished collector.
 pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
+    assemble(&Frame::new(plan), c, meta)
+}
+
+/// Assembles a result from a plan's frame and a finished (or merged) collector.
+pub fn assemble(frame: &Frame, c: &Collector, meta: RunMeta) -> RunResult {
     let w = c.window();
     let start_us = w.start_us;
     let end_us = w.end_us.unwrap_or(c.last_end_us).max(start_us);
@@ -878,8 +1052,8 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
     let cx = Ctx {
         window_s,
         window_secs: first_sec..last_sec.max(first_sec),
-        slo_set: plan.slo.is_set() || plan.models.iter().any(|m| m.slo.is_set()),
-        daily_requests: plan.daily_requests,
+        slo_set: frame.slo_set,
+        daily_requests: frame.daily_requests,
         overall_sent: c.overall.issued()
             - c.overall.count(Outcome::Dropped)
             - c.overall.count(Outcome::Cancelled)
@@ -887,21 +1061,16 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
     };
     let mut overall = model_result(&c.overall, "*", "all models", "", CostBasis::None, &cx);
     if let Some(x) = overall.slo.as_mut() {
-        x.objectives = plan.slo;
+        x.objectives = frame.slo;
     }
     // Overall cost is the sum of the models' costs when every model has a price.
-    let models: Vec<ModelResult> = plan
+    let models: Vec<ModelResult> = frame
         .models
         .iter()
         .zip(&c.models)
         .map(|(m, s)| {
-            let target = plan
-                .targets
-                .get(m.target)
-                .map(|t| t.name.as_str())
-                .unwrap_or("");
             let basis = m.price.map_or(CostBasis::None, CostBasis::Price);
-            let mut r = model_result(s, &m.id, &m.label, target, basis, &cx);
+            let mut r = model_result(s, &m.id, &m.label, &m.target, basis, &cx);
             if let Some(x) = r.slo.as_mut() {
                 x.objectives = m.slo;
             }
@@ -934,24 +1103,13 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
         overall.cost = Some(sum);
     }
 
-    let (mode, arrival, burstiness, concurrency, on_full) = match &plan.load.shape {
-        Shape::Open { arrival, .. } => {
-            let (name, b) = match arrival {
-                ArrivalProcess::Constant => ("constant", None),
-                ArrivalProcess::Poisson => ("poisson", None),
-                ArrivalProcess::Gamma { burstiness } => ("gamma", Some(*burstiness)),
-            };
-            (
-                "open",
-                Some(name.to_string()),
-                b,
-                None,
-                Some(plan.load.on_full),
-            )
-        }
-        Shape::Closed { profile } => ("closed", None, None, Some(profile.max()), None),
-        Shape::Trace(_) => ("trace", None, None, None, Some(plan.load.on_full)),
-    };
+    let (mode, arrival, burstiness, concurrency, on_full) = (
+        frame.mode.as_str(),
+        frame.arrival.clone(),
+        frame.burstiness,
+        frame.concurrency,
+        frame.on_full,
+    );
     let open = mode != "closed";
     let per = |n: u64| {
         if window_s > 0.0 {
@@ -985,7 +1143,7 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
             let why = if dropped > 0 {
                 format!(
                     "{dropped} arrivals were dropped at max_in_flight = {}: the endpoint could not keep up with the offered rate",
-                    plan.load.max_in_flight
+                    frame.max_in_flight
                 )
             } else if c.queue_time.quantile(0.99) > 10_000 {
                 "requests waited for a free in-flight slot or a rate cap (see queue_time)"
@@ -1088,23 +1246,19 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
             cpu_cores_used: meta.health.cpu_per_s.get(i).copied(),
         })
         .collect();
-    let w = &plan.workload;
     let g = &c.groups;
     let group = |s: &Stats, label: String, model: &str| {
         let mut r = model_result(s, model, &label, "", CostBasis::Summed, &cx);
         if let Some(x) = r.slo.as_mut() {
-            x.objectives = plan.slo;
+            x.objectives = frame.slo;
         }
         r
     };
     let classes = g
         .classes
         .iter()
-        .zip(&w.classes)
-        .map(|(s, k)| {
-            let model = k.model.map_or("*", |m| plan.models[m].id.as_str());
-            group(s, k.name.clone(), model)
-        })
+        .zip(&frame.classes)
+        .map(|(s, (name, model))| group(s, name.clone(), model))
         .collect();
     let turns = g
         .turns
@@ -1112,10 +1266,8 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
         .enumerate()
         .filter(|(_, s)| s.issued() > 0)
         .map(|(i, s)| {
-            let bounded = w
-                .sessions
-                .as_ref()
-                .and_then(|x| x.turns.upper_bound())
+            let bounded = frame
+                .sessions_max_turns
                 .is_some_and(|u| (u.ceil() as usize) <= g.turns.len());
             let label = if i + 1 == g.turns.len() && !bounded {
                 format!("turn {}+", i + 1)
@@ -1131,13 +1283,19 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
         .zip(["fresh", "repeat"])
         .map(|(s, l)| group(s, l.to_string(), "*"))
         .collect();
-    let label = |m: usize| plan.models[m].label.clone();
+    let label = |m: usize| {
+        frame
+            .models
+            .get(m)
+            .map(|x| x.label.clone())
+            .unwrap_or_default()
+    };
     let routing = g
         .routes
         .iter()
         .enumerate()
         // The entry for requests no rule matched is shown only when there were some.
-        .filter(|(i, counts)| *i < w.routes.len() || counts.iter().sum::<u64>() > 0)
+        .filter(|(i, counts)| *i < frame.routes.len() || counts.iter().sum::<u64>() > 0)
         .map(|(i, counts)| {
             let by_model: BTreeMap<String, u64> = counts
                 .iter()
@@ -1145,11 +1303,11 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
                 .filter(|(_, n)| **n > 0)
                 .map(|(m, n)| (label(m), *n))
                 .collect();
-            match w.routes.get(i) {
+            match frame.routes.get(i) {
                 Some(r) => RouteResult {
                     name: r.name.clone(),
-                    condition: r.condition(&w.classes),
-                    model: label(r.model),
+                    condition: r.condition.clone(),
+                    model: r.model.clone(),
                     requests: counts.iter().sum(),
                     by_model,
                 },
@@ -1163,17 +1321,13 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
             }
         })
         .collect();
-    let fallback = match (&w.fallback, &g.end_user) {
-        (Some(f), Some(u)) => {
+    let fallback = match (&frame.fallback, &g.end_user) {
+        (Some((chains, on)), Some(u)) => {
             let end_user = group(u, "end user".into(), "*");
             let requests = end_user.requests.issued;
             Some(FallbackResult {
-                chains: f
-                    .chains
-                    .iter()
-                    .map(|ch| ch.iter().map(|&m| label(m)).collect())
-                    .collect(),
-                on: f.on.iter().map(|o| o.name().to_string()).collect(),
+                chains: chains.clone(),
+                on: on.clone(),
                 requests,
                 fell_back: g.fell_back,
                 fallback_rate: if requests > 0 {
@@ -1195,16 +1349,12 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
         }
         _ => None,
     };
-    let context_guard = plan
-        .models
-        .iter()
-        .any(|m| m.context_window.is_some())
-        .then(|| GuardResult {
-            policy: w.context_guard,
-            over_window: meta.guard.over_window,
-            skipped: meta.guard.skipped,
-            largest: meta.guard.largest.clone(),
-        });
+    let context_guard = frame.context_guard.map(|policy| GuardResult {
+        policy,
+        over_window: meta.guard.over_window,
+        skipped: meta.guard.skipped,
+        largest: meta.guard.largest.clone(),
+    });
     if let Some(g) = &context_guard {
         if g.over_window > 0 {
             warnings.push(format!(
@@ -1219,6 +1369,8 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
     }
     RunResult {
         sweep: None,
+        partial: None,
+        merged_from: Vec::new(),
         classes,
         turns,
         cache,
@@ -1234,13 +1386,7 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
         status: meta.status,
         started_at: meta.started_at,
         finished_at: meta.finished_at,
-        scenario: ScenarioInfo {
-            name: plan.name.clone(),
-            description: plan.description.clone(),
-            path: plan.scenario_path.display().to_string(),
-            sha256: plan.scenario_sha256.clone(),
-            seed: plan.seed,
-        },
+        scenario: frame.scenario.clone(),
         shard: meta.shard,
         host: Host::current(),
         load: LoadResult {
@@ -1250,11 +1396,11 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
             offered_rate_per_s: offered,
             achieved_send_rate_per_s: achieved,
             concurrency,
-            max_in_flight: plan.load.max_in_flight,
+            max_in_flight: frame.max_in_flight,
             in_flight_mean: c.in_flight_mean(),
             on_full,
-            warmup_s: plan.load.warmup.as_secs_f64(),
-            cooldown_s: plan.load.cooldown.as_secs_f64(),
+            warmup_s: frame.warmup_s,
+            cooldown_s: frame.cooldown_s,
             window_start_s: start_us as f64 / 1e6,
             window_end_s: end_us as f64 / 1e6,
             window_s,
@@ -1271,7 +1417,7 @@ pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
             reasons,
         },
         generator,
-        slo: plan.slo,
+        slo: frame.slo,
         overall,
         models,
         timeseries,

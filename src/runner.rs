@@ -104,6 +104,40 @@ pub struct RunOptions {
     pub exclude_tids: Vec<i32>,
     /// Stops the run early when it says so (claims marked `abort = true`).
     pub judge: Option<Judge>,
+    /// This process's part of a sharded run (`index 0 of 1` for a whole run).
+    pub shard: ShardPart,
+    /// The agreed wall-clock instant of the schedule's origin (`--start-at`); without it the
+    /// run starts `lead` from now.
+    pub start_at: Option<SystemTime>,
+    /// Keep what `llmload merge` needs (per-second TTFT histograms).
+    pub keep_partial: bool,
+}
+
+/// Shard `index` of `count`: arrival `i` of the global schedule is this shard's when
+/// `i % count == index`; closed-loop concurrency and the in-flight cap are split with
+/// [`ShardPart::share`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardPart {
+    /// 0-based index.
+    pub index: u32,
+    /// Number of shards (≥ 1).
+    pub count: u32,
+}
+
+impl ShardPart {
+    /// The whole run.
+    pub const WHOLE: ShardPart = ShardPart { index: 0, count: 1 };
+
+    /// This shard's share of `n` (workers, slots): ⌊n / count⌋, plus one for the first
+    /// `n mod count` shards, so the shares always add up to `n` exactly.
+    pub fn share(&self, n: u32) -> u32 {
+        n / self.count + u32::from(self.index < n % self.count)
+    }
+
+    /// Whether global arrival (or closed-loop request) `i` is this shard's.
+    pub fn owns(&self, i: u64) -> bool {
+        i % self.count as u64 == self.index as u64
+    }
 }
 
 /// What a run produced.
@@ -138,6 +172,7 @@ struct Shared {
     window_end_us: Option<u64>,
     warmup_us: u64,
     sem: Arc<Semaphore>,
+    part: ShardPart,
     live: Arc<Live>,
     stop: watch::Receiver<Stop>,
     tx: mpsc::UnboundedSender<(usize, RequestRecord)>,
@@ -798,7 +833,17 @@ pub async fn run(
     stop: watch::Receiver<Stop>,
     opts: RunOptions,
 ) -> RunOutput {
-    let started_at = SystemTime::now();
+    // The schedule's origin: the agreed instant when there is one (even if it has just
+    // passed: overdue arrivals then go at once and show as schedule lag), else `lead` from now.
+    let (now_i, now_w) = (Instant::now(), SystemTime::now());
+    let (start, started_at) = match opts.start_at {
+        Some(at) => match at.duration_since(now_w) {
+            Ok(ahead) => (now_i + ahead, at),
+            Err(e) => (now_i.checked_sub(e.duration()).unwrap_or(now_i), at),
+        },
+        None => (now_i + opts.lead, now_w + opts.lead),
+    };
+    let part = opts.shard;
     // Request tasks watch an internal channel: it follows the caller's stops, and the runner
     // itself escalates to `All` when the drain period runs out.
     let internal = Arc::new(watch::channel(Stop::Run).0);
@@ -822,9 +867,7 @@ pub async fn run(
             }
         })
     };
-    let clock = Clock {
-        start: Instant::now() + opts.lead,
-    };
+    let clock = Clock { start };
     let warmup_us = plan.load.warmup.as_micros() as u64;
     let window_end_us = plan
         .load
@@ -846,6 +889,9 @@ pub async fn run(
         hold_us,
     );
     collector.set_groups(group_spec(&plan));
+    if opts.keep_partial {
+        collector.keep_second_hists();
+    }
     let (tx, mut rx) = mpsc::unbounded_channel::<(usize, RequestRecord)>();
     let weights: Vec<f64> = plan.models.iter().map(|m| m.weight).collect();
     let sampler = Sampler::new(
@@ -860,7 +906,10 @@ pub async fn run(
         clock,
         window_end_us,
         warmup_us,
-        sem: Arc::new(Semaphore::new(plan.load.max_in_flight as usize)),
+        sem: Arc::new(Semaphore::new(
+            part.share(plan.load.max_in_flight).max(1) as usize
+        )),
+        part,
         live: live.clone(),
         stop: internal.subscribe(),
         tx,
@@ -945,7 +994,9 @@ pub async fn run(
                 seed: sh.plan.seed,
                 max_arrivals: sh.plan.load.requests,
             };
-            open_loop(&sh, ol.indexed()).await
+            // Validated by the caller (index < count); a bad pair would panic here.
+            let mine = crate::schedule::shard(ol.offsets(), part.index as u64, part.count as u64);
+            open_loop(&sh, mine).await
         }
         Shape::Trace(t) => {
             let t = t.clone();
@@ -957,7 +1008,8 @@ pub async fn run(
                 .enumerate()
                 .map(|(i, e)| (i as u64, e.t))
                 .take(n as usize)
-                .take_while(move |(_, at)| end.is_none_or(|end| *at < end));
+                .take_while(move |(_, at)| end.is_none_or(|end| *at < end))
+                .filter(move |(i, _)| part.owns(*i));
             open_loop(&sh, arrivals).await
         }
         Shape::Closed { .. } => closed_loop(&sh).await,
@@ -1094,7 +1146,9 @@ async fn closed_loop(sh: &Arc<Shared>) -> u64 {
     let Shape::Closed { profile } = &sh.plan.load.shape else {
         return 0;
     };
-    let workers = profile.max();
+    // This shard's workers: its share of the profile's highest concurrency (at each moment
+    // it runs its share of the profile's concurrency then).
+    let workers = sh.part.share(profile.max());
     let send_end = profile.total_duration().map(|d| sh.clock.start + d);
     let next = Arc::new(AtomicU64::new(0));
     // Workers are detached: when the profile ends, sending stops here while requests still in
@@ -1152,7 +1206,7 @@ async fn closed_worker(sh: &Arc<Shared>, w: u32, next: &AtomicU64) {
         let elapsed = now.saturating_duration_since(sh.clock.start);
         match profile.at(elapsed) {
             None => return,
-            Some(c) if w >= c => {
+            Some(c) if w >= sh.part.share(c) => {
                 let Some(wake) = profile
                     .next_change_after(elapsed)
                     .map(|t| sh.clock.start + t)
@@ -1166,7 +1220,10 @@ async fn closed_worker(sh: &Arc<Shared>, w: u32, next: &AtomicU64) {
             }
             Some(_) => {}
         }
-        let index = next.fetch_add(1, Ordering::Relaxed);
+        // The k-th request of shard i of N is global request k·N + i, so the shards' requests
+        // interleave into one sequence of prompts and a `requests` limit stays global.
+        let k = next.fetch_add(1, Ordering::Relaxed);
+        let index = k * sh.part.count as u64 + sh.part.index as u64;
         if sh.plan.load.requests.is_some_and(|r| index >= r) {
             return;
         }

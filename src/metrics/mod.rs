@@ -5,15 +5,19 @@
 //! The definitions implemented here are stated in docs/metrics.md; keep the two in step.
 
 pub mod hist;
+pub mod merge;
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::plan::{Price, Slo};
 use crate::record::{Outcome, Phase, RequestRecord, TokenSource};
-pub use hist::{Hist, Summary};
+pub use hist::{Hist, HistError, Summary};
+pub use merge::CollectorState;
 
 /// Per-request latency and size distributions.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Hists {
     /// First output event − send.
     pub ttft: Hist,
@@ -76,7 +80,7 @@ impl Hists {
 }
 
 /// Token totals of one kind of request set.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tokens {
     /// Input tokens.
     pub input: u64,
@@ -88,12 +92,14 @@ pub struct Tokens {
     pub cached_input: u64,
 }
 
-/// Everything measured for one model (or all models together).
-#[derive(Debug, Clone, Default)]
+/// Everything measured for one model (or all models together). Serialised (in a shard's
+/// partial result) with histograms as their encoded strings and outcomes by name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Stats {
     /// Distributions over measured requests (successful ones for latencies).
     pub hists: Hists,
     /// Measured-phase arrivals by outcome, indexed by [`Outcome::index`].
+    #[serde(with = "merge::outcome_map")]
     pub outcomes: [u64; Outcome::ALL.len()],
     /// Token totals of measured-phase requests.
     pub tokens: Tokens,
@@ -134,7 +140,7 @@ pub struct Stats {
 }
 
 /// Cost summed request by request, each at its own model's price.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Usd {
     /// Input tokens' cost.
     pub input: f64,
@@ -145,7 +151,7 @@ pub struct Usd {
 }
 
 /// Optional breakdowns beyond models, each enabled by the scenario.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Groups {
     /// Per request class (when the scenario declares classes).
     pub classes: Vec<Stats>,
@@ -229,6 +235,9 @@ pub struct Bucket {
     pub ttft_p99_ms: Option<f64>,
     /// TTFT samples in this second.
     pub ttft_count: u64,
+    /// The second's TTFT histogram, encoded; kept only when the collector is asked to
+    /// (a shard's partial result, so merged seconds get exact percentiles).
+    pub ttft_hist: Option<String>,
 }
 
 /// The measurement window in µs since start; `end_us` is None until sending stops.
@@ -271,8 +280,9 @@ pub struct Collector {
     pub skipped_in_window: u64,
     /// Optional breakdowns.
     pub groups: Groups,
-    in_flight_sum: u64,
+    in_flight_sum: f64,
     in_flight_samples: u64,
+    keep_second_hists: bool,
     spec: GroupSpec,
     window: Window,
     slo: Vec<Slo>,
@@ -300,8 +310,9 @@ impl Collector {
             arrivals_sent_in_window: 0,
             skipped_in_window: 0,
             groups: Groups::default(),
-            in_flight_sum: 0,
+            in_flight_sum: 0.0,
             in_flight_samples: 0,
+            keep_second_hists: false,
             spec: GroupSpec::default(),
             window,
             slo,
@@ -360,7 +371,7 @@ impl Collector {
     /// Notes the in-flight count at time `t_us`.
     pub fn sample_in_flight(&mut self, t_us: u64, in_flight: u64) {
         if self.window.contains(t_us) {
-            self.in_flight_sum += in_flight;
+            self.in_flight_sum += in_flight as f64;
             self.in_flight_samples += 1;
         }
         let b = self.bucket(t_us);
@@ -369,8 +380,7 @@ impl Collector {
 
     /// Mean of the in-flight samples taken inside the window (None without samples).
     pub fn in_flight_mean(&self) -> Option<f64> {
-        (self.in_flight_samples > 0)
-            .then(|| self.in_flight_sum as f64 / self.in_flight_samples as f64)
+        (self.in_flight_samples > 0).then(|| self.in_flight_sum / self.in_flight_samples as f64)
     }
 
     /// Folds one finished record in. `model` indexes the plan's models.
@@ -542,7 +552,11 @@ impl Collector {
     }
 
     fn finalize_second(&mut self, sec: usize, h: &Hist) {
+        let keep = self.keep_second_hists;
         let b = self.bucket(sec as u64 * SEC_US);
+        if keep {
+            b.ttft_hist = Some(h.encode());
+        }
         b.ttft_count = h.len();
         b.ttft_p50_ms = Some(h.quantile(0.5) as f64 / 1e3);
         b.ttft_p99_ms = Some(h.quantile(0.99) as f64 / 1e3);

@@ -1,0 +1,381 @@
+//! A collector's raw state, as a shard's partial result carries it, and exact addition of
+//! two such states (`llmload merge`). Everything here is a count or a histogram, so adding is
+//! exact: the merged metrics are derived from the sums, never averaged from summaries.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Bucket, Collector, Groups, Hist, HistError, Stats, Tokens, Usd, Window, SEC_US};
+use crate::record::Outcome;
+
+/// Serialises the outcome counts as `{name: count}` (non-zero only), so a partial result
+/// stays readable if outcomes are added later.
+pub(super) mod outcome_map {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(
+        a: &[u64; Outcome::ALL.len()],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let m: BTreeMap<&str, u64> = Outcome::ALL
+            .iter()
+            .filter(|o| a[o.index()] > 0)
+            .map(|o| (o.name(), a[o.index()]))
+            .collect();
+        m.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<[u64; Outcome::ALL.len()], D::Error> {
+        let m = BTreeMap::<String, u64>::deserialize(d)?;
+        let mut a = [0u64; Outcome::ALL.len()];
+        for (name, n) in m {
+            let o = Outcome::ALL
+                .iter()
+                .find(|o| o.name() == name)
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown outcome `{name}`")))?;
+            a[o.index()] = n;
+        }
+        Ok(a)
+    }
+}
+
+/// One second of the series, as stored in a partial result.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BucketState {
+    /// Requests sent.
+    pub sent: u64,
+    /// Ended ok.
+    pub ok: u64,
+    /// Ended in error.
+    pub failed: u64,
+    /// Dropped arrivals.
+    pub dropped: u64,
+    /// Output tokens by event time.
+    pub output_tokens: u64,
+    /// Highest in-flight count sampled.
+    pub in_flight_max: u64,
+    /// Errors by outcome name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, u64>,
+    /// TTFT samples whose first token fell in this second.
+    pub ttft_count: u64,
+    /// Their histogram (µs), encoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft: Option<String>,
+}
+
+/// Everything a collector folded, in a form that can be written, read back and added.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CollectorState {
+    /// Per model, in plan order.
+    pub models: Vec<Stats>,
+    /// All models.
+    pub overall: Stats,
+    /// Run-level schedule lag (µs).
+    pub schedule_lag: Hist,
+    /// Run-level queue time (µs).
+    pub queue_time: Hist,
+    /// Measured arrivals.
+    pub arrivals_in_window: u64,
+    /// Requests sent inside the window.
+    pub sent_in_window: u64,
+    /// Arrivals sent inside the window.
+    pub arrivals_sent_in_window: u64,
+    /// Measured arrivals the context guard skipped.
+    pub skipped_in_window: u64,
+    /// Latest request end (µs since start).
+    pub last_end_us: u64,
+    /// Window start (µs since start).
+    pub window_start_us: u64,
+    /// Window end (µs since start).
+    pub window_end_us: Option<u64>,
+    /// Mean in-flight count over the window, and the number of samples behind it.
+    pub in_flight_mean: Option<f64>,
+    /// Samples behind `in_flight_mean`.
+    pub in_flight_samples: u64,
+    /// Breakdowns.
+    pub groups: Groups,
+    /// 1 s buckets from the start.
+    pub series: Vec<BucketState>,
+}
+
+impl Collector {
+    /// Keeps each second's TTFT histogram (encoded) when it is reduced, so a partial result
+    /// can be merged with exact per-second percentiles. Call before the first record.
+    pub fn keep_second_hists(&mut self) {
+        self.keep_second_hists = true;
+    }
+
+    /// The raw state (call after [`Collector::finish`]).
+    pub fn state(&self) -> CollectorState {
+        CollectorState {
+            models: self.models.clone(),
+            overall: self.overall.clone(),
+            schedule_lag: self.schedule_lag.clone(),
+            queue_time: self.queue_time.clone(),
+            arrivals_in_window: self.arrivals_in_window,
+            sent_in_window: self.sent_in_window,
+            arrivals_sent_in_window: self.arrivals_sent_in_window,
+            skipped_in_window: self.skipped_in_window,
+            last_end_us: self.last_end_us,
+            window_start_us: self.window.start_us,
+            window_end_us: self.window.end_us,
+            in_flight_mean: self.in_flight_mean(),
+            in_flight_samples: self.in_flight_samples,
+            groups: self.groups.clone(),
+            series: self
+                .series
+                .iter()
+                .map(|b| BucketState {
+                    sent: b.sent,
+                    ok: b.ok,
+                    failed: b.failed,
+                    dropped: b.dropped,
+                    output_tokens: b.output_tokens,
+                    in_flight_max: b.in_flight_max,
+                    errors: b.errors.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                    ttft_count: b.ttft_count,
+                    ttft: b.ttft_hist.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// A finished collector from a state, shifted `shift_s` whole seconds later (a shard
+    /// that started that much after the earliest one). Per-second TTFT percentiles are
+    /// recomputed from the stored histograms.
+    pub fn from_state(s: CollectorState, shift_s: u64) -> Result<Collector, HistError> {
+        let shift_us = shift_s * SEC_US;
+        let pad = shift_s as usize;
+        let mut c = Collector::new(
+            s.models.len(),
+            Window {
+                start_us: s.window_start_us + shift_us,
+                end_us: s.window_end_us.map(|e| e + shift_us),
+            },
+            Vec::new(),
+            0,
+        );
+        c.keep_second_hists = true;
+        c.models = s.models;
+        c.overall = s.overall;
+        for st in c.models.iter_mut().chain(std::iter::once(&mut c.overall)) {
+            shift_stats(st, pad);
+        }
+        c.schedule_lag = s.schedule_lag;
+        c.queue_time = s.queue_time;
+        c.arrivals_in_window = s.arrivals_in_window;
+        c.sent_in_window = s.sent_in_window;
+        c.arrivals_sent_in_window = s.arrivals_sent_in_window;
+        c.skipped_in_window = s.skipped_in_window;
+        c.last_end_us = s.last_end_us + shift_us;
+        c.in_flight_samples = s.in_flight_samples;
+        c.in_flight_sum = s.in_flight_mean.unwrap_or(0.0) * s.in_flight_samples as f64;
+        c.groups = s.groups;
+        for st in group_stats(&mut c.groups) {
+            shift_stats(st, pad);
+        }
+        c.series = vec![Bucket::default(); pad];
+        for b in s.series {
+            let mut errors = BTreeMap::new();
+            for (name, n) in b.errors {
+                let o = Outcome::ALL
+                    .iter()
+                    .find(|o| o.name() == name)
+                    .ok_or_else(|| HistError::Decode(format!("unknown outcome `{name}`")))?;
+                errors.insert(o.name(), n);
+            }
+            let mut out = Bucket {
+                sent: b.sent,
+                ok: b.ok,
+                failed: b.failed,
+                dropped: b.dropped,
+                output_tokens: b.output_tokens,
+                in_flight_max: b.in_flight_max,
+                errors,
+                ttft_count: b.ttft_count,
+                ttft_hist: b.ttft,
+                ..Bucket::default()
+            };
+            set_second_percentiles(&mut out)?;
+            c.series.push(out);
+        }
+        Ok(c)
+    }
+
+    /// Adds another finished collector (same plan, same time origin): every counter and
+    /// histogram is summed; the in-flight mean becomes the sum of the two means (both ran at
+    /// once); per-second in-flight maxima are summed (an upper bound of the joint maximum).
+    pub fn absorb(&mut self, o: &Collector) -> Result<(), HistError> {
+        for (a, b) in self.models.iter_mut().zip(&o.models) {
+            a.absorb(b)?;
+        }
+        self.overall.absorb(&o.overall)?;
+        self.schedule_lag.merge(&o.schedule_lag)?;
+        self.queue_time.merge(&o.queue_time)?;
+        self.arrivals_in_window += o.arrivals_in_window;
+        self.sent_in_window += o.sent_in_window;
+        self.arrivals_sent_in_window += o.arrivals_sent_in_window;
+        self.skipped_in_window += o.skipped_in_window;
+        self.last_end_us = self.last_end_us.max(o.last_end_us);
+        let w = o.window;
+        self.window.start_us = self.window.start_us.min(w.start_us);
+        self.window.end_us = match (self.window.end_us, w.end_us) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let mean = self.in_flight_mean().unwrap_or(0.0) + o.in_flight_mean().unwrap_or(0.0);
+        self.in_flight_samples = self.in_flight_samples.max(o.in_flight_samples);
+        self.in_flight_sum = mean * self.in_flight_samples as f64;
+        self.groups.absorb(&o.groups)?;
+        if self.series.len() < o.series.len() {
+            self.series.resize_with(o.series.len(), Bucket::default);
+        }
+        for (a, b) in self.series.iter_mut().zip(&o.series) {
+            a.sent += b.sent;
+            a.ok += b.ok;
+            a.failed += b.failed;
+            a.dropped += b.dropped;
+            a.output_tokens += b.output_tokens;
+            a.in_flight_max += b.in_flight_max;
+            for (k, v) in &b.errors {
+                *a.errors.entry(k).or_default() += v;
+            }
+            a.ttft_count += b.ttft_count;
+            a.ttft_hist = match (a.ttft_hist.take(), &b.ttft_hist) {
+                (Some(x), Some(y)) => {
+                    let mut h = Hist::decode(&x)?;
+                    h.merge(&Hist::decode(y)?)?;
+                    Some(h.encode())
+                }
+                (x, y) => x.or_else(|| y.clone()),
+            };
+            set_second_percentiles(a)?;
+        }
+        Ok(())
+    }
+}
+
+fn set_second_percentiles(b: &mut Bucket) -> Result<(), HistError> {
+    if let Some(text) = &b.ttft_hist {
+        let h = Hist::decode(text)?;
+        if !h.is_empty() {
+            b.ttft_p50_ms = Some(h.quantile(0.5) as f64 / 1e3);
+            b.ttft_p99_ms = Some(h.quantile(0.99) as f64 / 1e3);
+        }
+    }
+    Ok(())
+}
+
+fn group_stats(g: &mut Groups) -> impl Iterator<Item = &mut Stats> {
+    g.classes
+        .iter_mut()
+        .chain(g.turns.iter_mut())
+        .chain(g.cache.iter_mut())
+        .chain(g.end_user.iter_mut())
+}
+
+fn shift_stats(s: &mut Stats, pad: usize) {
+    if pad > 0 && !s.output_per_s.is_empty() {
+        s.output_per_s.splice(0..0, std::iter::repeat_n(0, pad));
+    }
+}
+
+fn add_tokens(a: &mut Tokens, b: &Tokens) {
+    a.input += b.input;
+    a.output += b.output;
+    a.reasoning += b.reasoning;
+    a.cached_input += b.cached_input;
+}
+
+fn add_usd(a: &mut Usd, b: &Usd) {
+    a.input += b.input;
+    a.output += b.output;
+    a.unpriced += b.unpriced;
+}
+
+impl Stats {
+    /// Adds another group's counts and histograms.
+    pub fn absorb(&mut self, o: &Stats) -> Result<(), HistError> {
+        for ((_, a), (_, b)) in self.hists.named_mut().into_iter().zip(o.hists.named()) {
+            a.merge(b)?;
+        }
+        for (a, b) in self.outcomes.iter_mut().zip(&o.outcomes) {
+            *a += b;
+        }
+        add_tokens(&mut self.tokens, &o.tokens);
+        add_tokens(&mut self.tokens_all_phases, &o.tokens_all_phases);
+        self.sent_all_phases += o.sent_all_phases;
+        for (a, b) in self.output_sources.iter_mut().zip(&o.output_sources) {
+            *a += b;
+        }
+        for (a, b) in self.input_sources.iter_mut().zip(&o.input_sources) {
+            *a += b;
+        }
+        self.window_output_tokens += o.window_output_tokens;
+        self.window_input_tokens += o.window_input_tokens;
+        self.window_completed += o.window_completed;
+        self.slo_met += o.slo_met;
+        self.slo_met_output_tokens += o.slo_met_output_tokens;
+        if self.output_per_s.len() < o.output_per_s.len() {
+            self.output_per_s.resize(o.output_per_s.len(), 0);
+        }
+        for (a, b) in self.output_per_s.iter_mut().zip(&o.output_per_s) {
+            *a += b;
+        }
+        self.usage_mismatch += o.usage_mismatch;
+        add_usd(&mut self.usd, &o.usd);
+        add_usd(&mut self.usd_all_phases, &o.usd_all_phases);
+        self.over_context += o.over_context;
+        self.reconnects += o.reconnects;
+        self.retries_429 += o.retries_429;
+        self.backoff_us += o.backoff_us;
+        Ok(())
+    }
+}
+
+impl Groups {
+    /// Adds another run's breakdowns (same plan, so the same shapes).
+    pub fn absorb(&mut self, o: &Groups) -> Result<(), HistError> {
+        let pairs = |a: &mut Vec<Stats>, b: &Vec<Stats>| -> Result<(), HistError> {
+            if a.len() < b.len() {
+                a.resize_with(b.len(), Stats::default);
+            }
+            for (x, y) in a.iter_mut().zip(b) {
+                x.absorb(y)?;
+            }
+            Ok(())
+        };
+        pairs(&mut self.classes, &o.classes)?;
+        pairs(&mut self.turns, &o.turns)?;
+        pairs(&mut self.cache, &o.cache)?;
+        if self.routes.len() < o.routes.len() {
+            self.routes.resize_with(o.routes.len(), Vec::new);
+        }
+        for (a, b) in self.routes.iter_mut().zip(&o.routes) {
+            if a.len() < b.len() {
+                a.resize(b.len(), 0);
+            }
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+        match (&mut self.end_user, &o.end_user) {
+            (Some(a), Some(b)) => a.absorb(b)?,
+            (a @ None, Some(b)) => *a = Some(b.clone()),
+            _ => {}
+        }
+        self.fell_back += o.fell_back;
+        if self.answered_by.len() < o.answered_by.len() {
+            self.answered_by.resize(o.answered_by.len(), 0);
+        }
+        for (a, b) in self.answered_by.iter_mut().zip(&o.answered_by) {
+            *a += b;
+        }
+        self.fallback_attempts += o.fallback_attempts;
+        Ok(())
+    }
+}
