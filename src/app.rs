@@ -445,7 +445,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     }
 
     // Start in-process mocks and build one client per target.
-    let (mocks, runtimes) = prepare_targets(&plan)?;
+    let (mocks, runtimes) = prepare_targets(&plan, part.count)?;
     // The fallback tokenizer is built lazily, on a blocking thread, the first time a server
     // omits usage: building it costs about a CPU-second, which a run that never needs it
     // should not pay (nor have competing with its first requests).
@@ -709,7 +709,7 @@ async fn run_step(
     stop_rx: watch::Receiver<Stop>,
     run_id: &str,
 ) -> Result<results::RunResult> {
-    let (mocks, runtimes) = prepare_targets(&plan)?;
+    let (mocks, runtimes) = prepare_targets(&plan, 1)?;
     let file = match records {
         Some(p) => {
             Some(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)
@@ -1015,7 +1015,9 @@ async fn calibrate_cmd(a: CalibrateArgs) -> Result<Exit> {
 
 /// Starts an in-process mock for each `mock` target and builds one client (with its quotas)
 /// per target, reading API keys from the environment.
-fn prepare_targets(plan: &Plan) -> Result<(Vec<MockThread>, Vec<TargetRuntime>)> {
+/// Starts in-process mocks and builds each target's client; a shard gets 1/`shards` of each
+/// per-minute quota (the shards together keep the account's quota).
+fn prepare_targets(plan: &Plan, shards: u32) -> Result<(Vec<MockThread>, Vec<TargetRuntime>)> {
     let mut mocks = Vec::new();
     let mut runtimes = Vec::new();
     let largest = plan.workload.largest_request_tokens();
@@ -1087,8 +1089,8 @@ fn prepare_targets(plan: &Plan) -> Result<(Vec<MockThread>, Vec<TargetRuntime>)>
         };
         runtimes.push(TargetRuntime::new(
             client,
-            t.requests_per_minute,
-            t.tokens_per_minute,
+            t.requests_per_minute.map(|r| r / shards as f64),
+            t.tokens_per_minute.map(|r| r / shards as f64),
             largest,
         ));
     }
@@ -1270,7 +1272,18 @@ async fn mock_cmd(a: MockArgs) -> Result<Exit> {
         None => None,
     };
     let mut model = MockModel {
-        ttft_ms: Dist::fixed(ttft.as_secs_f64() * 1e3),
+        ttft_ms: match &a.ttft_stddev {
+            None => Dist::fixed(ttft.as_secs_f64() * 1e3),
+            Some(sd) => Dist::Normal {
+                mean: ttft.as_secs_f64() * 1e3,
+                stddev: units::parse_duration(sd)
+                    .map_err(|e| anyhow!(UserError(format!("--ttft-stddev: {e}"))))?
+                    .as_secs_f64()
+                    * 1e3,
+                min: Some(0.0),
+                max: None,
+            },
+        },
         itl_ms: Dist::fixed(itl_ms),
         output_tokens: a.output_tokens.map(|n| Dist::fixed(n as f64)),
         tokens_per_chunk: a.tokens_per_chunk.max(1),

@@ -275,6 +275,10 @@ pub struct MockArgs {
     /// Time to first token, e.g. "200ms".
     #[arg(long, default_value = "50ms")]
     pub ttft: String,
+    /// Standard deviation of the time to first token (normal around --ttft, never below
+    /// zero), e.g. "10ms"; default: every response waits exactly --ttft.
+    #[arg(long, value_name = "DURATION")]
+    pub ttft_stddev: Option<String>,
     /// Delay between chunks, e.g. "20ms".
     #[arg(long, conflicts_with = "tokens_per_s")]
     pub itl: Option<String>,

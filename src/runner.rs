@@ -986,33 +986,9 @@ pub async fn run(
         (collector, writer, aborted)
     });
 
-    let send_end = match &sh.plan.load.shape {
-        Shape::Open { arrival, profile } => {
-            let ol = OpenLoop {
-                arrival: *arrival,
-                profile: profile.clone(),
-                seed: sh.plan.seed,
-                max_arrivals: sh.plan.load.requests,
-            };
-            // Validated by the caller (index < count); a bad pair would panic here.
-            let mine = crate::schedule::shard(ol.offsets(), part.index as u64, part.count as u64);
-            open_loop(&sh, mine).await
-        }
-        Shape::Trace(t) => {
-            let t = t.clone();
-            let end = sh.plan.load.send_end();
-            let n = sh.plan.load.requests.unwrap_or(u64::MAX);
-            let arrivals = t
-                .entries
-                .iter()
-                .enumerate()
-                .map(|(i, e)| (i as u64, e.t))
-                .take(n as usize)
-                .take_while(move |(_, at)| end.is_none_or(|end| *at < end))
-                .filter(move |(i, _)| part.owns(*i));
-            open_loop(&sh, arrivals).await
-        }
-        Shape::Closed { .. } => closed_loop(&sh).await,
+    let send_end = match arrivals(&sh.plan, part) {
+        Some(mine) => open_loop(&sh, mine).await,
+        None => closed_loop(&sh).await,
     };
     let interrupted = *stop.borrow() >= Stop::Arrivals;
 
@@ -1055,6 +1031,47 @@ pub async fn run(
         health,
         aborted,
         guard,
+    }
+}
+
+/// The `(global index, offset from the start)` arrivals shard `part` sends, for an open-loop or
+/// trace plan (None for a closed loop): the global schedule from the scenario and seed, cut by
+/// the run's `requests` and duration limits, then striped — arrival `i` is shard `i mod N`'s —
+/// so the shards' arrivals are exactly the unsharded ones.
+///
+/// # Panics
+/// If `part.index >= part.count` (callers validate `--shard`).
+pub fn arrivals(
+    plan: &Plan,
+    part: ShardPart,
+) -> Option<Box<dyn Iterator<Item = (u64, Duration)> + Send>> {
+    match &plan.load.shape {
+        Shape::Open { arrival, profile } => {
+            let ol = OpenLoop {
+                arrival: *arrival,
+                profile: profile.clone(),
+                seed: plan.seed,
+                max_arrivals: plan.load.requests,
+            };
+            Some(Box::new(crate::schedule::shard(
+                ol.offsets(),
+                part.index as u64,
+                part.count as u64,
+            )))
+        }
+        Shape::Trace(t) => {
+            let t = t.clone();
+            let end = plan.load.send_end();
+            let n = plan.load.requests.unwrap_or(u64::MAX);
+            Some(Box::new(
+                (0..t.entries.len())
+                    .map(move |i| (i as u64, t.entries[i].t))
+                    .take(n.min(usize::MAX as u64) as usize)
+                    .take_while(move |(_, at)| end.is_none_or(|end| *at < end))
+                    .filter(move |(i, _)| part.owns(*i)),
+            ))
+        }
+        Shape::Closed { .. } => None,
     }
 }
 

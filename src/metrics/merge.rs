@@ -379,3 +379,191 @@ impl Groups {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Phase, RequestRecord};
+
+    /// A deterministic spread of requests over 2 models and ~6 seconds: successes with
+    /// varied TTFT and token gaps, some failures and drops, some outside the window.
+    fn records(n: u64) -> Vec<(usize, RequestRecord)> {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..n)
+            .map(|i| {
+                let sched = i * 6_000_000 / n;
+                let model = (next() % 2) as usize;
+                let outcome = match next() % 20 {
+                    0 => Outcome::Http5xx,
+                    1 => Outcome::Dropped,
+                    _ => Outcome::Ok,
+                };
+                let phase = if sched < 1_000_000 {
+                    Phase::Warmup
+                } else {
+                    Phase::Measure
+                };
+                let dispatch = sched + next() % 3_000;
+                let mut r = RequestRecord::unsent(i, "m".into(), phase, outcome, sched, dispatch);
+                if outcome == Outcome::Dropped {
+                    r.t_end_us = dispatch;
+                    return (model, r);
+                }
+                let send = dispatch + next() % 500;
+                r.t_send_us = Some(send);
+                r.input_tokens = Some(10 + next() % 500);
+                if outcome == Outcome::Ok {
+                    let first = send + 20_000 + next() % 400_000;
+                    let k = 1 + (next() % 40) as u32;
+                    let gaps: Vec<(u32, u32)> = (1..k)
+                        .map(|_| ((1_000 + next() % 30_000) as u32, 20))
+                        .collect();
+                    let total: u64 = gaps.iter().map(|g| g.0 as u64).sum();
+                    r.t_first_us = Some(first);
+                    r.t_last_us = Some(first + total);
+                    r.t_end_us = first + total + 50;
+                    r.output_events = k;
+                    r.output_tokens = Some(k as u64 + next() % 3);
+                    r.first_event_bytes = 20;
+                    r.gaps = gaps;
+                } else {
+                    r.t_end_us = send + next() % 50_000;
+                }
+                (model, r)
+            })
+            .collect()
+    }
+
+    fn collector() -> Collector {
+        let mut c = Collector::new(
+            2,
+            Window {
+                start_us: 1_000_000,
+                end_us: Some(5_000_000),
+            },
+            Vec::new(),
+            10_000_000,
+        );
+        c.keep_second_hists();
+        c
+    }
+
+    fn same_hist(a: &Hist, b: &Hist, what: &str) {
+        let v = |h: &Hist| -> Vec<(u64, u64)> {
+            h.inner()
+                .iter_recorded()
+                .map(|x| (x.value_iterated_to(), x.count_at_value()))
+                .collect()
+        };
+        assert_eq!(v(a), v(b), "{what}");
+    }
+
+    fn same_stats(a: &Stats, b: &Stats, what: &str) {
+        for ((name, x), (_, y)) in a.hists.named().into_iter().zip(b.hists.named()) {
+            same_hist(x, y, &format!("{what}.{name}"));
+        }
+        assert_eq!(a.outcomes, b.outcomes, "{what}.outcomes");
+        assert_eq!(a.tokens, b.tokens, "{what}.tokens");
+        assert_eq!(a.tokens_all_phases, b.tokens_all_phases, "{what}");
+        assert_eq!(a.sent_all_phases, b.sent_all_phases, "{what}");
+        assert_eq!(a.window_output_tokens, b.window_output_tokens, "{what}");
+        assert_eq!(a.window_input_tokens, b.window_input_tokens, "{what}");
+        assert_eq!(a.window_completed, b.window_completed, "{what}");
+        assert_eq!(a.output_per_s, b.output_per_s, "{what}.output_per_s");
+        assert_eq!(a.output_sources, b.output_sources, "{what}");
+    }
+
+    /// Recording every sample in one collector and recording them split over three, written
+    /// out, read back and added, give the same histograms bucket for bucket and the same counts.
+    #[test]
+    fn merged_partials_equal_one_collector_of_all_samples() {
+        let recs = records(3_000);
+        let mut whole = collector();
+        let mut parts = [collector(), collector(), collector()];
+        for (i, (m, r)) in recs.iter().enumerate() {
+            whole.add(*m, r);
+            parts[i % 3].add(*m, r);
+        }
+        whole.finish();
+        let mut merged: Option<Collector> = None;
+        for mut p in parts {
+            p.finish();
+            let text = serde_json::to_string(&p.state()).expect("state serialises");
+            let back: CollectorState = serde_json::from_str(&text).expect("state reads back");
+            let c = Collector::from_state(back, 0).expect("valid state");
+            match merged.as_mut() {
+                None => merged = Some(c),
+                Some(m) => m.absorb(&c).expect("same shapes"),
+            }
+        }
+        let merged = merged.expect("three parts");
+        same_stats(&whole.overall, &merged.overall, "overall");
+        for i in 0..2 {
+            same_stats(&whole.models[i], &merged.models[i], &format!("model {i}"));
+        }
+        same_hist(&whole.schedule_lag, &merged.schedule_lag, "schedule_lag");
+        same_hist(&whole.queue_time, &merged.queue_time, "queue_time");
+        assert!(whole.overall.hists.ttft.len() > 2_000);
+        assert_eq!(whole.arrivals_in_window, merged.arrivals_in_window);
+        assert_eq!(
+            whole.arrivals_sent_in_window,
+            merged.arrivals_sent_in_window
+        );
+        assert_eq!(whole.sent_in_window, merged.sent_in_window);
+        assert_eq!(whole.last_end_us, merged.last_end_us);
+        assert_eq!(whole.window(), merged.window());
+        assert_eq!(whole.series.len(), merged.series.len());
+        for (s, (a, b)) in whole.series.iter().zip(&merged.series).enumerate() {
+            assert_eq!(
+                (
+                    a.sent,
+                    a.ok,
+                    a.failed,
+                    a.dropped,
+                    a.output_tokens,
+                    a.ttft_count
+                ),
+                (
+                    b.sent,
+                    b.ok,
+                    b.failed,
+                    b.dropped,
+                    b.output_tokens,
+                    b.ttft_count
+                ),
+                "second {s}"
+            );
+            assert_eq!(a.errors, b.errors, "second {s}");
+            // Per-second percentiles come from the added histograms, not from averaging.
+            assert_eq!(
+                (a.ttft_p50_ms, a.ttft_p99_ms),
+                (b.ttft_p50_ms, b.ttft_p99_ms),
+                "second {s}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_shift_moves_the_series_and_window_by_whole_seconds() {
+        let mut c = collector();
+        for (m, r) in records(200) {
+            c.add(m, &r);
+        }
+        c.finish();
+        let moved = Collector::from_state(c.state(), 2).expect("valid");
+        assert_eq!(moved.series.len(), c.series.len() + 2);
+        assert_eq!(moved.series[2].sent, c.series[0].sent);
+        assert_eq!(moved.window().start_us, c.window().start_us + 2_000_000);
+        assert_eq!(
+            moved.overall.output_per_s[2..],
+            c.overall.output_per_s[..],
+            "output per second shifted"
+        );
+    }
+}
