@@ -418,7 +418,7 @@ pub fn merge(paths: &[PathBuf]) -> Result<RunResult, MergeError> {
         shard: Shard { index: 0, count: 1 },
         max_lag_p99_ms: part.max_lag_p99_ms,
         min_send_ratio: part.min_send_ratio,
-        warnings,
+        warnings: Vec::new(),
         health: crate::monitor::Health {
             loop_lag,
             cpu_per_s,
@@ -428,6 +428,24 @@ pub fn merge(paths: &[PathBuf]) -> Result<RunResult, MergeError> {
         cpu_excludes_mock,
         guard,
     };
+    // Shards on one host share its clock; across hosts, an unsynchronised clock can start a
+    // stripe out of step with the others by as much as the clock is off.
+    let hosts: std::collections::BTreeSet<&str> =
+        summaries.iter().map(|x| x.host.hostname.as_str()).collect();
+    if hosts.len() > 1 {
+        for x in summaries.iter().filter(|x| !x.clock.synchronized) {
+            warnings.push(format!(
+                "shard {}/{count} ({}): the host clock was not synchronised (NTP); its stripe may have started out of step with the others by up to {} ms",
+                x.index,
+                x.host.hostname,
+                x.clock
+                    .max_error_ms
+                    .map_or("an unknown number of".to_string(), |m| format!("{m:.0}"))
+            ));
+        }
+    }
+    let mut meta = meta;
+    meta.warnings = warnings;
     let mut result = results::assemble(&part.frame, &collector, meta);
     result.host = first.host.clone();
     if !invalid.is_empty() {
