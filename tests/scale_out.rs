@@ -419,6 +419,12 @@ fn four_shard_processes_merge_to_what_one_process_measures() {
         .args(["--format", "markdown"]);
     let o = output_with_timeout(cmd, Duration::from_secs(30));
     assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let mut cmd = Command::new(bin());
+    cmd.arg("plan")
+        .arg(&merged_path)
+        .args(["--daily-input-tokens", "50M", "--format", "json"]);
+    let o = output_with_timeout(cmd, Duration::from_secs(30));
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
 }
 
 #[test]
