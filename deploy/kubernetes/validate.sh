@@ -37,11 +37,11 @@ ok() { echo "ok:   $*"; }
 # --- the validator, in a venv of its own -------------------------------------------------------
 if ! "$venv/bin/kubernetes-validate" --version 2>/dev/null | grep -qF "$KV_VERSION"; then
   echo "installing kubernetes-validate==$KV_VERSION into $venv"
-  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+  if ! command -v python3 >/dev/null || ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
       export DEBIAN_FRONTEND=noninteractive
       apt-get update -qq
-      apt-get install -y -qq python3-venv >/dev/null
+      apt-get install -y -qq python3 python3-venv >/dev/null
     else
       echo "validate.sh: python3 with venv (Debian: python3-venv) is required" >&2
       exit 1
@@ -172,9 +172,13 @@ check(mspec.get("backoffLimit") == 0, "merge-job: backoffLimit must be 0")
 check(mspec.get("template", {}).get("spec", {}).get("restartPolicy") == "Never", "merge-job: restartPolicy must be Never")
 check("llmload merge" in script and "shard-*.json" in script, "merge-job: must run llmload merge over shard-*.json")
 check("__RUN_ID__" in (here / "merge-job.yaml").read_text(), "merge-job.yaml: placeholder __RUN_ID__ is missing")
+# The shards write /results/$(RUN_ID)/shard-$(JOB_COMPLETION_INDEX).json; the merge script
+# must glob that same directory (its $dir, with $RUN_ID from its own env).
 out_dir = out.rsplit("/", 1)[0].replace("$(RUN_ID)", "$RUN_ID")
-check(out_dir + "/shard-" in script.replace('"$dir"', "/results/$RUN_ID").replace("$dir", "/results/$RUN_ID"),
-      f"merge-job: must read the shards' directory {out_dir}")
+dirs = re.findall(r'\bdir="([^"]*)"', script)
+resolved = script.replace('"$dir"', dirs[0]).replace("$dir", dirs[0]) if len(dirs) == 1 else script
+check(out_dir + "/shard-*.json" in resolved, f"merge-job: must merge {out_dir}/shard-*.json, the shards' files")
+check("RUN_ID" in env_names(mc), "merge-job: RUN_ID must be in env")
 
 # Cross-references: every pod mounts the same ConfigMap / PVC and uses one image.
 cm_name = cm.get("metadata", {}).get("name")
@@ -195,12 +199,15 @@ for what, obj in (("shards-job", shards), ("merge-job", merge), ("mock", deploy)
 check(len(images) == 1, f"all pods must use one image, found {sorted(map(str, images))}")
 
 # The scenario targets the mock Service (the same port), and the claims are there.
-import tomllib
 data = cm.get("data", {})
 check({"scenario.toml", "claims.toml"} <= set(data), "ConfigMap: needs scenario.toml and claims.toml")
 try:
+    import tomllib  # Python 3.11+ (Debian 12's python3)
     scen = tomllib.loads(data.get("scenario.toml", ""))
     claims = tomllib.loads(data.get("claims.toml", ""))
+except ImportError:
+    problems.append("python3 >= 3.11 (tomllib) is needed to read the scenario and claims")
+    scen, claims = {}, {}
 except tomllib.TOMLDecodeError as e:
     problems.append(f"ConfigMap: TOML: {e}")
     scen, claims = {}, {}
