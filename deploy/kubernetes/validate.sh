@@ -28,7 +28,7 @@ root="$(cd "$here/../.." && pwd)"
 
 KV_VERSION="1.37.0"                        # kubernetes-validate, pinned
 K8S_VERSIONS="${K8S_VERSIONS:-1.28.0 1.37.0}"   # oldest and newest Kubernetes checked
-venv="${LLMLOAD_VALIDATE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/llmload/k8s-validate}"
+venv="${LLMLOAD_VALIDATE_VENV:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/llmload/k8s-validate}"
 
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
