@@ -67,6 +67,21 @@ impl Hist {
         )
     }
 
+    /// A histogram with `sigfig` significant digits whose bucket array grows only as far as
+    /// the largest value recorded (still clamped at [`MAX_VALUE`]): a few KB for
+    /// millisecond-to-second latencies instead of the whole hour's range. For the many small
+    /// per-second histograms a long run keeps open.
+    pub fn growable(sigfig: u8) -> Hist {
+        let mut h = Histogram::new(sigfig).expect("1..=5 significant digits are valid");
+        h.auto(true);
+        Hist(h)
+    }
+
+    /// Lets the bucket array grow past the range it was made (or read back) with.
+    pub fn make_growable(&mut self) {
+        self.0.auto(true);
+    }
+
     /// Records one value (clamped to the range).
     pub fn record(&mut self, v: u64) {
         self.0.saturating_record(v.min(MAX_VALUE));
@@ -121,6 +136,9 @@ impl Hist {
 
     /// Adds another histogram's samples.
     pub fn merge(&mut self, other: &Hist) -> Result<(), HistError> {
+        // A growable histogram (or one read back from its encoding, which keeps only the range
+        // it had grown to) must be able to take the other's larger values.
+        self.make_growable();
         self.0
             .add(&other.0)
             .map_err(|e| HistError::Merge(format!("{e:?}")))

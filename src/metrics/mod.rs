@@ -286,7 +286,9 @@ pub struct Collector {
     spec: GroupSpec,
     window: Window,
     slo: Vec<Slo>,
-    open_ttft: BTreeMap<usize, Hist>,
+    open_ttft: BTreeMap<usize, SecondTtft>,
+    /// Seconds below this are packed (or closed).
+    packed_below: usize,
     hold_us: u64,
 }
 
@@ -317,6 +319,7 @@ impl Collector {
             window,
             slo,
             open_ttft: BTreeMap::new(),
+            packed_below: 0,
             hold_us,
         }
     }
@@ -429,10 +432,15 @@ impl Collector {
         if r.outcome == Outcome::Ok {
             if let (Some(tf), Some(ts)) = (r.t_first_us, r.t_send_us) {
                 let sec = (tf / SEC_US) as usize;
-                self.open_ttft
+                let v = tf.saturating_sub(ts);
+                match self
+                    .open_ttft
                     .entry(sec)
-                    .or_insert_with(|| Hist::new(2))
-                    .record(tf.saturating_sub(ts));
+                    .or_insert_with(|| SecondTtft::Open(Hist::growable(2)))
+                {
+                    SecondTtft::Open(h) => h.record(v),
+                    SecondTtft::Packed { late, .. } => late.push(v),
+                }
             }
         }
         self.close_old_seconds(r.t_end_us);
@@ -545,13 +553,23 @@ impl Collector {
             if sec as u64 >= horizon {
                 break;
             }
-            if let Some((sec, h)) = self.open_ttft.pop_first() {
-                self.finalize_second(sec, &h);
+            if let Some((sec, t)) = self.open_ttft.pop_first() {
+                self.finalize_second(sec, t.unpack());
             }
+        }
+        // Seconds older than PACK_AFTER_S stay open for late first tokens (requests still
+        // streaming), but packed: a few hundred bytes each instead of a histogram's array.
+        let pack_below = (now_us / SEC_US).saturating_sub(PACK_AFTER_S) as usize;
+        if pack_below > self.packed_below {
+            let range = self.packed_below..pack_below;
+            for (_, t) in self.open_ttft.range_mut(range) {
+                t.pack();
+            }
+            self.packed_below = pack_below;
         }
     }
 
-    fn finalize_second(&mut self, sec: usize, h: &Hist) {
+    fn finalize_second(&mut self, sec: usize, h: Hist) {
         let keep = self.keep_second_hists;
         let b = self.bucket(sec as u64 * SEC_US);
         if keep {
@@ -564,8 +582,46 @@ impl Collector {
 
     /// Reduces every remaining per-second histogram; call once at the end.
     pub fn finish(&mut self) {
-        while let Some((sec, h)) = self.open_ttft.pop_first() {
-            self.finalize_second(sec, &h);
+        while let Some((sec, t)) = self.open_ttft.pop_first() {
+            self.finalize_second(sec, t.unpack());
+        }
+    }
+}
+
+/// Seconds after which an open per-second TTFT histogram is packed.
+const PACK_AFTER_S: u64 = 5;
+
+/// One second's TTFT samples while first tokens may still be reported for it: a histogram for
+/// recent seconds; for older ones, its encoding plus the few samples that came later (from
+/// requests that were still streaming), so a long run's memory does not grow with its length.
+#[derive(Debug)]
+enum SecondTtft {
+    Open(Hist),
+    Packed { hist: String, late: Vec<u64> },
+}
+
+impl SecondTtft {
+    fn pack(&mut self) {
+        if let SecondTtft::Open(h) = self {
+            *self = SecondTtft::Packed {
+                hist: h.encode(),
+                late: Vec::new(),
+            };
+        }
+    }
+
+    fn unpack(self) -> Hist {
+        match self {
+            SecondTtft::Open(h) => h,
+            SecondTtft::Packed { hist, late } => {
+                // The encoding was made here a moment ago; it cannot be corrupt.
+                let mut h = Hist::decode(&hist).unwrap_or_else(|_| Hist::growable(2));
+                h.make_growable();
+                for v in late {
+                    h.record(v);
+                }
+                h
+            }
         }
     }
 }
