@@ -148,11 +148,16 @@ pub fn clock_info() -> ClockInfo {
 }
 
 /// The plan hash: the plan as the result sees it (models, prices, load, groups — the frame,
-/// which carries the scenario file's SHA-256 and the seed) and the shard count. The contents
+/// which carries the scenario file's SHA-256 and the seed, but not the path it was given by)
+/// and the shard count. The contents
 /// of prompt, dataset and trace files are not part of it: give every shard the same files.
 pub fn plan_hash(frame: &Frame, count: u32) -> String {
+    // The path the scenario was given by differs between machines (and working folders);
+    // its content hash does not.
+    let mut f = frame.clone();
+    f.scenario.path.clear();
     let mut h = Sha256::new();
-    h.update(serde_json::to_vec(frame).unwrap_or_default());
+    h.update(serde_json::to_vec(&f).unwrap_or_default());
     h.update(count.to_le_bytes());
     hex(&h.finalize())[..32].to_string()
 }
@@ -559,6 +564,33 @@ mod tests {
                 assert!(hi - lo <= 1, "{shares:?}");
             }
         }
+    }
+
+    #[test]
+    fn the_plan_hash_ignores_the_path_but_not_the_content_seed_or_count() {
+        let frame: Frame = serde_json::from_value(serde_json::json!({
+            "scenario": {"name": "x", "path": "scenarios/x.toml", "sha256": "ab", "seed": 1},
+            "slo": {}, "slo_set": false, "daily_requests": null, "models": [],
+            "mode": "open", "arrival": "poisson", "burstiness": null, "concurrency": null,
+            "on_full": "queue", "max_in_flight": 10, "warmup_s": 0.0, "cooldown_s": 0.0,
+            "classes": [], "sessions_max_turns": null, "routes": [], "fallback": null,
+            "context_guard": null
+        }))
+        .expect("a frame");
+        let base = plan_hash(&frame, 4);
+        let mut moved = frame.clone();
+        moved.scenario.path = "/config/scenario.toml".into();
+        assert_eq!(plan_hash(&moved, 4), base);
+        assert_ne!(plan_hash(&frame, 3), base);
+        let mut other = frame.clone();
+        other.scenario.seed = 2;
+        assert_ne!(plan_hash(&other, 4), base);
+        let mut edited = frame.clone();
+        edited.scenario.sha256 = "cd".into();
+        assert_ne!(plan_hash(&edited, 4), base);
+        let mut capped = frame;
+        capped.max_in_flight = 11;
+        assert_ne!(plan_hash(&capped, 4), base);
     }
 
     #[test]
