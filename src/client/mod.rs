@@ -6,6 +6,7 @@
 //! never puts credentials in an error or record.
 
 pub mod lean;
+mod scan;
 pub mod sse;
 pub mod wire;
 
