@@ -44,15 +44,32 @@ const fn splat(b: u8) -> u64 {
     0x0101_0101_0101_0101 * b as u64
 }
 
-/// Whether any of the 8 bytes is a quote, a backslash or a control character (< 0x20): the
-/// bytes a string scan must stop at. The classic SWAR zero-byte and less-than tests are exact
-/// about *whether* such a byte exists, which is all that is used here.
-fn special(w: u64) -> bool {
+/// The bytes of a word that are a quote, a backslash or a control character (< 0x20) — the
+/// bytes a string scan must stop at — as their high bits. The classic SWAR zero-byte and
+/// less-than tests can flag bytes *above* the first match wrongly (borrows run upwards) but
+/// never below it, so the lowest flag is exact, and that is the only one used.
+fn special_mask(w: u64) -> u64 {
     const HI: u64 = splat(0x80);
     let quote = w ^ splat(b'"');
     let backslash = w ^ splat(b'\\');
     let zero_in = |v: u64| v.wrapping_sub(splat(1)) & !v;
-    (zero_in(quote) | zero_in(backslash) | (w.wrapping_sub(splat(0x20)) & !w)) & HI != 0
+    (zero_in(quote) | zero_in(backslash) | (w.wrapping_sub(splat(0x20)) & !w)) & HI
+}
+
+/// The index of the first quote, backslash or control byte in `b` at or after `i` (or
+/// `b.len()`), eight bytes at a time.
+fn next_special(b: &[u8], mut i: usize) -> usize {
+    while let Some(w) = b.get(i..i + 8) {
+        let m = special_mask(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && !matches!(b[i], b'"' | b'\\' | 0..=0x1f) {
+        i += 1;
+    }
+    i
 }
 
 impl<'a> Scanner<'a> {
@@ -72,33 +89,15 @@ impl<'a> Scanner<'a> {
         (self.peek()? == c).then(|| self.i += 1)
     }
 
-    /// Moves over string bytes that need no attention, eight at a time.
-    fn run_of_plain(&mut self) {
-        while let Some(w) = self.b.get(self.i..self.i + 8) {
-            let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-            if special(w) {
-                return;
-            }
-            self.i += 8;
-        }
-    }
-
     /// A string without escapes or control characters, returned without its quotes.
     fn plain_str(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.i;
-        self.run_of_plain();
-        let b = self.b;
-        loop {
-            match *b.get(self.i)? {
-                b'"' => break,
-                b'\\' => return None,
-                c if c < 0x20 => return None,
-                _ => self.i += 1,
-            }
+        let end = next_special(self.b, start);
+        if *self.b.get(end)? != b'"' {
+            return None;
         }
-        let end = self.i;
-        self.i += 1;
+        self.i = end + 1;
         // Both ends are next to an ASCII quote, so they are character boundaries.
         self.s.get(start..end)
     }
@@ -187,14 +186,14 @@ impl<'a> Scanner<'a> {
             .then(|| self.i += word.len())
     }
 
-    /// A string, allowing the simple escapes (not `\u`, whose surrogate rules are left to serde).
+    /// A string, allowing the simple escapes (not `\\u`, whose surrogate rules are left to serde).
     fn skip_str(&mut self) -> Option<()> {
         if self.peek()? != b'"' {
             return None;
         }
         self.i += 1;
         loop {
-            self.run_of_plain();
+            self.i = next_special(self.b, self.i);
             match *self.b.get(self.i)? {
                 b'"' => {
                     self.i += 1;
@@ -204,8 +203,7 @@ impl<'a> Scanner<'a> {
                     b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 2,
                     _ => return None,
                 },
-                c if c < 0x20 => return None,
-                _ => self.i += 1,
+                _ => return None,
             }
         }
     }
@@ -385,31 +383,34 @@ mod tests {
     }
 
     #[test]
-    fn special_finds_quotes_backslashes_and_control_bytes_anywhere_in_a_word() {
-        for pos in 0..8 {
-            for (b, want) in [
-                (b'"', true),
-                (b'\\', true),
-                (0x00, true),
-                (b'\n', true),
-                (0x1f, true),
-                (b' ', false),
-                (b'a', false),
-                (0x7f, false),
-                (0xc3, false),
-                (0xff, false),
-            ] {
-                let mut w = *b"abcdefgh";
-                w[pos] = b;
-                assert_eq!(special(u64::from_le_bytes(w)), want, "{b:#x} at {pos}");
-                // Neighbours that are high bytes must not hide or fake a match.
-                let mut w = [0xe9u8; 8];
-                w[pos] = b;
-                assert_eq!(
-                    special(u64::from_le_bytes(w)),
-                    want,
-                    "{b:#x} at {pos} among 0xe9"
-                );
+    fn next_special_finds_the_first_quote_backslash_or_control_byte() {
+        for len in [1usize, 7, 8, 9, 16, 23] {
+            for pos in 0..len {
+                for (b, found) in [
+                    (b'"', true),
+                    (b'\\', true),
+                    (0x00, true),
+                    (b'\n', true),
+                    (0x1f, true),
+                    (b' ', false),
+                    (b'a', false),
+                    (0x7f, false),
+                    (0xc3, false),
+                    (0xff, false),
+                ] {
+                    // Plain ASCII around it, then high bytes (UTF-8 continuation-like).
+                    for fill in [b'x', 0xe9] {
+                        let mut v = vec![fill; len];
+                        v[pos] = b;
+                        let want = if found { pos } else { len };
+                        assert_eq!(next_special(&v, 0), want, "{b:#x} at {pos} of {len}");
+                        // A second special byte later never moves the first.
+                        if found && pos + 1 < len {
+                            v[len - 1] = b'"';
+                            assert_eq!(next_special(&v, 0), pos, "{b:#x} at {pos} of {len}");
+                        }
+                    }
+                }
             }
         }
     }
