@@ -7,11 +7,17 @@
 #   benches/capacity.sh            # the full set (about 6 minutes)
 #   QUICK=1 benches/capacity.sh    # shorter runs, for a smoke check
 #   FULL=1 benches/capacity.sh     # adds the 1M-request memory run (about 4 more minutes)
+#   BIN=/tmp/other-llmload NO_CRITERION=1 benches/capacity.sh   # another build, no criterion step
+#   CLIENT=reqwest benches/capacity.sh   # the scenarios name this HTTP client (default: auto)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --quiet
-BIN="$PWD/target/release/llmload"
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN="$PWD/target/release/llmload"
+fi
+CLIENT_LINE=""
+[ -n "${CLIENT:-}" ] && CLIENT_LINE="client = \"$CLIENT\""
 OUT="${OUT:-$PWD/target/capacity}"
 rm -rf "$OUT" && mkdir -p "$OUT"
 QUICK="${QUICK:-}"
@@ -46,6 +52,7 @@ seed = 1
 [[targets]]
 name = "mock"
 base_url = "$URL"
+$CLIENT_LINE
 timeouts = { connect = "10s", first_token = "300s", idle = "300s", total = "600s" }
 [[models]]
 id = "sim"
@@ -76,7 +83,7 @@ run() {
 }
 
 echo "== criterion: SSE framing + decode per event"
-cargo bench --quiet --bench hot_paths -- --warm-up-time 1 --measurement-time 3 sse/ 2>/dev/null \
+[ -n "${NO_CRITERION:-}" ] || cargo bench --quiet --bench hot_paths -- --warm-up-time 1 --measurement-time 3 sse/ 2>/dev/null \
   | grep -E "^sse|time:" | tee "$OUT/criterion-sse.txt" || true
 
 echo "== closed loop, 32 streams, 16 tokens (TTFT 5 ms, 1 ms between tokens)"

@@ -96,7 +96,8 @@ pub struct Target {
     pub insecure: bool,
     /// File holding the API key.
     pub api_key_file: Option<PathBuf>,
-    /// Use the lean HTTP/1.1 transport.
+    /// Use the lean HTTP/1.1 transport (resolved from `client`, the URL, `http` and the
+    /// environment's proxy settings; see [`crate::scenario::ClientKind`]).
     pub lean: bool,
     /// Largest response body accepted (None: the client's default).
     pub max_response_bytes: Option<usize>,
@@ -596,15 +597,20 @@ impl Plan {
                     "give `api_key_env` or `api_key_file`, not both".into(),
                 );
             }
-            let lean = t.client == Some(crate::scenario::ClientKind::Lean);
-            if lean && t.base_url.starts_with("https://") {
+            let explicit_lean = t.client == Some(crate::scenario::ClientKind::Lean);
+            let lean = t.client.unwrap_or_default().uses_lean(
+                &t.base_url,
+                t.http,
+                crate::scenario::http_proxy_in_env(),
+            );
+            if explicit_lean && t.base_url.starts_with("https://") {
                 bad(
                     &at("client"),
-                    "the lean client speaks plain http:// only; use the default client for https"
+                    "the lean client speaks plain http:// only; use `client = \"reqwest\"` (or leave `client` out) for https"
                         .into(),
                 );
             }
-            if lean && t.http == Some(crate::scenario::HttpVersion::Http2) {
+            if explicit_lean && t.http == Some(crate::scenario::HttpVersion::Http2) {
                 bad(
                     &at("client"),
                     "the lean client speaks HTTP/1.1 only; drop `http = \"2\"`".into(),

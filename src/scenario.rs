@@ -151,8 +151,11 @@ pub struct TargetSpec {
     /// A file holding the API key (its first line), instead of an environment variable.
     #[serde(default)]
     pub api_key_file: Option<String>,
-    /// HTTP transport: "default" (reqwest/hyper) or "lean" (llmload's own HTTP/1.1 reader for
-    /// plain http://, fewer wake-ups per token; experimental).
+    /// HTTP transport: "auto" (the default: "lean" for plain http:// without `http = "2"` and
+    /// without an HTTP proxy in the environment, else "reqwest"), "lean" (llmload's own
+    /// HTTP/1.1 reader, fewer wake-ups per token) or "reqwest" (reqwest/hyper: HTTP/1.1 and
+    /// HTTP/2, TLS, proxies). "default" is the old name of "reqwest", kept so scenarios
+    /// written when reqwest was the default keep their meaning.
     #[serde(default)]
     pub client: Option<ClientKind>,
     /// Largest response body accepted, in bytes (default 16 MiB); a larger one ends the
@@ -179,11 +182,38 @@ pub struct RetrySpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClientKind {
-    /// reqwest over hyper: HTTP/1.1 and HTTP/2, TLS.
+    /// Lean where it can serve the target (plain http://, HTTP/1.1, no proxy), else reqwest.
     #[default]
-    Default,
+    Auto,
+    /// reqwest over hyper: HTTP/1.1 and HTTP/2, TLS, proxies. Also accepted as "default",
+    /// its name while it was the default.
+    #[serde(alias = "default")]
+    Reqwest,
     /// llmload's own HTTP/1.1 reader: plain http only.
     Lean,
+}
+
+impl ClientKind {
+    /// Whether a target with this choice uses the lean transport. `proxied`: an HTTP proxy is
+    /// set in the environment (reqwest would send plain-http requests through it; the lean
+    /// client would not, so "auto" leaves such targets to reqwest).
+    pub fn uses_lean(self, base_url: &str, http: Option<HttpVersion>, proxied: bool) -> bool {
+        match self {
+            ClientKind::Lean => true,
+            ClientKind::Reqwest => false,
+            ClientKind::Auto => {
+                !base_url.starts_with("https://") && http != Some(HttpVersion::Http2) && !proxied
+            }
+        }
+    }
+}
+
+/// Whether the environment sets an HTTP proxy that reqwest would use for a plain-http target
+/// (`http_proxy`, `HTTP_PROXY`, `all_proxy`, `ALL_PROXY`; non-empty).
+pub fn http_proxy_in_env() -> bool {
+    ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
 }
 
 /// HTTP version choice.
@@ -1079,5 +1109,45 @@ duration = "2s"
                 max: None
             }))
         );
+    }
+
+    #[test]
+    fn client_auto_is_lean_only_where_lean_can_serve_the_target() {
+        let auto = ClientKind::default();
+        assert_eq!(auto, ClientKind::Auto);
+        assert!(auto.uses_lean("http://127.0.0.1:8000/v1", None, false));
+        assert!(auto.uses_lean("mock", Some(HttpVersion::Http1), false));
+        assert!(auto.uses_lean("http://h/v1", Some(HttpVersion::Auto), false));
+        assert!(!auto.uses_lean("https://h/v1", None, false));
+        assert!(!auto.uses_lean("http://h/v1", Some(HttpVersion::Http2), false));
+        assert!(
+            !auto.uses_lean("http://h/v1", None, true),
+            "a proxy stays with reqwest"
+        );
+        assert!(!ClientKind::Reqwest.uses_lean("http://h/v1", None, false));
+        assert!(ClientKind::Lean.uses_lean("http://h/v1", None, true));
+    }
+
+    #[test]
+    fn client_names_old_and_new_parse() {
+        for (name, want) in [
+            ("auto", ClientKind::Auto),
+            ("lean", ClientKind::Lean),
+            ("reqwest", ClientKind::Reqwest),
+            // The name reqwest had while it was the default keeps its meaning.
+            ("default", ClientKind::Reqwest),
+        ] {
+            let text = OK.replace(
+                "base_url = \"mock\"",
+                &format!("base_url = \"mock\"\nclient = \"{name}\""),
+            );
+            let f = src(&text).parse().expect("valid");
+            assert_eq!(f.targets[0].client, Some(want), "{name}");
+        }
+        let bad = OK.replace(
+            "base_url = \"mock\"",
+            "base_url = \"mock\"\nclient = \"hyper\"",
+        );
+        assert!(src(&bad).parse().is_err());
     }
 }

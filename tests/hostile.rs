@@ -559,8 +559,8 @@ fn every_fault_at_once(client: &str) {
 }
 
 #[test]
-fn every_fault_at_once_lands_in_its_class_with_the_default_client() {
-    every_fault_at_once("default");
+fn every_fault_at_once_lands_in_its_class_with_the_reqwest_client() {
+    every_fault_at_once("reqwest");
 }
 
 #[test]
@@ -1038,7 +1038,7 @@ fn serve_one(s: std::net::TcpStream, served: &std::sync::atomic::AtomicU64) {
 
 #[test]
 fn a_server_that_closes_advertised_keep_alive_connections_loses_no_request() {
-    for client in ["", "client = \"lean\""] {
+    for client in ["client = \"reqwest\"", "client = \"lean\""] {
         let srv = ClosingServer::start();
         let r = run_scenario(&scenario_at(&srv.url, client, ""), &[], &[]);
         assert_ok_or_starved(&r);

@@ -659,16 +659,32 @@ fn refused_connections_are_classified_and_the_run_finishes() {
 }
 
 #[test]
-fn lean_client_counts_and_classifies_like_the_default_one() {
-    let lean = |t: String| {
+fn both_clients_count_and_classify_alike() {
+    // `lean` is what a plain-http target gets by default; `reqwest` is the explicit choice
+    // (and what https and HTTP/2 targets get). Both must give the same exact counts.
+    for kind in ["lean", "reqwest"] {
+        both_clients_case(kind);
+    }
+    // https is refused at validation for an explicit lean client.
+    let bad = scenario(r#"ttft = "5ms""#, "", "concurrency = 1\nrequests = 1").replace(
+        "base_url = \"mock\"",
+        "base_url = \"https://127.0.0.1:9/v1\"\nclient = \"lean\"",
+    );
+    let r = run_scenario(&bad, &["--quiet"], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("targets[0].client"), "{}", r.stderr);
+}
+
+fn both_clients_case(kind: &str) {
+    let with_client = |t: String| {
         t.replace(
             "base_url = \"mock\"",
-            "base_url = \"mock\"\nclient = \"lean\"",
+            &format!("base_url = \"mock\"\nclient = \"{kind}\""),
         )
     };
     // Exact counts, streamed chat.
     let r = run_scenario(
-        &lean(scenario(
+        &with_client(scenario(
             r#"ttft = "5ms", itl = "1ms", output_tokens = 12"#,
             "max_tokens = 100",
             "concurrency = 4\nrequests = 40",
@@ -687,7 +703,7 @@ fn lean_client_counts_and_classifies_like_the_default_one() {
         "stream = false\nmax_tokens = 7",
     ] {
         let r = run_scenario(
-            &lean(scenario(
+            &with_client(scenario(
                 r#"ttft = "5ms", itl = "1ms""#,
                 extra,
                 "concurrency = 2\nrequests = 6",
@@ -699,27 +715,15 @@ fn lean_client_counts_and_classifies_like_the_default_one() {
         assert_eq!(model(&r.result, 0)["tokens"]["output"], 42, "{extra}");
     }
     // Faults land in the same classes.
-    let r = run_scenario(&lean(fault_mix()), &["--quiet"], &[]);
+    let r = run_scenario(&with_client(fault_mix()), &["--quiet"], &[]);
     assert_ok_or_starved(&r);
     let m = model(&r.result, 0);
     assert_every_fault_class(m);
     assert_eq!(
         m["requests"]["ok"].as_u64().unwrap_or(0) + m["requests"]["failed"].as_u64().unwrap_or(0),
-        200
+        200,
+        "client {kind}"
     );
-    // https is refused at validation.
-    let bad = lean(scenario(
-        r#"ttft = "5ms""#,
-        "",
-        "concurrency = 1\nrequests = 1",
-    ))
-    .replace(
-        "base_url = \"mock\"",
-        "base_url = \"https://127.0.0.1:9/v1\"",
-    );
-    let r = run_scenario(&bad, &["--quiet"], &[]);
-    assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("targets[0].client"), "{}", r.stderr);
 }
 
 #[test]

@@ -16,8 +16,6 @@ use tokio::net::TcpStream;
 
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
-/// Idle connections kept.
-const MAX_IDLE: usize = 4096;
 
 /// What went wrong, coarsely, for classification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +48,8 @@ impl LeanError {
 
 struct Pool {
     idle: Mutex<Vec<TcpStream>>,
+    /// Most idle connections kept (the target's `pool_max_idle`).
+    max_idle: usize,
 }
 
 /// A client for one `http://host:port/path`.
@@ -98,11 +98,13 @@ pub struct LeanResponse {
 }
 
 impl LeanClient {
-    /// A client for `url` (`http://host[:port]/path`), sending `headers` with every request.
+    /// A client for `url` (`http://host[:port]/path`), sending `headers` with every request
+    /// and keeping at most `max_idle` idle connections (0: a fresh connection per request).
     pub fn new(
         url: &str,
         headers: &[(String, String)],
         connect_timeout: Duration,
+        max_idle: usize,
     ) -> Result<LeanClient, String> {
         let rest = url
             .strip_prefix("http://")
@@ -139,6 +141,7 @@ impl LeanClient {
             connect_timeout,
             pool: Arc::new(Pool {
                 idle: Mutex::new(Vec::new()),
+                max_idle,
             }),
         })
     }
@@ -431,7 +434,7 @@ impl Drop for LeanResponse {
         // Only a fully read, keep-alive response with nothing left over returns its connection.
         if self.body == Body::Done && self.keep_alive && self.buf.is_empty() {
             if let (Some(s), Ok(mut idle)) = (self.stream.take(), self.pool.idle.lock()) {
-                if idle.len() < MAX_IDLE {
+                if idle.len() < self.pool.max_idle {
                     idle.push(s);
                 }
             }
@@ -472,7 +475,7 @@ mod tests {
     #[tokio::test]
     async fn chunked_body_split_anywhere() {
         let url = serve_once(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndata: \r\n4;ext=1\r\nabc\n\r\n0\r\n\r\n").await;
-        let c = LeanClient::new(&url, &[], Duration::from_secs(2)).expect("client");
+        let c = LeanClient::new(&url, &[], Duration::from_secs(2), 4).expect("client");
         let mut r = tokio::time::timeout(Duration::from_secs(5), c.send(b"{}"))
             .await
             .expect("in time")
@@ -488,12 +491,12 @@ mod tests {
             b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 2\r\nContent-Length: 5\r\n\r\nhello",
         )
         .await;
-        let c = LeanClient::new(&url, &[], Duration::from_secs(2)).expect("client");
+        let c = LeanClient::new(&url, &[], Duration::from_secs(2), 4).expect("client");
         let mut r = c.send(b"{}").await.expect("response");
         assert_eq!((r.status, r.header("retry-after")), (429, Some("2")));
         assert_eq!(body_of(&mut r).await.expect("body"), b"hello");
         let url = serve_once(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil close").await;
-        let c = LeanClient::new(&url, &[], Duration::from_secs(2)).expect("client");
+        let c = LeanClient::new(&url, &[], Duration::from_secs(2), 4).expect("client");
         let mut r = c.send(b"{}").await.expect("response");
         assert_eq!(body_of(&mut r).await.expect("body"), b"until close");
     }
@@ -503,14 +506,14 @@ mod tests {
         let url =
             serve_once(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nonly-part")
                 .await;
-        let c = LeanClient::new(&url, &[], Duration::from_secs(2)).expect("client");
+        let c = LeanClient::new(&url, &[], Duration::from_secs(2), 4).expect("client");
         let mut r = c.send(b"{}").await.expect("response");
         assert_eq!(
             body_of(&mut r).await.expect_err("cut").kind,
             LeanErrorKind::Io
         );
         let url = serve_once(b"SSH-2.0-OpenSSH\r\n\r\n").await;
-        let c = LeanClient::new(&url, &[], Duration::from_secs(2)).expect("client");
+        let c = LeanClient::new(&url, &[], Duration::from_secs(2), 4).expect("client");
         assert_eq!(
             c.send(b"{}").await.err().map(|e| e.kind),
             Some(LeanErrorKind::Protocol)
@@ -519,8 +522,8 @@ mod tests {
 
     #[test]
     fn only_plain_http_and_no_header_injection() {
-        assert!(LeanClient::new("https://x/v1", &[], Duration::from_secs(1)).is_err());
+        assert!(LeanClient::new("https://x/v1", &[], Duration::from_secs(1), 4).is_err());
         let bad = vec![("X-A".to_string(), "v\r\nInjected: 1".to_string())];
-        assert!(LeanClient::new("http://127.0.0.1:1/v1", &bad, Duration::from_secs(1)).is_err());
+        assert!(LeanClient::new("http://127.0.0.1:1/v1", &bad, Duration::from_secs(1), 4).is_err());
     }
 }

@@ -6,6 +6,7 @@
 //! never puts credentials in an error or record.
 
 pub mod lean;
+mod scan;
 pub mod sse;
 pub mod wire;
 
@@ -178,7 +179,8 @@ pub struct ClientSettings<'a> {
     pub ca_bundle: Option<&'a [u8]>,
     /// Accept any certificate.
     pub insecure: bool,
-    /// Use the lean HTTP/1.1 transport (plain http only).
+    /// Use the lean HTTP/1.1 transport (plain http only; the scenario's `client`, resolved by
+    /// the plan).
     pub lean: bool,
     /// Endpoint family.
     pub endpoint: EndpointKind,
@@ -258,12 +260,12 @@ impl TargetClient {
                 hs.push(("Authorization".into(), format!("Bearer {key}")));
             }
             Some(
-                lean::LeanClient::new(&url, &hs, s.timeouts.connect).map_err(|message| {
-                    ClientError::Build {
+                lean::LeanClient::new(&url, &hs, s.timeouts.connect, s.pool_max_idle).map_err(
+                    |message| ClientError::Build {
                         target: s.name.to_string(),
                         message: format!("client = \"lean\": {message}"),
-                    }
-                })?,
+                    },
+                )?,
             )
         } else {
             None

@@ -126,6 +126,13 @@ pub fn decode_stream_event(
     if trimmed.is_empty() {
         return Ok(StreamEvent::Delta(Delta::default()));
     }
+    // The plain common shape first (about a fifth of the instructions); anything else, and
+    // every error, goes to the full decoder below, which defines the rules.
+    let start = text.len();
+    if let Some(d) = super::scan::chunk(trimmed, want_id, text) {
+        return Ok(StreamEvent::Delta(d));
+    }
+    text.truncate(start);
     decode_object(trimmed, want_id, text)
 }
 
@@ -140,7 +147,12 @@ fn json_error(err: serde_json::Error) -> WireError {
     WireError::Json(err.to_string())
 }
 
-fn decode_object(json: &str, want_id: bool, text: &mut String) -> Result<StreamEvent, WireError> {
+/// The full decoder: every rule of the module docs. [`super::scan`] must agree with it.
+pub(super) fn decode_object(
+    json: &str,
+    want_id: bool,
+    text: &mut String,
+) -> Result<StreamEvent, WireError> {
     if !json.starts_with('{') {
         // serde_json would read a JSON array as a struct written positionally; reject early.
         return match serde_json::from_str::<IgnoredAny>(json) {
