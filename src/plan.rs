@@ -1329,9 +1329,7 @@ fn fallback_outcomes(name: &str) -> Option<Vec<Outcome>> {
             Outcome::StreamCut,
             Outcome::Incomplete,
         ],
-        other => vec![*Outcome::ALL
-            .iter()
-            .find(|o| o.name() == other && o.was_sent() && **o != Outcome::Ok)?],
+        other => vec![Outcome::from_name(other).filter(|o| o.was_sent() && *o != Outcome::Ok)?],
     })
 }
 

@@ -88,6 +88,11 @@ impl Outcome {
         Outcome::Skipped,
     ];
 
+    /// The outcome with this [`Outcome::name`].
+    pub fn from_name(name: &str) -> Option<Outcome> {
+        Outcome::ALL.iter().copied().find(|o| o.name() == name)
+    }
+
     /// The snake_case name used in results and tables.
     pub fn name(self) -> &'static str {
         match self {

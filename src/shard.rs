@@ -347,7 +347,7 @@ pub fn merge(paths: &[PathBuf]) -> Result<RunResult, MergeError> {
     let mut invalid = Vec::new();
     let count = shards.len() as u32;
     for (path, r, part) in &shards {
-        let c = Collector::from_state(part.collector.clone(), 0)
+        let c = Collector::from_state(part.collector.clone())
             .map_err(|e| MergeError(format!("{}: {e}", name(path))))?;
         match merged.as_mut() {
             None => merged = Some(c),
@@ -412,8 +412,7 @@ pub fn merge(paths: &[PathBuf]) -> Result<RunResult, MergeError> {
         return Err(MergeError("merge: no shards".into()));
     };
     collector.finish();
-    let (first_path, first, part) = &shards[0];
-    let _ = first_path;
+    let (_, first, part) = &shards[0];
     let meta = RunMeta {
         run_id: first.run_id.clone(),
         status,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Bucket, Collector, Groups, Hist, HistError, Stats, Tokens, Usd, Window, SEC_US};
+use super::{Bucket, Collector, Groups, Hist, HistError, Stats, Tokens, Usd, Window};
 use crate::record::Outcome;
 
 /// Serialises the outcome counts as `{name: count}` (non-zero only), so a partial result
@@ -32,39 +32,24 @@ pub(super) mod outcome_map {
         let m = BTreeMap::<String, u64>::deserialize(d)?;
         let mut a = [0u64; Outcome::ALL.len()];
         for (name, n) in m {
-            let o = Outcome::ALL
-                .iter()
-                .find(|o| o.name() == name)
-                .ok_or_else(|| serde::de::Error::custom(format!("unknown outcome `{name}`")))?;
-            a[o.index()] = n;
+            a[outcome(&name).map_err(serde::de::Error::custom)?.index()] = n;
         }
         Ok(a)
     }
 }
 
-/// One second of the series, as stored in a partial result.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct BucketState {
-    /// Requests sent.
-    pub sent: u64,
-    /// Ended ok.
-    pub ok: u64,
-    /// Ended in error.
-    pub failed: u64,
-    /// Dropped arrivals.
-    pub dropped: u64,
-    /// Output tokens by event time.
-    pub output_tokens: u64,
-    /// Highest in-flight count sampled.
-    pub in_flight_max: u64,
-    /// Errors by outcome name.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub errors: BTreeMap<String, u64>,
-    /// TTFT samples whose first token fell in this second.
-    pub ttft_count: u64,
-    /// Their histogram (µs), encoded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttft: Option<String>,
+fn outcome(name: &str) -> Result<Outcome, String> {
+    Outcome::from_name(name).ok_or_else(|| format!("unknown outcome `{name}`"))
+}
+
+/// Reads a `{name: count}` map of outcomes back with the names' static strings.
+pub(super) fn outcome_names<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<&'static str, u64>, D::Error> {
+    BTreeMap::<String, u64>::deserialize(d)?
+        .into_iter()
+        .map(|(name, n)| Ok((outcome(&name).map_err(serde::de::Error::custom)?.name(), n)))
+        .collect()
 }
 
 /// Everything a collector folded, in a form that can be written, read back and added.
@@ -98,8 +83,8 @@ pub struct CollectorState {
     pub in_flight_samples: u64,
     /// Breakdowns.
     pub groups: Groups,
-    /// 1 s buckets from the start.
-    pub series: Vec<BucketState>,
+    /// 1 s buckets from the start (with each second's TTFT histogram).
+    pub series: Vec<Bucket>,
 }
 
 impl Collector {
@@ -126,35 +111,18 @@ impl Collector {
             in_flight_mean: self.in_flight_mean(),
             in_flight_samples: self.in_flight_samples,
             groups: self.groups.clone(),
-            series: self
-                .series
-                .iter()
-                .map(|b| BucketState {
-                    sent: b.sent,
-                    ok: b.ok,
-                    failed: b.failed,
-                    dropped: b.dropped,
-                    output_tokens: b.output_tokens,
-                    in_flight_max: b.in_flight_max,
-                    errors: b.errors.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-                    ttft_count: b.ttft_count,
-                    ttft: b.ttft_hist.clone(),
-                })
-                .collect(),
+            series: self.series.clone(),
         }
     }
 
-    /// A finished collector from a state, shifted `shift_s` whole seconds later (a shard
-    /// that started that much after the earliest one). Per-second TTFT percentiles are
-    /// recomputed from the stored histograms.
-    pub fn from_state(s: CollectorState, shift_s: u64) -> Result<Collector, HistError> {
-        let shift_us = shift_s * SEC_US;
-        let pad = shift_s as usize;
+    /// A finished collector from a state. Per-second TTFT percentiles are recomputed from
+    /// the stored histograms.
+    pub fn from_state(s: CollectorState) -> Result<Collector, HistError> {
         let mut c = Collector::new(
             s.models.len(),
             Window {
-                start_us: s.window_start_us + shift_us,
-                end_us: s.window_end_us.map(|e| e + shift_us),
+                start_us: s.window_start_us,
+                end_us: s.window_end_us,
             },
             Vec::new(),
             0,
@@ -162,46 +130,19 @@ impl Collector {
         c.keep_second_hists = true;
         c.models = s.models;
         c.overall = s.overall;
-        for st in c.models.iter_mut().chain(std::iter::once(&mut c.overall)) {
-            shift_stats(st, pad);
-        }
         c.schedule_lag = s.schedule_lag;
         c.queue_time = s.queue_time;
         c.arrivals_in_window = s.arrivals_in_window;
         c.sent_in_window = s.sent_in_window;
         c.arrivals_sent_in_window = s.arrivals_sent_in_window;
         c.skipped_in_window = s.skipped_in_window;
-        c.last_end_us = s.last_end_us + shift_us;
+        c.last_end_us = s.last_end_us;
         c.in_flight_samples = s.in_flight_samples;
         c.in_flight_sum = s.in_flight_mean.unwrap_or(0.0) * s.in_flight_samples as f64;
         c.groups = s.groups;
-        for st in group_stats(&mut c.groups) {
-            shift_stats(st, pad);
-        }
-        c.series = vec![Bucket::default(); pad];
-        for b in s.series {
-            let mut errors = BTreeMap::new();
-            for (name, n) in b.errors {
-                let o = Outcome::ALL
-                    .iter()
-                    .find(|o| o.name() == name)
-                    .ok_or_else(|| HistError::Decode(format!("unknown outcome `{name}`")))?;
-                errors.insert(o.name(), n);
-            }
-            let mut out = Bucket {
-                sent: b.sent,
-                ok: b.ok,
-                failed: b.failed,
-                dropped: b.dropped,
-                output_tokens: b.output_tokens,
-                in_flight_max: b.in_flight_max,
-                errors,
-                ttft_count: b.ttft_count,
-                ttft_hist: b.ttft,
-                ..Bucket::default()
-            };
-            set_second_percentiles(&mut out)?;
-            c.series.push(out);
+        c.series = s.series;
+        for b in &mut c.series {
+            set_second_percentiles(b)?;
         }
         Ok(c)
     }
@@ -268,20 +209,6 @@ fn set_second_percentiles(b: &mut Bucket) -> Result<(), HistError> {
         }
     }
     Ok(())
-}
-
-fn group_stats(g: &mut Groups) -> impl Iterator<Item = &mut Stats> {
-    g.classes
-        .iter_mut()
-        .chain(g.turns.iter_mut())
-        .chain(g.cache.iter_mut())
-        .chain(g.end_user.iter_mut())
-}
-
-fn shift_stats(s: &mut Stats, pad: usize) {
-    if pad > 0 && !s.output_per_s.is_empty() {
-        s.output_per_s.splice(0..0, std::iter::repeat_n(0, pad));
-    }
 }
 
 fn add_tokens(a: &mut Tokens, b: &Tokens) {
@@ -496,7 +423,7 @@ mod tests {
             p.finish();
             let text = serde_json::to_string(&p.state()).expect("state serialises");
             let back: CollectorState = serde_json::from_str(&text).expect("state reads back");
-            let c = Collector::from_state(back, 0).expect("valid state");
+            let c = Collector::from_state(back).expect("valid state");
             match merged.as_mut() {
                 None => merged = Some(c),
                 Some(m) => m.absorb(&c).expect("same shapes"),
@@ -547,23 +474,5 @@ mod tests {
                 "second {s}"
             );
         }
-    }
-
-    #[test]
-    fn a_shift_moves_the_series_and_window_by_whole_seconds() {
-        let mut c = collector();
-        for (m, r) in records(200) {
-            c.add(m, &r);
-        }
-        c.finish();
-        let moved = Collector::from_state(c.state(), 2).expect("valid");
-        assert_eq!(moved.series.len(), c.series.len() + 2);
-        assert_eq!(moved.series[2].sent, c.series[0].sent);
-        assert_eq!(moved.window().start_us, c.window().start_us + 2_000_000);
-        assert_eq!(
-            moved.overall.output_per_s[2..],
-            c.overall.output_per_s[..],
-            "output per second shifted"
-        );
     }
 }

@@ -212,8 +212,9 @@ impl Stats {
     }
 }
 
-/// One second of the run.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One second of the run. Serialised (in a shard's partial result) without the percentiles,
+/// which are derived from `ttft_hist` when it is read back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Bucket {
     /// Requests sent.
     pub sent: u64,
@@ -228,15 +229,23 @@ pub struct Bucket {
     /// Highest in-flight count sampled.
     pub in_flight_max: u64,
     /// Errors by outcome name.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "merge::outcome_names"
+    )]
     pub errors: BTreeMap<&'static str, u64>,
     /// TTFT p50 of first tokens seen in this second (ms).
+    #[serde(skip)]
     pub ttft_p50_ms: Option<f64>,
     /// TTFT p99 (ms).
+    #[serde(skip)]
     pub ttft_p99_ms: Option<f64>,
     /// TTFT samples in this second.
     pub ttft_count: u64,
     /// The second's TTFT histogram, encoded; kept only when the collector is asked to
     /// (a shard's partial result, so merged seconds get exact percentiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttft_hist: Option<String>,
 }
 
