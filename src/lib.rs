@@ -22,6 +22,7 @@ pub mod record;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod rxstamp;
 pub mod scenario;
 pub mod schedule;
 pub mod shard;

@@ -11,8 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::rxstamp;
 
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
@@ -59,6 +62,8 @@ pub struct LeanClient {
     head: Arc<Vec<u8>>,
     connect_timeout: Duration,
     pool: Arc<Pool>,
+    /// Token times from the kernel's receive stamps (see `crate::rxstamp`).
+    stamps: bool,
 }
 
 impl std::fmt::Debug for LeanClient {
@@ -95,6 +100,10 @@ pub struct LeanResponse {
     pool: Arc<Pool>,
     /// The request was sent again on a fresh connection after a pooled one turned out closed.
     pub reconnected: bool,
+    /// When the request was written.
+    written: Instant,
+    /// When the bytes of the latest read reached the host (kernel stamp), when known.
+    rx_at: Option<Instant>,
 }
 
 impl LeanClient {
@@ -135,10 +144,15 @@ impl LeanClient {
             head.push_str("\r\n");
         }
         head.push_str("Content-Length: ");
+        // Before the first request: stamping must be live when its response arrives.
+        // LLMLOAD_KERNEL_STAMPS=off times reads in user space instead (for comparison).
+        let stamps = std::env::var("LLMLOAD_KERNEL_STAMPS").map_or(true, |v| v != "off")
+            && rxstamp::keep_on();
         Ok(LeanClient {
             addr,
             head: Arc::new(head.into_bytes()),
             connect_timeout,
+            stamps,
             pool: Arc::new(Pool {
                 idle: Mutex::new(Vec::new()),
                 max_idle,
@@ -157,6 +171,9 @@ impl LeanClient {
                 )
             })?;
         let _ = s.set_nodelay(true);
+        if self.stamps {
+            rxstamp::enable(&s);
+        }
         Ok(s)
     }
 
@@ -196,10 +213,15 @@ impl LeanClient {
                 LeanError::new(LeanErrorKind::Io, format!("write: {e}")),
             ));
         }
+        let written = Instant::now();
+        let mut rx_at = None;
         let mut buf = BytesMut::with_capacity(16 * 1024);
         loop {
-            let n = match s.read_buf(&mut buf).await {
-                Ok(n) => n,
+            let n = match rxstamp::read(&s, &mut buf, written).await {
+                Ok(r) => {
+                    rx_at = r.at.or(rx_at);
+                    r.n
+                }
                 Err(e) => {
                     return Err((
                         !buf.is_empty(),
@@ -270,6 +292,8 @@ impl LeanClient {
                         body,
                         pool: self.pool.clone(),
                         reconnected: false,
+                        written,
+                        rx_at,
                     });
                 }
                 Ok(httparse::Status::Partial) => {
@@ -303,13 +327,24 @@ impl LeanResponse {
             .map(|(_, v)| v.as_str())
     }
 
+    /// When the bytes of the latest read reached this host, as the kernel stamped them; None
+    /// when the system does not stamp (the caller's clock then stands in).
+    pub fn rx_at(&self) -> Option<Instant> {
+        self.rx_at
+    }
+
     async fn fill(&mut self) -> Result<usize, LeanError> {
-        let Some(s) = self.stream.as_mut() else {
+        let Some(s) = self.stream.as_ref() else {
             return Ok(0);
         };
-        s.read_buf(&mut self.buf)
+        let floor = self.rx_at.unwrap_or(self.written);
+        let r = rxstamp::read(s, &mut self.buf, floor)
             .await
-            .map_err(|e| LeanError::new(LeanErrorKind::Io, format!("read: {e}")))
+            .map_err(|e| LeanError::new(LeanErrorKind::Io, format!("read: {e}")))?;
+        if r.at.is_some() {
+            self.rx_at = r.at;
+        }
+        Ok(r.n)
     }
 
     /// The next piece of body, as soon as the socket has some; None at the end of the body.
@@ -445,6 +480,7 @@ impl Drop for LeanResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncReadExt;
     use tokio::net::TcpListener;
 
     async fn serve_once(reply: &'static [u8]) -> String {

@@ -413,7 +413,7 @@ impl TargetClient {
         first_deadline: Instant,
         total_deadline: Instant,
     ) {
-        let t_headers = Instant::now();
+        let t_headers = resp.rx_time().unwrap_or_else(Instant::now);
         rec.t_headers_us = Some(clock.us(t_headers));
         let status = resp.status();
         rec.status = Some(status);
@@ -558,7 +558,7 @@ impl TargetClient {
                 }
             }
         }
-        let t_end = Instant::now();
+        let t_end = resp.rx_time().unwrap_or_else(Instant::now);
         let t_us = clock.us(t_end);
         rec.t_end_us = t_us;
         let mut text = String::new();
@@ -618,6 +618,8 @@ impl TargetClient {
         let timer = tokio::time::sleep_until(first_deadline);
         tokio::pin!(timer);
         let mut idle_armed = false;
+        // When the body's end reached this host, for a stream that ended normally.
+        let mut end_at = None;
         let outcome = loop {
             let next = tokio::select! {
                 biased;
@@ -658,12 +660,16 @@ impl TargetClient {
                     break Outcome::StreamCut;
                 }
                 Ok(None) => {
-                    parser.finish(|ev| st.on_event(clock, ev.data, Instant::now()));
+                    let t = resp.rx_time().unwrap_or_else(Instant::now);
+                    end_at = Some(t);
+                    parser.finish(|ev| st.on_event(clock, ev.data, t));
                     break st.end_outcome();
                 }
                 Ok(Some(c)) => c,
             };
-            let now = Instant::now();
+            // When the bytes reached this host (the kernel's stamp) where known: the time the
+            // event loop took to get to them is the generator's, not the endpoint's.
+            let now = resp.rx_time().unwrap_or_else(Instant::now);
             received += chunk.len();
             if received > self.max_response {
                 st.error = Some("response exceeded the size cap".into());
@@ -690,7 +696,7 @@ impl TargetClient {
                 }
             }
         };
-        rec.t_end_us = clock.us(Instant::now());
+        rec.t_end_us = clock.us(end_at.unwrap_or_else(Instant::now));
         rec.outcome = outcome;
         rec.t_first_us = st.first.map(|t| clock.us(t));
         rec.t_first_answer_us = st.first_answer.map(|t| clock.us(t));
@@ -738,6 +744,15 @@ impl Resp {
                 .and_then(|v| v.to_str().ok())
                 .map(String::from),
             Resp::Lean(r) => r.header(name).map(String::from),
+        }
+    }
+
+    /// When the latest bytes read reached this host, when the transport knows (kernel stamps
+    /// on the lean client under Linux).
+    fn rx_time(&self) -> Option<Instant> {
+        match self {
+            Resp::Std(_) => None,
+            Resp::Lean(r) => r.rx_at(),
         }
     }
 

@@ -8,9 +8,10 @@
 use std::io;
 use std::os::fd::AsRawFd;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
@@ -28,6 +29,34 @@ pub(crate) struct MockListener {
 pub(crate) struct ConnInfo {
     /// Set it to end the connection with a TCP reset.
     pub reset: Arc<AtomicBool>,
+    /// The kernel's receive stamp of the latest bytes read on the connection (ns since the
+    /// Unix epoch; 0 when none).
+    rx: Arc<AtomicU64>,
+}
+
+impl ConnInfo {
+    fn new() -> ConnInfo {
+        ConnInfo {
+            reset: Arc::new(AtomicBool::new(false)),
+            rx: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// How long ago the latest bytes read on this connection reached the host, by the
+    /// kernel's stamp: called when a request has been read, it is how long the request has
+    /// waited since it arrived (the server's own wake-up and parsing). None when unknown.
+    pub fn arrival_age(&self) -> Option<Duration> {
+        #[cfg(target_os = "linux")]
+        {
+            const NS: u64 = 1_000_000_000;
+            let v = self.rx.load(Ordering::Relaxed);
+            let age = crate::rxstamp::imp::age(((v / NS) as i64, (v % NS) as i64));
+            // A stamp older than any request could wait is a clock step: not believed.
+            (v != 0 && age < Duration::from_secs(10)).then_some(age)
+        }
+        #[cfg(not(target_os = "linux"))]
+        None
+    }
 }
 
 impl Listener for MockListener {
@@ -39,11 +68,14 @@ impl Listener for MockListener {
             match self.inner.accept().await {
                 Ok((tcp, _)) => {
                     let _ = tcp.set_nodelay(true);
-                    let reset = Arc::new(AtomicBool::new(false));
-                    let info = ConnInfo {
-                        reset: reset.clone(),
+                    let stamped = crate::rxstamp::enable(&tcp);
+                    let info = ConnInfo::new();
+                    let stream = ConnStream {
+                        tcp,
+                        reset: info.reset.clone(),
+                        rx: stamped.then(|| info.rx.clone()),
                     };
-                    return (ConnStream { tcp, reset }, info);
+                    return (stream, info);
                 }
                 // Out of file descriptors or a connection aborted before accept: wait a
                 // little rather than spin (what axum's own listener does).
@@ -54,9 +86,7 @@ impl Listener for MockListener {
 
     fn local_addr(&self) -> io::Result<ConnInfo> {
         // Only used by axum for logging; the server's address is kept elsewhere.
-        self.inner.local_addr().map(|_| ConnInfo {
-            reset: Arc::new(AtomicBool::new(false)),
-        })
+        self.inner.local_addr().map(|_| ConnInfo::new())
     }
 }
 
@@ -70,6 +100,8 @@ impl Connected<IncomingStream<'_, MockListener>> for ConnInfo {
 pub(crate) struct ConnStream {
     tcp: TcpStream,
     reset: Arc<AtomicBool>,
+    /// Where reads leave the kernel's receive stamp, when the socket stamps.
+    rx: Option<Arc<AtomicU64>>,
 }
 
 impl ConnStream {
@@ -115,7 +147,12 @@ impl AsyncRead for ConnStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_read(cx, buf)
+        let s = self.get_mut();
+        #[cfg(target_os = "linux")]
+        if let Some(rx) = &s.rx {
+            return stamped_read(&s.tcp, rx, cx, buf);
+        }
+        Pin::new(&mut s.tcp).poll_read(cx, buf)
     }
 }
 
@@ -163,5 +200,52 @@ impl AsyncWrite for ConnStream {
             return Poll::Ready(Err(Self::reset_error()));
         }
         Pin::new(&mut s.tcp).poll_shutdown(cx)
+    }
+}
+
+/// A read that keeps the kernel's receive stamp of what it read in `rx`.
+#[cfg(target_os = "linux")]
+fn stamped_read(
+    tcp: &TcpStream,
+    rx: &AtomicU64,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    use tokio::io::Interest;
+    let fd = tcp.as_raw_fd();
+    loop {
+        std::task::ready!(tcp.poll_read_ready(cx))?;
+        let room = buf.remaining();
+        let mut short = None;
+        // A read that did not fill the room drained the socket: report "would block" so tokio
+        // clears the readiness (as its own reads do), keeping the data.
+        let r = tcp.try_io(Interest::READABLE, || {
+            // SAFETY: recvmsg only writes initialised bytes into the unfilled part, and only
+            // the `n` it reports are marked initialised below.
+            let got = crate::rxstamp::imp::recv_once(fd, unsafe { buf.unfilled_mut() })?;
+            if got.0 > 0 && got.0 < room {
+                short = Some(got);
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(got)
+        });
+        let (n, stamp) = match r {
+            Ok(got) => got,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => match short {
+                Some(got) => got,
+                None => continue,
+            },
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        // SAFETY: the kernel initialised these `n` bytes.
+        unsafe { buf.assume_init(n) };
+        buf.advance(n);
+        if let Some((sec, nsec)) = stamp {
+            let ns = (sec as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(nsec as u64);
+            rx.store(ns, Ordering::Relaxed);
+        }
+        return Poll::Ready(Ok(()));
     }
 }

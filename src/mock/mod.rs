@@ -353,6 +353,8 @@ impl MockServer {
         cfg.validate()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let addr = listener.local_addr()?;
+        // Receive stamps (when a request's bytes arrived) live before the first request.
+        crate::rxstamp::keep_on();
         let truth = match &cfg.truth_log {
             Some(path) => Some(truth::TruthLog::open(path, cfg.seed)?),
             None => None,

@@ -187,8 +187,15 @@ fn unix_now() -> std::time::Duration {
 }
 
 async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Response {
-    let received = Instant::now();
-    let now = unix_now();
+    let mut received = Instant::now();
+    let mut now = unix_now();
+    // The request counts as received when its bytes reached the host (the kernel's stamp),
+    // not when this task got to it: the truth log then holds what happened on the wire, and
+    // the first token's wait is timed from there.
+    if let Some(age) = conn.arrival_age() {
+        received = received.checked_sub(age).unwrap_or(received);
+        now = now.saturating_sub(age);
+    }
     let req: Req = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return bad_request(&format!("could not parse the JSON body: {e}")),
