@@ -84,12 +84,15 @@ fn sweep_finds_the_knee_near_the_configured_capacity_and_stops_on_overload() {
         "probe throughput {max}"
     );
     // Little's law holds at the probe: completed/s × mean E2E ≈ the 32 requests in flight.
+    // E2E ends when the last bytes reached the host (kernel stamp) while the in-flight count
+    // is the generator's, which holds a request until it has read it: on a starved machine
+    // (the generator then late by tens of ms, and the step invalid) the count runs higher.
     let little = steps[1]["littles_law_in_flight"].as_f64().expect("little");
     let measured = steps[1]["in_flight_mean"].as_f64().expect("in flight");
-    assert!(
-        (little - measured).abs() < 0.15 * measured,
-        "{little} vs {measured}"
-    );
+    assert!(little < 1.15 * measured, "{little} vs {measured}");
+    if steps[1]["valid"] == true {
+        assert!(little > 0.85 * measured, "{little} vs {measured}: {}", steps[1]);
+    }
     // The ladder runs to 2× the probe's rate but stops once the endpoint falls behind.
     let rates: Vec<&serde_json::Value> = steps.iter().filter(|s| s["kind"] == "rate").collect();
     assert!(rates.len() < 6, "no early stop: {} rate steps", rates.len());
