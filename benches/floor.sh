@@ -86,23 +86,30 @@ if [ "$SYSCALLS" = 1 ]; then
   EVENTS="$EVENTS,raw_syscalls:sys_enter,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_recvfrom,syscalls:sys_enter_read"
 fi
 
-# measure NAME CMD...: runs CMD pinned to the generator core under perf stat.
+# measure NAME RESULT CMD...: runs CMD pinned to the generator core under perf stat; fails if
+# CMD wrote no RESULT file. (llmload exits non-zero when it judges its run invalid, for example
+# when its event loop ran late on a busy machine; that run still counts, marked in the table.)
 measure() {
-  local name=$1
-  shift
+  local name=$1 result=$2 rc=0
+  shift 2
   echo "== $name"
   taskset -c "$GEN_CORE" perf stat -e "$EVENTS" -o "$OUT/$name.perf" -- "$@" \
-    > "$OUT/$name.stdout" 2> "$OUT/$name.stderr" || {
-    echo "$name failed:" >&2
+    > "$OUT/$name.stdout" 2> "$OUT/$name.stderr" || rc=$?
+  echo "$rc" > "$OUT/$name.rc"
+  if [ ! -s "$result" ]; then
+    echo "$name failed (exit $rc):" >&2
     cat "$OUT/$name.stderr" >&2
     exit 1
-  }
+  fi
 }
 
 for r in $(seq 1 "$ROUNDS"); do
-  measure "epoll.$r" "$FLOOR" epoll --addr "$ADDR" --duration "$DURATION" --conns "$CONNS"
-  measure "tokio.$r" "$FLOOR" tokio --addr "$ADDR" --duration "$DURATION" --conns "$CONNS"
-  measure "llmload.$r" "$BIN" run "$OUT/c32.toml" --threads 1 --quiet --output "$OUT/llmload.$r.json"
+  measure "epoll.$r" "$OUT/epoll.$r.stdout" \
+    "$FLOOR" epoll --addr "$ADDR" --duration "$DURATION" --conns "$CONNS"
+  measure "tokio.$r" "$OUT/tokio.$r.stdout" \
+    "$FLOOR" tokio --addr "$ADDR" --duration "$DURATION" --conns "$CONNS"
+  measure "llmload.$r" "$OUT/llmload.$r.json" \
+    "$BIN" run "$OUT/c32.toml" --threads 1 --quiet --output "$OUT/llmload.$r.json"
 done
 cleanup
 
@@ -141,6 +148,8 @@ for r in range(1, rounds + 1):
             rps = ov["throughput"]["requests_per_s"]
             own = res["generator"]["cpu_cores_used_mean"] / rps * 1e6 if rps else float("nan")
             extra = f"own meter {own:.0f}"
+            if not res.get("validity", {}).get("valid", True):
+                extra += "; run judged invalid: " + "; ".join(res["validity"].get("reasons", []))
         else:
             k = kv(name)
             n = int(k["requests"])
