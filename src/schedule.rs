@@ -14,7 +14,9 @@
 //!   of all shards is exactly the unsharded schedule.
 //! * Closed loop ([`ConcurrencyProfile`]): the target concurrency over time.
 //! * Pacing ([`Pacer`]): sleeps until each intended instant and hands the
-//!   arrival over; the only part that touches a clock (tokio's).
+//!   arrival over; the only part that touches a clock (tokio's). It sleeps
+//!   with [`crate::timer::Timer`] (a timerfd on Linux, µs precision) rather
+//!   than tokio's 1 ms timer wheel.
 //!
 //! What it must **not** do: no I/O, no HTTP, no metrics, no reading of the
 //! wall clock in the schedule itself (only [`Pacer`] looks at
@@ -35,6 +37,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1, Gamma};
 use tokio::time::Instant;
+
+use crate::timer::Timer;
 
 const ONE_NS: Duration = Duration::from_nanos(1);
 
@@ -881,6 +885,8 @@ pub struct Pacer<I: Iterator<Item = (u64, Duration)>> {
     pending: Option<Tick>,
     late_streak: u32,
     done: bool,
+    /// Sleeps to each intended instant with µs precision (tokio's timer rounds up to 1 ms).
+    timer: Timer,
 }
 
 impl<I: Iterator<Item = (u64, Duration)>> Pacer<I> {
@@ -893,6 +899,7 @@ impl<I: Iterator<Item = (u64, Duration)>> Pacer<I> {
             pending: None,
             late_streak: 0,
             done: false,
+            timer: Timer::new(),
         }
     }
 
@@ -931,7 +938,7 @@ impl<I: Iterator<Item = (u64, Duration)>> Pacer<I> {
         };
         if Instant::now() < tick.intended {
             self.late_streak = 0;
-            tokio::time::sleep_until(tick.intended).await;
+            self.timer.sleep_until(tick.intended).await;
         } else {
             self.late_streak += 1;
             if self.late_streak >= LATE_YIELD_EVERY {
