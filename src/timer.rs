@@ -101,12 +101,10 @@ impl Timer {
     /// Sleeps until `deadline` by tokio's clock (not at all if it has passed). Never returns
     /// before it; cancel-safe.
     pub async fn sleep_until(&mut self, deadline: Instant) {
+        // Leaving the loop (paused clock, or no usable timerfd) falls back to tokio's timer:
+        // on a paused clock only tokio's timer can advance it.
         #[cfg(target_os = "linux")]
-        loop {
-            let Some((now, mono)) = running_clock() else {
-                // Paused (or indistinguishable from paused): only tokio's timer advances it.
-                break;
-            };
+        while let Some((now, mono)) = running_clock() {
             if now >= deadline {
                 return;
             }
@@ -176,8 +174,10 @@ mod linux {
     }
 
     /// `ts + d`, saturating at the largest representable second.
+    // time_t and c_long are i64 here but i32 on some 32-bit targets: keep the conversions.
+    #[allow(clippy::useless_conversion)]
     pub(super) fn add(ts: libc::timespec, d: Duration) -> libc::timespec {
-        let mut nsec = ts.tv_nsec as i64 + i64::from(d.subsec_nanos());
+        let mut nsec = i64::from(ts.tv_nsec) + i64::from(d.subsec_nanos());
         let mut carry = 0i64;
         if nsec >= 1_000_000_000 {
             nsec -= 1_000_000_000;
@@ -185,7 +185,7 @@ mod linux {
         }
         let secs = i64::try_from(d.as_secs())
             .ok()
-            .and_then(|s| (ts.tv_sec as i64).checked_add(s))
+            .and_then(|s| i64::from(ts.tv_sec).checked_add(s))
             .and_then(|s| s.checked_add(carry));
         match secs.and_then(|s| libc::time_t::try_from(s).ok()) {
             Some(tv_sec) => libc::timespec {
@@ -280,7 +280,8 @@ mod tests {
     async fn past_deadline_returns_at_once_without_a_timer() {
         let mut t = Timer::new();
         let t0 = std::time::Instant::now();
-        t.sleep_until(Instant::now() - Duration::from_millis(5)).await;
+        t.sleep_until(Instant::now() - Duration::from_millis(5))
+            .await;
         t.sleep_until(Instant::now()).await;
         assert!(t0.elapsed() < GENEROUS);
         // Nothing had to wait, so no fd was created.
