@@ -29,6 +29,7 @@ pub mod shard;
 pub mod sweep;
 pub mod synth;
 pub mod sys;
+pub mod timer;
 pub mod tokens;
 pub mod units;
 pub mod workload;

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::metrics::Hist;
+use crate::timer::Timer;
 
 /// How often the event loop is probed.
 const PROBE: Duration = Duration::from_millis(50);
@@ -17,7 +18,9 @@ const PROBE: Duration = Duration::from_millis(50);
 /// What the monitor saw.
 #[derive(Debug, Clone, Default)]
 pub struct Health {
-    /// Lateness of a 50 ms timer on the runtime (µs).
+    /// Lateness of a 50 ms timer on the runtime (µs): how long after its deadline the probe
+    /// task ran. The timer is [`Timer`] (µs precision on Linux), so this is the loop's own
+    /// lateness, not tokio's 1 ms timer rounding.
     pub loop_lag: Hist,
     /// Per whole second since the run's start: CPU seconds used by the generator in it.
     pub cpu_per_s: Vec<f64>,
@@ -36,12 +39,15 @@ impl Monitor {
         let (stop, mut rx) = watch::channel(false);
         let task = tokio::spawn(async move {
             let mut h = Health::default();
+            // The probe sleeps on a precise timer: tokio's 1 ms wheel would add its own
+            // rounding (0–1 ms) to every sample and hide the loop's actual lateness.
+            let mut timer = Timer::new();
             let mut next = Instant::now() + PROBE;
             let mut last_cpu = generator_cpu(&exclude_tids);
             let mut last_sec: Option<usize> = None;
             loop {
                 tokio::select! {
-                    _ = tokio::time::sleep_until(next) => {}
+                    _ = timer.sleep_until(next) => {}
                     _ = rx.changed() => break,
                 }
                 let now = Instant::now();
