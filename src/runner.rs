@@ -794,33 +794,45 @@ impl GuardCounts {
 
 /// Writes records as JSON lines; a write error stops writing but never the run.
 struct RecordsWriter {
-    out: Option<std::io::BufWriter<std::fs::File>>,
+    out: Option<std::fs::File>,
+    /// Lines not yet written to `out`.
+    buf: Vec<u8>,
     written: u64,
     error: Option<String>,
 }
 
+/// Bytes of records gathered before they are written out.
+const RECORDS_BUF: usize = 64 * 1024;
+
 impl RecordsWriter {
+    fn new(out: Option<std::fs::File>) -> Self {
+        RecordsWriter {
+            buf: Vec::with_capacity(if out.is_some() { RECORDS_BUF } else { 0 }),
+            out,
+            written: 0,
+            error: None,
+        }
+    }
+
     fn write(&mut self, r: &RequestRecord) {
-        let Some(out) = self.out.as_mut() else { return };
-        let res = serde_json::to_writer(&mut *out, r)
-            .map_err(std::io::Error::other)
-            .and_then(|_| out.write_all(b"\n"));
-        match res {
-            Ok(()) => self.written += 1,
-            Err(e) => {
-                self.error = Some(e.to_string());
-                self.out = None;
-            }
+        if self.out.is_none() {
+            return;
+        }
+        r.write_jsonl(&mut self.buf);
+        self.written += 1;
+        if self.buf.len() >= RECORDS_BUF {
+            self.flush();
         }
     }
 
     fn flush(&mut self) {
         if let Some(out) = self.out.as_mut() {
-            if let Err(e) = out.flush() {
+            if let Err(e) = out.write_all(&self.buf) {
                 self.error = Some(e.to_string());
                 self.out = None;
             }
         }
+        self.buf.clear();
     }
 }
 
@@ -937,11 +949,7 @@ pub async fn run(
     });
 
     let monitor = crate::monitor::Monitor::start(clock.start, opts.exclude_tids.clone());
-    let mut writer = RecordsWriter {
-        out: records.map(std::io::BufWriter::new),
-        written: 0,
-        error: None,
-    };
+    let mut writer = RecordsWriter::new(records);
     let live_c = live.clone();
     let mut judge = opts.judge;
     let stopper = internal.clone();
