@@ -364,82 +364,89 @@ impl RequestRecord {
     }
 }
 
+/// A JSON object key as written: `"name":`.
+macro_rules! key {
+    ($name:literal) => {
+        concat!("\"", $name, "\":").as_bytes()
+    };
+}
 impl RequestRecord {
     /// Appends the record's JSON (exactly what `serde_json` writes for it) and a newline:
     /// the records file's hot path, without serde's per-field machinery.
     pub fn write_jsonl(&self, out: &mut Vec<u8>) {
+        out.reserve(512);
         let mut w = JsonObject { out, first: true };
-        w.u64("index", self.index);
-        w.str("model", &self.model);
+        w.u64(key!("index"), self.index);
+        w.str(key!("model"), &self.model);
         if let Some(c) = &self.class {
-            w.str("class", c);
+            w.str(key!("class"), c);
         }
         if let Some(r) = &self.route {
-            w.str("route", r);
+            w.str(key!("route"), r);
         }
         if self.turn != 0 {
-            w.u64("turn", self.turn as u64);
+            w.u64(key!("turn"), self.turn as u64);
         }
         if self.attempt != 0 {
-            w.u64("attempt", self.attempt as u64);
+            w.u64(key!("attempt"), self.attempt as u64);
         }
         if self.fell_back {
-            w.raw("fell_back", b"true");
+            w.raw(key!("fell_back"), b"true");
         }
-        w.opt_u64("t_user_sched_us", self.t_user_sched_us);
+        w.opt_u64(key!("t_user_sched_us"), self.t_user_sched_us);
         if self.repeat {
-            w.raw("repeat", b"true");
+            w.raw(key!("repeat"), b"true");
         }
         if self.over_context {
-            w.raw("over_context", b"true");
+            w.raw(key!("over_context"), b"true");
         }
-        w.str("phase", self.phase.name());
-        w.str("outcome", self.outcome.name());
-        w.opt_u64("status", self.status.map(u64::from));
-        w.u64("t_sched_us", self.t_sched_us);
-        w.u64("t_dispatch_us", self.t_dispatch_us);
-        w.opt_u64("t_send_us", self.t_send_us);
-        w.opt_u64("t_headers_us", self.t_headers_us);
-        w.opt_u64("t_first_us", self.t_first_us);
-        w.opt_u64("t_first_answer_us", self.t_first_answer_us);
-        w.opt_u64("t_last_us", self.t_last_us);
-        w.u64("t_end_us", self.t_end_us);
-        w.opt_u64("output_tokens", self.output_tokens);
+        w.str(key!("phase"), self.phase.name());
+        w.str(key!("outcome"), self.outcome.name());
+        w.opt_u64(key!("status"), self.status.map(u64::from));
+        w.u64(key!("t_sched_us"), self.t_sched_us);
+        w.u64(key!("t_dispatch_us"), self.t_dispatch_us);
+        w.opt_u64(key!("t_send_us"), self.t_send_us);
+        w.opt_u64(key!("t_headers_us"), self.t_headers_us);
+        w.opt_u64(key!("t_first_us"), self.t_first_us);
+        w.opt_u64(key!("t_first_answer_us"), self.t_first_answer_us);
+        w.opt_u64(key!("t_last_us"), self.t_last_us);
+        w.u64(key!("t_end_us"), self.t_end_us);
+        w.opt_u64(key!("output_tokens"), self.output_tokens);
         if let Some(s) = self.output_tokens_source {
-            w.str("output_tokens_source", s.name());
+            w.str(key!("output_tokens_source"), s.name());
         }
-        w.opt_u64("input_tokens", self.input_tokens);
+        w.opt_u64(key!("input_tokens"), self.input_tokens);
         if let Some(s) = self.input_tokens_source {
-            w.str("input_tokens_source", s.name());
+            w.str(key!("input_tokens_source"), s.name());
         }
-        w.opt_u64("reasoning_tokens", self.reasoning_tokens);
-        w.opt_u64("cached_tokens", self.cached_tokens);
-        w.u64("output_events", self.output_events as u64);
+        w.opt_u64(key!("reasoning_tokens"), self.reasoning_tokens);
+        w.opt_u64(key!("cached_tokens"), self.cached_tokens);
+        w.u64(key!("output_events"), self.output_events as u64);
         if self.usage_mismatch {
-            w.raw("usage_mismatch", b"true");
+            w.raw(key!("usage_mismatch"), b"true");
         }
         if let Some(s) = &self.response_id {
-            w.str("response_id", s);
+            w.str(key!("response_id"), s);
         }
         if let Some(s) = &self.finish_reason {
-            w.str("finish_reason", s);
+            w.str(key!("finish_reason"), s);
         }
         if let Some(v) = self.retry_after_s {
-            w.key("retry_after_s");
+            w.key(key!("retry_after_s"));
             // Rare; serde_json's float formatting (and `null` for a non-finite value) as is.
             let _ = serde_json::to_writer(&mut *w.out, &v);
         }
         if self.retries != 0 {
-            w.u64("retries", self.retries as u64);
+            w.u64(key!("retries"), self.retries as u64);
         }
         if self.backoff_us != 0 {
-            w.u64("backoff_us", self.backoff_us);
+            w.u64(key!("backoff_us"), self.backoff_us);
         }
         if self.reconnects != 0 {
-            w.u64("reconnects", self.reconnects as u64);
+            w.u64(key!("reconnects"), self.reconnects as u64);
         }
         if let Some(s) = &self.error {
-            w.str("error", s);
+            w.str(key!("error"), s);
         }
         w.out.extend_from_slice(b"}\n");
     }
@@ -467,27 +474,25 @@ impl TokenSource {
     }
 }
 
-/// Writes one flat JSON object's members (keys are plain ASCII literals).
+/// Writes one flat JSON object's members (keys come from [`key!`]).
 struct JsonObject<'a> {
     out: &'a mut Vec<u8>,
     first: bool,
 }
 
 impl JsonObject<'_> {
-    fn key(&mut self, k: &str) {
-        self.out
-            .extend_from_slice(if self.first { b"{\"" } else { b",\"" });
+    fn key(&mut self, k: &[u8]) {
+        self.out.push(if self.first { b'{' } else { b',' });
         self.first = false;
-        self.out.extend_from_slice(k.as_bytes());
-        self.out.extend_from_slice(b"\":");
+        self.out.extend_from_slice(k);
     }
 
-    fn raw(&mut self, k: &str, v: &[u8]) {
+    fn raw(&mut self, k: &[u8], v: &[u8]) {
         self.key(k);
         self.out.extend_from_slice(v);
     }
 
-    fn u64(&mut self, k: &str, v: u64) {
+    fn u64(&mut self, k: &[u8], v: u64) {
         self.key(k);
         let mut buf = [0u8; 20];
         let mut i = buf.len();
@@ -503,13 +508,13 @@ impl JsonObject<'_> {
         self.out.extend_from_slice(&buf[i..]);
     }
 
-    fn opt_u64(&mut self, k: &str, v: Option<u64>) {
+    fn opt_u64(&mut self, k: &[u8], v: Option<u64>) {
         if let Some(v) = v {
             self.u64(k, v);
         }
     }
 
-    fn str(&mut self, k: &str, v: &str) {
+    fn str(&mut self, k: &[u8], v: &str) {
         self.key(k);
         write_json_str(self.out, v);
     }
