@@ -363,3 +363,278 @@ impl RequestRecord {
         }
     }
 }
+
+/// A JSON object key as written: `"name":`.
+macro_rules! key {
+    ($name:literal) => {
+        concat!("\"", $name, "\":").as_bytes()
+    };
+}
+impl RequestRecord {
+    /// Appends the record's JSON (exactly what `serde_json` writes for it) and a newline:
+    /// the records file's hot path, without serde's per-field machinery.
+    pub fn write_jsonl(&self, out: &mut Vec<u8>) {
+        out.reserve(512);
+        let mut w = JsonObject { out, first: true };
+        w.u64(key!("index"), self.index);
+        w.str(key!("model"), &self.model);
+        if let Some(c) = &self.class {
+            w.str(key!("class"), c);
+        }
+        if let Some(r) = &self.route {
+            w.str(key!("route"), r);
+        }
+        if self.turn != 0 {
+            w.u64(key!("turn"), self.turn as u64);
+        }
+        if self.attempt != 0 {
+            w.u64(key!("attempt"), self.attempt as u64);
+        }
+        if self.fell_back {
+            w.raw(key!("fell_back"), b"true");
+        }
+        w.opt_u64(key!("t_user_sched_us"), self.t_user_sched_us);
+        if self.repeat {
+            w.raw(key!("repeat"), b"true");
+        }
+        if self.over_context {
+            w.raw(key!("over_context"), b"true");
+        }
+        w.str(key!("phase"), self.phase.name());
+        w.str(key!("outcome"), self.outcome.name());
+        w.opt_u64(key!("status"), self.status.map(u64::from));
+        w.u64(key!("t_sched_us"), self.t_sched_us);
+        w.u64(key!("t_dispatch_us"), self.t_dispatch_us);
+        w.opt_u64(key!("t_send_us"), self.t_send_us);
+        w.opt_u64(key!("t_headers_us"), self.t_headers_us);
+        w.opt_u64(key!("t_first_us"), self.t_first_us);
+        w.opt_u64(key!("t_first_answer_us"), self.t_first_answer_us);
+        w.opt_u64(key!("t_last_us"), self.t_last_us);
+        w.u64(key!("t_end_us"), self.t_end_us);
+        w.opt_u64(key!("output_tokens"), self.output_tokens);
+        if let Some(s) = self.output_tokens_source {
+            w.str(key!("output_tokens_source"), s.name());
+        }
+        w.opt_u64(key!("input_tokens"), self.input_tokens);
+        if let Some(s) = self.input_tokens_source {
+            w.str(key!("input_tokens_source"), s.name());
+        }
+        w.opt_u64(key!("reasoning_tokens"), self.reasoning_tokens);
+        w.opt_u64(key!("cached_tokens"), self.cached_tokens);
+        w.u64(key!("output_events"), self.output_events as u64);
+        if self.usage_mismatch {
+            w.raw(key!("usage_mismatch"), b"true");
+        }
+        if let Some(s) = &self.response_id {
+            w.str(key!("response_id"), s);
+        }
+        if let Some(s) = &self.finish_reason {
+            w.str(key!("finish_reason"), s);
+        }
+        if let Some(v) = self.retry_after_s {
+            w.key(key!("retry_after_s"));
+            // Rare; serde_json's float formatting (and `null` for a non-finite value) as is.
+            let _ = serde_json::to_writer(&mut *w.out, &v);
+        }
+        if self.retries != 0 {
+            w.u64(key!("retries"), self.retries as u64);
+        }
+        if self.backoff_us != 0 {
+            w.u64(key!("backoff_us"), self.backoff_us);
+        }
+        if self.reconnects != 0 {
+            w.u64(key!("reconnects"), self.reconnects as u64);
+        }
+        if let Some(s) = &self.error {
+            w.str(key!("error"), s);
+        }
+        w.out.extend_from_slice(b"}\n");
+    }
+}
+
+impl Phase {
+    /// The snake_case name used in records.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Warmup => "warmup",
+            Phase::Measure => "measure",
+            Phase::Cooldown => "cooldown",
+        }
+    }
+}
+
+impl TokenSource {
+    /// The snake_case name used in records.
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenSource::Usage => "usage",
+            TokenSource::Tokenizer => "tokenizer",
+            TokenSource::Events => "events",
+        }
+    }
+}
+
+/// Writes one flat JSON object's members (keys come from [`key!`]).
+struct JsonObject<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl JsonObject<'_> {
+    fn key(&mut self, k: &[u8]) {
+        self.out.push(if self.first { b'{' } else { b',' });
+        self.first = false;
+        self.out.extend_from_slice(k);
+    }
+
+    fn raw(&mut self, k: &[u8], v: &[u8]) {
+        self.key(k);
+        self.out.extend_from_slice(v);
+    }
+
+    fn u64(&mut self, k: &[u8], v: u64) {
+        self.key(k);
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        let mut n = v;
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.out.extend_from_slice(&buf[i..]);
+    }
+
+    fn opt_u64(&mut self, k: &[u8], v: Option<u64>) {
+        if let Some(v) = v {
+            self.u64(k, v);
+        }
+    }
+
+    fn str(&mut self, k: &[u8], v: &str) {
+        self.key(k);
+        write_json_str(self.out, v);
+    }
+}
+
+/// A JSON string literal, escaped as `serde_json` escapes it: `"` and `\`, the short forms
+/// `\b \t \n \f \r`, other control characters as `\u00XX` (lower-case hex), everything else
+/// (non-ASCII included) as is.
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            0x0c => b"\\f",
+            b'\r' => b"\\r",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if short.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(b >> 4) as usize]);
+            out.push(HEX[(b & 0xf) as usize]);
+        } else {
+            out.extend_from_slice(short);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same_as_serde(r: &RequestRecord) {
+        let mut ours = Vec::new();
+        r.write_jsonl(&mut ours);
+        let mut theirs = serde_json::to_vec(r).expect("serialisable");
+        theirs.push(b'\n');
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&theirs)
+        );
+    }
+
+    #[test]
+    fn jsonl_matches_serde_for_sparse_and_full_records() {
+        let mut r = RequestRecord::unsent(7, "m".into(), Phase::Warmup, Outcome::Dropped, 3, 9);
+        same_as_serde(&r);
+        r.error = Some("max_in_flight = 4 was full".into());
+        same_as_serde(&r);
+
+        let mut f = RequestRecord::unsent(
+            u64::MAX,
+            "vendor/model-\"x\"\\y".into(),
+            Phase::Cooldown,
+            Outcome::Ok,
+            0,
+            u64::MAX,
+        );
+        f.class = Some("chat \u{e9}\u{1F600}".into());
+        f.route = Some(String::new());
+        f.turn = u32::MAX;
+        f.attempt = 2;
+        f.fell_back = true;
+        f.t_user_sched_us = Some(0);
+        f.repeat = true;
+        f.over_context = true;
+        f.status = Some(200);
+        f.t_send_us = Some(10);
+        f.t_headers_us = Some(11);
+        f.t_first_us = Some(12);
+        f.t_first_answer_us = Some(13);
+        f.t_last_us = Some(14);
+        f.t_end_us = 15;
+        f.output_tokens = Some(16);
+        f.output_tokens_source = Some(TokenSource::Usage);
+        f.input_tokens = Some(17);
+        f.input_tokens_source = Some(TokenSource::Tokenizer);
+        f.reasoning_tokens = Some(18);
+        f.cached_tokens = Some(19);
+        f.output_events = 20;
+        f.usage_mismatch = true;
+        f.response_id = Some("chatcmpl-123".into());
+        f.finish_reason = Some("stop".into());
+        f.retry_after_s = Some(1.5);
+        f.retries = 1;
+        f.backoff_us = 1_000_000;
+        f.reconnects = 3;
+        let every_control: String = (0u8..0x20).map(char::from).collect();
+        f.error = Some(format!("{every_control}\u{7f}</a> '\"\\/ end"));
+        f.gaps = vec![(1, 2)];
+        f.untokenized_output = Some("x".into());
+        same_as_serde(&f);
+
+        for v in [0.0, 0.1, 1e21, 123456.789, f64::NAN, f64::INFINITY] {
+            f.retry_after_s = Some(v);
+            same_as_serde(&f);
+        }
+        for (o, p, s) in [
+            (Outcome::RateLimited, Phase::Measure, TokenSource::Events),
+            (Outcome::Http4xx, Phase::Measure, TokenSource::Usage),
+        ] {
+            f.outcome = o;
+            f.phase = p;
+            f.input_tokens_source = Some(s);
+            same_as_serde(&f);
+        }
+        for o in Outcome::ALL {
+            r.outcome = o;
+            same_as_serde(&r);
+        }
+    }
+}

@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use governor::{Quota, RateLimiter};
-use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::client::{Clock, TargetClient};
@@ -175,7 +175,7 @@ struct Shared {
     part: ShardPart,
     live: Arc<Live>,
     stop: watch::Receiver<Stop>,
-    tx: mpsc::UnboundedSender<(usize, RequestRecord)>,
+    outbox: OutboxSender,
     pending: AtomicUsize,
     idle: Notify,
     /// Per class, per listed prompt: its tokens (counted once, when needed).
@@ -198,9 +198,60 @@ impl Shared {
     }
 
     fn emit(&self, model: usize, rec: RequestRecord) {
-        // The collector outlives every sender; a closed channel means the run is being torn
-        // down and nothing is left to record into.
-        let _ = self.tx.send((model, rec));
+        self.outbox.0.push(model, rec);
+    }
+}
+
+/// Finished records on their way to the collector. Request tasks append to a shared batch;
+/// the collector takes the whole batch when it grows to [`OUTBOX_BATCH`] records, on each of
+/// its ticks, and when the last sender is gone, so a record costs a push rather than a
+/// message and a task wake-up of its own.
+struct Outbox {
+    batch: std::sync::Mutex<Vec<(usize, RequestRecord)>>,
+    wake: Notify,
+    /// Set (after their last push) when every sender is gone.
+    closed: std::sync::atomic::AtomicBool,
+}
+
+/// Records gathered before the collector is woken for them.
+const OUTBOX_BATCH: usize = 64;
+
+impl Outbox {
+    fn new() -> Arc<Outbox> {
+        Arc::new(Outbox {
+            batch: std::sync::Mutex::new(Vec::with_capacity(OUTBOX_BATCH)),
+            wake: Notify::new(),
+            closed: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    fn push(&self, model: usize, rec: RequestRecord) {
+        let n = {
+            let mut b = self.batch.lock().unwrap_or_else(|e| e.into_inner());
+            b.push((model, rec));
+            b.len()
+        };
+        if n == OUTBOX_BATCH {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Swaps the pending records into `into` (which must be empty), keeping its allocation
+    /// for the next batch.
+    fn take(&self, into: &mut Vec<(usize, RequestRecord)>) {
+        let mut b = self.batch.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::swap(&mut *b, into);
+    }
+}
+
+/// The senders' side of the [`Outbox`]: dropped with the last request task, it closes the
+/// outbox and wakes the collector for the final batch.
+struct OutboxSender(Arc<Outbox>);
+
+impl Drop for OutboxSender {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::Release);
+        self.0.wake.notify_one();
     }
 }
 
@@ -794,33 +845,45 @@ impl GuardCounts {
 
 /// Writes records as JSON lines; a write error stops writing but never the run.
 struct RecordsWriter {
-    out: Option<std::io::BufWriter<std::fs::File>>,
+    out: Option<std::fs::File>,
+    /// Lines not yet written to `out`.
+    buf: Vec<u8>,
     written: u64,
     error: Option<String>,
 }
 
+/// Bytes of records gathered before they are written out.
+const RECORDS_BUF: usize = 64 * 1024;
+
 impl RecordsWriter {
+    fn new(out: Option<std::fs::File>) -> Self {
+        RecordsWriter {
+            buf: Vec::with_capacity(if out.is_some() { RECORDS_BUF } else { 0 }),
+            out,
+            written: 0,
+            error: None,
+        }
+    }
+
     fn write(&mut self, r: &RequestRecord) {
-        let Some(out) = self.out.as_mut() else { return };
-        let res = serde_json::to_writer(&mut *out, r)
-            .map_err(std::io::Error::other)
-            .and_then(|_| out.write_all(b"\n"));
-        match res {
-            Ok(()) => self.written += 1,
-            Err(e) => {
-                self.error = Some(e.to_string());
-                self.out = None;
-            }
+        if self.out.is_none() {
+            return;
+        }
+        r.write_jsonl(&mut self.buf);
+        self.written += 1;
+        if self.buf.len() >= RECORDS_BUF {
+            self.flush();
         }
     }
 
     fn flush(&mut self) {
         if let Some(out) = self.out.as_mut() {
-            if let Err(e) = out.flush() {
+            if let Err(e) = out.write_all(&self.buf) {
                 self.error = Some(e.to_string());
                 self.out = None;
             }
         }
+        self.buf.clear();
     }
 }
 
@@ -892,7 +955,7 @@ pub async fn run(
     if opts.keep_partial {
         collector.keep_second_hists();
     }
-    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, RequestRecord)>();
+    let outbox = Outbox::new();
     let weights: Vec<f64> = plan.models.iter().map(|m| m.weight).collect();
     let sampler = Sampler::new(
         plan.seed,
@@ -912,7 +975,7 @@ pub async fn run(
         part,
         live: live.clone(),
         stop: internal.subscribe(),
-        tx,
+        outbox: OutboxSender(outbox.clone()),
         pending: AtomicUsize::new(0),
         idle: Notify::new(),
         prompt_tokens: plan
@@ -937,11 +1000,7 @@ pub async fn run(
     });
 
     let monitor = crate::monitor::Monitor::start(clock.start, opts.exclude_tids.clone());
-    let mut writer = RecordsWriter {
-        out: records.map(std::io::BufWriter::new),
-        written: 0,
-        error: None,
-    };
+    let mut writer = RecordsWriter::new(records);
     let live_c = live.clone();
     let mut judge = opts.judge;
     let stopper = internal.clone();
@@ -949,16 +1008,27 @@ pub async fn run(
         let mut aborted: Option<String> = None;
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut flushed = Instant::now();
+        let mut batch: Vec<(usize, RequestRecord)> = Vec::with_capacity(OUTBOX_BATCH);
+        let mut drain = |collector: &mut Collector, writer: &mut RecordsWriter| {
+            outbox.take(&mut batch);
+            for (m, r) in batch.drain(..) {
+                collector.add(m, &r);
+                writer.write(&r);
+            }
+        };
         loop {
             tokio::select! {
-                msg = rx.recv() => match msg {
-                    Some((m, r)) => {
-                        collector.add(m, &r);
-                        writer.write(&r);
+                _ = outbox.wake.notified() => {
+                    // Read before taking the batch: once closed, no record can follow.
+                    let closed = outbox.closed.load(Ordering::Acquire);
+                    drain(&mut collector, &mut writer);
+                    if closed {
+                        break;
                     }
-                    None => break,
-                },
+                }
                 _ = tick.tick() => {
+                    // The live view (in-flight samples, the judge) sees every record so far.
+                    drain(&mut collector, &mut writer);
                     let now = Instant::now();
                     collector.sample_in_flight(clock.us(now), live_c.in_flight.load(Ordering::Relaxed));
                     if now.duration_since(flushed) >= Duration::from_secs(1) {

@@ -2,7 +2,7 @@
 //! summary and lossless serialised form (HdrHistogram V2 + DEFLATE, base64).
 
 use base64::Engine;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
@@ -152,6 +152,24 @@ impl Hist {
         base64::engine::general_purpose::STANDARD.encode(buf)
     }
 
+    /// Plain V2 bytes (no DEFLATE, no base64): a compact in-memory form that is much cheaper
+    /// to make than [`Hist::encode`], for histograms kept aside for a while and read back
+    /// with [`Hist::from_packed`].
+    pub fn packed(&self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        // Writing into a Vec cannot fail.
+        let _ = V2Serializer::new().serialize(&self.0, &mut buf);
+        buf
+    }
+
+    /// Reads what [`Hist::packed`] wrote.
+    pub fn from_packed(mut bytes: &[u8]) -> Result<Hist, HistError> {
+        let h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes)
+            .map_err(|e| HistError::Decode(format!("{e:?}")))?;
+        Ok(Hist(h))
+    }
+
     /// Reads what [`Hist::encode`] wrote.
     pub fn decode(text: &str) -> Result<Hist, HistError> {
         let bytes = base64::engine::general_purpose::STANDARD
@@ -210,5 +228,16 @@ mod tests {
         }
         a.merge(&b).expect("same bounds");
         assert_eq!(a.inner(), all.inner());
+    }
+
+    #[test]
+    fn packed_roundtrip() {
+        let mut h = Hist::growable(2);
+        for v in [1u64, 999, 5_000, 5_001, 120_000, 3_000_000] {
+            h.record(v);
+        }
+        let back = Hist::from_packed(&h.packed()).expect("roundtrip");
+        assert_eq!(back.inner(), h.inner());
+        assert_eq!(back.encode(), h.encode());
     }
 }

@@ -299,6 +299,9 @@ pub struct Collector {
     /// Seconds below this are packed (or closed).
     packed_below: usize,
     hold_us: u64,
+    /// Scratch space reused by [`Collector::add`]: tokens per event, tokens per second.
+    split: Vec<u32>,
+    by_second: Vec<(usize, u64)>,
 }
 
 const SEC_US: u64 = 1_000_000;
@@ -330,6 +333,8 @@ impl Collector {
             open_ttft: BTreeMap::new(),
             packed_below: 0,
             hold_us,
+            split: Vec::new(),
+            by_second: Vec::new(),
         }
     }
 
@@ -418,10 +423,12 @@ impl Collector {
                 *b.errors.entry(other.name()).or_default() += 1;
             }
         }
-        let per_event = token_split(r);
+        let mut split = std::mem::take(&mut self.split);
+        let per_event = token_split_into(r, &mut split).then_some(&split[..]);
         let mut window_out = 0u64;
-        let mut by_second: Vec<(usize, u64)> = Vec::new();
-        if let (Some(first), Some(k)) = (r.t_first_us, per_event.as_ref()) {
+        let mut by_second = std::mem::take(&mut self.by_second);
+        by_second.clear();
+        if let (Some(first), Some(k)) = (r.t_first_us, per_event) {
             let mut t = first;
             for (i, &n) in k.iter().enumerate() {
                 if i > 0 {
@@ -497,7 +504,7 @@ impl Collector {
             ended_in_window,
             slo_ok,
             usd,
-            per_event: per_event.as_deref(),
+            per_event,
         };
         fold(&mut self.models[model], r, &d);
         fold(&mut self.overall, r, &d);
@@ -554,6 +561,8 @@ impl Collector {
                 }
             }
         }
+        self.split = split;
+        self.by_second = by_second;
     }
 
     fn close_old_seconds(&mut self, now_us: u64) {
@@ -601,19 +610,19 @@ impl Collector {
 const PACK_AFTER_S: u64 = 5;
 
 /// One second's TTFT samples while first tokens may still be reported for it: a histogram for
-/// recent seconds; for older ones, its encoding plus the few samples that came later (from
+/// recent seconds; for older ones, its packed form plus the few samples that came later (from
 /// requests that were still streaming), so a long run's memory does not grow with its length.
 #[derive(Debug)]
 enum SecondTtft {
     Open(Hist),
-    Packed { hist: String, late: Vec<u64> },
+    Packed { hist: Vec<u8>, late: Vec<u64> },
 }
 
 impl SecondTtft {
     fn pack(&mut self) {
         if let SecondTtft::Open(h) = self {
             *self = SecondTtft::Packed {
-                hist: h.encode(),
+                hist: h.packed(),
                 late: Vec::new(),
             };
         }
@@ -624,7 +633,7 @@ impl SecondTtft {
             SecondTtft::Open(h) => h,
             SecondTtft::Packed { hist, late } => {
                 // The encoding was made here a moment ago; it cannot be corrupt.
-                let mut h = Hist::decode(&hist).unwrap_or_else(|_| Hist::growable(2));
+                let mut h = Hist::from_packed(&hist).unwrap_or_else(|_| Hist::growable(2));
                 h.make_growable();
                 for v in late {
                     h.record(v);
@@ -777,6 +786,27 @@ pub fn tpot_us(r: &RequestRecord) -> Option<f64> {
 /// Tokens carried by each output event: one each when the server's count equals the number
 /// of events; otherwise the count is apportioned over events by their output bytes (largest
 /// remainder), so a chunk of four words counts about four tokens. None when unknown.
+/// [`token_split`] into `out` (cleared first), without allocating in the usual case of one
+/// token per event; false when unknown.
+fn token_split_into(r: &RequestRecord, out: &mut Vec<u32>) -> bool {
+    out.clear();
+    let n = r.output_events as usize;
+    if n == 0 {
+        return false;
+    }
+    if r.output_tokens.unwrap_or(n as u64) == n as u64 {
+        out.resize(n, 1);
+        return true;
+    }
+    match token_split(r) {
+        Some(k) => {
+            out.extend_from_slice(&k);
+            true
+        }
+        None => false,
+    }
+}
+
 pub fn token_split(r: &RequestRecord) -> Option<Vec<u32>> {
     let n = r.output_events as usize;
     if n == 0 {
@@ -831,10 +861,20 @@ fn record_latencies(h: &mut Hists, r: &RequestRecord, per_event: Option<&[u32]>)
         h.tpot.record(t.round() as u64);
     }
     let Some(k) = per_event else { return };
-    for &n in k {
-        if n > 0 {
-            h.tokens_per_chunk.record(n as u64);
+    // Runs of equal sizes (typically one token per event) go in as one count each.
+    let mut run = (0u32, 0u64);
+    for &n in k.iter().filter(|&&n| n > 0) {
+        if n == run.0 {
+            run.1 += 1;
+        } else {
+            if run.1 > 0 {
+                h.tokens_per_chunk.record_n(run.0 as u64, run.1);
+            }
+            run = (n, 1);
         }
+    }
+    if run.1 > 0 {
+        h.tokens_per_chunk.record_n(run.0 as u64, run.1);
     }
     // Gaps before events that carry no whole token are carried into the next event, so the
     // token-weighted ITL still sums to the decode time.
