@@ -11,11 +11,18 @@ fn main() -> ExitCode {
         Command::Calibrate(a) => a.threads,
         _ => None,
     };
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    // One thread asked for: a current-thread runtime, where the run, its request tasks and
+    // the reactor share that thread (no hand-offs between a driving thread and a worker).
+    let mut rt = if threads == Some(1) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        if let Some(n) = threads {
+            b.worker_threads(n.max(1));
+        }
+        b
+    };
     rt.enable_all();
-    if let Some(n) = threads {
-        rt.worker_threads(n.max(1));
-    }
     let rt = match rt.build() {
         Ok(rt) => rt,
         Err(e) => {

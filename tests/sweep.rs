@@ -91,7 +91,11 @@ fn sweep_finds_the_knee_near_the_configured_capacity_and_stops_on_overload() {
     let measured = steps[1]["in_flight_mean"].as_f64().expect("in flight");
     assert!(little < 1.15 * measured, "{little} vs {measured}");
     if steps[1]["valid"] == true {
-        assert!(little > 0.85 * measured, "{little} vs {measured}: {}", steps[1]);
+        assert!(
+            little > 0.85 * measured,
+            "{little} vs {measured}: {}",
+            steps[1]
+        );
     }
     // The ladder runs to 2× the probe's rate but stops once the endpoint falls behind.
     let rates: Vec<&serde_json::Value> = steps.iter().filter(|s| s["kind"] == "rate").collect();
