@@ -145,7 +145,17 @@ fn records(c: &mut Criterion) {
     let mut g = c.benchmark_group("record");
     g.throughput(Throughput::Elements(1));
     let r = sample_record(12345);
+    // What the run writes: the hand-written JSONL writer.
     g.bench_function("serialize_jsonl_line", |b| {
+        let mut buf = Vec::with_capacity(1024);
+        b.iter(|| {
+            buf.clear();
+            black_box(&r).write_jsonl(&mut buf);
+            black_box(buf.len())
+        })
+    });
+    // The same line through serde_json (byte-identical), for comparison.
+    g.bench_function("serialize_jsonl_line_serde", |b| {
         let mut buf = Vec::with_capacity(1024);
         b.iter(|| {
             buf.clear();

@@ -325,7 +325,9 @@ pub struct MockArgs {
     /// are the fields of the mock's faults, listed in docs/hardening.md).
     #[arg(long = "fault", value_name = "NAME=P")]
     pub fault: Vec<String>,
-    /// Write per-request ground truth (JSONL) here.
+    /// Write per-request ground truth (JSONL) here: per response id, when the request's bytes
+    /// reached the host (`received_unix_us`, the kernel's receive stamp on Linux) and when the
+    /// first and last tokens were handed to the HTTP layer (µs since the Unix epoch).
     #[arg(long)]
     pub truth_log: Option<PathBuf>,
 }
