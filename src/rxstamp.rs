@@ -102,8 +102,11 @@ pub mod imp {
         r == 0
     }
 
-    /// One `recvmsg` into `room`: (bytes written at its start, the stamp as (s, ns) since
-    /// the epoch when the kernel gave one).
+    /// A kernel receive stamp: (seconds, nanoseconds) since the Unix epoch.
+    pub type Stamp = (i64, i64);
+
+    /// One `recvmsg` into `room`: (bytes written at its start, the stamp when the kernel gave
+    /// one).
     pub fn recv_once(
         fd: i32,
         room: &mut [MaybeUninit<u8>],
@@ -189,33 +192,41 @@ pub mod imp {
         (ts.tv_sec, ts.tv_nsec)
     }
 
+    /// One stamped read into `room` on a socket tokio reports readable: (bytes written at its
+    /// start, the stamp), or None when there was nothing after all (readiness then cleared).
+    ///
+    /// A read that did not fill the room drained the socket: it is reported to tokio as "would
+    /// block", so the readiness is cleared (as tokio's own reads do) and the next read waits
+    /// for the next edge instead of costing a failed syscall — but the data is kept.
+    pub fn try_recv(
+        s: &TcpStream,
+        room: &mut [MaybeUninit<u8>],
+    ) -> io::Result<Option<(usize, Option<Stamp>)>> {
+        let (fd, len) = (s.as_raw_fd(), room.len());
+        let mut short = None;
+        let r = s.try_io(Interest::READABLE, || {
+            let got = recv_once(fd, room)?;
+            if got.0 > 0 && got.0 < len {
+                short = Some(got);
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(got)
+        });
+        match r {
+            Ok(got) => Ok(Some(got)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(short),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn read(s: &TcpStream, buf: &mut BytesMut, not_before: Instant) -> io::Result<Read> {
-        let fd = s.as_raw_fd();
         loop {
             s.readable().await?;
-            let room = buf.capacity() - buf.len();
-            let mut short = None;
-            // A read that did not fill the room drained the socket: report it as "would block"
-            // to tokio so its readiness is cleared (as its own reads do) and the next read
-            // waits for the next edge instead of costing a failed syscall — but keep the data.
-            let r = s.try_io(Interest::READABLE, || {
-                let got = recv_once(fd, buf.spare_capacity_mut())?;
-                // SAFETY: the kernel initialised the first `got.0` bytes of the spare room.
-                unsafe { buf.advance_mut(got.0) };
-                if got.0 > 0 && got.0 < room {
-                    short = Some(got);
-                    return Err(io::ErrorKind::WouldBlock.into());
-                }
-                Ok(got)
-            });
-            let (n, stamp) = match r {
-                Ok(got) => got,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => match short {
-                    Some(got) => got,
-                    None => continue,
-                },
-                Err(e) => return Err(e),
+            let Some((n, stamp)) = try_recv(s, buf.spare_capacity_mut())? else {
+                continue;
             };
+            // SAFETY: the kernel initialised the first `n` bytes of the spare room.
+            unsafe { buf.advance_mut(n) };
             let at = stamp.map(|st| back_from(Instant::now(), age(st), not_before));
             return Ok(Read { n, at });
         }

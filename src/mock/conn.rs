@@ -211,31 +211,13 @@ fn stamped_read(
     cx: &mut Context<'_>,
     buf: &mut ReadBuf<'_>,
 ) -> Poll<io::Result<()>> {
-    use tokio::io::Interest;
-    let fd = tcp.as_raw_fd();
     loop {
         std::task::ready!(tcp.poll_read_ready(cx))?;
-        let room = buf.remaining();
-        let mut short = None;
-        // A read that did not fill the room drained the socket: report "would block" so tokio
-        // clears the readiness (as its own reads do), keeping the data.
-        let r = tcp.try_io(Interest::READABLE, || {
-            // SAFETY: recvmsg only writes initialised bytes into the unfilled part, and only
-            // the `n` it reports are marked initialised below.
-            let got = crate::rxstamp::imp::recv_once(fd, unsafe { buf.unfilled_mut() })?;
-            if got.0 > 0 && got.0 < room {
-                short = Some(got);
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            Ok(got)
-        });
-        let (n, stamp) = match r {
-            Ok(got) => got,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => match short {
-                Some(got) => got,
-                None => continue,
-            },
-            Err(e) => return Poll::Ready(Err(e)),
+        // SAFETY: recvmsg only writes initialised bytes into the unfilled part, and only the
+        // `n` it reports are marked initialised below.
+        let Some((n, stamp)) = crate::rxstamp::imp::try_recv(tcp, unsafe { buf.unfilled_mut() })?
+        else {
+            continue;
         };
         // SAFETY: the kernel initialised these `n` bytes.
         unsafe { buf.assume_init(n) };
