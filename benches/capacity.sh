@@ -11,6 +11,8 @@
 #   CLIENT=reqwest benches/capacity.sh   # the scenarios name this HTTP client (default: auto)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 
 if [ -z "${BIN:-}" ]; then
   cargo build --release --quiet
@@ -37,11 +39,7 @@ start_mock() {
   taskset -c "$MOCK_CORE" "$BIN" mock --port 0 --ttft "$2" --itl "$3" --output-tokens "$4" \
     --truth-log "$OUT/$1.truth.jsonl" > "$OUT/$1.mock.out" 2>&1 &
   MOCK_PID=$!
-  for _ in $(seq 1 100); do
-    grep -q "listening on" "$OUT/$1.mock.out" 2>/dev/null && break
-    sleep 0.05
-  done
-  URL=$(awk '/listening on/ {print $NF}' "$OUT/$1.mock.out")
+  URL=$(mock_url "$OUT/$1.mock.out")
 }
 
 # scenario NAME LOAD-LINES [TIMEOUTS]

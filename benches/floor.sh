@@ -15,6 +15,8 @@
 #   BIN=/tmp/other-llmload benches/floor.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 
 DURATION="${DURATION:-10}"
 ROUNDS="${ROUNDS:-2}"
@@ -51,11 +53,7 @@ trap cleanup EXIT
 taskset -c "$MOCK_CORE" "$BIN" mock --port 0 --ttft 5ms --itl 1ms --output-tokens 16 \
   > "$OUT/mock.out" 2>&1 &
 MOCK_PID=$!
-for _ in $(seq 1 100); do
-  grep -q "listening on" "$OUT/mock.out" 2>/dev/null && break
-  sleep 0.05
-done
-URL=$(awk '/listening on/ {print $NF}' "$OUT/mock.out")
+URL=$(mock_url "$OUT/mock.out")
 ADDR=${URL#http://}
 ADDR=${ADDR%%/*}
 case "$ADDR" in

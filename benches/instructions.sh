@@ -16,6 +16,8 @@
 # Needs valgrind and taskset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 
 BINS="${BINS:-}"
 if [ -z "$BINS" ]; then
@@ -38,11 +40,7 @@ first_bin=${BINS%% *}
 taskset -c "$MOCK_CORE" "$first_bin" mock --port 0 --ttft 5ms --itl 5ms --output-tokens 16 \
   > "$OUT/mock.out" 2>&1 &
 MOCK_PID=$!
-for _ in $(seq 1 100); do
-  grep -q "listening on" "$OUT/mock.out" 2>/dev/null && break
-  sleep 0.05
-done
-URL=$(awk '/listening on/ {print $NF}' "$OUT/mock.out")
+URL=$(mock_url "$OUT/mock.out")
 
 # instructions BIN CLIENT N: total instructions of one run (all threads).
 instructions() {

@@ -8,6 +8,8 @@
 #   SHARDS=8 RATE=400 DURATION=20s benches/shards.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 
 cargo build --release --quiet
 BIN="$PWD/target/release/llmload"
@@ -22,11 +24,7 @@ cleanup() { [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null || true; }
 trap cleanup EXIT
 "$BIN" mock --port 0 --ttft 100ms --ttft-stddev 25ms --itl 5ms > "$OUT/mock.out" 2>&1 &
 MOCK_PID=$!
-for _ in $(seq 1 100); do
-  grep -q "listening on" "$OUT/mock.out" 2>/dev/null && break
-  sleep 0.05
-done
-URL=$(awk '/listening on/ {print $NF}' "$OUT/mock.out")
+URL=$(mock_url "$OUT/mock.out")
 
 cat > "$OUT/scenario.toml" <<EOF
 name = "shards-vs-one"

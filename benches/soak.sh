@@ -10,6 +10,8 @@
 # file (one line per finished request) passes each mark. Needs Linux /proc.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+. benches/lib.sh
 
 REQUESTS="${REQUESTS:-100000}"
 MARK="${MARK:-10000}"
@@ -28,11 +30,7 @@ trap cleanup EXIT
 
 "$BIN" mock --port 0 --ttft 2ms --itl 200us --output-tokens 16 > "$OUT/mock.out" 2>&1 &
 MOCK_PID=$!
-for _ in $(seq 1 100); do
-  grep -q "listening on" "$OUT/mock.out" 2>/dev/null && break
-  sleep 0.05
-done
-URL=$(awk '/listening on/ {print $NF}' "$OUT/mock.out")
+URL=$(mock_url "$OUT/mock.out")
 
 cat > "$OUT/soak.toml" <<TOML
 name = "soak"
