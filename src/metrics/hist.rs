@@ -82,9 +82,14 @@ impl Hist {
         self.0.auto(true);
     }
 
-    /// Records one value (clamped to the range).
+    /// Records one value (clamped to [`MAX_VALUE`]). A growable histogram grows to take it;
+    /// `saturating_record` alone would clamp it to the range grown so far (a fresh growable
+    /// histogram covers only 2 µs), so it is only the fallback for a fixed range.
     pub fn record(&mut self, v: u64) {
-        self.0.saturating_record(v.min(MAX_VALUE));
+        let v = v.min(MAX_VALUE);
+        if self.0.record(v).is_err() {
+            self.0.saturating_record(v);
+        }
     }
 
     /// Records `n` samples of value `v`.
@@ -228,6 +233,24 @@ mod tests {
         }
         a.merge(&b).expect("same bounds");
         assert_eq!(a.inner(), all.inner());
+    }
+
+    /// A growable histogram (the per-second TTFT series) must keep the values it is given:
+    /// it once clamped every value to its initial 2 µs range, so every second's TTFT read 0.002 ms.
+    #[test]
+    fn growable_keeps_large_values() {
+        let mut h = Hist::growable(2);
+        for v in [100_000u64, 350_000, 400_000, 2_000_000] {
+            h.record(v);
+        }
+        let q = |p: f64| h.inner().value_at_quantile(p) as f64;
+        assert!(
+            (q(0.5) - 350_000.0).abs() / 350_000.0 < 0.01,
+            "p50 {}",
+            q(0.5)
+        );
+        assert!((h.inner().max() as f64 - 2_000_000.0).abs() / 2e6 < 0.01);
+        assert!(h.inner().min() >= 99_000);
     }
 
     #[test]
