@@ -2,7 +2,7 @@
 # Capacity benchmark: how far llmload can drive an endpoint before it, not the endpoint, is
 # the bottleneck. Builds the release binary, runs `llmload mock` pinned to one core (with a
 # per-request ground-truth log) and llmload pinned to the other, and prints every figure of
-# issue 6's table. Traffic stays on 127.0.0.1. Needs: taskset (util-linux), python3.
+# performance table in docs/performance.md. Traffic stays on 127.0.0.1. Needs: taskset (util-linux), python3.
 #
 #   benches/capacity.sh            # the full set (about 6 minutes)
 #   QUICK=1 benches/capacity.sh    # shorter runs, for a smoke check

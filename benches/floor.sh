@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CPU floor of a streaming client on this machine (issue 6; results in docs/floor.md).
+# The CPU floor of a streaming client on this machine (results in docs/floor.md).
 # Runs `llmload mock` (TTFT 5 ms, 1 ms between tokens, 16 tokens, one token per SSE event)
 # pinned to one core and, pinned to the other, three clients in a closed loop of 32 keep-alive
 # streams for the same duration each, interleaved and repeated:

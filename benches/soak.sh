@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak benchmark (issue 5): 100,000 streamed requests through one llmload process against
+# Soak benchmark: 100,000 streamed requests through one llmload process against
 # `llmload mock` on 127.0.0.1, reporting llmload's peak RSS when 10,000 requests had finished
 # and at the end, so memory growth with run length is visible. A benchmark script, not a test.
 #

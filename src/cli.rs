@@ -96,8 +96,8 @@ pub struct SweepArgs {
     /// Do not write per-request records files.
     #[arg(long)]
     pub no_records: bool,
-    /// Tokio worker threads (default: one per core).
-    #[arg(long)]
+    /// Tokio worker threads (default: one per core; 1 runs everything on one thread).
+    #[arg(long, value_parser = threads)]
     pub threads: Option<usize>,
     /// Open-loop rates in the ladder (default 10, or `[sweep] steps`).
     #[arg(long)]
@@ -217,8 +217,8 @@ pub struct RunArgs {
     /// After Ctrl-C / SIGTERM, how long in-flight requests may finish (e.g. "5s").
     #[arg(long, default_value = "5s")]
     pub grace: String,
-    /// Tokio worker threads (default: one per core).
-    #[arg(long)]
+    /// Tokio worker threads (default: one per core; 1 runs everything on one thread).
+    #[arg(long, value_parser = threads)]
     pub threads: Option<usize>,
     /// Check the result against this claims file at the end and exit 1 if one fails.
     #[arg(long)]
@@ -258,8 +258,8 @@ pub struct CalibrateArgs {
     /// Highest rate to try (req/s).
     #[arg(long, default_value_t = 16000.0)]
     pub max_rate: f64,
-    /// Tokio worker threads (default: one per core).
-    #[arg(long)]
+    /// Tokio worker threads (default: one per core; 1 runs everything on one thread).
+    #[arg(long, value_parser = threads)]
     pub threads: Option<usize>,
 }
 
@@ -330,4 +330,15 @@ pub struct MockArgs {
     /// first and last tokens were handed to the HTTP layer (µs since the Unix epoch).
     #[arg(long)]
     pub truth_log: Option<PathBuf>,
+}
+
+/// `--threads`: a whole number of at least 1 (0 would record no worker threads in the result and
+/// turn the generator-CPU validity check off).
+fn threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a thread count; give a whole number of at least 1"
+        )),
+    }
 }

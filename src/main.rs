@@ -6,9 +6,12 @@ use llmload::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The runtime is sized here, before any command runs, for every command that takes
+    // `--threads` (the result records the same number as `worker_threads`).
     let threads = match &cli.command {
         Command::Run(a) => a.threads,
         Command::Calibrate(a) => a.threads,
+        Command::Sweep(a) => a.threads,
         _ => None,
     };
     // One thread asked for: a current-thread runtime, where the run, its request tasks and

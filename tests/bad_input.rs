@@ -2,6 +2,8 @@
 //! bytes into the SSE parser and chunk decoder give a typed error or a value (bounded proptest
 //! runs; coverage-guided fuzzing with cargo-fuzz is in fuzz/, see docs/hardening.md).
 
+mod common;
+
 use llmload::client::{sse::SseParser, wire};
 use llmload::plan::Plan;
 use llmload::scenario::Source;
@@ -142,4 +144,30 @@ fn the_valid_seed_file_is_valid() {
         text: VALID.to_string(),
     };
     Plan::build(&src, src.parse().expect("parses")).expect("valid");
+}
+
+/// `--threads 0` used to run on one worker while recording `worker_threads: 0`, which turned the
+/// generator-CPU validity check off; every command that takes `--threads` now refuses it before
+/// sending anything.
+#[test]
+fn zero_threads_is_refused_by_every_command_that_takes_it() {
+    let scenario =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.toml");
+    let scenario = scenario.to_str().expect("utf-8 path");
+    for args in [
+        vec!["run", scenario, "--threads", "0"],
+        vec!["sweep", scenario, "--threads", "0"],
+        vec!["calibrate", "--threads", "0"],
+        vec!["run", scenario, "--threads", "two"],
+    ] {
+        let mut cmd = std::process::Command::new(common::bin());
+        cmd.args(&args);
+        let out = common::output_with_timeout(cmd, std::time::Duration::from_secs(30));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("--threads") && err.contains("at least 1"),
+            "{args:?}: {err}"
+        );
+    }
 }
