@@ -39,6 +39,18 @@ pub enum Command {
     Report(ReportCmdArgs),
     /// Merge the partial results of a sharded run (`run --shard I/N`) into one exact result.
     Merge(MergeArgs),
+    /// Print a shell completion script to stdout (e.g. `llmload completions bash >
+    /// ~/.local/share/bash-completion/completions/llmload`).
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages: llmload.1 and one llmload-COMMAND.1 per command.
+    Man {
+        /// Folder to write them into (created if missing).
+        #[arg(long, short = 'o', value_name = "DIR", default_value = ".")]
+        output: PathBuf,
+    },
 }
 
 /// `llmload merge` (docs/scale-out.md).
