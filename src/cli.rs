@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// Load generator and benchmark for OpenAI-compatible LLM endpoints.
 #[derive(Debug, Parser)]
-#[command(name = "llmload", version, about, long_about = None)]
+#[command(name = "llmload", version = env!("LLMLOAD_LONG_VERSION"), about, long_about = None)]
 pub struct Cli {
     /// Command.
     #[command(subcommand)]
