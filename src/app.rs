@@ -1284,6 +1284,14 @@ async fn mock_cmd(a: MockArgs) -> Result<Exit> {
                 max: None,
             },
         },
+        ttft_steps: a
+            .ttft_step
+            .iter()
+            .map(|s| {
+                crate::mock::TtftStep::parse(s)
+                    .map_err(|e| anyhow!(UserError(format!("--ttft-step {s}: {e}"))))
+            })
+            .collect::<Result<_>>()?,
         itl_ms: Dist::fixed(itl_ms),
         output_tokens: a.output_tokens.map(|n| Dist::fixed(n as f64)),
         tokens_per_chunk: a.tokens_per_chunk.max(1),

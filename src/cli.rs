@@ -279,6 +279,11 @@ pub struct MockArgs {
     /// zero), e.g. "10ms"; default: every response waits exactly --ttft.
     #[arg(long, value_name = "DURATION")]
     pub ttft_stddev: Option<String>,
+    /// A change of the time to first token during the run: from AFTER since the first
+    /// request the mock received, every response waits TTFT (e.g. "5s=400ms"; repeatable,
+    /// the latest step begun applies).
+    #[arg(long = "ttft-step", value_name = "AFTER=TTFT")]
+    pub ttft_step: Vec<String>,
     /// Delay between chunks, e.g. "20ms".
     #[arg(long, conflicts_with = "tokens_per_s")]
     pub itl: Option<String>,
