@@ -138,7 +138,7 @@ fn per_second_ttft_follows_a_ttft_step_and_counts_match_the_records() {
         (1..=6).contains(&early),
         "in flight before the step: {early}"
     );
-    assert!(late >= 6 && late <= 20, "in flight after the step: {late}");
+    assert!((6..=20).contains(&late), "in flight after the step: {late}");
 
     // CPU: one figure per whole second the generator ran, never negative.
     let cpu: Vec<f64> = series
