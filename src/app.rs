@@ -51,6 +51,8 @@ pub enum Exit {
     Usage = 2,
     /// The run was invalid: the generator could not hold the load.
     Invalid = 3,
+    /// No measured request succeeded: the result describes nothing (wins over 1 and 3).
+    NothingMeasured = 4,
 }
 
 /// An error that maps to exit code 2, printed as is.
@@ -92,7 +94,9 @@ fn merge_cmd(a: MergeArgs) -> Result<Exit> {
         result.run_id,
         a.output.display()
     );
-    Ok(if result.validity.valid {
+    Ok(if result.measured_nothing() {
+        Exit::NothingMeasured
+    } else if result.validity.valid {
         Exit::Ok
     } else {
         Exit::Invalid
@@ -196,6 +200,10 @@ fn check_cmd(a: CheckArgs) -> Result<Exit> {
         out!("{}", b.table(old, new));
     }
     write_reports(&a.reports, eval.as_ref(), base.as_ref(), a.strict)?;
+    if let Some(why) = result.nothing_measured() {
+        eprintln!("{path}: {why}");
+        return Ok(Exit::NothingMeasured);
+    }
     if !result.validity.valid {
         return Ok(Exit::Invalid);
     }
@@ -636,6 +644,10 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         let html = report::html::render(&report::page::build(&inputs, None)).map_err(user)?;
         std::fs::write(p, html).map_err(|e| user(format!("writing {}: {e}", p.display())))?;
         outln!("report: {}", p.display());
+    }
+    // A run that measured nothing has no figure to be valid about or to judge a claim on.
+    if result.measured_nothing() {
+        return Ok(Exit::NothingMeasured);
     }
     // An invalid run says nothing about the endpoint, so its exit code wins over any claim.
     if !result.validity.valid {

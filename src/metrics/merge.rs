@@ -233,6 +233,7 @@ impl Stats {
         for (a, b) in self.outcomes.iter_mut().zip(&o.outcomes) {
             *a += b;
         }
+        super::errors::absorb(&mut self.error_messages, &o.error_messages);
         add_tokens(&mut self.tokens, &o.tokens);
         add_tokens(&mut self.tokens_all_phases, &o.tokens_all_phases);
         self.sent_all_phases += o.sent_all_phases;
