@@ -129,7 +129,12 @@ fn report_cmd(a: ReportCmdArgs) -> Result<Exit> {
             .map_err(user)?;
         inputs.push(Input { path, result, eval });
     }
-    let page = report::page::build(&inputs, a.title.as_deref());
+    let runs: Vec<(&str, &RunResult)> = inputs
+        .iter()
+        .map(|i| (i.path.as_str(), &i.result))
+        .collect();
+    let daily = daily_volume(&a.volume, &runs)?;
+    let page = report::page::build_at(&inputs, a.title.as_deref(), daily.as_ref());
     let write = |path: &Path, text: String| {
         std::fs::write(path, text).map_err(|e| user(format!("writing {}: {e}", path.display())))
     };
@@ -236,13 +241,30 @@ fn compare_cmd(a: CompareArgs) -> Result<Exit> {
     for p in &a.results {
         results.push((p.display().to_string(), RunResult::read(p).map_err(user)?));
     }
+    let runs: Vec<(&str, &RunResult)> = results.iter().map(|(p, r)| (p.as_str(), r)).collect();
+    let daily = daily_volume(&a.volume, &runs)?;
     out!(
         "{}",
-        gate::compare::build(&results)
+        gate::compare::build_at(&results, daily.as_ref())
             .render(format)
             .map_err(user)?
     );
     Ok(Exit::Ok)
+}
+
+/// The one daily volume `compare` and `report` project every result's cost at.
+fn daily_volume(
+    v: &crate::cli::VolumeArgs,
+    runs: &[(&str, &RunResult)],
+) -> Result<Option<report::daily::DailyVolume>> {
+    use report::daily::{DailyVolume, VolumeFlags};
+    let flags = VolumeFlags::parse(
+        v.daily_requests.as_deref(),
+        v.daily_input_tokens.as_deref(),
+        v.daily_output_tokens.as_deref(),
+    )
+    .map_err(user)?;
+    DailyVolume::choose(flags, runs).map_err(user)
 }
 
 /// `llmload plan`: capacity and cost for a daily volume (docs/capacity.md).

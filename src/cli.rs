@@ -74,6 +74,9 @@ pub struct ReportCmdArgs {
     /// Page title (default: from the scenario names).
     #[arg(long)]
     pub title: Option<String>,
+    /// The daily volume every result's cost is projected at.
+    #[command(flatten)]
+    pub volume: VolumeArgs,
 }
 
 /// `llmload sweep`.
@@ -192,6 +195,25 @@ pub struct CompareArgs {
     /// Output format: table, markdown, json or csv.
     #[arg(long, default_value = "table")]
     pub format: String,
+    /// The daily volume every column's cost is projected at.
+    #[command(flatten)]
+    pub volume: VolumeArgs,
+}
+
+/// One daily volume for projecting every result's cost (`compare`, `report`); default: the
+/// scenarios' `[cost] daily_requests`, else the first result's measured rate.
+#[derive(Debug, Args)]
+pub struct VolumeArgs {
+    /// Requests per day to project every result's cost at, e.g. "1M".
+    #[arg(long, value_name = "N", conflicts_with = "daily_input_tokens")]
+    pub daily_requests: Option<String>,
+    /// Input tokens per day to project every result's cost at, e.g. "50M".
+    #[arg(long, value_name = "N")]
+    pub daily_input_tokens: Option<String>,
+    /// Output tokens per day (with --daily-input-tokens; default: the first result's measured
+    /// output/input ratio).
+    #[arg(long, value_name = "N", requires = "daily_input_tokens")]
+    pub daily_output_tokens: Option<String>,
 }
 
 /// `llmload run`.

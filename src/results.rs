@@ -182,6 +182,10 @@ pub struct ScenarioInfo {
     pub sha256: String,
     /// Generator seed.
     pub seed: u64,
+    /// The scenario's `[cost] daily_requests`: the volume `compare` and `report` project
+    /// daily costs at (absent when the scenario sets none, and in older results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_requests: Option<f64>,
 }
 
 /// Shard identity.
@@ -1015,6 +1019,7 @@ impl Frame {
                 path: plan.scenario_path.display().to_string(),
                 sha256: plan.scenario_sha256.clone(),
                 seed: plan.seed,
+                daily_requests: plan.daily_requests,
             },
             slo: plan.slo,
             slo_set: plan.slo.is_set() || plan.models.iter().any(|m| m.slo.is_set()),
