@@ -51,6 +51,8 @@ pub enum Exit {
     Usage = 2,
     /// The run was invalid: the generator could not hold the load.
     Invalid = 3,
+    /// No measured request succeeded: the result describes nothing (wins over 1 and 3).
+    NothingMeasured = 4,
 }
 
 /// An error that maps to exit code 2, printed as is.
@@ -124,7 +126,9 @@ fn merge_cmd(a: MergeArgs) -> Result<Exit> {
         result.run_id,
         a.output.display()
     );
-    Ok(if result.validity.valid {
+    Ok(if result.measured_nothing() {
+        Exit::NothingMeasured
+    } else if result.validity.valid {
         Exit::Ok
     } else {
         Exit::Invalid
@@ -157,7 +161,12 @@ fn report_cmd(a: ReportCmdArgs) -> Result<Exit> {
             .map_err(user)?;
         inputs.push(Input { path, result, eval });
     }
-    let page = report::page::build(&inputs, a.title.as_deref());
+    let runs: Vec<(&str, &RunResult)> = inputs
+        .iter()
+        .map(|i| (i.path.as_str(), &i.result))
+        .collect();
+    let daily = daily_volume(&a.volume, &runs)?;
+    let page = report::page::build_at(&inputs, a.title.as_deref(), daily.as_ref());
     let write = |path: &Path, text: String| {
         std::fs::write(path, text).map_err(|e| user(format!("writing {}: {e}", path.display())))
     };
@@ -228,6 +237,10 @@ fn check_cmd(a: CheckArgs) -> Result<Exit> {
         out!("{}", b.table(old, new));
     }
     write_reports(&a.reports, eval.as_ref(), base.as_ref(), a.strict)?;
+    if let Some(why) = result.nothing_measured() {
+        eprintln!("{path}: {why}");
+        return Ok(Exit::NothingMeasured);
+    }
     if !result.validity.valid {
         return Ok(Exit::Invalid);
     }
@@ -260,13 +273,30 @@ fn compare_cmd(a: CompareArgs) -> Result<Exit> {
     for p in &a.results {
         results.push((p.display().to_string(), RunResult::read(p).map_err(user)?));
     }
+    let runs: Vec<(&str, &RunResult)> = results.iter().map(|(p, r)| (p.as_str(), r)).collect();
+    let daily = daily_volume(&a.volume, &runs)?;
     out!(
         "{}",
-        gate::compare::build(&results)
+        gate::compare::build_at(&results, daily.as_ref())
             .render(format)
             .map_err(user)?
     );
     Ok(Exit::Ok)
+}
+
+/// The one daily volume `compare` and `report` project every result's cost at.
+fn daily_volume(
+    v: &crate::cli::VolumeArgs,
+    runs: &[(&str, &RunResult)],
+) -> Result<Option<report::daily::DailyVolume>> {
+    use report::daily::{DailyVolume, VolumeFlags};
+    let flags = VolumeFlags::parse(
+        v.daily_requests.as_deref(),
+        v.daily_input_tokens.as_deref(),
+        v.daily_output_tokens.as_deref(),
+    )
+    .map_err(user)?;
+    DailyVolume::choose(flags, runs).map_err(user)
 }
 
 /// `llmload plan`: capacity and cost for a daily volume (docs/capacity.md).
@@ -668,6 +698,10 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         let html = report::html::render(&report::page::build(&inputs, None)).map_err(user)?;
         std::fs::write(p, html).map_err(|e| user(format!("writing {}: {e}", p.display())))?;
         outln!("report: {}", p.display());
+    }
+    // A run that measured nothing has no figure to be valid about or to judge a claim on.
+    if result.measured_nothing() {
+        return Ok(Exit::NothingMeasured);
     }
     // An invalid run says nothing about the endpoint, so its exit code wins over any claim.
     if !result.validity.valid {
@@ -1316,6 +1350,14 @@ async fn mock_cmd(a: MockArgs) -> Result<Exit> {
                 max: None,
             },
         },
+        ttft_steps: a
+            .ttft_step
+            .iter()
+            .map(|s| {
+                crate::mock::TtftStep::parse(s)
+                    .map_err(|e| anyhow!(UserError(format!("--ttft-step {s}: {e}"))))
+            })
+            .collect::<Result<_>>()?,
         itl_ms: Dist::fixed(itl_ms),
         output_tokens: a.output_tokens.map(|n| Dist::fixed(n as f64)),
         tokens_per_chunk: a.tokens_per_chunk.max(1),

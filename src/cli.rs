@@ -86,6 +86,9 @@ pub struct ReportCmdArgs {
     /// Page title (default: from the scenario names).
     #[arg(long)]
     pub title: Option<String>,
+    /// The daily volume every result's cost is projected at.
+    #[command(flatten)]
+    pub volume: VolumeArgs,
 }
 
 /// `llmload sweep`.
@@ -204,6 +207,25 @@ pub struct CompareArgs {
     /// Output format: table, markdown, json or csv.
     #[arg(long, default_value = "table")]
     pub format: String,
+    /// The daily volume every column's cost is projected at.
+    #[command(flatten)]
+    pub volume: VolumeArgs,
+}
+
+/// One daily volume for projecting every result's cost (`compare`, `report`); default: the
+/// scenarios' `[cost] daily_requests`, else the first result's measured rate.
+#[derive(Debug, Args)]
+pub struct VolumeArgs {
+    /// Requests per day to project every result's cost at, e.g. "1M".
+    #[arg(long, value_name = "N", conflicts_with = "daily_input_tokens")]
+    pub daily_requests: Option<String>,
+    /// Input tokens per day to project every result's cost at, e.g. "50M".
+    #[arg(long, value_name = "N")]
+    pub daily_input_tokens: Option<String>,
+    /// Output tokens per day (with --daily-input-tokens; default: the first result's measured
+    /// output/input ratio).
+    #[arg(long, value_name = "N", requires = "daily_input_tokens")]
+    pub daily_output_tokens: Option<String>,
 }
 
 /// `llmload run`.
@@ -291,6 +313,11 @@ pub struct MockArgs {
     /// zero), e.g. "10ms"; default: every response waits exactly --ttft.
     #[arg(long, value_name = "DURATION")]
     pub ttft_stddev: Option<String>,
+    /// A change of the time to first token during the run: from AFTER since the first
+    /// request the mock received, every response waits TTFT (e.g. "5s=400ms"; repeatable,
+    /// the latest step begun applies).
+    #[arg(long = "ttft-step", value_name = "AFTER=TTFT")]
+    pub ttft_step: Vec<String>,
     /// Delay between chunks, e.g. "20ms".
     #[arg(long, conflicts_with = "tokens_per_s")]
     pub itl: Option<String>,

@@ -1355,6 +1355,14 @@ fn mock_model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> {
     if let Some(d) = &spec.ttft {
         mm.ttft_ms = d.0.clone();
     }
+    mm.ttft_steps = spec
+        .ttft_steps
+        .iter()
+        .map(|s| crate::mock::TtftStep {
+            after_s: s.after.0.as_secs_f64(),
+            ttft_ms: s.ttft.0.clone(),
+        })
+        .collect();
     match (&spec.itl, spec.tokens_per_s) {
         (Some(_), Some(_)) => {
             return Err((
@@ -1412,6 +1420,7 @@ fn mock_model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> {
                 match *field {
                     "ttft_ms" => "ttft",
                     "itl_ms" => "itl",
+                    "ttft_steps.ttft_ms" => "ttft_steps.ttft",
                     other => other,
                 },
                 source.to_string(),
@@ -1426,6 +1435,10 @@ fn mock_model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> {
             ),
             E::TokensPerChunk { .. } => ("tokens_per_chunk", "must be at least 1".into()),
             E::MaxConcurrency { .. } => ("max_concurrency", "must be at least 1".into()),
+            E::TtftStep { after_s, .. } => (
+                "ttft_steps",
+                format!("after = {after_s} s must be at least 0"),
+            ),
         };
         (field, msg)
     })?;

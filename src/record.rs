@@ -446,7 +446,9 @@ impl RequestRecord {
             w.u64(key!("reconnects"), self.reconnects as u64);
         }
         if let Some(s) = &self.error {
-            w.str(key!("error"), s);
+            // Credentials a message may carry (a URL's user:password, a key echoed back) never
+            // reach the file.
+            w.str(key!("error"), &crate::metrics::errors::scrub(s));
         }
         w.out.extend_from_slice(b"}\n");
     }

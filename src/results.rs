@@ -182,6 +182,10 @@ pub struct ScenarioInfo {
     pub sha256: String,
     /// Generator seed.
     pub seed: u64,
+    /// The scenario's `[cost] daily_requests`: the volume `compare` and `report` project
+    /// daily costs at (absent when the scenario sets none, and in older results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_requests: Option<f64>,
 }
 
 /// Shard identity.
@@ -334,6 +338,19 @@ pub struct Counts {
     pub backoff_s: f64,
     /// Failures by class (only non-zero classes).
     pub errors: BTreeMap<String, u64>,
+    /// Per failure class in `errors`: its most common message (credentials scrubbed) and how
+    /// many of the class's failures carried it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_messages: BTreeMap<String, TopError>,
+}
+
+/// The message most failures of one class carried.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TopError {
+    /// The message, as the client recorded it, with credentials removed.
+    pub message: String,
+    /// Failures of the class that carried exactly this message.
+    pub count: u64,
 }
 
 fn is_zero_f64(v: &f64) -> bool {
@@ -597,6 +614,20 @@ pub enum ResultError {
 }
 
 impl RunResult {
+    /// No measured request succeeded, so no latency, throughput or cost figure describes the
+    /// endpoint (every failure, a window with no arrival, or one whose arrivals were never
+    /// sent). `run`, `merge` and `check` end with their own exit code then.
+    pub fn measured_nothing(&self) -> bool {
+        self.overall.requests.ok == 0
+    }
+
+    /// One line saying that nothing was measured and why: the measured requests' fate and, per
+    /// failure class, its count and most common message. None when something succeeded.
+    pub fn nothing_measured(&self) -> Option<String> {
+        self.measured_nothing()
+            .then(|| nothing_measured_line(&self.overall.requests))
+    }
+
     /// Writes the result atomically (temporary file in the same folder, then rename).
     pub fn write(&self, path: &Path) -> Result<(), ResultError> {
         let io = |source| ResultError::Io {
@@ -725,6 +756,22 @@ fn model_result(
         reconnects: s.reconnects,
         retries_429: s.retries_429,
         backoff_s: s.backoff_us as f64 / 1e6,
+        error_messages: s
+            .error_messages
+            .iter()
+            .filter(|(k, _)| errors.contains_key(*k))
+            .filter_map(|(k, t)| {
+                t.top().map(|(m, n)| {
+                    (
+                        k.clone(),
+                        TopError {
+                            message: m.to_string(),
+                            count: n,
+                        },
+                    )
+                })
+            })
+            .collect(),
         errors,
     };
     let mut latency_ms = BTreeMap::new();
@@ -972,6 +1019,7 @@ impl Frame {
                 path: plan.scenario_path.display().to_string(),
                 sha256: plan.scenario_sha256.clone(),
                 seed: plan.seed,
+                daily_requests: plan.daily_requests,
             },
             slo: plan.slo,
             slo_set: plan.slo.is_set() || plan.models.iter().any(|m| m.slo.is_set()),
@@ -1222,6 +1270,10 @@ pub fn assemble(frame: &Frame, c: &Collector, meta: RunMeta) -> RunResult {
             c.overall.backoff_us as f64 / 1e6
         ));
     }
+    if c.arrivals_in_window > 0 && c.overall.count(Outcome::Ok) == 0 {
+        let counts = model_result(&c.overall, "", "", "", CostBasis::Summed, &cx).requests;
+        warnings.push(nothing_measured_line(&counts));
+    }
     if c.arrivals_in_window == 0 {
         warnings.push("no request was scheduled inside the measurement window".into());
     }
@@ -1425,4 +1477,32 @@ pub fn assemble(frame: &Frame, c: &Collector, meta: RunMeta) -> RunResult {
         records_file: meta.records_file,
         aborted_by: meta.aborted_by,
     }
+}
+
+/// Why nothing was measured, in one line: how many measured requests were sent and how they
+/// failed, each failure class with its count and most common message.
+pub fn nothing_measured_line(o: &Counts) -> String {
+    if o.issued == 0 {
+        return "nothing measured: no request was scheduled inside the measurement window".into();
+    }
+    if o.sent == 0 {
+        return format!(
+            "nothing measured: none of the {} measured arrivals was sent ({} dropped, {} cancelled, {} skipped)",
+            o.issued, o.dropped, o.cancelled, o.skipped
+        );
+    }
+    let mut classes: Vec<(&String, &u64)> = o.errors.iter().collect();
+    classes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let why: Vec<String> = classes
+        .iter()
+        .map(|(k, n)| match o.error_messages.get(*k) {
+            Some(t) => format!("{k} ×{n}: {}", t.message),
+            None => format!("{k} ×{n}"),
+        })
+        .collect();
+    format!(
+        "nothing measured: all {} measured requests failed ({})",
+        o.sent,
+        why.join("; ")
+    )
 }

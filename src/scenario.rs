@@ -327,6 +327,10 @@ pub struct MockSpec {
     /// Time to first token.
     #[serde(default)]
     pub ttft: Option<DurDist>,
+    /// Changes of `ttft` during the run: `[{ after = "5s", ttft = "400ms" }]`, each from
+    /// `after` since the first request the mock received.
+    #[serde(default)]
+    pub ttft_steps: Vec<TtftStepSpec>,
     /// Delay between chunks.
     #[serde(default)]
     pub itl: Option<DurDist>,
@@ -348,6 +352,16 @@ pub struct MockSpec {
     /// Fault injection probabilities.
     #[serde(default)]
     pub faults: Option<FaultsSpec>,
+}
+
+/// One change of the mock's time to first token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TtftStepSpec {
+    /// From this long after the first request the mock received.
+    pub after: Dur,
+    /// The time to first token from then on.
+    pub ttft: DurDist,
 }
 
 /// Fault probabilities per request (each in 0..=1, at most one fault per request).

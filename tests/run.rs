@@ -491,7 +491,8 @@ fn closed_loop_stops_at_its_duration_and_abandons_requests_that_outlive_the_drai
         "took {:?}",
         started.elapsed()
     );
-    assert_ok_or_starved(&r);
+    // Every request was abandoned: nothing was measured (exit 4).
+    assert_eq!(r.code, 4, "{}", r.stdout);
     let abandoned = r
         .records
         .iter()
@@ -648,7 +649,8 @@ fn refused_connections_are_classified_and_the_run_finishes() {
         &format!("base_url = \"http://127.0.0.1:{port}/v1\""),
     );
     let r = run_scenario(&text, &["--quiet"], &[]);
-    assert_ok_or_starved(&r);
+    // Nothing succeeded: the run measured nothing (exit 4; tests/nothing_measured.rs).
+    assert_eq!(r.code, 4, "{}", r.stdout);
     let m = model(&r.result, 0);
     assert_eq!(m["requests"]["errors"]["connect"], 6, "{}", m["requests"]);
     assert_eq!(m["error_rate"], 1.0);
@@ -745,7 +747,9 @@ fn a_stalled_stream_times_out_on_the_idle_timeout_not_the_first_token_one() {
         "took {:?}",
         started.elapsed()
     );
-    assert_ok_or_starved(&r);
+    // Every request timed out: nothing was measured (exit 4), and the summary says why.
+    assert_eq!(r.code, 4, "{}", r.stdout);
+    assert!(r.stdout.contains("  timeout_idle ×4: "), "{}", r.stdout);
     assert_eq!(model(&r.result, 0)["requests"]["errors"]["timeout_idle"], 4);
     for rec in &r.records {
         let silent_ms = (rec["t_end_us"].as_u64().expect("end")

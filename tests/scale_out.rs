@@ -286,6 +286,69 @@ fn records_indexes(dir: &Path, stem: &str) -> Vec<u64> {
         .collect()
 }
 
+/// The merged 1 s series, second by second: counts are the shards' sums, TTFT percentiles are
+/// those of the shards' per-second histograms added together (never an average of
+/// percentiles), CPU is the shards' sum; and the seconds' medians sit where the single run's
+/// do (the server draws TTFT from N(60 ms, 20 ms) for both).
+fn check_merged_series(merged: &Value, shards: &[Value], single: &Value) {
+    let series = merged["timeseries"].as_array().expect("series");
+    let n = |p: &Value, k: &str| p[k].as_u64().unwrap_or(0);
+    let mut judged = 0;
+    for (i, p) in series.iter().enumerate() {
+        assert_eq!(n(p, "t_s"), i as u64);
+        for key in ["sent", "ok", "failed", "dropped", "output_tokens"] {
+            let sum: u64 = shards
+                .iter()
+                .map(|s| s["timeseries"].get(i).map_or(0, |q| n(q, key)))
+                .sum();
+            assert_eq!(n(p, key), sum, "second {i}: {key}");
+        }
+        let cpu: f64 = shards
+            .iter()
+            .filter_map(|s| s["timeseries"].get(i)?["cpu_cores_used"].as_f64())
+            .sum();
+        if let Some(c) = p["cpu_cores_used"].as_f64() {
+            assert!((c - cpu).abs() < 1e-9, "second {i}: cpu {c} vs {cpu}");
+        }
+        let mut added: Option<Hist> = None;
+        for s in shards {
+            if let Some(text) = s["partial"]["collector"]["series"]
+                .get(i)
+                .and_then(|b| b["ttft_hist"].as_str())
+            {
+                let h = Hist::decode(text).expect("valid histogram");
+                match added.as_mut() {
+                    None => added = Some(h),
+                    Some(a) => a.merge(&h).expect("mergeable"),
+                }
+            }
+        }
+        let Some(h) = added.filter(|h| !h.is_empty()) else {
+            assert!(p.get("ttft_p50_ms").is_none(), "second {i}");
+            continue;
+        };
+        let p50 = p["ttft_p50_ms"].as_f64().expect("p50");
+        assert_eq!(p50, h.quantile(0.5) as f64 / 1e3, "second {i}: p50");
+        assert_eq!(
+            p["ttft_p99_ms"].as_f64(),
+            Some(h.quantile(0.99) as f64 / 1e3),
+            "second {i}: p99"
+        );
+        let one = single["timeseries"]
+            .get(i)
+            .and_then(|q| q["ttft_p50_ms"].as_f64());
+        if h.len() >= 20 {
+            // N(60, 20): a median of 20+ samples lies within 40..100 ms by a wide margin.
+            assert!((40.0..100.0).contains(&p50), "second {i}: merged p50 {p50}");
+            if let Some(o) = one {
+                assert!((40.0..100.0).contains(&o), "second {i}: single p50 {o}");
+            }
+            judged += 1;
+        }
+    }
+    assert!(judged >= 4, "{judged} seconds with 20+ first tokens");
+}
+
 #[test]
 fn four_shard_processes_merge_to_what_one_process_measures() {
     let mock = Mock::start();
@@ -389,6 +452,11 @@ fn four_shard_processes_merge_to_what_one_process_measures() {
     let series = merged["timeseries"].as_array().expect("series");
     let sent: u64 = series.iter().map(|p| p["sent"].as_u64().unwrap()).sum();
     assert_eq!(sent, merged["load"]["sent_all_phases"].as_u64().unwrap());
+    check_merged_series(
+        &merged,
+        &files.iter().map(|f| read(f)).collect::<Vec<_>>(),
+        &single,
+    );
 
     // check, compare and report take the merged result like any other.
     let claims = dir.path().join("claims.toml");

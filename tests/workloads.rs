@@ -390,7 +390,8 @@ fn fallback_moves_rate_limited_requests_down_the_chain_and_reports_both_views() 
 fn an_exhausted_chain_fails_the_user_and_no_chain_means_no_retries() {
     let all = ", faults = { rate_limit = 1.0 }";
     let r = run_scenario(&fallback_scenario(all, all, all, true), &[], &[]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    // No request succeeded: the run measured nothing (exit 4, docs/metrics.md).
+    assert_eq!(r.code, 4, "{}", r.stderr);
     let f = &r.result["fallback"];
     assert_eq!(f["requests"], 30);
     assert_eq!(f["failed"], 30);

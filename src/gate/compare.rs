@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::metric::{fmt_ms, trim_float};
 use super::{md_table, text_table, GateError};
+use crate::report::daily::DailyVolume;
 use crate::results::{ModelResult, RunResult};
 
 /// Output format.
@@ -243,7 +244,13 @@ pub struct Comparison {
     pub columns: Vec<Column>,
     /// One table per metric family.
     pub tables: Vec<Table>,
+    /// The one volume every column's daily cost is projected at, and where it came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub daily_volume: Option<DailyVolume>,
 }
+
+/// Name of the family holding the daily cost at one volume.
+pub const DAILY_FAMILY: &str = "cost per day (one volume for every column)";
 
 fn unit_name(u: Unit) -> &'static str {
     match u {
@@ -255,8 +262,14 @@ fn unit_name(u: Unit) -> &'static str {
     }
 }
 
-/// Builds the comparison of the given results (each with the path it was read from).
+/// Builds the comparison of the given results (each with the path it was read from), without
+/// a daily cost projection.
 pub fn build(results: &[(String, RunResult)]) -> Comparison {
+    build_at(results, None)
+}
+
+/// Builds the comparison, projecting every column's daily cost at `daily` when given.
+pub fn build_at(results: &[(String, RunResult)], daily: Option<&DailyVolume>) -> Comparison {
     let mut columns = Vec::new();
     let mut models: Vec<&ModelResult> = Vec::new();
     for (path, r) in results {
@@ -300,8 +313,34 @@ pub fn build(results: &[(String, RunResult)]) -> Comparison {
                 })
                 .collect(),
         })
-        .collect();
-    Comparison { columns, tables }
+        .collect::<Vec<Table>>();
+    let mut tables = tables;
+    if let Some(v) = daily {
+        let values: Vec<Option<f64>> = models.iter().map(|m| v.cost_per_day(m)).collect();
+        let first = values.first().copied().flatten();
+        tables.push(Table {
+            family: DAILY_FAMILY.to_string(),
+            rows: vec![Row {
+                label: format!("$ per day at {}", v.text()),
+                unit: unit_name(Unit::Usd).to_string(),
+                cells: values
+                    .iter()
+                    .map(|v| Cell {
+                        value: *v,
+                        ratio: match (v, first) {
+                            (Some(v), Some(f)) if f != 0.0 => Some(v / f),
+                            _ => None,
+                        },
+                    })
+                    .collect(),
+            }],
+        });
+    }
+    Comparison {
+        columns,
+        tables,
+        daily_volume: daily.cloned(),
+    }
 }
 
 fn unit_of(t: &str) -> Unit {
@@ -376,6 +415,13 @@ impl Comparison {
                         out.push_str(&text_table(&header, &rows, 1));
                     }
                     out.push('\n');
+                }
+                if let Some(v) = &self.daily_volume {
+                    out.push_str(&format!(
+                        "(daily cost: every column at {}, from {})\n",
+                        v.text(),
+                        v.source
+                    ));
                 }
                 out.push_str(&format!(
                     "(×: ratio to the first column, {})\n",

@@ -4,6 +4,7 @@
 //!
 //! The definitions implemented here are stated in docs/metrics.md; keep the two in step.
 
+pub mod errors;
 pub mod hist;
 pub mod merge;
 
@@ -137,6 +138,9 @@ pub struct Stats {
     pub retries_429: u64,
     /// Back-off waited before those re-sends (µs).
     pub backoff_us: u64,
+    /// Measured failures' messages by error class (scrubbed of credentials).
+    #[serde(default)]
+    pub error_messages: errors::Messages,
 }
 
 /// Cost summed request by request, each at its own model's price.
@@ -681,6 +685,9 @@ fn fold(s: &mut Stats, r: &RequestRecord, d: &Derived) {
         return;
     }
     s.outcomes[r.outcome.index()] += 1;
+    if d.sent && r.outcome != Outcome::Ok {
+        errors::record(&mut s.error_messages, r.outcome.name(), r.error.as_deref());
+    }
     if r.usage_mismatch {
         s.usage_mismatch += 1;
     }

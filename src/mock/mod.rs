@@ -66,6 +66,11 @@ pub struct MockConfig {
 pub struct MockModel {
     /// Delay from request received (or dequeued) to the first generated token, in ms.
     pub ttft_ms: Dist,
+    /// Changes of `ttft_ms` over time, for runs whose true TTFT must move at a known moment
+    /// (checking a time series). Each step replaces `ttft_ms` for requests received
+    /// `after_s` seconds or more after the first request this server received; the latest
+    /// step that has begun applies. Empty: `ttft_ms` throughout.
+    pub ttft_steps: Vec<TtftStep>,
     /// Delay between consecutive chunks, in ms.
     pub itl_ms: Dist,
     /// Content tokens to generate; `None` means the request's `max_tokens` (or
@@ -82,6 +87,45 @@ pub struct MockModel {
     pub max_concurrency: Option<u32>,
     /// Injected failures.
     pub faults: Faults,
+}
+
+/// One change of a mock model's time to first token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TtftStep {
+    /// Seconds after the first request the server received from which this step applies.
+    pub after_s: f64,
+    /// Time to first token from then on, in ms.
+    pub ttft_ms: Dist,
+}
+
+impl TtftStep {
+    /// Parses `AFTER=TTFT` as given to `llmload mock --ttft-step`, e.g. `5s=400ms`.
+    pub fn parse(spec: &str) -> Result<TtftStep, String> {
+        let (after, ttft) = spec
+            .split_once('=')
+            .ok_or_else(|| "expected AFTER=TTFT, e.g. 5s=400ms".to_string())?;
+        let after =
+            crate::units::parse_duration(after.trim()).map_err(|e| format!("AFTER: {e}"))?;
+        let ttft = crate::units::parse_duration(ttft.trim()).map_err(|e| format!("TTFT: {e}"))?;
+        Ok(TtftStep {
+            after_s: after.as_secs_f64(),
+            ttft_ms: Dist::fixed(ttft.as_secs_f64() * 1e3),
+        })
+    }
+}
+
+impl MockModel {
+    /// The TTFT distribution for a request received `since_first` after the first request
+    /// the server received.
+    pub fn ttft_at(&self, since_first: Duration) -> &Dist {
+        let t = since_first.as_secs_f64();
+        self.ttft_steps
+            .iter()
+            .filter(|s| s.after_s <= t)
+            .max_by(|a, b| a.after_s.total_cmp(&b.after_s))
+            .map_or(&self.ttft_ms, |s| &s.ttft_ms)
+    }
 }
 
 /// Fault probabilities, each in `[0, 1]`, drawn once per request; at most one fault
@@ -207,6 +251,7 @@ impl Default for MockModel {
     fn default() -> Self {
         MockModel {
             ttft_ms: Dist::fixed(50.0),
+            ttft_steps: Vec::new(),
             itl_ms: Dist::fixed(10.0),
             output_tokens: None,
             tokens_per_chunk: 1,
@@ -240,6 +285,9 @@ pub enum MockConfigError {
     /// `tokens_per_chunk` is 0.
     #[error("mock model {model}: tokens_per_chunk must be at least 1")]
     TokensPerChunk { model: String },
+    /// A TTFT step starts at a negative or non-finite time.
+    #[error("mock model {model}: ttft_steps.after_s = {after_s} must be a time of at least 0 s")]
+    TtftStep { model: String, after_s: f64 },
     /// `max_concurrency` is 0.
     #[error("mock model {model}: max_concurrency must be at least 1")]
     MaxConcurrency { model: String },
@@ -256,6 +304,15 @@ impl MockModel {
             })
         };
         dist("ttft_ms", &self.ttft_ms)?;
+        for s in &self.ttft_steps {
+            dist("ttft_steps.ttft_ms", &s.ttft_ms)?;
+            if !(s.after_s.is_finite() && s.after_s >= 0.0) {
+                return Err(MockConfigError::TtftStep {
+                    model: name.to_string(),
+                    after_s: s.after_s,
+                });
+            }
+        }
         dist("itl_ms", &self.itl_ms)?;
         if let Some(d) = &self.output_tokens {
             dist("output_tokens", d)?;

@@ -53,6 +53,8 @@ pub(crate) struct Shared {
     default: Arc<ModelRt>,
     models: HashMap<String, Arc<ModelRt>>,
     counter: AtomicU64,
+    /// When the first request was received (the origin of every model's `ttft_steps`).
+    first_request: std::sync::OnceLock<Instant>,
     pub stop: Arc<Stop>,
     pub truth: Option<mpsc::Sender<Msg>>,
     models_body: Bytes,
@@ -80,6 +82,7 @@ impl Shared {
                 .map(|(k, m)| (k.clone(), ModelRt::new(m)))
                 .collect(),
             counter: AtomicU64::new(0),
+            first_request: std::sync::OnceLock::new(),
             stop,
             truth,
             models_body,
@@ -225,7 +228,11 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
     // Draw order (fixed, for reproducibility): fault, ttft, output length, then per chunk
     // its words and the delay to the next chunk.
     let fault = Fault::draw(&cfg.faults, &mut rng);
-    let ttft = delay(cfg.ttft_ms.sample(&mut rng));
+    let first = *sh.first_request.get_or_init(|| received);
+    let ttft = delay(
+        cfg.ttft_at(received.saturating_duration_since(first))
+            .sample(&mut rng),
+    );
     let content_target = match &cfg.output_tokens {
         Some(d) => (d.sample(&mut rng).round() as u64).max(1),
         None => limit.unwrap_or(DEFAULT_OUTPUT_TOKENS),

@@ -1011,3 +1011,65 @@ async fn hostile_faults_on_the_wire() {
     .await
     .expect("test timed out");
 }
+
+/// A TTFT step takes effect for requests received after it begins, counted from the first
+/// request: the first request waits the base TTFT, one sent after the step waits the step's.
+#[tokio::test]
+async fn ttft_step_changes_ttft_from_its_start() {
+    tokio::time::timeout(LIMIT, async {
+        let srv = start(cfg_with(MockModel {
+            ttft_ms: Dist::fixed(20.0),
+            ttft_steps: vec![super::TtftStep {
+                after_s: 0.4,
+                ttft_ms: Dist::fixed(300.0),
+            }],
+            output_tokens: Some(Dist::fixed(2.0)),
+            ..fast()
+        }))
+        .await;
+        let url = format!("{}/chat/completions", srv.base_url());
+        let body = json!({"stream": true, "messages": [{"role": "user", "content": "hi"}]});
+        let first_token = |r: &Streamed| r.content().first().map(|(at, _)| *at).expect("tokens");
+        let before = first_token(&stream(&url, &body, Duration::from_secs(5)).await);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = first_token(&stream(&url, &body, Duration::from_secs(5)).await);
+        // The mock never sends a token before its deadline; the upper bound is wide for load.
+        assert!(before >= Duration::from_millis(20), "{before:?}");
+        assert!(before < Duration::from_millis(290), "{before:?}");
+        assert!(after >= Duration::from_millis(300), "{after:?}");
+        srv.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[test]
+fn ttft_step_parses_and_the_latest_begun_applies() {
+    let s = super::TtftStep::parse("5s=400ms").expect("valid");
+    assert_eq!(s.after_s, 5.0);
+    assert_eq!(s.ttft_ms, Dist::fixed(400.0));
+    for bad in ["5s", "x=400ms", "5s=fast"] {
+        assert!(super::TtftStep::parse(bad).is_err(), "{bad}");
+    }
+    let m = MockModel {
+        ttft_ms: Dist::fixed(100.0),
+        ttft_steps: vec![
+            super::TtftStep::parse("10s=50ms").expect("valid"),
+            super::TtftStep::parse("5s=400ms").expect("valid"),
+        ],
+        ..MockModel::default()
+    };
+    let at = |s: f64| m.ttft_at(Duration::from_secs_f64(s)).clone();
+    assert_eq!(at(0.0), Dist::fixed(100.0));
+    assert_eq!(at(4.99), Dist::fixed(100.0));
+    assert_eq!(at(5.0), Dist::fixed(400.0));
+    assert_eq!(at(12.0), Dist::fixed(50.0));
+    let bad = MockModel {
+        ttft_steps: vec![super::TtftStep {
+            after_s: -1.0,
+            ttft_ms: Dist::fixed(1.0),
+        }],
+        ..MockModel::default()
+    };
+    assert!(bad.validate("m").is_err());
+}

@@ -1,6 +1,7 @@
 //! Renders results for people: the terminal summary table printed at the end of a run.
 
 pub mod cdf;
+pub mod daily;
 pub mod export;
 pub mod html;
 pub mod page;
@@ -241,6 +242,7 @@ pub fn summary_table(r: &RunResult) -> String {
         let _ = write!(out, " ({})", parts.join(", "));
     }
     out.push('\n');
+    out.push_str(&error_lines(o));
     let t = &r.overall.tokens;
     let _ = writeln!(
         out,
@@ -269,12 +271,39 @@ pub fn summary_table(r: &RunResult) -> String {
         let _ = writeln!(out, "warning: {w}");
     }
     if r.validity.valid {
-        out.push_str("run: VALID\n");
+        if !r.measured_nothing() {
+            out.push_str("run: VALID\n");
+        }
     } else {
         out.push_str("run: INVALID — the generator, not the endpoint, limited this run:\n");
         for reason in &r.validity.reasons {
             let _ = writeln!(out, "  - {reason}");
         }
+    }
+    if r.measured_nothing() {
+        let _ = writeln!(
+            out,
+            "run: NOTHING MEASURED — no measured request succeeded; no figure above describes the endpoint"
+        );
+    }
+    out
+}
+
+/// One line per failure class: its count and most common message (credentials scrubbed).
+fn error_lines(o: &crate::results::Counts) -> String {
+    let mut out = String::new();
+    let mut classes: Vec<(&String, &u64)> = o.errors.iter().collect();
+    classes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (class, n) in classes {
+        let Some(t) = o.error_messages.get(class) else {
+            continue;
+        };
+        let share = if t.count == *n {
+            String::new()
+        } else {
+            format!(" ({} of {n})", t.count)
+        };
+        let _ = writeln!(out, "  {class} ×{n}: {}{share}", t.message);
     }
     out
 }

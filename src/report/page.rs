@@ -232,6 +232,23 @@ pub fn definitions() -> Vec<(String, String, String)> {
 
 /// Builds the page from the results (the first is the reference).
 pub fn build(inputs: &[Input], title: Option<&str>) -> Page {
+    let runs: Vec<(&str, &crate::results::RunResult)> = inputs
+        .iter()
+        .map(|i| (i.path.as_str(), &i.result))
+        .collect();
+    // Without flags the choice cannot fail: the scenarios' volume or the first run's rate.
+    let daily = super::daily::DailyVolume::choose(Default::default(), &runs)
+        .ok()
+        .flatten();
+    build_at(inputs, title, daily.as_ref())
+}
+
+/// The page, with every model's daily cost projected at `daily` (one volume for all runs).
+pub fn build_at(
+    inputs: &[Input],
+    title: Option<&str>,
+    daily: Option<&super::daily::DailyVolume>,
+) -> Page {
     let labels = run_labels(inputs);
     let multi = inputs.len() > 1;
     let runs: Vec<RunHead> = inputs
@@ -303,7 +320,7 @@ pub fn build(inputs: &[Input], title: Option<&str>) -> Page {
     if let Some(s) = claims_section(inputs, &labels) {
         sections.push(s);
     }
-    sections.push(cost_section(&models, inputs, &labels));
+    sections.push(cost_section(&models, inputs, &labels, daily));
     sections.push(facts_section(inputs, &labels));
     let title = title.map(str::to_string).unwrap_or_else(|| {
         if multi {
@@ -1117,9 +1134,15 @@ fn claims_section(inputs: &[Input], labels: &[String]) -> Option<Section> {
     })
 }
 
-fn cost_section(models: &[Entity], inputs: &[Input], labels: &[String]) -> Section {
+fn cost_section(
+    models: &[Entity],
+    inputs: &[Input],
+    labels: &[String],
+    daily: Option<&super::daily::DailyVolume>,
+) -> Section {
     let mut rows = Vec::new();
-    let mut push = |name: String, c: &crate::results::CostResult| {
+    let mut push = |name: String, m: &ModelResult| {
+        let Some(c) = &m.cost else { return };
         rows.push(vec![
             name,
             c.price
@@ -1132,45 +1155,47 @@ fn cost_section(models: &[Entity], inputs: &[Input], labels: &[String]) -> Secti
             format!("{:.6}", c.run_total_usd),
             usd(c.per_1k_requests_usd),
             usd(c.per_million_output_tokens_usd),
-            format!("{:.0}", c.projected_daily_requests),
-            format!("{:.2}", c.projected_per_day_usd),
+            daily
+                .and_then(|d| d.cost_per_day(m))
+                .map(|v| format!("{v:.2}"))
+                .unwrap_or_else(|| "-".into()),
         ]);
     };
     for e in models {
-        if let Some(c) = &e.m.cost {
-            push(e.name.clone(), c);
-        }
+        push(e.name.clone(), e.m);
     }
     for (k, i) in inputs.iter().enumerate() {
         if i.result.models.len() > 1 {
-            if let Some(c) = &i.result.overall.cost {
-                push(format!("{} · all models", labels[k]), c);
-            }
+            push(format!("{} · all models", labels[k]), &i.result.overall);
         }
     }
+    let intro = match daily {
+        Some(d) => format!(
+                "Measured cost from the scenario's prices and the token counts. Cost per day: every row at the same volume, {} (from {}), at each row's measured cost per request (per token for a token volume), so rows compare like for like.",
+            d.text(),
+            d.source
+        ),
+        None => "Measured cost from the scenario's prices and the token counts. No daily volume: no scenario sets [cost] daily_requests and no run measured a request rate; give --daily-requests.".to_string(),
+    };
     Section {
         id: "cost".into(),
         title: "Cost".into(),
-        intro: "Measured cost from the scenario's prices and the token counts; the daily projection is the scenario's [cost] daily_requests (by each model's share), or else the measured request rate × 86,400.".into(),
+        intro,
         cards: Vec::new(),
         charts: Vec::new(),
         tables: vec![Table {
             id: "cost".into(),
             title: "Cost and daily projection".into(),
-            header: [
-                "name",
-                "input price (USD/M)",
-                "output price (USD/M)",
-                "measured cost (USD)",
-                "whole run cost (USD)",
-                "per 1k requests (USD)",
-                "per M output tokens (USD)",
-                "projected requests/day",
-                "projected cost/day (USD)",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+            header: vec![
+                "name".to_string(),
+                "input price (USD/M)".to_string(),
+                "output price (USD/M)".to_string(),
+                "measured cost (USD)".to_string(),
+                "whole run cost (USD)".to_string(),
+                "per 1k requests (USD)".to_string(),
+                "per M output tokens (USD)".to_string(),
+                "cost/day at one volume (USD)".to_string(),
+            ],
             rows,
         }],
     }
