@@ -8,6 +8,13 @@ use rand::Rng;
 use rand_distr::{Distribution, LogNormal, Normal};
 use serde::{Deserialize, Serialize};
 
+/// Which generator and distribution code draw every seeded value (the schedule's gaps, the
+/// workload's picks and lengths, the mock's delays). Recorded in each result (`tool.draws`):
+/// another major version of these crates draws other values from the same seed, so two results
+/// with the same seed are the same draws only when this matches. A unit test keeps it in step
+/// with Cargo.toml.
+pub const DRAWS: &str = "ChaCha8Rng (rand_chacha 0.3, rand 0.8, rand_distr 0.4)";
+
 /// A distribution of non-negative values, with optional clamping bounds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
@@ -258,5 +265,27 @@ mod tests {
                 max: Some(256.0)
             }
         );
+    }
+}
+
+#[cfg(test)]
+mod draws_tests {
+    /// `DRAWS` must name the versions Cargo.toml depends on: a dependency update that changes
+    /// the draws must change what results say drew them.
+    #[test]
+    fn draws_names_the_dependency_versions() {
+        let manifest = include_str!("../Cargo.toml");
+        for krate in ["rand_chacha", "rand", "rand_distr"] {
+            let line = manifest
+                .lines()
+                .find(|l| l.starts_with(&format!("{krate} = ")))
+                .unwrap_or_else(|| panic!("{krate} is a dependency"));
+            let version = line.split('"').nth(1).expect("a quoted version");
+            assert!(
+                super::DRAWS.contains(&format!("{krate} {version}")),
+                "DRAWS `{}` does not name {krate} {version}",
+                super::DRAWS
+            );
+        }
     }
 }

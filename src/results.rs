@@ -154,6 +154,29 @@ pub struct Tool {
     pub name: String,
     /// Crate version.
     pub version: String,
+    /// The git commit the binary was built from (`-dirty` when tracked files differed from
+    /// it); absent when built outside a git checkout, and in results written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The generator and distribution code that drew the seeded values (schedule, workload,
+    /// mock), e.g. "ChaCha8Rng (rand_chacha 0.3, rand 0.8, rand_distr 0.4)": the same seed draws
+    /// the same values only under the same generator. Absent in older results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draws: Option<String>,
+}
+
+impl Tool {
+    /// This build of llmload.
+    pub fn current() -> Tool {
+        Tool {
+            name: "llmload".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            commit: Some(env!("LLMLOAD_GIT_COMMIT"))
+                .filter(|c| !c.is_empty())
+                .map(String::from),
+            draws: Some(crate::dist::DRAWS.into()),
+        }
+    }
 }
 
 /// How the run ended.
@@ -1430,10 +1453,7 @@ pub fn assemble(frame: &Frame, c: &Collector, meta: RunMeta) -> RunResult {
         fallback,
         context_guard,
         schema_version: SCHEMA_VERSION,
-        tool: Tool {
-            name: "llmload".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
+        tool: Tool::current(),
         run_id: meta.run_id,
         status: meta.status,
         started_at: meta.started_at,
