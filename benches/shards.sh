@@ -85,7 +85,7 @@ for i in $(seq 0 $((SHARDS - 1))); do
 done
 for p in "${PIDS[@]}"; do wait "$p" || true; done
 set +e
-"$BIN" merge "$OUT"/shard-*.json --output "$OUT/merged.json" --quiet
+"$BIN" merge "$OUT"/shard-*.json --output "$OUT/merged.json" --no-summary
 echo "merge exit code: $?"
 "$BIN" check "$OUT/merged.json" --claims "$OUT/claims.toml" > "$OUT/check.out" 2>&1
 echo "check exit code: $?"; cat "$OUT/check.out"

@@ -117,7 +117,7 @@ fn merge_cmd(a: MergeArgs) -> Result<Exit> {
     result
         .write(&a.output)
         .with_context(|| format!("writing {}", a.output.display()))?;
-    if !a.quiet {
+    if !a.no_summary {
         out!("{}", report::summary_table(&result));
     }
     outln!(

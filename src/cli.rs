@@ -62,9 +62,10 @@ pub struct MergeArgs {
     /// Where to write the merged result.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: PathBuf,
-    /// No summary table.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
+    /// Do not print the merged run's summary table (`--quiet` is an older spelling; `-q`
+    /// means "no progress output" in the commands that show progress).
+    #[arg(long, alias = "quiet")]
+    pub no_summary: bool,
 }
 
 /// `llmload report` (docs/reports.md).
@@ -77,8 +78,8 @@ pub struct ReportCmdArgs {
     /// Markdown: stdout).
     #[arg(long, short = 'o', value_name = "PATH")]
     pub output: Option<PathBuf>,
-    /// Output format: html, csv or markdown.
-    #[arg(long, default_value = "html")]
+    /// Output format.
+    #[arg(long, default_value = "html", value_parser = ["html", "csv", "markdown"])]
     pub format: String,
     /// Check each result against this claims file and show the verdicts.
     #[arg(long, value_name = "FILE")]
@@ -151,8 +152,8 @@ pub struct PlanArgs {
     /// Price file (TOML) that replaces or extends the built-in catalog.
     #[arg(long, value_name = "FILE")]
     pub prices: Option<PathBuf>,
-    /// Output format: table, markdown or json.
-    #[arg(long, default_value = "table")]
+    /// Output format.
+    #[arg(long, default_value = "table", value_parser = ["table", "markdown", "json"])]
     pub format: String,
     /// Write the output here instead of to stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
@@ -204,8 +205,8 @@ pub struct CompareArgs {
     /// Result files (JSON); the first column is the reference for ratios.
     #[arg(required = true)]
     pub results: Vec<PathBuf>,
-    /// Output format: table, markdown, json or csv.
-    #[arg(long, default_value = "table")]
+    /// Output format.
+    #[arg(long, default_value = "table", value_parser = ["table", "markdown", "json", "csv"])]
     pub format: String,
     /// The daily volume every column's cost is projected at.
     #[command(flatten)]
@@ -286,11 +287,11 @@ pub struct CalibrateArgs {
     /// Measured length of each step, e.g. "3s".
     #[arg(long, default_value = "3s")]
     pub step: String,
-    /// First rate of the ladder (req/s); each step doubles it.
-    #[arg(long, default_value_t = 250.0)]
+    /// First rate of the ladder, e.g. "250/s"; each step doubles it.
+    #[arg(long, default_value = "250/s", value_parser = rate, value_name = "RATE")]
     pub start_rate: f64,
-    /// Highest rate to try (req/s).
-    #[arg(long, default_value_t = 16000.0)]
+    /// Highest rate to try, e.g. "16000/s".
+    #[arg(long, default_value = "16000/s", value_parser = rate, value_name = "RATE")]
     pub max_rate: f64,
     /// Tokio worker threads (default: one per core; 1 runs everything on one thread).
     #[arg(long, value_parser = threads)]
@@ -380,4 +381,9 @@ fn threads(s: &str) -> Result<usize, String> {
             "`{s}` is not a thread count; give a whole number of at least 1"
         )),
     }
+}
+
+/// A rate flag: written with its unit like every rate of a scenario ("250/s", "600/m").
+fn rate(s: &str) -> Result<f64, String> {
+    crate::units::parse_rate(s)
 }

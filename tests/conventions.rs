@@ -64,3 +64,35 @@ fn man_writes_one_page_per_command() {
         );
     }
 }
+
+/// One meaning per short flag, rates with their units, and every `--format` listing its values.
+#[test]
+fn flags_follow_one_convention() {
+    // `-q` is "no progress output" wherever it exists; merge's summary switch is a long flag.
+    let out = llmload(&["merge", "a.json", "-o", "m.json", "-q"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unexpected argument '-q'"));
+    // A bare number is not a rate.
+    let out = llmload(&["calibrate", "--start-rate", "250"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a rate"));
+    // Every --format lists its values in --help and refuses others before doing anything.
+    for (cmd, values) in [
+        ("report", "html, csv, markdown"),
+        ("compare", "table, markdown, json, csv"),
+        ("plan", "table, markdown, json"),
+    ] {
+        let help = llmload(&[cmd, "--help"]);
+        let help = String::from_utf8_lossy(&help.stdout);
+        assert!(
+            help.contains(&format!("[possible values: {values}]")),
+            "{cmd}: {help}"
+        );
+        let out = llmload(&[cmd, "x.json", "--format", "pdf"]);
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("invalid value 'pdf'"),
+            "{cmd}"
+        );
+    }
+}

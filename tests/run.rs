@@ -550,9 +550,9 @@ fn calibrate_reports_overhead_and_a_rate_ladder() {
         "--step",
         "500ms",
         "--start-rate",
-        "100",
+        "100/s",
         "--max-rate",
-        "200",
+        "200/s",
     ]);
     let out = output_with_timeout(cmd, Duration::from_secs(60));
     let stdout = String::from_utf8_lossy(&out.stdout);
