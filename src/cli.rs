@@ -163,7 +163,7 @@ pub struct CheckArgs {
     /// (e.g. from `llmload run --repeat N`), a regression must hold against every one.
     #[arg(long, num_args = 1.., value_name = "RESULT")]
     pub baseline: Vec<PathBuf>,
-    /// Inconclusive claims (too few samples) fail the gate too.
+    /// Inconclusive claims (the confidence interval contains the limit) fail the gate too.
     #[arg(long)]
     pub strict: bool,
     /// Relative change a baseline regression must exceed, e.g. "10%".

@@ -110,7 +110,7 @@ impl Row {
                 Some(open) => format!("{basis}; 95 % CI contains the limit: {open}"),
                 None => format!("{basis}; 95 % CI contains the limit"),
             },
-            _ if self.measured.interval.is_some() => format!("{basis}; 95 % CI"),
+            _ if self.measured.interval.is_some() => format!("{basis}; judged on the 95 % CI"),
             _ => basis,
         }
     }
@@ -666,5 +666,31 @@ expr = "cost_total <= 1"
         // Min and max are statements about the samples measured.
         let mm = "[[claims]]\nexpr = \"ttft.max <= 1s\"\n[[claims]]\nexpr = \"ttft.min >= 20ms\"\n";
         assert_eq!(verdicts(mm, &r), vec![Pass, Fail]);
+    }
+
+    #[test]
+    fn decode_speed_is_judged_on_the_inverted_tpot_interval() {
+        use Verdict::*;
+        // 100 requests at TPOT 8, 9, 10, 11, 12 ms (125 … 83.3 tok/s), 20 each.
+        let mut r = fixture(&[100.0; 100]);
+        let mut h = Hist::default();
+        for i in 0..100u64 {
+            h.record((8 + i % 5) * 1000);
+        }
+        for m in [&mut r.overall, &mut r.models[0]] {
+            m.histograms.insert("tpot".into(), h.encode());
+            m.decode_tokens_per_s.count = 100;
+            m.decode_tokens_per_s.p50 = 100.0;
+            m.decode_tokens_per_s.mean = (8..=12).map(|t| 1000.0 / t as f64).sum::<f64>() / 5.0;
+        }
+        let text = "[[claims]]\nexpr = \"decode_tokens_per_s.p50 >= 85\"\n[[claims]]\nexpr = \"decode_tokens_per_s.p50 >= 130\"\n[[claims]]\nexpr = \"decode_tokens_per_s.p50 >= 95\"\n[[claims]]\nexpr = \"decode_tokens_per_s.mean >= 95\"\n";
+        // The median's interval spans TPOT 9–11 ms: 90.9–111.1 tok/s.
+        assert_eq!(verdicts(text, &r), vec![Pass, Fail, Inconclusive, Pass]);
+        let e = evaluate(&claims(text), &r, "r.json").expect("evaluates");
+        let (lo, hi) = e.rows[0].measured.interval.expect("interval");
+        assert!(
+            (lo - 1000.0 / 11.0).abs() < 0.2 && (hi - 1000.0 / 9.0).abs() < 0.2,
+            "{lo} {hi}"
+        );
     }
 }
