@@ -101,6 +101,13 @@ impl Row {
         }
     }
 
+    /// Whether the claim cannot be judged at all: its figure does not exist in the result (no
+    /// samples, no price, no `[slo]`, an empty window), as opposed to an interval that
+    /// straddles the limit.
+    pub fn unjudged(&self) -> bool {
+        self.verdict == Verdict::Inconclusive && self.measured.insufficient.is_some()
+    }
+
     /// Why the verdict is what it is, in a few words (for inconclusive ones, what is missing).
     pub fn detail(&self) -> String {
         let basis = format!("{} {}", self.measured.count, self.measured.basis);
@@ -128,15 +135,25 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    /// Whether the gate fails: any `fail`, or under `strict` any inconclusive claim of
-    /// severity `fail`.
+    /// Whether the gate fails: any `fail`; any claim of severity `fail` that cannot be judged at
+    /// all (its figure does not exist: no samples, no price, no `[slo]`); under `strict`, any
+    /// inconclusive claim of severity `fail`.
     pub fn fails(&self, strict: bool) -> bool {
         self.rows.iter().any(|r| {
             r.verdict == Verdict::Fail
-                || (strict
-                    && r.verdict == Verdict::Inconclusive
-                    && r.claim.severity == Severity::Fail)
+                || (r.verdict == Verdict::Inconclusive
+                    && r.claim.severity == Severity::Fail
+                    && (strict || r.unjudged()))
         })
+    }
+
+    /// The claims of severity `fail` that cannot be judged on this result, each with the reason.
+    pub fn unjudged(&self) -> Vec<String> {
+        self.rows
+            .iter()
+            .filter(|r| r.unjudged() && r.claim.severity == Severity::Fail)
+            .map(|r| format!("`{}` ({}): {}", r.claim.title(), r.model_label, r.detail()))
+            .collect()
     }
 
     /// Counts of each verdict: pass, fail, warn, inconclusive.
@@ -203,6 +220,12 @@ impl Evaluation {
         }
         for n in &self.notes {
             out.push_str(&format!("note: {n}\n"));
+        }
+        for u in self.unjudged() {
+            out.push_str(&format!(
+                "cannot be judged on {}, fails the gate: {u}\n",
+                self.result_path
+            ));
         }
         out.push_str(&self.summary_line(strict));
         out.push('\n');
@@ -692,5 +715,35 @@ expr = "cost_total <= 1"
             (lo - 1000.0 / 11.0).abs() < 0.2 && (hi - 1000.0 / 9.0).abs() < 0.2,
             "{lo} {hi}"
         );
+    }
+
+    #[test]
+    fn a_claim_without_data_fails_the_gate_with_its_reason() {
+        // Every request failed: no TTFT sample at all.
+        let mut r = with_failures(10, 10);
+        r.overall.latency_ms.clear();
+        r.overall.histograms.clear();
+        let text = "[[claims]]\nexpr = \"ttft.p50 <= 1s\"\n[[claims]]\nexpr = \"ttft.mean <= 1s\"\nseverity = \"warn\"\n";
+        let e = evaluate(&claims(text), &r, "r.json").expect("evaluates");
+        assert_eq!(
+            e.rows.iter().map(|r| r.verdict).collect::<Vec<_>>(),
+            vec![Verdict::Inconclusive, Verdict::Inconclusive]
+        );
+        assert!(e.fails(false));
+        let t = e.table(false);
+        assert!(
+            t.contains("cannot be judged on r.json, fails the gate: `ttft.p50 <= 1s` (all models): p50 needs samples, has 0"),
+            "{t}"
+        );
+        // A warn claim never fails the gate, judged or not.
+        assert_eq!(e.unjudged().len(), 1);
+        // An interval that straddles the limit is inconclusive without failing.
+        let e = evaluate(
+            &claims("[[claims]]\nexpr = \"ttft.p99 <= 2s\"\n"),
+            &fixture(&[100.0; 50]),
+            "r.json",
+        )
+        .expect("evaluates");
+        assert!(!e.fails(false) && e.unjudged().is_empty());
     }
 }
