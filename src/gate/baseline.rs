@@ -892,5 +892,13 @@ mod tests {
         assert!(r
             .table("new.json")
             .contains("REGRESSION: M: no successful measured request"));
+        let xml = crate::gate::junit::render(None, Some(&r), false);
+        assert!(xml.contains("failures=\"1\""), "{xml}");
+        let md = crate::gate::markdown::render(
+            None,
+            Some(&(r, "old.json".into(), "new.json".into())),
+            false,
+        );
+        assert!(md.contains("1 regression(s)"), "{md}");
     }
 }

@@ -73,6 +73,14 @@ pub fn render(eval: Option<&Evaluation>, base: Option<&baseline::Report>, strict
         }
     }
     if let Some(b) = base {
+        for f in &b.failures {
+            cases.push(Case {
+                class: "baseline".into(),
+                name: "successful requests".into(),
+                outcome: Some(("failure", f.clone())),
+                stdout: format!("REGRESSION: {f}"),
+            });
+        }
         for c in &b.rows {
             let line = format!(
                 "{} {}.{}: {:.3} → {:.3} ms ({:+.1} %, tolerance {:.1} %); {}",
