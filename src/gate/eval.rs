@@ -715,6 +715,20 @@ expr = "cost_total <= 1"
             (lo - 1000.0 / 11.0).abs() < 0.2 && (hi - 1000.0 / 9.0).abs() < 0.2,
             "{lo} {hi}"
         );
+        // A p1 of speed is the TPOT p99 inverted: 100 requests bound it from above only.
+        let e = evaluate(
+            &claims("[[claims]]\nexpr = \"decode_tokens_per_s.p1 >= 50\"\n"),
+            &r,
+            "r.json",
+        )
+        .expect("evaluates");
+        assert_eq!(e.rows[0].verdict, Inconclusive);
+        let d = e.rows[0].detail();
+        assert!(
+            d.contains("100 samples cannot bound p1 from below (needs ≥ 368)"),
+            "{d}"
+        );
+        assert!(!d.contains("from above"), "{d}");
     }
 
     #[test]

@@ -422,14 +422,20 @@ fn read_speed(m: &ModelResult, stat: Stat) -> Result<Measured, ReadError> {
             let ci = quantile_ci_eff(&h, 1.0 - q, h.len());
             let mut r = quantile(v, n, h.len(), 1.0 - q, (inv(ci.high), inv(ci.low)));
             // The open sides swap with the inversion; say it in the speed's own terms.
-            r.open = r.open.map(|_| {
-                format!(
-                    "{} samples cannot bound {label} on both sides (needs ≥ {} for a lower bound, ≥ {} for an upper one)",
-                    h.len(),
-                    samples_to_bound(1.0 - q, true),
-                    samples_to_bound(1.0 - q, false)
-                )
-            });
+            let n_t = h.len();
+            let mut open = Vec::new();
+            for (bound, side, upper_tpot) in [(ci.high, "below", true), (ci.low, "above", false)] {
+                if bound.is_infinite() && n_t > 0 {
+                    open.push(format!(
+                        "{n_t} samples cannot bound {label} from {side} (needs ≥ {})",
+                        samples_to_bound(1.0 - q, upper_tpot)
+                    ));
+                }
+            }
+            r.open = (!open.is_empty()).then(|| open.join("; "));
+            if r.insufficient.is_some() {
+                r.insufficient = Some(format!("{label} needs samples, has {n}"));
+            }
             r
         }
     })
