@@ -63,6 +63,7 @@ pub struct UserError(pub String);
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
+        Command::Run(a) if a.repeat.is_some() => run_repeat(a).await,
         Command::Run(a) => run_cmd(a).await,
         Command::Validate { scenario } => validate_cmd(&scenario),
         Command::Mock(a) => mock_cmd(a).await,
@@ -216,25 +217,27 @@ fn check_cmd(a: CheckArgs) -> Result<Exit> {
         .map(|c| gate::eval::evaluate(c, &result, &path))
         .transpose()
         .map_err(user)?;
-    let base: Option<Baseline> = match &a.baseline {
-        Some(b) => {
-            let tol = Tolerances::parse(&a.tolerance, &a.tolerance_metric).map_err(user)?;
-            let old = RunResult::read(b).map_err(user)?;
-            let old_path = b.display().to_string();
-            let report =
-                gate::baseline::compare(&old, &result, &tol, &old_path, &path).map_err(user)?;
-            Some((report, old_path, path.clone()))
+    let base: Option<Baseline> = if a.baseline.is_empty() {
+        None
+    } else {
+        let tol = Tolerances::parse(&a.tolerance, &a.tolerance_metric).map_err(user)?;
+        let mut olds = Vec::new();
+        for b in &a.baseline {
+            olds.push((RunResult::read(b).map_err(user)?, b.display().to_string()));
         }
-        None => None,
+        let refs: Vec<(&RunResult, &str)> = olds.iter().map(|(r, p)| (r, p.as_str())).collect();
+        let report = gate::baseline::compare(&refs, &result, &path, &tol).map_err(user)?;
+        let label = report.baseline_label();
+        Some((report, label, path.clone()))
     };
     if let Some(e) = &eval {
         out!("{}", e.table(a.strict));
     }
-    if let Some((b, old, new)) = &base {
+    if let Some((b, _, new)) = &base {
         if eval.is_some() {
             outln!();
         }
-        out!("{}", b.table(old, new));
+        out!("{}", b.table(new));
     }
     write_reports(&a.reports, eval.as_ref(), base.as_ref(), a.strict)?;
     if let Some(why) = result.nothing_measured() {
@@ -715,6 +718,73 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         return Ok(Exit::Gate);
     }
     Ok(if gate_failed { Exit::Gate } else { Exit::Ok })
+}
+
+/// `llmload run --repeat N`: N runs of one scenario with seeds seed, seed + 1, …, each a whole
+/// `run` with its own result file: `-o r.json` becomes r-1.json, r-2.json, …; without `-o`,
+/// `<out>/<scenario>-<stamp>-<i>.json` (the report, JUnit and Markdown files are numbered the
+/// same way). The exit code is the worst of the runs'; an interrupted run stops the series.
+async fn run_repeat(a: RunArgs) -> Result<Exit> {
+    let n = a.repeat.unwrap_or(1);
+    if n == 0 {
+        bail!(UserError("--repeat: give at least 1 run".into()));
+    }
+    if a.shard.is_some() {
+        bail!(UserError(
+            "--repeat cannot be combined with --shard: repeat the whole distributed run instead"
+                .into()
+        ));
+    }
+    let plan = load_plan(&a.scenario)?;
+    let seed = a.seed.unwrap_or(plan.seed);
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        now.year(),
+        now.month() as u8,
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let numbered = |p: &Path, i: u32| {
+        let stem = p.file_stem().map(|s| s.to_string_lossy().to_string());
+        let name = match (stem, p.extension()) {
+            (Some(s), Some(e)) => format!("{s}-{i}.{}", e.to_string_lossy()),
+            (Some(s), None) => format!("{s}-{i}"),
+            _ => format!("{i}"),
+        };
+        p.with_file_name(name)
+    };
+    let mut worst = Exit::Ok;
+    for i in 1..=n {
+        let mut r = a.clone();
+        r.repeat = None;
+        r.seed = Some(seed.wrapping_add(u64::from(i - 1)));
+        r.output = Some(match &a.output {
+            Some(p) => numbered(p, i),
+            None => a
+                .out
+                .join(format!("{}-{stamp}-{i}.json", sanitize(&plan.name))),
+        });
+        r.report = a.report.as_deref().map(|p| numbered(p, i));
+        r.reports.junit = a.reports.junit.as_deref().map(|p| numbered(p, i));
+        r.reports.markdown = a.reports.markdown.as_deref().map(|p| numbered(p, i));
+        outln!(
+            "run {i} of {n} (seed {})",
+            seed.wrapping_add(u64::from(i - 1))
+        );
+        let code = Box::pin(run_cmd(r)).await?;
+        outln!();
+        let stop = matches!(code, Exit::Usage);
+        if code as i32 > worst as i32 {
+            worst = code;
+        }
+        if stop {
+            break;
+        }
+    }
+    Ok(worst)
 }
 
 /// A live check of the claims marked `abort = true` (severity `fail`): about once a second, the

@@ -109,6 +109,10 @@ pub struct SweepArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Run the scenario N times, with seeds seed, seed+1, …; each run writes its own result
+    /// (numbered -1, -2, …), e.g. to serve as several baselines for `llmload check`.
+    #[arg(long, value_name = "N")]
+    pub repeat: Option<u32>,
     /// Do not write per-request records files.
     #[arg(long)]
     pub no_records: bool,
@@ -171,10 +175,11 @@ pub struct CheckArgs {
     /// Claims file (TOML) to check the result against.
     #[arg(long, required_unless_present = "baseline")]
     pub claims: Option<PathBuf>,
-    /// Baseline result file: flag regressions and improvements against it.
-    #[arg(long)]
-    pub baseline: Option<PathBuf>,
-    /// Inconclusive claims (too few samples) fail the gate too.
+    /// Baseline result file(s): flag regressions and improvements against them. With several
+    /// (e.g. from `llmload run --repeat N`), a regression must hold against every one.
+    #[arg(long, num_args = 1.., value_name = "RESULT")]
+    pub baseline: Vec<PathBuf>,
+    /// Inconclusive claims (the confidence interval contains the limit) fail the gate too.
     #[arg(long)]
     pub strict: bool,
     /// Relative change a baseline regression must exceed, e.g. "10%".
@@ -189,7 +194,7 @@ pub struct CheckArgs {
 }
 
 /// CI report files written by `check` and `run --claims`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
     /// Write JUnit XML here (one test case per claim).
     #[arg(long)]
@@ -230,7 +235,7 @@ pub struct VolumeArgs {
 }
 
 /// `llmload run`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Scenario file (TOML).
     pub scenario: PathBuf,
@@ -246,6 +251,10 @@ pub struct RunArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Run the scenario N times, with seeds seed, seed+1, …; each run writes its own result
+    /// (numbered -1, -2, …), e.g. to serve as several baselines for `llmload check`.
+    #[arg(long, value_name = "N")]
+    pub repeat: Option<u32>,
     /// Do not write the per-request records file.
     #[arg(long)]
     pub no_records: bool,

@@ -139,13 +139,14 @@ fn a_failed_warn_claim_exits_0() {
 
 #[test]
 fn inconclusive_fails_only_under_strict() {
-    // 40 samples cannot support a p99 (needs 1000).
+    // 40 samples cannot bound a p99 from above (that needs 368), so cannot support the claim.
     let text = "[[claims]]\nexpr = \"ttft.p99 <= 2s\"\n";
     let o = check(text, &[]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert!(o.stdout.contains("inconclusive"), "{}", o.stdout);
     assert!(
-        o.stdout.contains("needs ≥ 1000 samples, has 40"),
+        o.stdout
+            .contains("40 samples cannot bound p99 from above (needs ≥ 368)"),
         "{}",
         o.stdout
     );
@@ -585,4 +586,181 @@ fn run_stops_early_when_an_abort_claim_is_lost() {
     // Exit 1 (the claim is lost), or 3 only if the machine also starved the generator.
     assert!(r.code == 1 || r.code == 3, "exit {}: {}", r.code, r.stderr);
     assert!(r.result["load"]["window_s"].as_f64().expect("window") < 15.0);
+}
+
+/// A mock run of `requests` requests with `mock` settings; the result whatever the exit code
+/// (a run in which every request failed may exit non-zero by design).
+fn mock_run(mock: &str, requests: u32) -> Run {
+    let r = run_scenario(
+        &scenario(
+            mock,
+            "max_tokens = 4",
+            &format!("concurrency = 10\nrequests = {requests}"),
+        ),
+        &["--quiet", "--no-records"],
+        &[],
+    );
+    assert!(
+        r.result.is_object(),
+        "no result (exit {}): {}{}",
+        r.code,
+        r.stdout,
+        r.stderr
+    );
+    r
+}
+
+fn check_run(r: &Run, claims: &str, extra: &[&str]) -> Out {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = claims_file(dir.path(), "claims.toml", claims);
+    let result = result_path(r);
+    let mut args = vec![
+        "check",
+        result.as_str(),
+        "--claims",
+        c.to_str().expect("utf-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    llmload(&args)
+}
+
+/// The row of the check table for the claim written `expr`.
+fn row<'a>(o: &'a Out, expr: &str) -> &'a str {
+    o.stdout
+        .lines()
+        .find(|l| l.starts_with(expr))
+        .unwrap_or_else(|| panic!("no row for {expr}:\n{}", o.stdout))
+}
+
+#[test]
+fn ten_failures_of_ten_requests_fail_an_error_rate_claim() {
+    let r = mock_run(
+        r#"ttft = "5ms", itl = "1ms", output_tokens = 4, faults = { server_error = 1.0 }"#,
+        10,
+    );
+    assert_eq!(
+        r.result["overall"]["requests"]["failed"], 10,
+        "{}",
+        r.stdout
+    );
+    let o = check_run(&r, "[[claims]]\nexpr = \"error_rate < 5%\"\n", &[]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let line = row(&o, "error_rate < 5%");
+    // Clopper–Pearson with 10 of 10: the lower bound is 0.025^(1/10) = 69.15 %.
+    let low = format!("{:.2} %", 0.025f64.powf(0.1) * 100.0);
+    assert!(line.contains(&format!("[{low}, 100.00 %]")), "{line}");
+    assert!(line.contains("FAIL"), "{line}");
+}
+
+#[test]
+fn no_failure_in_twenty_requests_cannot_support_a_1_percent_claim() {
+    let r = mock_run(r#"ttft = "5ms", itl = "1ms", output_tokens = 4"#, 20);
+    assert_eq!(r.result["overall"]["requests"]["failed"], 0, "{}", r.stdout);
+    let claims =
+        "[[claims]]\nexpr = \"error_rate < 1%\"\n[[claims]]\nexpr = \"error_rate < 20%\"\n";
+    let o = check_run(&r, claims, &[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    // 0 of 20: the upper bound is 1 − 0.025^(1/20) = 16.84 %: above 1 %, below 20 %.
+    let high = format!("{:.2} %", (1.0 - 0.025f64.powf(0.05)) * 100.0);
+    let one = row(&o, "error_rate < 1%");
+    assert!(one.contains(&format!("[0.00 %, {high}]")), "{one}");
+    assert!(one.contains("inconclusive"), "{one}");
+    assert!(row(&o, "error_rate < 20%").contains("pass"), "{}", o.stdout);
+    let strict = check_run(&r, claims, &["--strict"]);
+    assert_eq!(strict.code, 1, "{}", strict.stdout);
+}
+
+#[test]
+fn a_p99_claim_fails_on_122_requests_whose_median_is_over_the_limit() {
+    let r = ttft_run("150ms", 122);
+    assert_eq!(r.result["overall"]["requests"]["ok"], 122, "{}", r.stdout);
+    let claims = "[[claims]]\nexpr = \"ttft.p99 <= 100ms\"\n[[claims]]\nexpr = \"ttft.p99 <= 5s\"\n[[claims]]\nexpr = \"ttft.p50 <= 5s\"\n";
+    let o = check_run(&r, claims, &[]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    // At most 4 of 122 samples lie above the true p99 (97.5 %), so the 118th smallest — at
+    // least the median, 150 ms — bounds it from below: the claim is broken.
+    let broken = row(&o, "ttft.p99 <= 100ms");
+    assert!(broken.contains("FAIL"), "{broken}");
+    // Nothing bounds a p99 from above with fewer than 368 samples: a pass is out of reach.
+    let open = row(&o, "ttft.p99 <= 5s");
+    assert!(open.contains("inconclusive"), "{open}");
+    assert!(open.contains(", ∞]"), "{open}");
+    assert!(open.contains("needs ≥ 368"), "{open}");
+    assert!(row(&o, "ttft.p50 <= 5s").contains("pass"), "{}", o.stdout);
+}
+
+#[test]
+fn run_repeat_writes_numbered_results_with_successive_seeds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sc = dir.path().join("s.toml");
+    std::fs::write(
+        &sc,
+        scenario(
+            r#"ttft = "5ms", itl = "1ms", output_tokens = 4"#,
+            "max_tokens = 4",
+            "concurrency = 4\nrequests = 8",
+        ),
+    )
+    .expect("write scenario");
+    let out = dir.path().join("r.json");
+    let o = llmload(&[
+        "run",
+        sc.to_str().expect("path"),
+        "--quiet",
+        "--no-records",
+        "--repeat",
+        "2",
+        "--seed",
+        "40",
+        "-o",
+        out.to_str().expect("path"),
+    ]);
+    assert!(o.code == 0 || o.code == 3, "{}{}", o.stdout, o.stderr);
+    for (i, seed) in [(1, 40), (2, 41)] {
+        let p = dir.path().join(format!("r-{i}.json"));
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).expect("numbered result"))
+                .expect("json");
+        assert_eq!(v["scenario"]["seed"], seed, "{}", p.display());
+    }
+    assert!(!out.exists());
+    assert!(o.stdout.contains("run 2 of 2 (seed 41)"), "{}", o.stdout);
+}
+
+#[test]
+fn baseline_lists_that_cannot_be_judged_are_refused_naming_the_file() {
+    let (_, result) = fixture();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(result).expect("read")).expect("json");
+    let result = result.to_str().expect("path");
+    // Several baselines of the same scenario are accepted.
+    let o = llmload(&["check", result, "--baseline", result, result]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    v["scenario"]["name"] = "another".into();
+    let other = dir.path().join("other.json");
+    std::fs::write(&other, v.to_string()).expect("write");
+    let other = other.to_str().expect("path");
+    let o = llmload(&["check", result, "--baseline", result, other]);
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr
+            .contains(&format!("baseline {other}: it ran scenario `another`")),
+        "{}",
+        o.stderr
+    );
+    v["scenario"]["name"] = "t".into();
+    v["models"][0]["model"] = "renamed".into();
+    let renamed = dir.path().join("renamed.json");
+    std::fs::write(&renamed, v.to_string()).expect("write");
+    let renamed = renamed.to_str().expect("path");
+    let o = llmload(&["check", result, "--baseline", renamed]);
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr.contains(&format!(
+            "baseline {renamed}: model `m` is in {result} but not in the baseline"
+        )),
+        "{}",
+        o.stderr
+    );
 }

@@ -1,10 +1,13 @@
 //! Verdicts: each claim read against one result, as pass, fail, warn or inconclusive.
 //!
-//! This module owns the verdict rules (docs/gates.md): a claim whose figure rests on too few
-//! samples is *inconclusive*, never pass or fail; a failed `severity = "warn"` claim is *warn*.
+//! This module owns the verdict rules (docs/gates.md): a claim on an estimated figure
+//! (percentile, mean, rate) passes when its whole 95 % confidence interval satisfies the claim,
+//! fails as soon as the whole interval breaks it, and is *inconclusive* while the interval
+//! straddles the limit; figures judged as measured (min, max, throughput, cost) pass or fail on
+//! the value. A failed `severity = "warn"` claim is *warn*.
 //! It does not parse claims ([`super::claims`]) or know where figures live ([`super::metric`]).
 
-use super::claims::{Claim, Claims, Severity};
+use super::claims::{Claim, Claims, Op, Severity};
 use super::metric::{self, Measured};
 use super::{text_table, GateError};
 use crate::results::{ModelResult, RunResult};
@@ -19,7 +22,8 @@ pub enum Verdict {
     Fail,
     /// The claim is broken, but its severity is `warn`.
     Warn,
-    /// Too few samples (or no price, no SLO) to judge.
+    /// The data can neither support nor break the claim (the interval straddles the limit), or
+    /// the figure does not exist (no samples, no price, no SLO).
     Inconclusive,
 }
 
@@ -46,20 +50,38 @@ pub struct Row {
     pub model_label: String,
     /// The figure read.
     pub measured: Measured,
-    /// Signed relative margin (positive: headroom); `None` when inconclusive or the limit is 0.
+    /// Signed relative margin of the measured value (positive: headroom); `None` when there is
+    /// no value or the limit is 0.
     pub margin: Option<f64>,
     /// The verdict.
     pub verdict: Verdict,
 }
 
 impl Row {
-    /// The measured value with unit and sample count, e.g. `312.9 ms (n=122)`.
+    /// The measured value with unit, its 95 % confidence interval where the verdict rests on
+    /// one, and the sample count, e.g. `312.9 ms [298.0 ms, 330.1 ms] (n=122)`.
     pub fn measured_text(&self) -> String {
         let k = self.claim.metric.kind;
         if !self.measured.known {
             return "-".into();
         }
-        format!("{} (n={})", k.fmt(self.measured.value), self.measured.count)
+        match self.interval_text() {
+            Some(ci) => format!(
+                "{} {ci} (n={})",
+                k.fmt(self.measured.value),
+                self.measured.count
+            ),
+            None => format!("{} (n={})", k.fmt(self.measured.value), self.measured.count),
+        }
+    }
+
+    /// The 95 % confidence interval, e.g. `[298.0 ms, 330.1 ms]`, if the verdict rests on one.
+    pub fn interval_text(&self) -> Option<String> {
+        let k = self.claim.metric.kind;
+        self.measured
+            .interval
+            .filter(|_| self.measured.known)
+            .map(|(lo, hi)| format!("[{}, {}]", k.fmt_bound(lo), k.fmt_bound(hi)))
     }
 
     /// The limit with its operator, e.g. `<= 1.200 s`.
@@ -79,11 +101,24 @@ impl Row {
         }
     }
 
+    /// Whether the claim cannot be judged at all: its figure does not exist in the result (no
+    /// samples, no price, no `[slo]`, an empty window), as opposed to an interval that
+    /// straddles the limit.
+    pub fn unjudged(&self) -> bool {
+        self.verdict == Verdict::Inconclusive && self.measured.insufficient.is_some()
+    }
+
     /// Why the verdict is what it is, in a few words (for inconclusive ones, what is missing).
     pub fn detail(&self) -> String {
+        let basis = format!("{} {}", self.measured.count, self.measured.basis);
         match (&self.verdict, &self.measured.insufficient) {
             (Verdict::Inconclusive, Some(why)) => why.clone(),
-            _ => format!("{} {}", self.measured.count, self.measured.basis),
+            (Verdict::Inconclusive, None) => match &self.measured.open {
+                Some(open) => format!("{basis}; 95 % CI contains the limit: {open}"),
+                None => format!("{basis}; 95 % CI contains the limit"),
+            },
+            _ if self.measured.interval.is_some() => format!("{basis}; judged on the 95 % CI"),
+            _ => basis,
         }
     }
 }
@@ -100,15 +135,25 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    /// Whether the gate fails: any `fail`, or under `strict` any inconclusive claim of
-    /// severity `fail`.
+    /// Whether the gate fails: any `fail`; any claim of severity `fail` that cannot be judged at
+    /// all (its figure does not exist: no samples, no price, no `[slo]`); under `strict`, any
+    /// inconclusive claim of severity `fail`.
     pub fn fails(&self, strict: bool) -> bool {
         self.rows.iter().any(|r| {
             r.verdict == Verdict::Fail
-                || (strict
-                    && r.verdict == Verdict::Inconclusive
-                    && r.claim.severity == Severity::Fail)
+                || (r.verdict == Verdict::Inconclusive
+                    && r.claim.severity == Severity::Fail
+                    && (strict || r.unjudged()))
         })
+    }
+
+    /// The claims of severity `fail` that cannot be judged on this result, each with the reason.
+    pub fn unjudged(&self) -> Vec<String> {
+        self.rows
+            .iter()
+            .filter(|r| r.unjudged() && r.claim.severity == Severity::Fail)
+            .map(|r| format!("`{}` ({}): {}", r.claim.title(), r.model_label, r.detail()))
+            .collect()
     }
 
     /// Counts of each verdict: pass, fail, warn, inconclusive.
@@ -175,6 +220,12 @@ impl Evaluation {
         }
         for n in &self.notes {
             out.push_str(&format!("note: {n}\n"));
+        }
+        for u in self.unjudged() {
+            out.push_str(&format!(
+                "cannot be judged on {}, fails the gate: {u}\n",
+                self.result_path
+            ));
         }
         out.push_str(&self.summary_line(strict));
         out.push('\n');
@@ -278,19 +329,62 @@ pub fn check_models(
     }
 }
 
-fn judge(c: &Claim, m: &ModelResult, measured: Measured) -> Row {
-    let (verdict, margin) = if measured.insufficient.is_some() {
-        (Verdict::Inconclusive, None)
-    } else {
-        let margin = c.op.margin(measured.value, c.limit);
-        let v = if c.op.holds(measured.value, c.limit) {
-            Verdict::Pass
-        } else if c.severity == Severity::Warn {
-            Verdict::Warn
+/// What the data say about a claim before its severity is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finding {
+    Holds,
+    Broken,
+    Undecided,
+}
+
+/// The rule: with an interval, the claim holds when every value in it satisfies the claim, is
+/// broken when none does, and is undecided in between; without one, the value decides.
+fn finding(op: Op, value: f64, limit: f64, interval: Option<(f64, f64)>) -> Finding {
+    let Some((lo, hi)) = interval else {
+        return if op.holds(value, limit) {
+            Finding::Holds
         } else {
-            Verdict::Fail
+            Finding::Broken
         };
-        (v, margin)
+    };
+    let (best, worst) = match op {
+        // For an upper limit the interval's low end is the most favourable value.
+        Op::Lt | Op::Le => (lo, hi),
+        Op::Gt | Op::Ge => (hi, lo),
+        Op::Eq => {
+            return if limit < lo || limit > hi {
+                Finding::Broken
+            } else if lo == hi {
+                Finding::Holds
+            } else {
+                Finding::Undecided
+            };
+        }
+    };
+    if op.holds(worst, limit) {
+        Finding::Holds
+    } else if !op.holds(best, limit) {
+        Finding::Broken
+    } else {
+        Finding::Undecided
+    }
+}
+
+fn judge(c: &Claim, m: &ModelResult, measured: Measured) -> Row {
+    let margin = if measured.known {
+        c.op.margin(measured.value, c.limit)
+    } else {
+        None
+    };
+    let verdict = if measured.insufficient.is_some() {
+        Verdict::Inconclusive
+    } else {
+        match finding(c.op, measured.value, c.limit, measured.interval) {
+            Finding::Holds => Verdict::Pass,
+            Finding::Undecided => Verdict::Inconclusive,
+            Finding::Broken if c.severity == Severity::Warn => Verdict::Warn,
+            Finding::Broken => Verdict::Fail,
+        }
     };
     Row {
         claim: c.clone(),
@@ -398,7 +492,13 @@ expr = "cost_total <= 1"
         let e = evaluate(&claims(text), &r, "r.json").expect("evaluates");
         assert!(e.fails(false));
         assert_eq!(e.counts(), [2, 1, 1, 2]);
-        assert!(e.rows[3].detail().contains("needs ≥ 1000 samples, has 100"));
+        assert!(
+            e.rows[3]
+                .detail()
+                .contains("100 samples cannot bound p99 from above (needs ≥ 368)"),
+            "{}",
+            e.rows[3].detail()
+        );
         assert!(e.rows[5].detail().contains("no price"));
         let t = e.table(false);
         assert!(t.contains("ttft = latency_ms.ttft"), "{t}");
@@ -484,5 +584,180 @@ expr = "cost_total <= 1"
         )
         .expect("evaluates");
         assert_eq!(e.rows[0].model, "m");
+    }
+
+    /// The fixture with `failed` of `sent` measured requests failed, on both rows.
+    fn with_failures(sent: u64, failed: u64) -> RunResult {
+        let mut r = fixture(&vec![100.0; (sent - failed) as usize]);
+        for m in [&mut r.overall, &mut r.models[0]] {
+            m.requests.sent = sent;
+            m.requests.failed = failed;
+            m.requests.ok = sent - failed;
+            m.error_rate = failed as f64 / sent as f64;
+        }
+        r
+    }
+
+    #[test]
+    fn rates_are_judged_by_their_exact_interval() {
+        use Verdict::*;
+        // 10 of 10 failed: the rate is at least 0.025^(1/10) = 69 %, far above 5 %.
+        assert_eq!(
+            verdicts(
+                "[[claims]]\nexpr = \"error_rate < 5%\"\n",
+                &with_failures(10, 10)
+            ),
+            vec![Fail]
+        );
+        // 0 of 20: the rate may still be up to 1 − 0.025^(1/20) = 16.8 %.
+        let r = with_failures(20, 0);
+        let text = "[[claims]]\nexpr = \"error_rate < 1%\"\n[[claims]]\nexpr = \"error_rate < 20%\"\n[[claims]]\nexpr = \"error_rate <= 0%\"\n";
+        assert_eq!(verdicts(text, &r), vec![Inconclusive, Pass, Pass]);
+        // 0 failures support "< 1 %" from 368 requests on (0.99^368 < 0.025), not before.
+        assert_eq!(
+            verdicts(
+                "[[claims]]\nexpr = \"error_rate < 1%\"\n",
+                &with_failures(368, 0)
+            ),
+            vec![Pass]
+        );
+        assert_eq!(
+            verdicts(
+                "[[claims]]\nexpr = \"error_rate < 1%\"\n",
+                &with_failures(367, 0)
+            ),
+            vec![Inconclusive]
+        );
+        // A limit of exactly 0 % is about this run's counts: one failure breaks it.
+        assert_eq!(
+            verdicts(
+                "[[claims]]\nexpr = \"error_rate <= 0%\"\n",
+                &with_failures(400, 1)
+            ),
+            vec![Fail]
+        );
+        let e = evaluate(&claims(text), &r, "r.json").expect("evaluates");
+        assert_eq!(e.rows[0].measured_text(), "0.00 % [0.00 %, 16.84 %] (n=20)");
+        assert_eq!(e.rows[2].measured_text(), "0.00 % (n=20)");
+    }
+
+    #[test]
+    fn a_percentile_fails_as_soon_as_its_lower_bound_breaks_the_limit() {
+        use Verdict::*;
+        // 122 samples, the median at 341 ms: the 118th smallest bounds the p99 from below.
+        let mut samples = vec![50.0; 60];
+        samples.extend(vec![341.0; 62]);
+        let r = fixture(&samples);
+        assert_eq!(
+            verdicts("[[claims]]\nexpr = \"ttft.p99 <= 100ms\"\n", &r),
+            vec![Fail]
+        );
+        // Five samples over the limit are enough (118th smallest is over it), four are not.
+        let five: Vec<f64> = [vec![50.0; 117], vec![300.0; 5]].concat();
+        let four: Vec<f64> = [vec![50.0; 118], vec![300.0; 4]].concat();
+        let p99 = "[[claims]]\nexpr = \"ttft.p99 <= 100ms\"\n";
+        assert_eq!(verdicts(p99, &fixture(&five)), vec![Fail]);
+        assert_eq!(verdicts(p99, &fixture(&four)), vec![Inconclusive]);
+        // A pass needs the upper bound under the limit: 368 samples for a p99.
+        assert_eq!(verdicts(p99, &fixture(&[50.0; 367])), vec![Inconclusive]);
+        assert_eq!(verdicts(p99, &fixture(&[50.0; 368])), vec![Pass]);
+        // `>=` mirrors it.
+        let ge = "[[claims]]\nexpr = \"ttft.p50 >= 100ms\"\n";
+        assert_eq!(verdicts(ge, &fixture(&[50.0; 10])), vec![Fail]);
+        assert_eq!(verdicts(ge, &fixture(&[150.0; 10])), vec![Pass]);
+    }
+
+    #[test]
+    fn a_mean_is_judged_by_its_t_interval() {
+        use Verdict::*;
+        // 10, 20, …, 100 ms: mean 55, s = 30.28, t(9) = 2.262 → 55 ± 21.7 ms.
+        let r = fixture(&(1..=10).map(|i| i as f64 * 10.0).collect::<Vec<_>>());
+        let text = "[[claims]]\nexpr = \"ttft.mean <= 80ms\"\n[[claims]]\nexpr = \"ttft.mean <= 70ms\"\n[[claims]]\nexpr = \"ttft.mean <= 30ms\"\n";
+        assert_eq!(verdicts(text, &r), vec![Pass, Inconclusive, Fail]);
+        let e = evaluate(&claims(text), &r, "r.json").expect("evaluates");
+        let (lo, hi) = e.rows[0].measured.interval.expect("interval");
+        let half = 2.262 * 30.277 / 10f64.sqrt();
+        assert!(
+            (lo - (55.0 - half)).abs() < 0.2 && (hi - (55.0 + half)).abs() < 0.2,
+            "{lo} {hi}"
+        );
+        // One sample sets no interval.
+        assert_eq!(
+            verdicts("[[claims]]\nexpr = \"ttft.mean <= 1s\"\n", &fixture(&[5.0])),
+            vec![Inconclusive]
+        );
+        // Min and max are statements about the samples measured.
+        let mm = "[[claims]]\nexpr = \"ttft.max <= 1s\"\n[[claims]]\nexpr = \"ttft.min >= 20ms\"\n";
+        assert_eq!(verdicts(mm, &r), vec![Pass, Fail]);
+    }
+
+    #[test]
+    fn decode_speed_is_judged_on_the_inverted_tpot_interval() {
+        use Verdict::*;
+        // 100 requests at TPOT 8, 9, 10, 11, 12 ms (125 … 83.3 tok/s), 20 each.
+        let mut r = fixture(&[100.0; 100]);
+        let mut h = Hist::default();
+        for i in 0..100u64 {
+            h.record((8 + i % 5) * 1000);
+        }
+        for m in [&mut r.overall, &mut r.models[0]] {
+            m.histograms.insert("tpot".into(), h.encode());
+            m.decode_tokens_per_s.count = 100;
+            m.decode_tokens_per_s.p50 = 100.0;
+            m.decode_tokens_per_s.mean = (8..=12).map(|t| 1000.0 / t as f64).sum::<f64>() / 5.0;
+        }
+        let text = "[[claims]]\nexpr = \"decode_tokens_per_s.p50 >= 85\"\n[[claims]]\nexpr = \"decode_tokens_per_s.p50 >= 130\"\n[[claims]]\nexpr = \"decode_tokens_per_s.p50 >= 95\"\n[[claims]]\nexpr = \"decode_tokens_per_s.mean >= 95\"\n";
+        // The median's interval spans TPOT 9–11 ms: 90.9–111.1 tok/s.
+        assert_eq!(verdicts(text, &r), vec![Pass, Fail, Inconclusive, Pass]);
+        let e = evaluate(&claims(text), &r, "r.json").expect("evaluates");
+        let (lo, hi) = e.rows[0].measured.interval.expect("interval");
+        assert!(
+            (lo - 1000.0 / 11.0).abs() < 0.2 && (hi - 1000.0 / 9.0).abs() < 0.2,
+            "{lo} {hi}"
+        );
+        // A p1 of speed is the TPOT p99 inverted: 100 requests bound it from above only.
+        let e = evaluate(
+            &claims("[[claims]]\nexpr = \"decode_tokens_per_s.p1 >= 50\"\n"),
+            &r,
+            "r.json",
+        )
+        .expect("evaluates");
+        assert_eq!(e.rows[0].verdict, Inconclusive);
+        let d = e.rows[0].detail();
+        assert!(
+            d.contains("100 samples cannot bound p1 from below (needs ≥ 368)"),
+            "{d}"
+        );
+        assert!(!d.contains("from above"), "{d}");
+    }
+
+    #[test]
+    fn a_claim_without_data_fails_the_gate_with_its_reason() {
+        // Every request failed: no TTFT sample at all.
+        let mut r = with_failures(10, 10);
+        r.overall.latency_ms.clear();
+        r.overall.histograms.clear();
+        let text = "[[claims]]\nexpr = \"ttft.p50 <= 1s\"\n[[claims]]\nexpr = \"ttft.mean <= 1s\"\nseverity = \"warn\"\n";
+        let e = evaluate(&claims(text), &r, "r.json").expect("evaluates");
+        assert_eq!(
+            e.rows.iter().map(|r| r.verdict).collect::<Vec<_>>(),
+            vec![Verdict::Inconclusive, Verdict::Inconclusive]
+        );
+        assert!(e.fails(false));
+        let t = e.table(false);
+        assert!(
+            t.contains("cannot be judged on r.json, fails the gate: `ttft.p50 <= 1s` (all models): p50 needs samples, has 0"),
+            "{t}"
+        );
+        // A warn claim never fails the gate, judged or not.
+        assert_eq!(e.unjudged().len(), 1);
+        // An interval that straddles the limit is inconclusive without failing.
+        let e = evaluate(
+            &claims("[[claims]]\nexpr = \"ttft.p99 <= 2s\"\n"),
+            &fixture(&[100.0; 50]),
+            "r.json",
+        )
+        .expect("evaluates");
+        assert!(!e.fails(false) && e.unjudged().is_empty());
     }
 }

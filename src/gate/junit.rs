@@ -5,6 +5,7 @@
 //! escaping; knows nothing about how verdicts are reached.
 
 use super::baseline::{self, Change};
+use super::claims::Severity;
 use super::eval::{Evaluation, Verdict};
 
 /// Escapes text for XML element content and attribute values (control characters that XML
@@ -51,6 +52,9 @@ pub fn render(eval: Option<&Evaluation>, base: Option<&baseline::Report>, strict
             let outcome = match r.verdict {
                 Verdict::Pass | Verdict::Warn => None,
                 Verdict::Fail => Some(("failure", line.clone())),
+                Verdict::Inconclusive if r.unjudged() && r.claim.severity == Severity::Fail => {
+                    Some(("failure", format!("cannot be judged: {line}")))
+                }
                 Verdict::Inconclusive if strict => {
                     Some(("failure", format!("inconclusive under --strict: {line}")))
                 }
@@ -69,6 +73,14 @@ pub fn render(eval: Option<&Evaluation>, base: Option<&baseline::Report>, strict
         }
     }
     if let Some(b) = base {
+        for f in &b.failures {
+            cases.push(Case {
+                class: "baseline".into(),
+                name: "successful requests".into(),
+                outcome: Some(("failure", f.clone())),
+                stdout: format!("REGRESSION: {f}"),
+            });
+        }
         for c in &b.rows {
             let line = format!(
                 "{} {}.{}: {:.3} → {:.3} ms ({:+.1} %, tolerance {:.1} %); {}",

@@ -74,10 +74,13 @@ pub fn render(
             .count();
         out.push_str(&format!(
             "**Baseline** `{old}` → `{new}`: {} regression(s), {} improvement(s) of {} figures compared\n\n",
-            regressions,
+            regressions + b.failures.len(),
             b.rows.iter().filter(|r| r.verdict == Change::Improvement).count(),
             b.rows.len()
         ));
+        for f in &b.failures {
+            out.push_str(&format!("❌ **regression**: {f}\n\n"));
+        }
         for w in &b.warnings {
             out.push_str(&format!("> **Warning:** {w}\n\n"));
         }
@@ -135,6 +138,8 @@ mod tests {
         assert!(md.contains("a \\| b (`ttft.mean <= 1s`)"), "{md}");
         assert!(md.contains("❌ **fail**"), "{md}");
         assert!(md.contains("1 pass, 1 fail"), "{md}");
+        // The interval stands beside the value (30 equal samples: a zero-width t interval).
+        assert!(md.contains("100.0 ms [100.0 ms, 100.0 ms] (n=30)"), "{md}");
         assert_eq!(md.matches("\n| ").count(), 3, "{md}");
     }
 }

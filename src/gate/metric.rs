@@ -1,10 +1,11 @@
 //! The catalogue of metrics a claim can name, how each maps to a field of the result file, and
-//! how much data a figure needs before a verdict on it means anything.
+//! how sure a figure is: the 95 % confidence interval a verdict rests on.
 //!
 //! This module owns the *reading* of a claim: which stored number "TTFT" or "320 tokens/s"
 //! refers to. It reads results; it never computes a metric from records (that is
 //! [`crate::results`]' job) and never decides pass or fail (that is [`super::eval`]).
 
+use super::stats::{mean_ci, quantile_ci_eff, quantile_ranks, rate_ci};
 use crate::metrics::Hist;
 use crate::results::ModelResult;
 
@@ -39,6 +40,17 @@ impl Kind {
             Kind::RequestsPerS => format!("{v:.2} req/s"),
             Kind::Fraction => format!("{:.2} %", v * 100.0),
             Kind::Usd => format!("${v:.4}"),
+        }
+    }
+
+    /// Formats an interval bound: like [`Kind::fmt`], `∞`/`−∞` when the samples set none.
+    pub fn fmt_bound(self, v: f64) -> String {
+        if v.is_finite() {
+            self.fmt(v)
+        } else if v > 0.0 {
+            "∞".into()
+        } else {
+            "−∞".into()
         }
     }
 }
@@ -183,10 +195,17 @@ pub struct Measured {
     pub count: u64,
     /// What the count counts, e.g. "samples" or "requests sent, 12.0 s window".
     pub basis: String,
-    /// Why a verdict cannot rest on it (too few samples, no price, no SLO), if so.
+    /// Why a verdict cannot rest on it (no samples, no price, no SLO), if so.
     pub insufficient: Option<String>,
     /// False when there is no value at all (no histogram, no price, no SLO): `value` is 0.
     pub known: bool,
+    /// The 95 % confidence interval of the figure (a bound is infinite where the samples set
+    /// none), for figures that estimate something beyond this run: percentiles, means, rates.
+    /// `None` for figures judged as measured (min, max, stddev, throughput, cost, rates
+    /// against exactly 0 % or 100 %).
+    pub interval: Option<(f64, f64)>,
+    /// Why the interval is open on a side, and what closing it would take, if it is.
+    pub open: Option<String>,
 }
 
 /// Why a figure could not be read from a result at all (a corrupt histogram).
@@ -201,26 +220,28 @@ pub struct ReadError {
     pub message: String,
 }
 
-/// Samples a quantile needs: at least 10 beyond it in its tail (p99 → 1000, p90 → 100,
-/// p50 → 20, p10 → 100).
-pub fn quantile_min_samples(q: f64) -> u64 {
-    let tail = q.min(1.0 - q);
-    if tail <= 0.0 {
-        return 1;
-    }
-    (10.0 / tail - 1e-9).ceil() as u64
+/// The fewest independent samples whose order statistics can bound the q-quantile from
+/// below (`upper = false`) or above with 97.5 % confidence: the smallest n with
+/// (1 − q)^n ≤ 0.025 for a lower bound, q^n ≤ 0.025 for an upper one (p99 → 367 for an upper
+/// bound, p50 → 6 either way).
+pub fn samples_to_bound(q: f64, upper: bool) -> u64 {
+    let p = if upper { q } else { 1.0 - q };
+    (0.025f64.ln() / p.ln() - 1e-9).ceil().max(1.0) as u64
 }
 
-/// Requests a rate claim needs: with fewer than 3 / L requests, observing no event at all is
-/// still consistent (95 %, "rule of three") with a true rate at the limit L, so the run cannot
-/// tell the two apart. A limit of exactly 0 or 1 is a statement about this run's counts and
-/// needs one request.
-pub fn fraction_min_samples(limit: f64) -> u64 {
-    let tail = limit.min(1.0 - limit);
-    if tail <= 0.0 {
-        return 1;
+/// Metrics with one sample per output token rather than per request. Gaps within one request
+/// share its conditions (model, server state, timer), so their effective sample size is the
+/// number of requests, not tokens.
+pub const PER_TOKEN: &[&str] = &["itl", "inter_chunk"];
+
+/// The effective number of independent samples behind a row's `name` figure with `count`
+/// samples: requests for per-token metrics, else the count.
+pub fn effective_samples(m: &ModelResult, name: &str, count: u64) -> u64 {
+    if PER_TOKEN.contains(&name) {
+        count.min(m.requests.ok)
+    } else {
+        count
     }
-    (3.0 / tail - 1e-9).ceil() as u64
 }
 
 fn decode(m: &ModelResult, name: &str) -> Result<Option<Hist>, ReadError> {
@@ -242,6 +263,8 @@ fn no_histogram(count: u64, name: &str, stat: &str) -> Measured {
         count,
         basis: "samples".into(),
         known: false,
+        interval: None,
+        open: None,
         insufficient: Some(if count == 0 {
             format!("{stat} needs samples, has 0")
         } else {
@@ -252,14 +275,63 @@ fn no_histogram(count: u64, name: &str, stat: &str) -> Measured {
     }
 }
 
-fn samples(value: f64, count: u64, need: u64, what: &str) -> Measured {
+/// A figure of `count` samples judged as measured (min, max, stddev).
+fn point(value: f64, count: u64, need: u64, what: &str) -> Measured {
     Measured {
         value,
         count,
         basis: "samples".into(),
         known: count > 0,
         insufficient: (count < need).then(|| format!("{what} needs ≥ {need} samples, has {count}")),
+        interval: None,
+        open: None,
     }
+}
+
+/// A mean with its t interval over `n_eff` independent samples (open below 2). `sd` is the
+/// stored standard deviation of the `count` samples (divided by n, not n − 1).
+fn mean(value: f64, sd: f64, count: u64, n_eff: u64) -> Measured {
+    let mut m = point(value, count, 1, "a mean");
+    let sd = if count > 1 {
+        sd * (count as f64 / (count - 1) as f64).sqrt()
+    } else {
+        sd
+    };
+    m.interval = Some(mean_ci(value, sd, n_eff).unwrap_or((f64::NEG_INFINITY, f64::INFINITY)));
+    if n_eff < 2 && count > 0 {
+        m.open = Some(format!(
+            "a mean's interval needs ≥ 2 independent samples, has {n_eff}"
+        ));
+    }
+    m
+}
+
+/// A quantile with its order-statistic interval (both in the metric's units).
+fn quantile(value: f64, count: u64, n_eff: u64, q: f64, ci: (f64, f64)) -> Measured {
+    let mut m = point(value, count, 1, &Stat::Quantile(q).label());
+    m.interval = Some(ci);
+    let label = Stat::Quantile(q).label();
+    let units = if n_eff < count {
+        format!("{n_eff} requests")
+    } else {
+        format!("{n_eff} samples")
+    };
+    let (l, u) = quantile_ranks(n_eff, q);
+    let mut open = Vec::new();
+    if l == 0 && count > 0 {
+        open.push(format!(
+            "{units} cannot bound {label} from below (needs ≥ {})",
+            samples_to_bound(q, false)
+        ));
+    }
+    if u > n_eff && count > 0 {
+        open.push(format!(
+            "{units} cannot bound {label} from above (needs ≥ {})",
+            samples_to_bound(q, true)
+        ));
+    }
+    m.open = (!open.is_empty()).then(|| open.join("; "));
+    m
 }
 
 /// Reads a metric (and statistic) from one row of a result. `limit` is the claim's limit in
@@ -281,11 +353,12 @@ pub fn read(
 fn read_latency(m: &ModelResult, name: &str, stat: Stat) -> Result<Measured, ReadError> {
     let s = m.latency_ms.get(name).copied().unwrap_or_default();
     let n = s.count;
-    Ok(match stat {
-        Stat::Mean => samples(s.mean, n, 1, "a mean"),
-        Stat::Min => samples(s.min, n, 1, "a minimum"),
-        Stat::Max => samples(s.max, n, 1, "a maximum"),
-        Stat::Stddev => samples(s.stddev, n, 2, "a standard deviation"),
+    let n_eff = effective_samples(m, name, n);
+    let mut out = match stat {
+        Stat::Mean => mean(s.mean, s.stddev, n, n_eff),
+        Stat::Min => point(s.min, n, 1, "a minimum"),
+        Stat::Max => point(s.max, n, 1, "a maximum"),
+        Stat::Stddev => point(s.stddev, n, 2, "a standard deviation"),
         Stat::Quantile(q) => {
             let stored = [
                 (0.5, s.p50),
@@ -295,43 +368,100 @@ fn read_latency(m: &ModelResult, name: &str, stat: Stat) -> Result<Measured, Rea
                 (0.999, s.p99_9),
             ];
             let label = Stat::Quantile(q).label();
+            let Some(h) = decode(m, name)? else {
+                return Ok(no_histogram(n, name, &label));
+            };
             let v = match stored.iter().find(|(k, _)| (k - q).abs() < 1e-12) {
                 Some((_, v)) => *v,
-                None => match decode(m, name)? {
-                    Some(h) => h.quantile(q) as f64 * 1e-3,
-                    None => return Ok(no_histogram(n, name, &label)),
-                },
+                None => h.quantile(q) as f64 * 1e-3,
             };
-            samples(v, n, quantile_min_samples(q), &label)
+            let ci = quantile_ci_eff(&h, q, n_eff);
+            quantile(v, n, n_eff, q, (ci.low * 1e-3, ci.high * 1e-3))
         }
-    })
+    };
+    if n_eff < n && n > 0 {
+        out.basis = format!("samples from {n_eff} requests");
+    }
+    Ok(out)
 }
 
 fn read_speed(m: &ModelResult, stat: Stat) -> Result<Measured, ReadError> {
     let s = m.decode_tokens_per_s;
     let n = s.count;
     Ok(match stat {
-        Stat::Mean => samples(s.mean, n, 1, "a mean"),
-        Stat::Min => samples(s.min, n, 1, "a minimum"),
-        Stat::Max => samples(s.max, n, 1, "a maximum"),
+        Stat::Mean => {
+            // The stored summary has no spread: take it from the TPOT histogram, inverted.
+            let sd = decode(m, "tpot")?.map_or(0.0, |h| speed_sd(&h));
+            let mut r = mean(s.mean, sd, n, n);
+            if sd == 0.0 && n > 1 && r.interval.is_some() {
+                r.interval = Some((f64::NEG_INFINITY, f64::INFINITY));
+                r.open = Some("no `tpot` histogram to measure the spread from".into());
+            }
+            r
+        }
+        Stat::Min => point(s.min, n, 1, "a minimum"),
+        Stat::Max => point(s.max, n, 1, "a maximum"),
         // The parser refuses a decode-speed stddev; keep a harmless answer for completeness.
-        Stat::Stddev => samples(0.0, n, u64::MAX, "a standard deviation"),
+        Stat::Stddev => point(0.0, n, u64::MAX, "a standard deviation"),
         Stat::Quantile(q) => {
             let stored = [(0.01, s.p1), (0.1, s.p10), (0.5, s.p50), (0.9, s.p90)];
+            let label = Stat::Quantile(q).label();
+            let Some(h) = decode(m, "tpot")? else {
+                return Ok(no_histogram(n, "tpot", &label));
+            };
+            let inv = |us: f64| if us > 0.0 { 1e6 / us } else { f64::INFINITY };
+            // Speed is 1 / TPOT, so its q-quantile is the TPOT (1 − q)-quantile inverted, and
+            // the TPOT interval's upper bound is the speed's lower one.
             let v = match stored.iter().find(|(k, _)| (k - q).abs() < 1e-12) {
                 Some((_, v)) => *v,
-                // Speed is 1 / TPOT, so its q-quantile is the TPOT (1 − q)-quantile inverted.
-                None => match decode(m, "tpot")? {
-                    Some(h) => match h.quantile(1.0 - q) {
-                        0 => 0.0,
-                        us => 1e6 / us as f64,
-                    },
-                    None => return Ok(no_histogram(n, "tpot", &Stat::Quantile(q).label())),
+                None => match h.quantile(1.0 - q) {
+                    0 => 0.0,
+                    us => 1e6 / us as f64,
                 },
             };
-            samples(v, n, quantile_min_samples(q), &Stat::Quantile(q).label())
+            let ci = quantile_ci_eff(&h, 1.0 - q, h.len());
+            let mut r = quantile(v, n, h.len(), 1.0 - q, (inv(ci.high), inv(ci.low)));
+            // The open sides swap with the inversion; say it in the speed's own terms.
+            let n_t = h.len();
+            let mut open = Vec::new();
+            for (bound, side, upper_tpot) in [(ci.high, "below", true), (ci.low, "above", false)] {
+                if bound.is_infinite() && n_t > 0 {
+                    open.push(format!(
+                        "{n_t} samples cannot bound {label} from {side} (needs ≥ {})",
+                        samples_to_bound(1.0 - q, upper_tpot)
+                    ));
+                }
+            }
+            r.open = (!open.is_empty()).then(|| open.join("; "));
+            if r.insufficient.is_some() {
+                r.insufficient = Some(format!("{label} needs samples, has {n}"));
+            }
+            r
         }
     })
+}
+
+/// The (population) standard deviation of per-request decode speed (10⁶ / TPOT µs) over a TPOT
+/// histogram.
+fn speed_sd(h: &Hist) -> f64 {
+    let (mut n, mut sum, mut sq) = (0.0, 0.0, 0.0);
+    for v in h.inner().iter_recorded() {
+        let us = h.inner().median_equivalent(v.value_iterated_to()) as f64;
+        if us <= 0.0 {
+            continue;
+        }
+        let c = v.count_at_value() as f64;
+        let x = 1e6 / us;
+        n += c;
+        sum += c * x;
+        sq += c * x * x;
+    }
+    if n < 2.0 {
+        return 0.0;
+    }
+    let mean = sum / n;
+    // Divided by n, like the stored latency summaries ([`mean`] corrects both).
+    (sq / n - mean * mean).max(0.0).sqrt()
 }
 
 fn read_scalar(m: &ModelResult, window_s: f64, name: &str, limit: f64) -> Measured {
@@ -341,6 +471,8 @@ fn read_scalar(m: &ModelResult, window_s: f64, name: &str, limit: f64) -> Measur
         count: sent,
         basis: format!("requests sent, {window_s:.1} s window"),
         known: true,
+        interval: None,
+        open: None,
         insufficient: if window_s <= 0.0 {
             Some("the measurement window is empty".into())
         } else if sent == 0 {
@@ -355,6 +487,8 @@ fn read_scalar(m: &ModelResult, window_s: f64, name: &str, limit: f64) -> Measur
         count: 0,
         basis: "requests".into(),
         known: false,
+        interval: None,
+        open: None,
         insufficient: Some("the run had no [slo]".into()),
     };
     let cost = m.cost.as_ref();
@@ -363,21 +497,32 @@ fn read_scalar(m: &ModelResult, window_s: f64, name: &str, limit: f64) -> Measur
         count: 0,
         basis: "requests".into(),
         known: false,
+        interval: None,
+        open: None,
         insufficient: Some("the scenario gave no price for this model".into()),
     };
-    let rate = |value: f64, count: u64, what: &str| {
-        let need = fraction_min_samples(limit);
+    // A rate against exactly 0 % or 100 % is a statement about this run's counts ("no
+    // request failed"); against any other limit, about the endpoint: the exact binomial
+    // interval of `events` in `count`.
+    let rate = |events: u64, count: u64, what: &str| {
+        let value = if count > 0 {
+            events as f64 / count as f64
+        } else {
+            0.0
+        };
+        let judged_as_counted = limit <= 0.0 || limit >= 1.0;
         Measured {
             value,
             count,
             basis: what.to_string(),
             known: count > 0,
-            insufficient: (count < need).then(|| {
-                format!(
-                    "a rate against {:.2} % needs ≥ {need} {what}, has {count}",
-                    limit * 100.0
-                )
-            }),
+            insufficient: (count == 0).then(|| format!("a rate needs {what}, has 0")),
+            interval: if judged_as_counted {
+                None
+            } else {
+                rate_ci(events, count)
+            },
+            open: None,
         }
     };
     match name {
@@ -385,9 +530,9 @@ fn read_scalar(m: &ModelResult, window_s: f64, name: &str, limit: f64) -> Measur
         "input_tokens_per_s" => window(m.throughput.input_tokens_per_s),
         "requests_per_s" => window(m.throughput.requests_per_s),
         "peak_output_tokens_per_s" => window(m.throughput.peak_output_tokens_per_s),
-        "error_rate" => rate(m.error_rate, sent, "requests sent"),
+        "error_rate" => rate(m.requests.failed.min(sent), sent, "requests sent"),
         "slo_attainment" => match slo {
-            Some(s) => rate(s.attainment, s.issued, "arrivals"),
+            Some(s) => rate(s.met.min(s.issued), s.issued, "arrivals"),
             None => no_slo(),
         },
         "goodput_requests_per_s" => match slo {
@@ -421,6 +566,8 @@ fn read_scalar(m: &ModelResult, window_s: f64, name: &str, limit: f64) -> Measur
             count: 0,
             basis: String::new(),
             known: false,
+            interval: None,
+            open: None,
             insufficient: Some(format!("`{other}` is not a scalar metric")),
         },
     }
@@ -444,15 +591,23 @@ mod tests {
     }
 
     #[test]
-    fn minimum_samples() {
-        assert_eq!(quantile_min_samples(0.99), 1000);
-        assert_eq!(quantile_min_samples(0.9), 100);
-        assert_eq!(quantile_min_samples(0.5), 20);
-        assert_eq!(quantile_min_samples(0.1), 100);
-        assert_eq!(fraction_min_samples(0.01), 300);
-        assert_eq!(fraction_min_samples(0.05), 60);
-        assert_eq!(fraction_min_samples(0.99), 300);
-        assert_eq!(fraction_min_samples(0.0), 1);
+    fn samples_needed_to_bound_a_percentile() {
+        // 0.99^368 = 0.0248 is the first power at or under 0.025 (0.99^367 = 0.02501).
+        assert_eq!(samples_to_bound(0.99, true), 368);
+        assert_eq!(samples_to_bound(0.99, false), 1);
+        assert_eq!(samples_to_bound(0.5, true), 6);
+        assert_eq!(samples_to_bound(0.5, false), 6);
+        assert_eq!(samples_to_bound(0.9, true), 36);
+        for (q, upper) in [(0.99, true), (0.9, true), (0.5, false), (0.95, true)] {
+            let n = samples_to_bound(q, upper);
+            let (l, u) = quantile_ranks(n, q);
+            let (l1, u1) = quantile_ranks(n - 1, q);
+            if upper {
+                assert!(u <= n && u1 > n - 1, "{q} {n}");
+            } else {
+                assert!(l >= 1 && l1 == 0, "{q} {n}");
+            }
+        }
     }
 
     #[test]

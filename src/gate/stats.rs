@@ -1,7 +1,9 @@
-//! Small statistics for the baseline rule: Welch's t-test on means and distribution-free
-//! confidence intervals for quantiles read from a histogram.
+//! Small statistics for claims and baselines: Welch's t-test and the t interval for means,
+//! exact (Clopper–Pearson) binomial bounds for rates, distribution-free confidence intervals for
+//! quantiles read from a histogram (exact binomial ranks), and Holm's step-down correction.
 //!
-//! Pure functions, no policy: [`super::baseline`] decides what counts as a regression.
+//! Pure functions, no policy: [`super::eval`] decides verdicts, [`super::baseline`] what counts
+//! as a regression.
 
 use crate::metrics::Hist;
 
@@ -89,7 +91,7 @@ fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
     }
     d = 1.0 / d;
     let mut h = d;
-    for m in 1..300 {
+    for m in 1..20_000 {
         let m = m as f64;
         let m2 = 2.0 * m;
         let aa = m * (b - m) * x / ((a + m2 - 1.0) * (a + m2));
@@ -113,6 +115,112 @@ fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
     h
 }
 
+/// The two-sided 95 % point of Student's t with `df` degrees of freedom (t such that
+/// P(|T| ≥ t) = 0.05), by bisection on [`student_t_two_sided_p`]. `df` ≥ 1.
+pub fn t95(df: f64) -> f64 {
+    let (mut lo, mut hi) = (0.0f64, 1000.0f64);
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if student_t_two_sided_p(mid, df) > 0.05 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// The 95 % t interval for a mean from its sample mean, standard deviation and count:
+/// mean ± t(0.975, n − 1) · s / √n. `None` below 2 samples.
+pub fn mean_ci(mean: f64, sd: f64, n: u64) -> Option<(f64, f64)> {
+    if n < 2 {
+        return None;
+    }
+    let half = t95((n - 1) as f64) * sd / (n as f64).sqrt();
+    Some((mean - half, mean + half))
+}
+
+/// The exact (Clopper–Pearson) 95 % interval for a binomial proportion with `x` events in `n`
+/// trials: each bound leaves at most 2.5 % on its side, whatever the true rate. `None` when
+/// `n` is 0.
+pub fn rate_ci(x: u64, n: u64) -> Option<(f64, f64)> {
+    if n == 0 {
+        return None;
+    }
+    let x = x.min(n);
+    // P(B ≥ x | p) = I_p(x, n − x + 1) rises with p; P(B ≤ x | p) = 1 − I_p(x + 1, n − x) falls.
+    let low = if x == 0 {
+        0.0
+    } else {
+        bisect(|p| reg_inc_beta(x as f64, (n - x + 1) as f64, p) < 0.025)
+    };
+    let high = if x == n {
+        1.0
+    } else {
+        bisect(|p| 1.0 - reg_inc_beta((x + 1) as f64, (n - x) as f64, p) > 0.025)
+    };
+    Some((low, high))
+}
+
+/// The p in [0, 1] where `below(p)` turns from true to false (`below` is monotone).
+fn bisect(below: impl Fn(f64) -> bool) -> f64 {
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if below(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// Ranks at or below which the binomial CDF is computed exactly; above, the normal
+/// approximation (then at least ~20 expected samples on each side of any stored percentile).
+const EXACT_RANKS_UP_TO: u64 = 20_000;
+
+/// The 1-based ranks `(l, u)` of the order statistics that bound the q-quantile of `n`
+/// independent samples with 95 % confidence, 2.5 % on each side: `l` is the largest rank with
+/// P(B ≤ l − 1) ≤ 0.025 and `u` the smallest with P(B ≤ u − 1) ≥ 0.975, where B ~ Binomial(n,
+/// q) counts the samples below the true quantile. `l = 0` means no lower bound exists (too few
+/// samples), `u = n + 1` no upper bound.
+pub fn quantile_ranks(n: u64, q: f64) -> (u64, u64) {
+    if n == 0 {
+        return (0, 1);
+    }
+    if n > EXACT_RANKS_UP_TO {
+        let nf = n as f64;
+        let half = Z95 * (nf * q * (1.0 - q)).sqrt();
+        let l = (nf * q - half).floor();
+        let u = (nf * q + half).ceil() + 1.0;
+        let l = if l < 1.0 { 0 } else { l as u64 };
+        let u = if u > nf { n + 1 } else { u as u64 };
+        return (l, u);
+    }
+    // Exact: the pmf in log space (no underflow at p99.9), summed from k = 0.
+    let (lq, lp) = (q.ln(), (1.0 - q).ln());
+    let ln_n = ln_gamma(n as f64 + 1.0);
+    let mut cdf = 0.0;
+    let (mut l, mut u) = (0u64, n + 1);
+    for k in 0..=n {
+        let kf = k as f64;
+        let ln_pmf = ln_n - ln_gamma(kf + 1.0) - ln_gamma((n - k) as f64 + 1.0)
+            + kf * lq
+            + (n - k) as f64 * lp;
+        cdf += ln_pmf.exp();
+        // cdf = P(B ≤ k): rank r = k + 1.
+        if cdf <= 0.025 {
+            l = k + 1;
+        }
+        if cdf >= 0.975 {
+            u = k + 1;
+            break;
+        }
+    }
+    (l, u)
+}
+
 /// A 95 % confidence interval for a quantile, in the histogram's units. A bound is infinite
 /// when the sample is too small to put one there (the needed order statistic lies beyond the
 /// smallest or largest sample).
@@ -126,46 +234,98 @@ pub struct QuantileCi {
     pub high: f64,
 }
 
-/// The distribution-free 95 % interval for the q-quantile: the order statistics at ranks
-/// n·q ∓ z·√(n·q·(1−q)) (normal approximation to the binomial count of samples below the
-/// true quantile), read from the histogram's buckets.
+/// The distribution-free 95 % interval for the q-quantile of the histogram's samples: the
+/// order statistics at the ranks of [`quantile_ranks`], read from the histogram's buckets (the
+/// lower bound at its bucket's lowest value, the upper at its highest, so bucketing only
+/// widens the interval).
+#[cfg(test)]
 pub fn quantile_ci(h: &Hist, q: f64) -> QuantileCi {
+    quantile_ci_eff(h, q, h.len())
+}
+
+/// [`quantile_ci`] when the samples are not independent: the ranks are computed for `n_eff`
+/// independent units (e.g. requests, for per-token gaps) and scaled to the histogram's count,
+/// so the interval is as wide, in quantile terms, as `n_eff` samples allow.
+pub fn quantile_ci_eff(h: &Hist, q: f64, n_eff: u64) -> QuantileCi {
     let n = h.len();
     let value = h.quantile(q) as f64;
-    if n == 0 {
-        return QuantileCi {
-            value,
-            low: f64::NEG_INFINITY,
-            high: f64::INFINITY,
-        };
+    let open = QuantileCi {
+        value,
+        low: f64::NEG_INFINITY,
+        high: f64::INFINITY,
+    };
+    let n_eff = n_eff.min(n);
+    if n == 0 || n_eff == 0 {
+        return open;
     }
-    let nf = n as f64;
-    let half = Z95 * (nf * q * (1.0 - q)).sqrt();
-    let lo_rank = (nf * q - half).floor();
-    let hi_rank = (nf * q + half).ceil() + 1.0;
-    let low = if lo_rank < 1.0 {
+    let (l, u) = quantile_ranks(n_eff, q);
+    let scale = n as f64 / n_eff as f64;
+    let low = if l == 0 {
         f64::NEG_INFINITY
     } else {
-        value_at_rank(h, lo_rank as u64)
+        let r = ((l as f64 * scale).floor() as u64).max(1);
+        value_at_rank(h, r, false)
     };
-    let high = if hi_rank > nf {
+    let high = if u > n_eff {
         f64::INFINITY
     } else {
-        value_at_rank(h, hi_rank as u64)
+        let r = ((u as f64 * scale).ceil() as u64).min(n);
+        value_at_rank(h, r, true)
     };
     QuantileCi { value, low, high }
 }
 
-/// The value of the rank-th smallest sample (1-based), at bucket resolution.
-fn value_at_rank(h: &Hist, rank: u64) -> f64 {
+/// The value of the rank-th smallest sample (1-based), at bucket resolution: the bucket's
+/// highest value when `high`, else its lowest.
+fn value_at_rank(h: &Hist, rank: u64, high: bool) -> f64 {
     let mut seen = 0u64;
     for v in h.inner().iter_recorded() {
         seen += v.count_at_value();
         if seen >= rank {
-            return h.inner().highest_equivalent(v.value_iterated_to()) as f64;
+            let at = v.value_iterated_to();
+            let inner = h.inner();
+            return if high {
+                inner.highest_equivalent(at)
+            } else {
+                inner.lowest_equivalent(at)
+            } as f64;
         }
     }
     h.inner().max() as f64
+}
+
+/// Two-sided p-value of a difference of two estimates from their 95 % interval half-widths
+/// (standard errors ≈ half-width / 1.96): the normal test of (b − a) / √(se_a² + se_b²).
+/// 1 when either interval is open (the samples cannot bound the estimate).
+pub fn diff_p(a: QuantileCi, b: QuantileCi) -> f64 {
+    let se = |c: QuantileCi| (c.high - c.low) / (2.0 * Z95);
+    if !(a.low.is_finite() && a.high.is_finite() && b.low.is_finite() && b.high.is_finite()) {
+        return 1.0;
+    }
+    let s = (se(a).powi(2) + se(b).powi(2)).sqrt();
+    if s <= 0.0 {
+        return if a.value == b.value { 1.0 } else { 0.0 };
+    }
+    let z = (b.value - a.value) / s;
+    student_t_two_sided_p(z, 1e9)
+}
+
+/// Holm's step-down correction: which of `p` are significant with a family-wise error rate of
+/// at most `alpha` (the i-th smallest p is compared with alpha / (m − i), stopping at the
+/// first that is not significant).
+pub fn holm(p: &[f64], alpha: f64) -> Vec<bool> {
+    let m = p.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    let mut out = vec![false; m];
+    for (i, &k) in order.iter().enumerate() {
+        if p[k] <= alpha / (m - i) as f64 {
+            out[k] = true;
+        } else {
+            break;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -192,6 +352,95 @@ mod tests {
     }
 
     #[test]
+    fn clopper_pearson_matches_closed_forms() {
+        // x = n: the lower bound is 0.025^(1/n); x = 0: the upper bound is 1 − 0.025^(1/n).
+        let (lo, hi) = rate_ci(10, 10).expect("ci");
+        assert!((lo - 0.025f64.powf(0.1)).abs() < 1e-6, "{lo}");
+        assert_eq!(hi, 1.0);
+        let (lo, hi) = rate_ci(0, 20).expect("ci");
+        assert_eq!(lo, 0.0);
+        assert!((hi - (1.0 - 0.025f64.powf(0.05))).abs() < 1e-6, "{hi}");
+        // A textbook value: 5 of 50 → [0.0333, 0.2181].
+        let (lo, hi) = rate_ci(5, 50).expect("ci");
+        assert!(
+            (lo - 0.0333).abs() < 5e-4 && (hi - 0.2181).abs() < 5e-4,
+            "{lo} {hi}"
+        );
+        // Large n converges (the continued fraction needs more terms).
+        let (lo, hi) = rate_ci(5_000, 100_000).expect("ci");
+        assert!(lo < 0.05 && hi > 0.05 && hi - lo < 0.003, "{lo} {hi}");
+        assert_eq!(rate_ci(0, 0), None);
+    }
+
+    #[test]
+    fn t_interval() {
+        assert!((t95(10.0) - 2.228).abs() < 1e-3);
+        assert!((t95(1e9) - Z95).abs() < 1e-3);
+        let (lo, hi) = mean_ci(100.0, 10.0, 11).expect("ci");
+        assert!(
+            (hi - 100.0 - 2.228 * 10.0 / 11f64.sqrt()).abs() < 1e-2,
+            "{hi}"
+        );
+        assert!((100.0 - lo - (hi - 100.0)).abs() < 1e-9);
+        assert_eq!(mean_ci(1.0, 0.0, 1), None);
+    }
+
+    /// P(B ≤ k) for B ~ Binomial(n, q), by direct summation in f64 (small n only).
+    fn cdf(n: u64, q: f64, k: u64) -> f64 {
+        let mut c = 0.0;
+        let mut choose = 1.0f64;
+        for i in 0..=k {
+            if i > 0 {
+                choose = choose * (n - i + 1) as f64 / i as f64;
+            }
+            c += choose * q.powi(i as i32) * (1.0 - q).powi((n - i) as i32);
+        }
+        c
+    }
+
+    #[test]
+    fn exact_ranks_bound_the_binomial() {
+        // 122 samples, p99: at most 4 of them lie above the true p99 with 97.5 % certainty, so
+        // the 118th is a lower bound; no sample is a 97.5 % upper bound (0.99^122 = 0.29).
+        assert_eq!(quantile_ranks(122, 0.99), (118, 123));
+        for (n, q) in [
+            (20u64, 0.5),
+            (60, 0.9),
+            (122, 0.99),
+            (300, 0.95),
+            (1000, 0.5),
+        ] {
+            let (l, u) = quantile_ranks(n, q);
+            if l > 0 {
+                assert!(
+                    cdf(n, q, l - 1) <= 0.025 && cdf(n, q, l) > 0.025,
+                    "{n} {q} {l}"
+                );
+            }
+            if u <= n {
+                assert!(
+                    cdf(n, q, u - 1) >= 0.975 && cdf(n, q, u - 2) < 0.975,
+                    "{n} {q} {u}"
+                );
+            }
+        }
+        // Above the exact range the normal approximation lands within a rank or two.
+        let (l, u) = quantile_ranks(20_001, 0.5);
+        assert!(
+            (9_857..=9_863).contains(&l) && (10_139..=10_145).contains(&u),
+            "{l} {u}"
+        );
+    }
+
+    #[test]
+    fn holm_steps_down() {
+        assert_eq!(holm(&[0.01, 0.04, 0.03], 0.05), vec![true, false, false]);
+        assert_eq!(holm(&[0.01, 0.02, 0.04], 0.05), vec![true, true, true]);
+        assert_eq!(holm(&[0.2, 0.001], 0.05), vec![false, true]);
+        assert!(holm(&[], 0.05).is_empty());
+    }
+
+    #[test]
     fn quantile_intervals_widen_and_open_up_with_few_samples() {
         let mut big = Hist::default();
         for v in 1..=10_000u64 {
@@ -208,5 +457,10 @@ mod tests {
         assert!(ci.low.is_infinite() && ci.high.is_infinite(), "{ci:?}");
         let ci = quantile_ci(&big, 0.99);
         assert!(ci.high.is_finite(), "{ci:?}");
+        // The same 10,000 samples from 100 independent units: as wide as 100 samples allow.
+        let ci = quantile_ci_eff(&big, 0.5, 100);
+        assert!(ci.low < 4_100.0 && ci.high > 5_900.0, "{ci:?}");
+        let ci = quantile_ci_eff(&big, 0.99, 100);
+        assert!(ci.high.is_infinite(), "{ci:?}");
     }
 }
