@@ -644,7 +644,10 @@ fn ten_failures_of_ten_requests_fail_an_error_rate_claim() {
         r.stdout
     );
     let o = check_run(&r, "[[claims]]\nexpr = \"error_rate < 5%\"\n", &[]);
-    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    // The claim FAILs; the run also measured nothing, and that exit code (4) wins over a
+    // failed gate's (1), as it does under `run --claims`.
+    assert_eq!(o.code, 4, "{}{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("nothing measured"), "{}", o.stderr);
     let line = row(&o, "error_rate < 5%");
     // Clopper–Pearson with 10 of 10: the lower bound is 0.025^(1/10) = 69.15 %.
     let low = format!("{:.2} %", 0.025f64.powf(0.1) * 100.0);
