@@ -441,6 +441,20 @@ fn rfc3339(t: std::time::SystemTime) -> String {
         .unwrap_or_default()
 }
 
+/// The current UTC time as it goes into default result file names: `20261205T131500Z`.
+fn file_stamp() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 async fn run_cmd(a: RunArgs) -> Result<Exit> {
     let mut plan = load_plan(&a.scenario)?;
     if let Some(seed) = a.seed {
@@ -516,16 +530,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     // should not pay (nor have competing with its first requests).
 
     // Output files.
-    let stamp = time::OffsetDateTime::now_utc();
-    let stamp = format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        stamp.year(),
-        stamp.month() as u8,
-        stamp.day(),
-        stamp.hour(),
-        stamp.minute(),
-        stamp.second()
-    );
+    let stamp = file_stamp();
     let result_path = match &a.output {
         Some(p) => p.clone(),
         None if a.shard.is_some() => a.out.join(format!(
@@ -737,16 +742,7 @@ async fn run_repeat(a: RunArgs) -> Result<Exit> {
     }
     let plan = load_plan(&a.scenario)?;
     let seed = a.seed.unwrap_or(plan.seed);
-    let now = time::OffsetDateTime::now_utc();
-    let stamp = format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        now.year(),
-        now.month() as u8,
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
+    let stamp = file_stamp();
     let numbered = |p: &Path, i: u32| {
         let stem = p.file_stem().map(|s| s.to_string_lossy().to_string());
         let name = match (stem, p.extension()) {
@@ -1053,16 +1049,7 @@ fn output_paths(
     output: Option<&PathBuf>,
     no_records: bool,
 ) -> Result<(PathBuf, Option<String>)> {
-    let stamp = time::OffsetDateTime::now_utc();
-    let stamp = format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        stamp.year(),
-        stamp.month() as u8,
-        stamp.day(),
-        stamp.hour(),
-        stamp.minute(),
-        stamp.second()
-    );
+    let stamp = file_stamp();
     let result_path = match output {
         Some(p) => p.clone(),
         None => out.join(format!("{}-{stamp}.json", sanitize(&plan.name))),

@@ -295,20 +295,10 @@ pub fn build_at(results: &[(String, RunResult)], daily: Option<&DailyVolume>) ->
                 .iter()
                 .map(|d| {
                     let values: Vec<Option<f64>> = models.iter().map(|m| (d.get)(m)).collect();
-                    let first = values.first().copied().flatten();
                     Row {
                         label: d.label.to_string(),
                         unit: unit_name(d.unit).to_string(),
-                        cells: values
-                            .iter()
-                            .map(|v| Cell {
-                                value: *v,
-                                ratio: match (v, first) {
-                                    (Some(v), Some(f)) if f != 0.0 => Some(v / f),
-                                    _ => None,
-                                },
-                            })
-                            .collect(),
+                        cells: cells(&values),
                     }
                 })
                 .collect(),
@@ -317,22 +307,12 @@ pub fn build_at(results: &[(String, RunResult)], daily: Option<&DailyVolume>) ->
     let mut tables = tables;
     if let Some(v) = daily {
         let values: Vec<Option<f64>> = models.iter().map(|m| v.cost_per_day(m)).collect();
-        let first = values.first().copied().flatten();
         tables.push(Table {
             family: DAILY_FAMILY.to_string(),
             rows: vec![Row {
                 label: format!("$ per day at {}", v.text()),
                 unit: unit_name(Unit::Usd).to_string(),
-                cells: values
-                    .iter()
-                    .map(|v| Cell {
-                        value: *v,
-                        ratio: match (v, first) {
-                            (Some(v), Some(f)) if f != 0.0 => Some(v / f),
-                            _ => None,
-                        },
-                    })
-                    .collect(),
+                cells: cells(&values),
             }],
         });
     }
@@ -472,6 +452,22 @@ fn csv(s: &str) -> String {
     } else {
         s.to_string()
     }
+}
+
+/// A row's cells: each value with its ratio to the first column's (none where either is
+/// missing or the first is zero).
+fn cells(values: &[Option<f64>]) -> Vec<Cell> {
+    let first = values.first().copied().flatten();
+    values
+        .iter()
+        .map(|v| Cell {
+            value: *v,
+            ratio: match (v, first) {
+                (Some(v), Some(f)) if f != 0.0 => Some(v / f),
+                _ => None,
+            },
+        })
+        .collect()
 }
 
 #[cfg(test)]
