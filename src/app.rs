@@ -65,7 +65,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::Run(a) if a.repeat.is_some() => run_repeat(a).await,
         Command::Run(a) => run_cmd(a).await,
-        Command::Validate { scenario } => validate_cmd(&scenario),
+        Command::Validate { scenario, set } => validate_cmd(&scenario, &set),
         Command::Mock(a) => mock_cmd(a).await,
         Command::Calibrate(a) => calibrate_cmd(a).await,
         Command::Check(a) => check_cmd(a),
@@ -358,12 +358,12 @@ fn plan_cmd(a: PlanArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn load_plan(path: &Path) -> Result<Plan> {
-    Plan::load(path).map_err(|e| anyhow!(UserError(e.to_string())))
+fn load_plan(path: &Path, sets: &[String]) -> Result<Plan> {
+    crate::overrides::load_plan(path, sets).map_err(|e| anyhow!(UserError(e.to_string())))
 }
 
-fn validate_cmd(path: &Path) -> Result<Exit> {
-    let plan = load_plan(path)?;
+fn validate_cmd(path: &Path, sets: &[String]) -> Result<Exit> {
+    let plan = load_plan(path, sets)?;
     outln!("{}: valid", path.display());
     outln!("  name: {}  seed: {}", plan.name, plan.seed);
     for t in &plan.targets {
@@ -442,7 +442,7 @@ fn rfc3339(t: std::time::SystemTime) -> String {
 }
 
 async fn run_cmd(a: RunArgs) -> Result<Exit> {
-    let mut plan = load_plan(&a.scenario)?;
+    let mut plan = load_plan(&a.scenario, &a.set)?;
     if let Some(seed) = a.seed {
         plan.seed = seed;
     }
@@ -735,7 +735,7 @@ async fn run_repeat(a: RunArgs) -> Result<Exit> {
                 .into()
         ));
     }
-    let plan = load_plan(&a.scenario)?;
+    let plan = load_plan(&a.scenario, &a.set)?;
     let seed = a.seed.unwrap_or(plan.seed);
     let now = time::OffsetDateTime::now_utc();
     let stamp = format!(
@@ -902,7 +902,7 @@ async fn run_step(
 /// rates, each a full measured step; the knee; one result file holding every step.
 async fn sweep_cmd(a: SweepArgs) -> Result<Exit> {
     use crate::sweep::{self, StepKind, Sweep, SweepStep};
-    let mut plan = load_plan(&a.scenario)?;
+    let mut plan = load_plan(&a.scenario, &a.set)?;
     if let Some(seed) = a.seed {
         plan.seed = seed;
     }

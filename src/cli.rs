@@ -22,6 +22,9 @@ pub enum Command {
     Validate {
         /// Scenario file (TOML).
         scenario: PathBuf,
+        /// Change a scenario key before validation, e.g. `load.rate=20/s` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Serve the built-in OpenAI-compatible simulator.
     Mock(MockArgs),
@@ -97,6 +100,10 @@ pub struct ReportCmdArgs {
 pub struct SweepArgs {
     /// Scenario file (TOML); its `[load]` is replaced by the sweep's steps.
     pub scenario: PathBuf,
+    /// Change a scenario key before validation, e.g. `load.rate=20/s`, `seed=7`,
+    /// `models[0].weight=2` (repeatable; a later one wins; see docs/scenarios.md).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// Folder for the result and records files.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
@@ -239,6 +246,10 @@ pub struct VolumeArgs {
 pub struct RunArgs {
     /// Scenario file (TOML).
     pub scenario: PathBuf,
+    /// Change a scenario key before validation, e.g. `load.rate=20/s`, `seed=7`,
+    /// `models[0].weight=2` (repeatable; a later one wins; see docs/scenarios.md).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// Folder for the result and records files.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,

@@ -16,6 +16,7 @@ pub mod gate;
 pub mod metrics;
 pub mod mock;
 pub mod monitor;
+pub mod overrides;
 pub mod plan;
 pub mod prices;
 pub mod record;

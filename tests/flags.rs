@@ -1,0 +1,122 @@
+//! The front door from the command line: `--set` overrides on run/validate/sweep, `init`, and
+//! runs described by flags alone. Runs go to the built-in mock on 127.0.0.1.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{assert_ok_or_starved, bin, output_with_timeout, run_scenario, scenario};
+use proptest::prelude::*;
+
+fn llmload(args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(bin());
+    cmd.args(args);
+    let out = output_with_timeout(cmd, Duration::from_secs(90));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn mock_scenario() -> String {
+    scenario(
+        r#"ttft = "5ms", itl = "1ms""#,
+        "max_tokens = 4",
+        "rate = \"5/s\"\nrequests = 3",
+    )
+}
+
+#[test]
+fn set_overrides_change_the_run_and_are_recorded() {
+    let plain = run_scenario(&mock_scenario(), &["--no-records", "-q"], &[]);
+    assert_ok_or_starved(&plain);
+    let r = run_scenario(
+        &mock_scenario(),
+        &[
+            "--no-records",
+            "-q",
+            "--set",
+            "load.requests=6",
+            "--set",
+            "seed=11",
+            "--set",
+            "models[0].weight=2",
+            "--set",
+            "load.rate=50/s",
+        ],
+        &[],
+    );
+    assert_ok_or_starved(&r);
+    let res = &r.result;
+    assert_eq!(res["scenario"]["seed"], 11);
+    assert_eq!(res["models"][0]["requests"]["sent"], 6, "{res:#}");
+    assert_eq!(
+        res["scenario"]["overrides"],
+        serde_json::json!([
+            "load.requests=6",
+            "seed=11",
+            "models[0].weight=2",
+            "load.rate=50/s"
+        ])
+    );
+    // The hash is that of the effective scenario, so it differs from the file's.
+    assert_ne!(
+        res["scenario"]["sha256"],
+        plain.result["scenario"]["sha256"]
+    );
+    assert!(plain.result["scenario"].get("overrides").is_none());
+    assert_eq!(plain.result["models"][0]["requests"]["sent"], 3);
+}
+
+#[test]
+fn a_bad_set_is_refused_like_a_bad_file_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::write_scenario(dir.path(), &mock_scenario());
+    let p = path.to_str().unwrap();
+    for (cmd, set, want) in [
+        (
+            "validate",
+            "load.rat=20/s",
+            "--set: load.rat: unknown field `rat`",
+        ),
+        ("run", "load.rate=20 per s", "--set: load.rate: "),
+        (
+            "sweep",
+            "models[3].weight=2",
+            "--set: models[3].weight: `models` has 1 element",
+        ),
+        ("validate", "load.rate", "--set: load.rate: write KEY=VALUE"),
+    ] {
+        let (code, _, err) = llmload(&[cmd, p, "--set", set]);
+        assert_eq!(code, 2, "{cmd} --set {set}: {err}");
+        assert!(err.contains(want), "{cmd} --set {set}: {err}");
+    }
+    // The same mistake in the file gives the same field and message, located in the file.
+    let typo = mock_scenario().replace("rate = \"5/s\"", "rat = \"20/s\"");
+    let other = tempfile::tempdir().unwrap();
+    let bad = common::write_scenario(other.path(), &typo);
+    let (code, _, err) = llmload(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(":21:1: load.rat: unknown field `rat`"),
+        "{err}"
+    );
+    // A valid override validates and shows its effect.
+    let (code, out, err) = llmload(&["validate", p, "--set", "seed=99"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("seed: 99"), "{out}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+    #[test]
+    fn any_set_argument_gives_a_plan_or_a_located_error(arg in "[ -~]{0,40}") {
+        let src = llmload::scenario::Source { path: "s.toml".into(), text: mock_scenario() };
+        if let Err(e) = llmload::overrides::plan_from_source(src, &[arg]) {
+            let msg = e.to_string();
+            prop_assert!(msg.starts_with("--set: ") || msg.starts_with("s.toml:"), "{}", msg);
+        }
+    }
+}
