@@ -11,8 +11,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use tokio::sync::watch;
 
 use crate::cli::{
-    CalibrateArgs, CheckArgs, Cli, Command, CompareArgs, MergeArgs, MockArgs, PlanArgs, ReportArgs,
-    ReportCmdArgs, RunArgs, SweepArgs,
+    CalibrateArgs, CheckArgs, Cli, Command, CompareArgs, InitArgs, MergeArgs, MockArgs, PlanArgs,
+    ReportArgs, ReportCmdArgs, RunArgs, SweepArgs,
 };
 use crate::client::{ClientSettings, TargetClient};
 use crate::dist::Dist;
@@ -65,6 +65,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::Run(a) if a.repeat.is_some() => run_repeat(a).await,
         Command::Run(a) => run_cmd(a).await,
+        Command::Init(a) => init_cmd(&a),
         Command::Validate { scenario, set } => validate_cmd(&scenario, &set),
         Command::Mock(a) => mock_cmd(a).await,
         Command::Calibrate(a) => calibrate_cmd(a).await,
@@ -355,6 +356,12 @@ fn plan_cmd(a: PlanArgs) -> Result<Exit> {
         Some(p) => write(p, report.render(format))?,
         None => out!("{}", report.render(format)),
     }
+    Ok(Exit::Ok)
+}
+
+fn init_cmd(a: &InitArgs) -> Result<Exit> {
+    crate::init::write_starter(&a.path, a.force).map_err(user)?;
+    outln!("{}", crate::init::next_steps(&a.path));
     Ok(Exit::Ok)
 }
 

@@ -18,6 +18,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario and write its result.
     Run(RunArgs),
+    /// Write a commented starter scenario that runs against the built-in mock as written.
+    Init(InitArgs),
     /// Check a scenario without sending anything.
     Validate {
         /// Scenario file (TOML).
@@ -54,6 +56,17 @@ pub enum Command {
         #[arg(long, short = 'o', value_name = "DIR", default_value = ".")]
         output: PathBuf,
     },
+}
+
+/// `llmload init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the scenario.
+    #[arg(default_value = "scenario.toml")]
+    pub path: PathBuf,
+    /// Overwrite the file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `llmload merge` (docs/scale-out.md).

@@ -13,6 +13,7 @@ pub mod client;
 pub mod datasets;
 pub mod dist;
 pub mod gate;
+pub mod init;
 pub mod metrics;
 pub mod mock;
 pub mod monitor;

@@ -120,3 +120,59 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn init_writes_a_starter_that_validates_and_runs_on_the_mock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scenario.toml");
+    let p = path.to_str().unwrap();
+    let (code, out, err) = llmload(&["init", p]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("llmload run"), "{out}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("base_url = \"mock\""));
+    assert!(text.contains("api_key_env"));
+    // A second init keeps the file; --force replaces it.
+    std::fs::write(&path, format!("{text}\n# edited\n")).unwrap();
+    let (code, _, err) = llmload(&["init", p]);
+    assert_eq!(code, 2);
+    assert!(err.contains("exists") && err.contains("--force"), "{err}");
+    assert!(std::fs::read_to_string(&path).unwrap().contains("# edited"));
+    let (code, _, err) = llmload(&["init", p, "--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+
+    let (code, out, err) = llmload(&["validate", p]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("built-in mock"), "{out}");
+    // A short run of the file as written, shortened with --set (the file is unchanged).
+    let result = dir.path().join("r.json");
+    let (code, out, err) = llmload(&[
+        "run",
+        p,
+        "-q",
+        "--no-records",
+        "--output",
+        result.to_str().unwrap(),
+        "--set",
+        "load.warmup=0s",
+        "--set",
+        "load.duration=2s",
+        "--set",
+        "load.rate=10/s",
+    ]);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
+    assert_ok_or_starved(&common::Run {
+        code,
+        stdout: out.clone(),
+        stderr: err,
+        result: r.clone(),
+        records: Vec::new(),
+        dir,
+    });
+    let ok = r["models"][0]["requests"]["ok"].as_u64().unwrap();
+    // Poisson at 10/s for 2 s: 20 expected; far outside 5..=45 would mean the run was not it.
+    assert!((5..=45).contains(&ok), "{ok} ok\n{out}");
+    assert_eq!(r["models"][0]["requests"]["failed"], 0, "{out}");
+}
