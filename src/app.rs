@@ -369,6 +369,16 @@ fn load_plan(path: &Path, sets: &[String]) -> Result<Plan> {
     crate::overrides::load_plan(path, sets).map_err(|e| anyhow!(UserError(e.to_string())))
 }
 
+/// The plan of `llmload run`: from the scenario file, or from `--url`/`--model` flags.
+fn run_plan(a: &RunArgs) -> Result<Plan> {
+    match &a.scenario {
+        Some(path) => load_plan(path, &a.set),
+        None => {
+            crate::flagrun::plan(&a.flags, &a.set).map_err(|e| anyhow!(UserError(e.to_string())))
+        }
+    }
+}
+
 fn validate_cmd(path: &Path, sets: &[String]) -> Result<Exit> {
     let plan = load_plan(path, sets)?;
     outln!("{}: valid", path.display());
@@ -449,7 +459,7 @@ fn rfc3339(t: std::time::SystemTime) -> String {
 }
 
 async fn run_cmd(a: RunArgs) -> Result<Exit> {
-    let mut plan = load_plan(&a.scenario, &a.set)?;
+    let mut plan = run_plan(&a)?;
     if let Some(seed) = a.seed {
         plan.seed = seed;
     }
@@ -490,7 +500,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
                 .iter()
                 .map(|m| (m.id.as_str(), m.label.as_str()))
                 .collect();
-            gate::eval::check_models(&c, &models, &a.scenario.display().to_string())
+            gate::eval::check_models(&c, &models, &plan.scenario_path.display().to_string())
                 .map_err(user)?;
             Some(c)
         }
@@ -742,7 +752,7 @@ async fn run_repeat(a: RunArgs) -> Result<Exit> {
                 .into()
         ));
     }
-    let plan = load_plan(&a.scenario, &a.set)?;
+    let plan = run_plan(&a)?;
     let seed = a.seed.unwrap_or(plan.seed);
     let now = time::OffsetDateTime::now_utc();
     let stamp = format!(

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod client;
 pub mod datasets;
 pub mod dist;
+pub mod flagrun;
 pub mod gate;
 pub mod init;
 pub mod metrics;

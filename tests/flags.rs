@@ -176,3 +176,185 @@ fn init_writes_a_starter_that_validates_and_runs_on_the_mock() {
     assert!((5..=45).contains(&ok), "{ok} ok\n{out}");
     assert_eq!(r["models"][0]["requests"]["failed"], 0, "{out}");
 }
+
+/// `llmload mock --port 0` in the background, killed on drop.
+struct Mock {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Mock {
+    fn start() -> Mock {
+        let mut child = Command::new(bin())
+            .args(["mock", "--port", "0", "--ttft", "5ms", "--itl", "1ms"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn mock");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("url");
+        let url = line.trim().rsplit(' ').next().expect("url").to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+        Mock { child, url }
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const SECRET: &str = "sk-flags-test-0123456789";
+
+fn result_of(dir: &std::path::Path, name: &str, args: &[&str]) -> serde_json::Value {
+    let out = dir.join(name);
+    let mut all = vec![
+        "run",
+        "-q",
+        "--no-records",
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let mut cmd = Command::new(bin());
+    cmd.args(&all).env("LLMLOAD_TEST_KEY", SECRET);
+    let o = output_with_timeout(cmd, Duration::from_secs(90));
+    let code = o.status.code().unwrap_or(-1);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(!stdout.contains(SECRET) && !stderr.contains(SECRET));
+    let r: serde_json::Value = std::fs::read_to_string(&out)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(serde_json::Value::Null);
+    assert!(code == 0 || code == 3, "exit {code}\n{stdout}\n{stderr}");
+    r
+}
+
+#[test]
+fn a_run_from_flags_is_the_run_of_the_same_scenario_file() {
+    let mock = Mock::start();
+    let dir = tempfile::tempdir().unwrap();
+    let flags = result_of(
+        dir.path(),
+        "flags.json",
+        &[
+            "--url",
+            &mock.url,
+            "--model",
+            "org/m",
+            "--rate",
+            "40/s",
+            "--requests",
+            "12",
+            "--input-tokens",
+            "64",
+            "--output-tokens",
+            "8",
+            "--api-key-env",
+            "LLMLOAD_TEST_KEY",
+        ],
+    );
+    // What a user would write for the same run.
+    let file = format!(
+        r#"name = "m"
+[[targets]]
+name = "t"
+base_url = "{}"
+api_key_env = "LLMLOAD_TEST_KEY"
+[[models]]
+id = "org/m"
+target = "t"
+[workload]
+prompts = {{ synthetic = {{ input_tokens = 64 }} }}
+max_tokens = 8
+[load]
+rate = "40/s"
+requests = 12
+"#,
+        mock.url
+    );
+    let path = common::write_scenario(dir.path(), &file);
+    let from_file = result_of(dir.path(), "file.json", &[path.to_str().unwrap()]);
+    for r in [&flags, &from_file] {
+        let m = &r["models"][0];
+        assert_eq!(m["requests"]["sent"], 12, "{r:#}");
+        assert_eq!(m["requests"]["ok"], 12, "{r:#}");
+    }
+    // Same seed, same synthetic prompts, same answers: the same token totals.
+    assert_eq!(
+        flags["models"][0]["tokens"],
+        from_file["models"][0]["tokens"]
+    );
+    assert_eq!(flags["scenario"]["path"], "(flags)");
+    assert!(!flags.to_string().contains(SECRET));
+    assert_eq!(flags["scenario"]["name"], "m");
+    // The same result shape: every top-level field of one is in the other.
+    let keys =
+        |r: &serde_json::Value| -> Vec<String> { r.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(keys(&flags), keys(&from_file));
+}
+
+#[test]
+fn conflicting_or_misplaced_run_flags_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::write_scenario(dir.path(), &mock_scenario());
+    let p = path.to_str().unwrap();
+    for (args, want) in [
+        (
+            vec![
+                "run",
+                "--url",
+                "mock",
+                "--model",
+                "m",
+                "--rate",
+                "1/s",
+                "--concurrency",
+                "2",
+            ],
+            "cannot be used with",
+        ),
+        (
+            vec!["run", p, "--url", "mock", "--model", "m"],
+            "cannot be used with",
+        ),
+        (vec!["run", p, "--rate", "5/s"], "--url"),
+        (vec!["run", "--url", "mock"], "--model"),
+        (
+            vec![
+                "run",
+                "--url",
+                "mock",
+                "--model",
+                "m",
+                "--duration",
+                "1s",
+                "--requests",
+                "3",
+            ],
+            "cannot be used with",
+        ),
+        (
+            vec!["run", "--url", "mock", "--model", "m", "--rate", "fast"],
+            "--rate: load.rate: `fast` is not a rate",
+        ),
+        (
+            vec!["run", "--url", "localhost:8000", "--model", "m"],
+            "--url: targets[0].base_url: ",
+        ),
+        (
+            vec!["run", "--url", "mock", "--model", "m", "--duration", "30"],
+            "--duration: load.duration: `30` has no unit",
+        ),
+    ] {
+        let (code, _, err) = llmload(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
