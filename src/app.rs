@@ -11,8 +11,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use tokio::sync::watch;
 
 use crate::cli::{
-    CalibrateArgs, CheckArgs, Cli, Command, CompareArgs, MergeArgs, MockArgs, PlanArgs, ReportArgs,
-    ReportCmdArgs, RunArgs, SweepArgs,
+    CalibrateArgs, CheckArgs, Cli, Command, CompareArgs, InitArgs, MergeArgs, MockArgs, PlanArgs,
+    ReportArgs, ReportCmdArgs, RunArgs, SweepArgs,
 };
 use crate::client::{ClientSettings, TargetClient};
 use crate::dist::Dist;
@@ -65,7 +65,8 @@ pub async fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::Run(a) if a.repeat.is_some() => run_repeat(a).await,
         Command::Run(a) => run_cmd(a).await,
-        Command::Validate { scenario } => validate_cmd(&scenario),
+        Command::Init(a) => init_cmd(&a),
+        Command::Validate { scenario, set } => validate_cmd(&scenario, &set),
         Command::Mock(a) => mock_cmd(a).await,
         Command::Calibrate(a) => calibrate_cmd(a).await,
         Command::Check(a) => check_cmd(a),
@@ -358,12 +359,28 @@ fn plan_cmd(a: PlanArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn load_plan(path: &Path) -> Result<Plan> {
-    Plan::load(path).map_err(|e| anyhow!(UserError(e.to_string())))
+fn init_cmd(a: &InitArgs) -> Result<Exit> {
+    crate::init::write_starter(&a.path, a.force).map_err(user)?;
+    outln!("{}", crate::init::next_steps(&a.path));
+    Ok(Exit::Ok)
 }
 
-fn validate_cmd(path: &Path) -> Result<Exit> {
-    let plan = load_plan(path)?;
+fn load_plan(path: &Path, sets: &[String]) -> Result<Plan> {
+    crate::overrides::load_plan(path, sets).map_err(|e| anyhow!(UserError(e.to_string())))
+}
+
+/// The plan of `llmload run`: from the scenario file, or from `--url`/`--model` flags.
+fn run_plan(a: &RunArgs) -> Result<Plan> {
+    match &a.scenario {
+        Some(path) => load_plan(path, &a.set),
+        None => {
+            crate::flagrun::plan(&a.flags, &a.set).map_err(|e| anyhow!(UserError(e.to_string())))
+        }
+    }
+}
+
+fn validate_cmd(path: &Path, sets: &[String]) -> Result<Exit> {
+    let plan = load_plan(path, sets)?;
     outln!("{}: valid", path.display());
     outln!("  name: {}  seed: {}", plan.name, plan.seed);
     for t in &plan.targets {
@@ -456,7 +473,7 @@ fn file_stamp() -> String {
 }
 
 async fn run_cmd(a: RunArgs) -> Result<Exit> {
-    let mut plan = load_plan(&a.scenario)?;
+    let mut plan = run_plan(&a)?;
     if let Some(seed) = a.seed {
         plan.seed = seed;
     }
@@ -497,7 +514,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
                 .iter()
                 .map(|m| (m.id.as_str(), m.label.as_str()))
                 .collect();
-            gate::eval::check_models(&c, &models, &a.scenario.display().to_string())
+            gate::eval::check_models(&c, &models, &plan.scenario_path.display().to_string())
                 .map_err(user)?;
             Some(c)
         }
@@ -740,7 +757,7 @@ async fn run_repeat(a: RunArgs) -> Result<Exit> {
                 .into()
         ));
     }
-    let plan = load_plan(&a.scenario)?;
+    let plan = run_plan(&a)?;
     let seed = a.seed.unwrap_or(plan.seed);
     let stamp = file_stamp();
     let numbered = |p: &Path, i: u32| {
@@ -898,7 +915,7 @@ async fn run_step(
 /// rates, each a full measured step; the knee; one result file holding every step.
 async fn sweep_cmd(a: SweepArgs) -> Result<Exit> {
     use crate::sweep::{self, StepKind, Sweep, SweepStep};
-    let mut plan = load_plan(&a.scenario)?;
+    let mut plan = load_plan(&a.scenario, &a.set)?;
     if let Some(seed) = a.seed {
         plan.seed = seed;
     }

@@ -18,10 +18,15 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario and write its result.
     Run(RunArgs),
+    /// Write a commented starter scenario that runs against the built-in mock as written.
+    Init(InitArgs),
     /// Check a scenario without sending anything.
     Validate {
         /// Scenario file (TOML).
         scenario: PathBuf,
+        /// Change a scenario key before validation, e.g. `load.rate=20/s` (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Serve the built-in OpenAI-compatible simulator.
     Mock(MockArgs),
@@ -51,6 +56,17 @@ pub enum Command {
         #[arg(long, short = 'o', value_name = "DIR", default_value = ".")]
         output: PathBuf,
     },
+}
+
+/// `llmload init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the scenario.
+    #[arg(default_value = "scenario.toml")]
+    pub path: PathBuf,
+    /// Overwrite the file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `llmload merge` (docs/scale-out.md).
@@ -97,6 +113,10 @@ pub struct ReportCmdArgs {
 pub struct SweepArgs {
     /// Scenario file (TOML); its `[load]` is replaced by the sweep's steps.
     pub scenario: PathBuf,
+    /// Change a scenario key before validation, e.g. `load.rate=20/s`, `seed=7`,
+    /// `models[0].weight=2` (repeatable; a later one wins; see docs/scenarios.md).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// Folder for the result and records files.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
@@ -237,8 +257,16 @@ pub struct VolumeArgs {
 /// `llmload run`.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Scenario file (TOML).
-    pub scenario: PathBuf,
+    /// Scenario file (TOML); or describe the run with --url and --model instead.
+    #[arg(required_unless_present = "url", conflicts_with = "url")]
+    pub scenario: Option<PathBuf>,
+    /// A run without a scenario file (docs/scenarios.md, "Runs from flags").
+    #[command(flatten)]
+    pub flags: FlagRunArgs,
+    /// Change a scenario key before validation, e.g. `load.rate=20/s`, `seed=7`,
+    /// `models[0].weight=2` (repeatable; a later one wins; see docs/scenarios.md).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// Folder for the result and records files.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
@@ -288,6 +316,49 @@ pub struct RunArgs {
     /// How long after --start-at a shard may still begin (later: it refuses, exit 2).
     #[arg(long, default_value = "1s", value_name = "DURATION")]
     pub start_tolerance: String,
+}
+
+/// `llmload run --url … --model …`: the run described by flags instead of a scenario file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FlagRunArgs {
+    /// Run without a scenario file against this OpenAI-compatible base URL (the part before
+    /// /chat/completions, e.g. http://host:8000/v1), or "mock" for the built-in mock.
+    #[arg(long, value_name = "URL", requires = "model")]
+    pub url: Option<String>,
+    /// With --url: the model id to send.
+    #[arg(long, value_name = "NAME", requires = "url")]
+    pub model: Option<String>,
+    /// With --url: open-loop Poisson arrival rate, e.g. "10/s" (default 1/s).
+    #[arg(
+        long,
+        value_name = "RATE",
+        requires = "url",
+        conflicts_with = "concurrency"
+    )]
+    pub rate: Option<String>,
+    /// With --url: closed loop with this many requests in flight instead of a rate.
+    #[arg(long, value_name = "N", requires = "url")]
+    pub concurrency: Option<u32>,
+    /// With --url: measured window, e.g. "60s" (default 30s).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        requires = "url",
+        conflicts_with = "requests"
+    )]
+    pub duration: Option<String>,
+    /// With --url: stop after this many requests instead of after a duration.
+    #[arg(long, value_name = "N", requires = "url")]
+    pub requests: Option<u64>,
+    /// With --url: prompt length in tokens (synthetic prompts of exactly this length; default 512).
+    #[arg(long, value_name = "N", requires = "url")]
+    pub input_tokens: Option<u32>,
+    /// With --url: max_tokens asked for (default 128).
+    #[arg(long, value_name = "N", requires = "url")]
+    pub output_tokens: Option<u32>,
+    /// With --url: NAME of the environment variable holding the API key.
+    #[arg(long, value_name = "VAR", requires = "url")]
+    pub api_key_env: Option<String>,
 }
 
 /// `llmload calibrate`.

@@ -40,7 +40,8 @@ pub struct Plan {
     pub seed: u64,
     /// Scenario file path as given.
     pub scenario_path: PathBuf,
-    /// SHA-256 of the scenario file's bytes (hex).
+    /// SHA-256 of the effective scenario's bytes (hex): the file as written, or with the
+    /// `--set` overrides applied.
     pub scenario_sha256: String,
     /// Endpoints.
     pub targets: Vec<Target>,
@@ -56,6 +57,8 @@ pub struct Plan {
     pub daily_requests: Option<f64>,
     /// Capacity sweep settings.
     pub sweep: crate::sweep::SweepSettings,
+    /// The `--set KEY=VALUE` overrides applied to the scenario file (see [`crate::overrides`]).
+    pub overrides: Vec<String>,
 }
 
 /// Where a target's requests go.
@@ -1207,6 +1210,7 @@ impl Plan {
             slo,
             daily_requests,
             sweep,
+            overrides: Vec::new(),
         })
     }
 }

@@ -209,6 +209,10 @@ pub struct ScenarioInfo {
     /// daily costs at (absent when the scenario sets none, and in older results).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub daily_requests: Option<f64>,
+    /// The `--set KEY=VALUE` overrides applied to the scenario file, in order (header values
+    /// shown as `<redacted>`); absent when none were given, and in older results.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
 }
 
 /// Shard identity.
@@ -1043,6 +1047,7 @@ impl Frame {
                 sha256: plan.scenario_sha256.clone(),
                 seed: plan.seed,
                 daily_requests: plan.daily_requests,
+                overrides: plan.overrides.clone(),
             },
             slo: plan.slo,
             slo_set: plan.slo.is_set() || plan.models.iter().any(|m| m.slo.is_set()),

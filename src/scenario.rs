@@ -848,7 +848,7 @@ impl<'de> Deserialize<'de> for DurDist {
 pub struct Problem {
     /// Scenario file.
     pub file: PathBuf,
-    /// 1-based line.
+    /// 1-based line (0: not in a file, e.g. a `--set` override).
     pub line: usize,
     /// 1-based column.
     pub column: usize,
@@ -860,17 +860,21 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let field = if self.field.is_empty() {
+            "(top level)"
+        } else {
+            &self.field
+        };
+        // Line 0: a problem with no place in a file (a `--set` override, a flag).
+        if self.line == 0 {
+            return write!(f, "{}: {field}: {}", self.file.display(), self.message);
+        }
         write!(
             f,
-            "{}:{}:{}: {}: {}",
+            "{}:{}:{}: {field}: {}",
             self.file.display(),
             self.line,
             self.column,
-            if self.field.is_empty() {
-                "(top level)"
-            } else {
-                &self.field
-            },
             self.message
         )
     }
