@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{bin, output_with_timeout};
 
-const COMMANDS: [&str; 10] = [
+const COMMANDS: [&str; 11] = [
     "run",
     "validate",
     "mock",
@@ -19,6 +19,7 @@ const COMMANDS: [&str; 10] = [
     "plan",
     "report",
     "merge",
+    "init",
 ];
 
 fn llmload(args: &[&str]) -> std::process::Output {
