@@ -1,0 +1,294 @@
+//! The sweep procedure: which steps run, how long, in what order. Running one step is the
+//! caller's (a closure from a plan to its result), so the procedure holds no I/O of its own.
+
+use std::future::Future;
+
+use anyhow::Result;
+
+use super::analysis::{self, StepContext};
+use super::{Knee, StepKind, StepLength, Sweep, SweepSettings, SweepStep, Verdict};
+use crate::plan::Plan;
+use crate::results::{RunResult, RunStatus};
+
+/// Requests the synchronous step must measure; fewer (requests longer than its window) and it
+/// is run again as exactly this many requests one at a time.
+pub const SYNC_MIN_REQUESTS: u64 = 5;
+
+/// A finished sweep.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The steps and the analysis.
+    pub sweep: Sweep,
+    /// Whether a signal stopped it.
+    pub interrupted: bool,
+    /// Index of the step whose result stands for the sweep (the sustainable rate's, else the
+    /// synchronous step's).
+    pub top: usize,
+}
+
+fn len_text(len: &StepLength) -> String {
+    format!(
+        "window {:.1} s + warmup {:.1} s{}",
+        len.window.as_secs_f64(),
+        len.warmup.as_secs_f64(),
+        if len.capped() {
+            format!(
+                "; a steady state needs {:.1} s + {:.1} s",
+                len.needed_window.as_secs_f64(),
+                len.needed_warmup.as_secs_f64()
+            )
+        } else {
+            String::new()
+        }
+    )
+}
+
+struct State<'a, R> {
+    plan: &'a Plan,
+    s: &'a SweepSettings,
+    run_step: R,
+    progress: &'a mut (dyn FnMut(String) + Send),
+    steps: Vec<SweepStep>,
+    interrupted: bool,
+    /// Shortest warmup + window of a rate step that `max_step_duration` cut short.
+    shortest_capped: Option<f64>,
+}
+
+impl<R, F> State<'_, R>
+where
+    R: FnMut(Plan, usize) -> F,
+    F: Future<Output = Result<RunResult>>,
+{
+    async fn run(&mut self, p: Plan, k: usize) -> Result<RunResult> {
+        let r = (self.run_step)(p, k).await?;
+        self.interrupted |= r.status == RunStatus::Interrupted;
+        Ok(r)
+    }
+
+    /// Runs and judges one rate step; returns whether it held, and whether to stop.
+    async fn rate(
+        &mut self,
+        rate: f64,
+        refine: bool,
+        cx: &StepContext,
+        d: f64,
+    ) -> Result<(bool, bool)> {
+        let k = self.steps.len() + 1;
+        let len = self.s.length(Some(d), Some(rate), refine);
+        (self.progress)(format!(
+            "step {k}: open loop at {rate:.2} req/s{} ({})…",
+            if refine { " (bisection)" } else { "" },
+            len_text(&len)
+        ));
+        if len.capped() {
+            let t = (len.window + len.warmup).as_secs_f64();
+            self.shortest_capped = Some(self.shortest_capped.map_or(t, |m| m.min(t)));
+        }
+        let r = self.run(self.s.rate_step(self.plan, rate, &len), k).await?;
+        let mut st = SweepStep::from_result(StepKind::Rate, Some(rate), None, r);
+        st.refine = refine;
+        st.backlog_growth = analysis::backlog_growth(&st.result);
+        let j = analysis::judge(&st, self.s, cx);
+        let slo_verdict = matches!(j.verdict, Verdict::WithinSlo | Verdict::OverSlo);
+        let again = !refine
+            && slo_verdict
+            && len.window < self.s.length(Some(d), Some(rate), true).window
+            && analysis::marginal(&st, self.s.required_attainment);
+        let (verdict, reason) = if again {
+            (
+                Verdict::Inconclusive,
+                format!(
+                    "{}; too few requests to tell from the requirement: measured again with a longer window",
+                    j.reason
+                ),
+            )
+        } else {
+            (j.verdict, j.reason)
+        };
+        (self.progress)(format!("  {}: {reason}", verdict.label()));
+        st.verdict = Some(verdict);
+        st.reason = Some(reason);
+        self.steps.push(st);
+        if again && !self.interrupted {
+            return Box::pin(self.rate(rate, true, cx, d)).await;
+        }
+        Ok((verdict.holds(), j.stop))
+    }
+}
+
+/// Runs a sweep of `plan` with settings `s`: `run_step(plan, k)` runs step `k` (1-based) and
+/// returns its result; `progress` receives a line per step.
+pub async fn run<R, F>(
+    plan: &Plan,
+    s: &SweepSettings,
+    slo_set: bool,
+    run_step: R,
+    progress: &mut (dyn FnMut(String) + Send),
+) -> Result<Outcome>
+where
+    R: FnMut(Plan, usize) -> F,
+    F: Future<Output = Result<RunResult>>,
+{
+    let mut st = State {
+        plan,
+        s,
+        run_step,
+        progress,
+        steps: Vec::new(),
+        interrupted: false,
+        shortest_capped: None,
+    };
+    let mut sw = Sweep {
+        steps: Vec::new(),
+        max_throughput_rps: 0.0,
+        knee: Knee::default(),
+        stopped_early: None,
+        request_duration_s: None,
+        probe_saturated: None,
+        warnings: Vec::new(),
+    };
+    let stopped = body(&mut st, &mut sw, slo_set).await?;
+    sw.stopped_early = stopped;
+    let d = sw.request_duration_s.unwrap_or(0.0);
+    let slots = sw.max_throughput_rps * d;
+    let (good, _) = analysis::bracket(&st.steps);
+    let bound = st
+        .shortest_capped
+        .and_then(|t| analysis::short_step_bound(good, sw.max_throughput_rps, slots, d, t));
+    if let Some(t) = st.shortest_capped {
+        let need = s.length(Some(d), good, true);
+        sw.warnings.push(format!(
+            "max_step_duration cut steps to {t:.1} s (warmup and window), below the {:.1} s a steady state needs for requests of {:.0} ms ({} request durations and {} completions): a queue may not have built up, so the sustainable rate may be overstated by up to {:.0} %",
+            (need.needed_window + need.needed_warmup).as_secs_f64(),
+            d * 1e3,
+            s.request_durations,
+            s.min_completions,
+            bound.unwrap_or(0.0)
+        ));
+    }
+    sw.knee = analysis::knee(&st.steps, s, slo_set, bound);
+    let top = good
+        .and_then(|r| {
+            st.steps
+                .iter()
+                .position(|x| x.kind == StepKind::Rate && x.offered_rate_per_s == Some(r))
+        })
+        .unwrap_or(0);
+    sw.steps = st.steps;
+    Ok(Outcome {
+        sweep: sw,
+        interrupted: st.interrupted,
+        top,
+    })
+}
+
+/// The steps; returns why the sweep stopped before finding the knee, if it did.
+async fn body<R, F>(st: &mut State<'_, R>, sw: &mut Sweep, slo_set: bool) -> Result<Option<String>>
+where
+    R: FnMut(Plan, usize) -> F,
+    F: Future<Output = Result<RunResult>>,
+{
+    let s = st.s;
+    // 1. One request at a time: the baseline latency and the request duration.
+    let len = s.length(None, None, false);
+    (st.progress)(format!(
+        "step 1: one request at a time ({})…",
+        len_text(&len)
+    ));
+    let r = st.run(s.closed_step(st.plan, 1, &len), 1).await?;
+    let mut sync = SweepStep::from_result(StepKind::Synchronous, None, Some(1), r);
+    if !st.interrupted && sync.measured_ok() < SYNC_MIN_REQUESTS {
+        (st.progress)(format!(
+            "step 1: the window counted {} requests; running {SYNC_MIN_REQUESTS} one at a time instead…",
+            sync.measured_ok()
+        ));
+        let r = st
+            .run(s.counted_step(st.plan, SYNC_MIN_REQUESTS), 1)
+            .await?;
+        sync = SweepStep::from_result(StepKind::Synchronous, None, Some(1), r);
+    }
+    let d = sync.e2e_mean_s();
+    let sync_rate = sync.completed_per_s;
+    let baseline_ttft = sync.ttft_p50_ms;
+    st.steps.push(sync);
+    if st.interrupted {
+        return Ok(None);
+    }
+    let Some(d) = d else {
+        return Ok(Some(
+            "the one-at-a-time step completed no request: nothing to sweep".into(),
+        ));
+    };
+    sw.request_duration_s = Some(d);
+
+    // 2. The saturation probe: a closed loop's throughput is its concurrency / mean E2E.
+    let n = s.probe_concurrency;
+    let len = s.length(Some(d), None, false);
+    (st.progress)(format!(
+        "step 2: saturation probe, {n} concurrent ({})…",
+        len_text(&len)
+    ));
+    let r = st.run(s.closed_step(st.plan, n, &len), 2).await?;
+    let probe = SweepStep::from_result(StepKind::Throughput, None, Some(n), r);
+    let e2e = probe.e2e_mean_s();
+    let x = e2e.map_or(probe.completed_per_s, |e| n as f64 / e);
+    let saturated = e2e.is_some_and(|e| e >= 1.5 * d);
+    st.steps.push(probe);
+    sw.max_throughput_rps = x;
+    sw.probe_saturated = Some(saturated);
+    if st.interrupted {
+        return Ok(None);
+    }
+    if x <= 0.0 {
+        return Ok(Some(
+            "the saturation probe completed no request: nothing to sweep".into(),
+        ));
+    }
+    if !saturated {
+        sw.warnings.push(format!(
+            "the saturation probe did not queue requests ({n} concurrent, mean E2E {:.0} ms against {:.0} ms alone): the endpoint may serve more than {n} at once, so {x:.2} req/s is a lower bound of its capacity; raise --probe-concurrency",
+            e2e.unwrap_or(0.0) * 1e3,
+            d * 1e3
+        ));
+    }
+    let cx = StepContext {
+        baseline_ttft_p50_ms: baseline_ttft,
+        capacity: saturated.then_some(x),
+        slots: x * d,
+        slo_set,
+    };
+
+    // 3. The coarse ladder, up to the first rate that does not hold.
+    let low = if sync_rate > 0.0 { sync_rate } else { 1.0 / d };
+    for rate in s.ladder(low, x) {
+        let (holds, stop) = st.rate(rate, false, &cx, d).await?;
+        if st.interrupted {
+            return Ok(None);
+        }
+        if stop {
+            return Ok(st.steps.last().and_then(|x| x.reason.clone()));
+        }
+        let invalid = st.steps.last().and_then(|x| x.verdict) == Some(Verdict::Invalid);
+        if !holds && !invalid {
+            break;
+        }
+    }
+
+    // 4. Bisection between the last rate that held and the first that did not.
+    for _ in 0..s.max_refinements {
+        let (good, bad) = analysis::bracket(&st.steps);
+        let Some(bad) = bad else { break };
+        let lo = good.unwrap_or(0.0);
+        if lo > 0.0 && (bad - lo) / lo <= s.precision {
+            break;
+        }
+        let (_, stop) = st.rate((lo + bad) / 2.0, true, &cx, d).await?;
+        if st.interrupted {
+            return Ok(None);
+        }
+        if stop {
+            return Ok(st.steps.last().and_then(|x| x.reason.clone()));
+        }
+    }
+    Ok(None)
+}
