@@ -1496,6 +1496,21 @@ mod tests {
     }
 
     #[test]
+    fn endpoints_are_the_ceiling_of_peak_over_rate() {
+        assert_eq!(endpoints_for(10.0, 5.0), Some(2));
+        assert_eq!(endpoints_for(10.1, 5.0), Some(3));
+        assert_eq!(endpoints_for(9.9, 5.0), Some(2));
+        assert_eq!(endpoints_for(0.1, 5.0), Some(1));
+        // 0.3 / 0.1 is 2.9999999999999996 in floating point: still 3, not 4, and 0.7 / 0.1
+        // (7.000000000000001) is 7, not 8.
+        assert_eq!(endpoints_for(0.3, 0.1), Some(3));
+        assert_eq!(endpoints_for(0.7, 0.1), Some(7));
+        assert_eq!(endpoints_for(1.0, 0.0), None);
+        assert_eq!(endpoints_for(0.0, 1.0), None);
+        assert_eq!(endpoints_for(f64::NAN, 1.0), None);
+    }
+
+    #[test]
     fn volumes() {
         let f = "--daily-input-tokens";
         assert_eq!(parse_volume(f, "50M"), Ok(50e6));

@@ -132,8 +132,11 @@ pub fn judge(step: &SweepStep, s: &SweepSettings, cx: &StepContext) -> Judged {
             );
         }
     }
+    // A queue building also shows as TTFT rising through the window; read only over six
+    // seconds or more and with the backlog rising too, since in a short window one burst
+    // near its end looks the same.
     let series = ttft_series(r);
-    if series.len() >= 3 {
+    if series.len() >= 6 && step.backlog_growth.is_some_and(|g| g > 0.0) {
         let third = series.len() / 3;
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
         let (first, last) = (
@@ -198,15 +201,28 @@ pub fn marginal(step: &SweepStep, required: f64) -> bool {
     lo < required && required < hi
 }
 
-/// The rate steps that were judged, as (rate, verdict), leaving out invalid steps: their
-/// figures describe the generator, not the endpoint.
+/// The steps that decide each rate, as (rate, verdict, index): for each rate the latest step
+/// that is neither invalid (its figures describe the generator, not the endpoint) nor
+/// inconclusive (measured again).
+pub fn deciding(steps: &[SweepStep]) -> Vec<(f64, Verdict, usize)> {
+    let mut out: Vec<(f64, Verdict, usize)> = Vec::new();
+    for (i, x) in steps.iter().enumerate().rev() {
+        let (Some(rate), Some(v)) = (x.offered_rate_per_s, x.verdict) else {
+            continue;
+        };
+        if x.kind != StepKind::Rate || matches!(v, Verdict::Invalid | Verdict::Inconclusive) {
+            continue;
+        }
+        if !out.iter().any(|o| o.0 == rate) {
+            out.push((rate, v, i));
+        }
+    }
+    out.reverse();
+    out
+}
+
 fn judged(steps: &[SweepStep]) -> Vec<(f64, Verdict)> {
-    steps
-        .iter()
-        .filter(|x| x.kind == StepKind::Rate)
-        .filter_map(|x| Some((x.offered_rate_per_s?, x.verdict?)))
-        .filter(|x| !matches!(x.1, Verdict::Invalid | Verdict::Inconclusive))
-        .collect()
+    deciding(steps).into_iter().map(|x| (x.0, x.1)).collect()
 }
 
 /// The last rate that held below every rate that did not, and the first rate that did not.
@@ -234,12 +250,12 @@ pub fn knee(
     may_be_off_pct: Option<f64>,
 ) -> Knee {
     let (good, bad) = bracket(steps);
+    let decided = deciding(steps);
     let step_at = |rate: f64| {
-        steps.iter().find(|x| {
-            x.kind == StepKind::Rate
-                && x.offered_rate_per_s == Some(rate)
-                && !matches!(x.verdict, Some(Verdict::Invalid | Verdict::Inconclusive))
-        })
+        decided
+            .iter()
+            .find(|x| x.0 == rate)
+            .and_then(|x| steps.get(x.2))
     };
     let why_bad = bad
         .and_then(step_at)

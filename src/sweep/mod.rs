@@ -7,6 +7,8 @@
 
 mod analysis;
 mod procedure;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 
@@ -16,7 +18,7 @@ use crate::plan::{Load, OnFull, Plan, Shape};
 use crate::results::RunResult;
 use crate::schedule::{ArrivalProcess, ConcurrencyProfile, RateProfile};
 
-pub use analysis::{judge, knee, short_step_bound, table, Judged, StepContext};
+pub use analysis::{deciding, judge, knee, short_step_bound, table, Judged, StepContext};
 pub use procedure::{run, Outcome};
 
 /// A sweep's steps and what was found.
@@ -207,7 +209,7 @@ pub struct SweepSettings {
     /// A step's window lasts at least this many request durations.
     pub request_durations: f64,
     /// A bisection step's window holds at least this many expected arrivals (a coarse ladder
-    /// step's a quarter of them): enough requests to tell an SLO attainment of 95 % from 92 %.
+    /// step's a quarter of them): enough requests to tell an SLO attainment of 95 % from 93 %.
     pub min_completions: u32,
     /// Concurrency of the saturation probe.
     pub probe_concurrency: u32,
@@ -232,7 +234,7 @@ impl Default for SweepSettings {
             step_warmup: Duration::from_secs(2),
             max_step_duration: Duration::from_secs(600),
             request_durations: 20.0,
-            min_completions: 200,
+            min_completions: 400,
             probe_concurrency: 64,
             max_rate_factor: 1.2,
             max_error_rate: 0.05,

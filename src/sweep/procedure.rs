@@ -59,7 +59,10 @@ where
     R: FnMut(Plan, usize) -> F,
     F: Future<Output = Result<RunResult>>,
 {
-    async fn run(&mut self, p: Plan, k: usize) -> Result<RunResult> {
+    async fn run(&mut self, mut p: Plan, k: usize) -> Result<RunResult> {
+        // Each step draws its own arrivals and prompts: with one seed for all, every rate
+        // would see the same pattern of bursts, scaled, and share one sampling error.
+        p.seed = self.plan.seed.wrapping_add(k as u64 - 1);
         let r = (self.run_step)(p, k).await?;
         self.interrupted |= r.status == RunStatus::Interrupted;
         Ok(r)
@@ -89,9 +92,10 @@ where
         st.refine = refine;
         st.backlog_growth = analysis::backlog_growth(&st.result);
         let j = analysis::judge(&st, self.s, cx);
-        let slo_verdict = matches!(j.verdict, Verdict::WithinSlo | Verdict::OverSlo);
+        // A coarse step that missed the SLO by less than its sample can tell ends the ladder
+        // on chance: measure that rate again with a full window.
         let again = !refine
-            && slo_verdict
+            && j.verdict == Verdict::OverSlo
             && len.window < self.s.length(Some(d), Some(rate), true).window
             && analysis::marginal(&st, self.s.required_attainment);
         let (verdict, reason) = if again {
@@ -169,9 +173,10 @@ where
     sw.knee = analysis::knee(&st.steps, s, slo_set, bound);
     let top = good
         .and_then(|r| {
-            st.steps
-                .iter()
-                .position(|x| x.kind == StepKind::Rate && x.offered_rate_per_s == Some(r))
+            analysis::deciding(&st.steps)
+                .into_iter()
+                .find(|x| x.0 == r)
+                .map(|x| x.2)
         })
         .unwrap_or(0);
     sw.steps = st.steps;
@@ -274,15 +279,39 @@ where
         }
     }
 
-    // 4. Bisection between the last rate that held and the first that did not.
-    for _ in 0..s.max_refinements {
+    // 4. Bisection between the last rate that held and the first that did not. A rate that
+    // held in a coarse step, shorter than a bisection step, is confirmed with a full window
+    // before it can be the answer.
+    let (mut mids, mut confirms) = (0, 0);
+    loop {
         let (good, bad) = analysis::bracket(&st.steps);
-        let Some(bad) = bad else { break };
-        let lo = good.unwrap_or(0.0);
-        if lo > 0.0 && (bad - lo) / lo <= s.precision {
-            break;
-        }
-        let (_, stop) = st.rate((lo + bad) / 2.0, true, &cx, d).await?;
+        let full = |i: usize, rate: f64| {
+            let x = &st.steps[i];
+            x.refine
+                || x.window_s.unwrap_or(0.0)
+                    >= 0.95 * s.length(Some(d), Some(rate), true).window.as_secs_f64()
+        };
+        let unconfirmed = good.and_then(|g| {
+            analysis::deciding(&st.steps)
+                .into_iter()
+                .find(|x| x.0 == g && !full(x.2, g))
+        });
+        let next = match (unconfirmed, good, bad) {
+            (Some(u), _, _) if confirms < 3 => {
+                confirms += 1;
+                u.0
+            }
+            (_, _, None) => break,
+            (_, g, Some(b)) => {
+                let lo = g.unwrap_or(0.0);
+                if (lo > 0.0 && (b - lo) / lo <= s.precision) || mids >= s.max_refinements {
+                    break;
+                }
+                mids += 1;
+                (lo + b) / 2.0
+            }
+        };
+        let (_, stop) = st.rate(next, true, &cx, d).await?;
         if st.interrupted {
             return Ok(None);
         }
