@@ -59,11 +59,12 @@ pub fn backlog_growth(r: &RunResult) -> Option<f64> {
     (sxx > 0.0).then(|| sxy / sxx * span)
 }
 
-/// The backlog growth above which a step's queue counts as still growing: 5 % of the
-/// arrivals in the window, and at least 3 requests plus half the endpoint's slots (a steady
-/// backlog moves by about that much from second to second).
+/// The backlog growth above which a step's queue counts as still growing: 10 % of the
+/// arrivals in the window (what a rate 10 % above capacity adds), and at least 3 requests
+/// plus the endpoint's slots: a steady queue near capacity wanders by about that much over a
+/// window, and a rate just above capacity is caught by the probe's capacity instead.
 pub fn growth_limit(arrivals: f64, slots: f64) -> f64 {
-    (0.05 * arrivals).max(3.0 + 0.5 * slots)
+    (0.10 * arrivals).max(3.0 + slots)
 }
 
 /// TTFT p50 per whole second inside the window.
@@ -132,9 +133,20 @@ pub fn judge(step: &SweepStep, s: &SweepSettings, cx: &StepContext) -> Judged {
             );
         }
     }
-    // A queue building also shows as TTFT rising through the window; read only over six
-    // seconds or more and with the backlog rising too, since in a short window one burst
-    // near its end looks the same.
+    let att = step.slo_attainment.unwrap_or(0.0);
+    if cx.slo_set && att < s.required_attainment {
+        return verdict(
+            Verdict::OverSlo,
+            format!(
+                "{:.1} % of requests met the SLO (required {:.1} %)",
+                att * 100.0,
+                s.required_attainment * 100.0
+            ),
+        );
+    }
+    // A step that looks within its limits may still be building a queue, which shows as TTFT
+    // rising through the window; read only over six seconds or more and with the backlog
+    // rising too, since in a short window one burst near its end looks the same.
     let series = ttft_series(r);
     if series.len() >= 6 && step.backlog_growth.is_some_and(|g| g > 0.0) {
         let third = series.len() / 3;
@@ -156,17 +168,6 @@ pub fn judge(step: &SweepStep, s: &SweepSettings, cx: &StepContext) -> Judged {
         return verdict(
             Verdict::Steady,
             "the queue stayed steady (no [slo] set: latency not judged)".into(),
-        );
-    }
-    let att = step.slo_attainment.unwrap_or(0.0);
-    if att < s.required_attainment {
-        return verdict(
-            Verdict::OverSlo,
-            format!(
-                "{:.1} % of requests met the SLO (required {:.1} %)",
-                att * 100.0,
-                s.required_attainment * 100.0
-            ),
         );
     }
     verdict(
@@ -286,7 +287,7 @@ pub fn knee(
         max_rate_within_slo: good,
         latency_knee_rate: None,
         method: format!(
-            "a rate holds when the generator kept up, the error rate is ≤ {:.1} %, the offered rate is not above the saturation probe's throughput, the backlog did not grow over the window (by more than 5 % of the arrivals){}; the coarse ladder stops at the first rate that does not hold and bisection narrows the gap to {:.0} %",
+            "a rate holds when the generator kept up, the error rate is ≤ {:.1} %, the offered rate is not above the saturation probe's throughput, the backlog did not grow over the window (by more than 10 % of the arrivals){}; the coarse ladder stops at the first rate that does not hold, bisection narrows the gap to {:.0} %, and a rate that held only in a coarse step is confirmed with a full-length one",
             s.max_error_rate * 100.0,
             if slo_set {
                 format!(" and at least {:.0} % of requests met the SLO", s.required_attainment * 100.0)

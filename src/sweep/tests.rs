@@ -102,8 +102,9 @@ fn verdicts_in_order() {
     let j = judge(&step(10.0, 10, 10, 1.0), &s, &cx(Some(9.0)));
     assert_eq!(j.verdict, Verdict::OverCapacity, "{}", j.reason);
     // A growing backlog: 10 in, 8 out for 10 s is 20 requests against a limit of
-    // max(5 % of 100, 3 + 8 / 2) = 7.
-    assert_eq!(growth_limit(100.0, 8.0), 7.0);
+    // max(10 % of 100, 3 + 8) = 11.
+    assert_eq!(growth_limit(100.0, 8.0), 11.0);
+    assert_eq!(growth_limit(600.0, 8.0), 60.0);
     let j = judge(&step(10.0, 10, 8, 1.0), &s, &cx(None));
     assert_eq!(j.verdict, Verdict::OverCapacity, "{}", j.reason);
     assert!(j.reason.contains("backlog grew by 20"), "{}", j.reason);
