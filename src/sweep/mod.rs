@@ -245,8 +245,25 @@ impl Default for SweepSettings {
     }
 }
 
-/// Warmup a step needs, in request durations, for the queue to settle.
+/// Warmup a step needs, in request durations.
 pub const WARMUP_REQUEST_DURATIONS: f64 = 3.0;
+/// Warmup a step needs, in relaxation times of its queue.
+pub const RELAXATIONS_WARMUP: f64 = 3.0;
+/// Window a step needs, in relaxation times of its queue.
+pub const RELAXATIONS_WINDOW: f64 = 5.0;
+
+/// The time (s) a queue at `rate` takes to settle, for an endpoint of `capacity` requests/s
+/// and request duration `d` (s): with c = capacity × d requests served at once and
+/// ρ = rate / capacity, the heavy-traffic relaxation time τ = d / (c (1 − √ρ)²). None at or
+/// above capacity (no steady state) or when a figure is missing.
+pub fn relaxation_time(rate: f64, capacity: f64, d: f64) -> Option<f64> {
+    if !(rate > 0.0 && capacity > 0.0 && d > 0.0 && rate < capacity) {
+        return None;
+    }
+    let c = capacity * d;
+    let gap = 1.0 - (rate / capacity).sqrt();
+    Some(d / (c * gap * gap))
+}
 
 /// How long one step runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -359,20 +376,30 @@ impl SweepSettings {
         s
     }
 
-    /// How long a step runs, given the request duration `d` (seconds; None before it is known)
-    /// and, for a rate step, its rate: a window of at least `step_duration`,
-    /// `request_durations` × `d` and `min_completions` / rate (a quarter of that outside the
-    /// bisection), after a warmup of at least `step_warmup` and 3 × `d`; each cut to
-    /// `max_step_duration`.
-    pub fn length(&self, d: Option<f64>, rate: Option<f64>, refine: bool) -> StepLength {
+    /// How long a step runs, given the request duration `d` (seconds; None before it is known),
+    /// for a rate step its rate, and the time `tau` its queue takes to settle (0 when not
+    /// judged; see [`relaxation_time`]): a window of at least `step_duration`,
+    /// `request_durations` × `d`, `min_completions` / rate (a quarter of that outside the
+    /// bisection) and 5 τ, after a warmup of at least `step_warmup`, 3 × `d` and 3 τ; each cut
+    /// to `max_step_duration`.
+    pub fn length(&self, d: Option<f64>, rate: Option<f64>, refine: bool, tau: f64) -> StepLength {
         let d = d.filter(|d| d.is_finite() && *d > 0.0).unwrap_or(0.0);
+        let tau = if tau.is_finite() && tau > 0.0 {
+            tau
+        } else {
+            0.0
+        };
         let count = self.min_completions as f64 / if refine { 1.0 } else { 4.0 };
         let by_count = rate.filter(|r| *r > 0.0).map_or(0.0, |r| count / r);
         let needed_window = self
             .step_duration
             .max(secs(self.request_durations * d))
-            .max(secs(by_count));
-        let needed_warmup = self.step_warmup.max(secs(WARMUP_REQUEST_DURATIONS * d));
+            .max(secs(by_count))
+            .max(secs(RELAXATIONS_WINDOW * tau));
+        let needed_warmup = self
+            .step_warmup
+            .max(secs(WARMUP_REQUEST_DURATIONS * d))
+            .max(secs(RELAXATIONS_WARMUP * tau));
         StepLength {
             warmup: needed_warmup.min(self.max_step_duration),
             window: needed_window.min(self.max_step_duration),

@@ -68,6 +68,16 @@ where
         Ok(r)
     }
 
+    /// The relaxation time a rate step must cover: with an SLO judged, below a capacity the
+    /// probe measured; else 0 (without an SLO only the backlog's trend is judged, and the
+    /// probe's capacity bounds the rate).
+    fn tau(&self, rate: f64, cx: &StepContext, d: f64) -> f64 {
+        match (cx.slo_set, cx.capacity) {
+            (true, Some(x)) => super::relaxation_time(rate, x, d).unwrap_or(0.0),
+            _ => 0.0,
+        }
+    }
+
     /// Runs and judges one rate step; returns whether it held, and whether to stop.
     async fn rate(
         &mut self,
@@ -77,7 +87,8 @@ where
         d: f64,
     ) -> Result<(bool, bool)> {
         let k = self.steps.len() + 1;
-        let len = self.s.length(Some(d), Some(rate), refine);
+        let tau = self.tau(rate, cx, d);
+        let len = self.s.length(Some(d), Some(rate), refine, tau);
         (self.progress)(format!(
             "step {k}: open loop at {rate:.2} req/s{} ({})…",
             if refine { " (bisection)" } else { "" },
@@ -96,7 +107,7 @@ where
         // on chance: measure that rate again with a full window.
         let again = !refine
             && j.verdict == Verdict::OverSlo
-            && len.window < self.s.length(Some(d), Some(rate), true).window
+            && len.window < self.s.length(Some(d), Some(rate), true, tau).window
             && analysis::marginal(&st, self.s.required_attainment);
         let (verdict, reason) = if again {
             (
@@ -160,7 +171,7 @@ where
         .shortest_capped
         .and_then(|t| analysis::short_step_bound(good, sw.max_throughput_rps, slots, d, t));
     if let Some(t) = st.shortest_capped {
-        let need = s.length(Some(d), good, true);
+        let need = s.length(Some(d), good, true, 0.0);
         sw.warnings.push(format!(
             "max_step_duration cut steps to {t:.1} s (warmup and window), below the {:.1} s a steady state needs for requests of {:.0} ms ({} request durations and {} completions): a queue may not have built up, so the sustainable rate may be overstated by up to {:.0} %",
             (need.needed_window + need.needed_warmup).as_secs_f64(),
@@ -195,7 +206,7 @@ where
 {
     let s = st.s;
     // 1. One request at a time: the baseline latency and the request duration.
-    let len = s.length(None, None, false);
+    let len = s.length(None, None, false, 0.0);
     (st.progress)(format!(
         "step 1: one request at a time ({})…",
         len_text(&len)
@@ -228,7 +239,7 @@ where
 
     // 2. The saturation probe: a closed loop's throughput is its concurrency / mean E2E.
     let n = s.probe_concurrency;
-    let len = s.length(Some(d), None, false);
+    let len = s.length(Some(d), None, false, 0.0);
     (st.progress)(format!(
         "step 2: saturation probe, {n} concurrent ({})…",
         len_text(&len)
@@ -289,7 +300,10 @@ where
             let x = &st.steps[i];
             x.refine
                 || x.window_s.unwrap_or(0.0)
-                    >= 0.95 * s.length(Some(d), Some(rate), true).window.as_secs_f64()
+                    >= 0.95
+                        * s.length(Some(d), Some(rate), true, st.tau(rate, &cx, d))
+                            .window
+                            .as_secs_f64()
         };
         let unconfirmed = good.and_then(|g| {
             analysis::deciding(&st.steps)

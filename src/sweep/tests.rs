@@ -63,14 +63,14 @@ fn steps_last_twenty_request_durations_and_enough_completions() {
     let s = SweepSettings::default();
     // Requests of 1.08 s at 5 req/s: a coarse window of max(10 s, 21.6 s, 100 / 5 = 20 s),
     // a bisection window of 400 / 5 = 80 s, a warmup of max(2 s, 3.24 s).
-    let coarse = s.length(Some(1.08), Some(5.0), false);
+    let coarse = s.length(Some(1.08), Some(5.0), false, 0.0);
     assert!((coarse.window.as_secs_f64() - 21.6).abs() < 1e-6);
     assert!((coarse.warmup.as_secs_f64() - 3.24).abs() < 1e-6);
     assert!(!coarse.capped());
-    let fine = s.length(Some(1.08), Some(5.0), true);
+    let fine = s.length(Some(1.08), Some(5.0), true, 0.0);
     assert!((fine.window.as_secs_f64() - 80.0).abs() < 1e-6);
     // Short requests: the floors rule.
-    let fast = s.length(Some(0.05), Some(100.0), false);
+    let fast = s.length(Some(0.05), Some(100.0), false, 0.0);
     assert_eq!(fast.window, Duration::from_secs(10));
     assert_eq!(fast.warmup, Duration::from_secs(2));
     // A cap below the need is reported as such.
@@ -78,9 +78,25 @@ fn steps_last_twenty_request_durations_and_enough_completions() {
         max_step_duration: Duration::from_secs(8),
         ..s
     };
-    let c = capped.length(Some(1.08), Some(5.0), true);
+    let c = capped.length(Some(1.08), Some(5.0), true, 0.0);
     assert_eq!(c.window, Duration::from_secs(8));
     assert!(c.capped());
+}
+
+#[test]
+fn steps_cover_the_time_the_queue_takes_to_settle() {
+    // 32 slots of 0.5 s (capacity 64 req/s) at 60 req/s: c = 32, √ρ = √0.9375,
+    // τ = 0.5 / (32 × (1 − √0.9375)²) = 15.5 s; the step needs 3 τ of warmup and 5 τ of window.
+    let tau = super::relaxation_time(60.0, 64.0, 0.5).expect("tau");
+    let want = 0.5 / (32.0 * (1.0 - 0.9375f64.sqrt()).powi(2));
+    assert!(
+        (tau - want).abs() < 1e-9 && (tau - 15.5).abs() < 0.01,
+        "{tau}"
+    );
+    let l = SweepSettings::default().length(Some(0.5), Some(60.0), false, tau);
+    assert!((l.warmup.as_secs_f64() - 3.0 * tau).abs() < 1e-6);
+    assert!((l.window.as_secs_f64() - 5.0 * tau).abs() < 1e-6);
+    assert_eq!(super::relaxation_time(64.0, 64.0, 0.5), None);
 }
 
 #[test]
