@@ -109,7 +109,7 @@ where
             && j.verdict == Verdict::OverSlo
             && len.window < self.s.length(Some(d), Some(rate), true, tau).window
             && analysis::marginal(&st, self.s.required_attainment);
-        let (verdict, reason) = if again {
+        let (mut verdict, mut reason) = if again {
             (
                 Verdict::Inconclusive,
                 format!(
@@ -120,6 +120,61 @@ where
         } else {
             (j.verdict, j.reason)
         };
+        // A full-length step pools its requests with every earlier step at this rate that was
+        // judged on the SLO; while the pooled attainment is still too close to call, the rate
+        // is measured again (up to three full-length steps).
+        let mut again = again;
+        if refine && matches!(j.verdict, Verdict::WithinSlo | Verdict::OverSlo) {
+            let same: Vec<&SweepStep> = self
+                .steps
+                .iter()
+                .filter(|x| x.offered_rate_per_s == Some(rate))
+                .filter(|x| {
+                    matches!(
+                        x.verdict,
+                        Some(Verdict::WithinSlo | Verdict::OverSlo | Verdict::Inconclusive)
+                    )
+                })
+                .collect();
+            let full_before = same.iter().filter(|x| x.refine).count();
+            let (met, issued) = same
+                .iter()
+                .map(|x| &**x)
+                .chain(std::iter::once(&st))
+                .filter_map(|x| x.result.overall.slo.as_ref())
+                .fold((0u64, 0u64), |(m, n), s| (m + s.met, n + s.issued));
+            if issued > 0 && !same.is_empty() {
+                let p = met as f64 / issued as f64;
+                let req = self.s.required_attainment;
+                let (lo, hi) = analysis::wilson(p, issued);
+                let pooled = format!(
+                    "{:.1} % of the {issued} requests of {} steps at this rate met the SLO (required {:.1} %)",
+                    p * 100.0,
+                    same.len() + 1,
+                    req * 100.0
+                );
+                if lo < req && req < hi && full_before < 2 {
+                    verdict = Verdict::Inconclusive;
+                    reason = format!("{pooled}: too close to call, measured again");
+                    again = true;
+                } else {
+                    verdict = if p >= req {
+                        Verdict::WithinSlo
+                    } else {
+                        Verdict::OverSlo
+                    };
+                    reason = if p >= req {
+                        format!("steady, {pooled}")
+                    } else {
+                        pooled
+                    };
+                }
+            } else if lo_hi_marginal(&st, self.s.required_attainment) {
+                verdict = Verdict::Inconclusive;
+                reason = format!("{reason}: too close to call, measured again");
+                again = true;
+            }
+        }
         (self.progress)(format!("  {}: {reason}", verdict.label()));
         st.verdict = Some(verdict);
         st.reason = Some(reason);
@@ -129,6 +184,10 @@ where
         }
         Ok((verdict.holds(), j.stop))
     }
+}
+
+fn lo_hi_marginal(st: &SweepStep, required: f64) -> bool {
+    analysis::marginal(st, required)
 }
 
 /// Runs a sweep of `plan` with settings `s`: `run_step(plan, k)` runs step `k` (1-based) and
