@@ -144,11 +144,12 @@ pub fn judge(step: &SweepStep, s: &SweepSettings, cx: &StepContext) -> Judged {
             ),
         );
     }
-    // A step that looks within its limits may still be building a queue, which shows as TTFT
-    // rising through the window; read only over six seconds or more and with the backlog
+    // A step that looks within its SLO may still be building a queue, which shows as TTFT
+    // rising through the window; read only with an SLO (without one, a queue still settling
+    // below capacity is no reason to stop), over six seconds or more and with the backlog
     // rising too, since in a short window one burst near its end looks the same.
     let series = ttft_series(r);
-    if series.len() >= 6 && step.backlog_growth.is_some_and(|g| g > 0.0) {
+    if cx.slo_set && series.len() >= 6 && step.backlog_growth.is_some_and(|g| g > 0.0) {
         let third = series.len() / 3;
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
         let (first, last) = (
