@@ -911,10 +911,8 @@ async fn run_step(
     Ok(results::build(&plan, &out.collector, meta))
 }
 
-/// `llmload sweep`: a synchronous baseline, a saturation probe, then a ladder of open-loop
-/// rates, each a full measured step; the knee; one result file holding every step.
+/// `llmload sweep`: the flags and files around `sweep::run` (docs/capacity.md#sweep).
 async fn sweep_cmd(a: SweepArgs) -> Result<Exit> {
-    use crate::sweep::{self, StepKind, Sweep, SweepStep};
     let mut plan = load_plan(&a.scenario, &a.set)?;
     if let Some(seed) = a.seed {
         plan.seed = seed;
@@ -926,13 +924,22 @@ async fn sweep_cmd(a: SweepArgs) -> Result<Exit> {
         }
         s.steps = n;
     }
+    let dur = |flag: &str, v: &str| {
+        units::parse_duration(v).map_err(|e| anyhow!(UserError(format!("{flag}: {e}"))))
+    };
     if let Some(d) = &a.step_duration {
-        s.step_duration = units::parse_duration(d)
-            .map_err(|e| anyhow!(UserError(format!("--step-duration: {e}"))))?;
+        s.step_duration = dur("--step-duration", d)?;
     }
     if let Some(d) = &a.step_warmup {
-        s.step_warmup = units::parse_duration(d)
-            .map_err(|e| anyhow!(UserError(format!("--step-warmup: {e}"))))?;
+        s.step_warmup = dur("--step-warmup", d)?;
+    }
+    if let Some(d) = &a.max_step_duration {
+        s.max_step_duration = dur("--max-step-duration", d)?;
+        if s.max_step_duration.is_zero() {
+            bail!(UserError(
+                "--max-step-duration must be greater than 0".into()
+            ));
+        }
     }
     if let Some(c) = a.probe_concurrency {
         if c == 0 {
@@ -961,10 +968,6 @@ async fn sweep_cmd(a: SweepArgs) -> Result<Exit> {
     let stop_tx = Arc::new(stop_tx);
     spawn_signal_handler(stop_tx.clone());
     let run_id = format!("{:016x}", rand::random::<u64>());
-    let step_secs = (s.step_warmup + s.step_duration).as_secs_f64();
-    let mut steps: Vec<SweepStep> = Vec::new();
-    let mut stopped_early = None;
-    let mut interrupted = false;
     let records_for = |k: usize| {
         records_stem
             .as_ref()
@@ -976,87 +979,36 @@ async fn sweep_cmd(a: SweepArgs) -> Result<Exit> {
         let id = format!("{run_id}-step{k:02}");
         async move { run_step(p, rec.as_deref(), threads, rx, &id).await }
     };
-    let plans: [(StepKind, Plan, Option<u32>, &str); 2] = [
-        (
-            StepKind::Synchronous,
-            s.closed_step(&plan, 1),
-            Some(1),
-            "one request at a time",
-        ),
-        (
-            StepKind::Throughput,
-            s.closed_step(&plan, s.probe_concurrency),
-            Some(s.probe_concurrency),
-            "saturation probe",
-        ),
-    ];
-    for (kind, p, c, what) in plans {
-        let k = steps.len() + 1;
-        if !a.quiet {
-            eprintln!("step {k}: {what} ({step_secs:.0} s)…");
+    let quiet = a.quiet;
+    let mut progress = |line: String| {
+        if !quiet {
+            eprintln!("{line}");
         }
-        let r = run(p, k).await?;
-        interrupted |= r.status == RunStatus::Interrupted;
-        steps.push(SweepStep::from_result(kind, None, c, r));
-        if interrupted {
-            break;
-        }
-    }
-    let max_tp = steps.get(1).map_or(0.0, |x| x.completed_per_s);
-    if !interrupted && max_tp <= 0.0 {
-        stopped_early = Some("the saturation probe completed no request: nothing to sweep".into());
-    }
-    if !interrupted && stopped_early.is_none() {
-        let sync_rate = steps[0].completed_per_s;
-        for rate in s.ladder(sync_rate, max_tp) {
-            let k = steps.len() + 1;
-            if !a.quiet {
-                eprintln!("step {k}: open loop at {rate:.2} req/s ({step_secs:.0} s)…");
-            }
-            let r = run(s.rate_step(&plan, rate), k).await?;
-            interrupted |= r.status == RunStatus::Interrupted;
-            let st = SweepStep::from_result(StepKind::Rate, Some(rate), None, r);
-            let why = st.saturation(&s, &steps[0]);
-            steps.push(st);
-            if interrupted {
-                break;
-            }
-            if let Some(why) = why {
-                stopped_early = Some(why);
-                break;
-            }
-        }
-    }
+    };
     let slo_set = plan.slo.is_set() || plan.models.iter().any(|m| m.slo.is_set());
-    let knee = sweep::knee(&steps, &s, slo_set);
-    // The top-level metrics are the knee step's (else the baseline's), so `check` and `plan`
-    // read the sustainable operating point.
-    let top = knee
-        .max_rate_within_slo
-        .and_then(|r| steps.iter().position(|x| x.offered_rate_per_s == Some(r)))
-        .unwrap_or(0);
-    let Some(top_step) = steps.get(top) else {
+    let done = crate::sweep::run(&plan, &s, slo_set, run, &mut progress).await?;
+    // The top-level metrics are the sustainable rate's step (else the baseline's), so `check`
+    // and `plan` read the sustainable operating point.
+    let Some(top_step) = done.sweep.steps.get(done.top) else {
         bail!("the sweep was stopped before its first step finished");
     };
     let mut result = (*top_step.result).clone();
     result.run_id = run_id;
-    if interrupted {
+    if done.interrupted {
         result.status = RunStatus::Interrupted;
     }
-    let sw = Sweep {
-        max_throughput_rps: max_tp,
-        knee,
-        stopped_early,
-        steps,
-    };
-    let table = sweep::table(&sw);
-    result.sweep = Some(sw);
+    let table = crate::sweep::table(&done.sweep);
+    result.sweep = Some(done.sweep);
     result
         .write(&result_path)
         .with_context(|| format!("writing {}", result_path.display()))?;
     out!("{table}");
     outln!("result: {}", result_path.display());
-    Ok(if interrupted { Exit::Usage } else { Exit::Ok })
+    Ok(if done.interrupted {
+        Exit::Usage
+    } else {
+        Exit::Ok
+    })
 }
 
 /// Where a run's result goes, and the stem of its records files (None with --no-records).

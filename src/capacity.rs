@@ -279,6 +279,16 @@ pub struct Capacity {
     /// (max rate within SLO / peak − 1) × 100; negative: the shortfall.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headroom_pct: Option<f64>,
+    /// Endpoints (replicas) of the measured sustainable rate the peak needs:
+    /// ceil(peak rate / sustainable rate per endpoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints_needed: Option<u64>,
+    /// Headroom those endpoints leave at peak: (endpoints × sustainable rate / peak − 1) × 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints_headroom_pct: Option<f64>,
+    /// Endpoints needed to keep the headroom target: ceil(peak × (1 + target) / sustainable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints_for_headroom_target: Option<u64>,
     /// Headroom wanted (%).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headroom_target_pct: Option<f64>,
@@ -656,8 +666,36 @@ fn headroom(cap: f64, peak: f64, target: Option<f64>) -> (Option<f64>, Option<bo
     (Some(h), target.map(|t| h >= t * 100.0))
 }
 
+/// Endpoints of `per_endpoint` requests/s each that carry `load` requests/s:
+/// ceil(load / per_endpoint), at least 1. A quotient within one part in 10⁹ of a whole number
+/// counts as that number, so 10 / 5 is 2 endpoints, not 3.
+pub fn endpoints_for(load: f64, per_endpoint: f64) -> Option<u64> {
+    if !(load.is_finite() && per_endpoint.is_finite() && load > 0.0 && per_endpoint > 0.0) {
+        return None;
+    }
+    let q = load / per_endpoint;
+    let n = if (q - q.round()).abs() <= 1e-9 * q.max(1.0) {
+        q.round()
+    } else {
+        q.ceil()
+    };
+    (n <= u64::MAX as f64).then(|| (n as u64).max(1))
+}
+
 fn sweep_capacity(sw: &Sweep, peak: f64, target: Option<f64>) -> Capacity {
-    let cap = sw.knee.max_rate_within_slo;
+    let cap = sw
+        .knee
+        .sustainable_rate_per_s
+        .or(sw.knee.max_rate_within_slo);
+    let endpoints = cap.and_then(|c| endpoints_for(peak, c));
+    let endpoints_headroom = match (cap, endpoints) {
+        (Some(c), Some(n)) if peak > 0.0 => Some((n as f64 * c / peak - 1.0) * 100.0),
+        _ => None,
+    };
+    let endpoints_for_target = match (cap, target) {
+        (Some(c), Some(t)) => endpoints_for(peak * (1.0 + t), c),
+        _ => None,
+    };
     let holds = cap.map(|c| peak <= c);
     let (head, meets) = match cap {
         Some(c) => headroom(c, peak, target),
@@ -733,23 +771,38 @@ fn sweep_capacity(sw: &Sweep, peak: f64, target: Option<f64>) -> Capacity {
     };
     let verdict = match (cap, holds) {
         (Some(c), Some(true)) => format!(
-            "holds the peak of {} req/s within SLO: the sweep's highest rate within SLO is {} req/s, {:.1} % headroom",
+            "holds the peak of {} req/s within SLO: the sweep's sustainable rate is {} req/s, {:.1} % headroom",
             rate(peak),
             rate(c),
             head.unwrap_or(0.0)
         ),
         (Some(c), _) => format!(
-            "does NOT hold the peak of {} req/s within SLO: the sweep's highest rate within SLO is {} req/s, {:.1} % short",
+            "does NOT hold the peak of {} req/s within SLO: the sweep's sustainable rate is {} req/s, {:.1} % short",
             rate(peak),
             rate(c),
             -head.unwrap_or(0.0)
         ),
         (None, _) => format!(
-            "unknown: the sweep found no rate within SLO (no step reached {:.1} % attainment, or the scenario sets no SLO); its saturation throughput was {} req/s against a peak of {} req/s",
-            sw.knee.required_attainment * 100.0,
+            "unknown: the sweep found no sustainable rate (no rate step held); its saturation throughput was {} req/s against a peak of {} req/s",
             rate(sw.max_throughput_rps),
             rate(peak)
         ),
+    };
+    let verdict = match (cap, endpoints, endpoints_headroom) {
+        (Some(c), Some(n), Some(h)) => format!(
+            "{verdict}. The peak needs {n} endpoint{} of the measured {} req/s each ({} req/s together, {h:.1} % headroom){}",
+            if n == 1 { "" } else { "s" },
+            rate(c),
+            rate(n as f64 * c),
+            match (target, endpoints_for_target) {
+                (Some(t), Some(m)) => format!(
+                    "; {m} for the {:.0} % headroom target",
+                    t * 100.0
+                ),
+                _ => String::new(),
+            }
+        ),
+        _ => verdict,
     };
     Capacity {
         basis: "sweep".into(),
@@ -759,6 +812,9 @@ fn sweep_capacity(sw: &Sweep, peak: f64, target: Option<f64>) -> Capacity {
         max_throughput_per_s: Some(sw.max_throughput_rps),
         holds_peak: holds,
         headroom_pct: head,
+        endpoints_needed: endpoints,
+        endpoints_headroom_pct: endpoints_headroom,
+        endpoints_for_headroom_target: endpoints_for_target,
         headroom_target_pct: target.map(|t| t * 100.0),
         meets_headroom_target: meets,
         concurrency_at_peak: conc,
@@ -818,6 +874,9 @@ fn single_run_capacity(r: &RunResult, peak: f64, target: Option<f64>) -> Capacit
         max_throughput_per_s: None,
         holds_peak: None,
         headroom_pct: None,
+        endpoints_needed: None,
+        endpoints_headroom_pct: None,
+        endpoints_for_headroom_target: None,
         headroom_target_pct: target.map(|t| t * 100.0),
         meets_headroom_target: None,
         concurrency_at_peak: e2e.map(|ms| peak * ms / 1e3),
@@ -1183,7 +1242,7 @@ impl PlanReport {
         ]);
         if c.basis == "sweep" {
             t.row(vec![
-                "highest rate within SLO (sweep)".into(),
+                "sustainable rate per endpoint (sweep)".into(),
                 opt(c.max_rate_within_slo_per_s, |x| {
                     format!("{} req/s", rate(x))
                 }),
@@ -1206,6 +1265,18 @@ impl PlanReport {
                 },
             ]);
             t.row(vec!["headroom at peak".into(), opt(c.headroom_pct, pct)]);
+            if let (Some(n), Some(h)) = (c.endpoints_needed, c.endpoints_headroom_pct) {
+                t.row(vec![
+                    "endpoints needed at peak".into(),
+                    format!("{n} ({} headroom)", pct(h)),
+                ]);
+            }
+            if let (Some(m), Some(tp)) = (c.endpoints_for_headroom_target, c.headroom_target_pct) {
+                t.row(vec![
+                    format!("endpoints for {} headroom", pct(tp)),
+                    m.to_string(),
+                ]);
+            }
         } else if let Some(m) = &c.measured {
             t.row(vec![
                 "measured rate (offered)".into(),
@@ -1422,6 +1493,21 @@ mod tests {
             "{}",
             c.concurrency_basis
         );
+    }
+
+    #[test]
+    fn endpoints_are_the_ceiling_of_peak_over_rate() {
+        assert_eq!(endpoints_for(10.0, 5.0), Some(2));
+        assert_eq!(endpoints_for(10.1, 5.0), Some(3));
+        assert_eq!(endpoints_for(9.9, 5.0), Some(2));
+        assert_eq!(endpoints_for(0.1, 5.0), Some(1));
+        // 0.3 / 0.1 is 2.9999999999999996 in floating point: still 3, not 4, and 0.7 / 0.1
+        // (7.000000000000001) is 7, not 8.
+        assert_eq!(endpoints_for(0.3, 0.1), Some(3));
+        assert_eq!(endpoints_for(0.7, 0.1), Some(7));
+        assert_eq!(endpoints_for(1.0, 0.0), None);
+        assert_eq!(endpoints_for(0.0, 1.0), None);
+        assert_eq!(endpoints_for(f64::NAN, 1.0), None);
     }
 
     #[test]

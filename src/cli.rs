@@ -139,18 +139,23 @@ pub struct SweepArgs {
     /// Tokio worker threads (default: one per core; 1 runs everything on one thread).
     #[arg(long, value_parser = threads)]
     pub threads: Option<usize>,
-    /// Open-loop rates in the ladder (default 10, or `[sweep] steps`).
+    /// Open-loop rates in the coarse ladder, before bisection (default 10, or `[sweep] steps`).
     #[arg(long)]
     pub steps: Option<u32>,
-    /// Measurement window of each step, e.g. "10s".
+    /// Shortest measurement window of a step, e.g. "10s" (steps run longer when a steady state
+    /// needs it).
     #[arg(long)]
     pub step_duration: Option<String>,
-    /// Warmup of each step, e.g. "2s".
+    /// Shortest warmup of a step, e.g. "2s".
     #[arg(long)]
     pub step_warmup: Option<String>,
     /// Concurrency of the saturation probe (default 64).
     #[arg(long)]
     pub probe_concurrency: Option<u32>,
+    /// Longest window (and warmup) of a step, e.g. "30s": shorter steps than a steady state
+    /// needs make a quicker, less certain sweep (default 10m, or `[sweep] max_step_duration`).
+    #[arg(long)]
+    pub max_step_duration: Option<String>,
 }
 
 /// `llmload plan` (docs/capacity.md).

@@ -81,6 +81,22 @@ pub struct SweepSpec {
     /// SLO attainment a step needs to count as within SLO.
     #[serde(default)]
     pub required_attainment: Option<f64>,
+    /// Longest window (and warmup) of a step.
+    #[serde(default)]
+    pub max_step_duration: Option<Dur>,
+    /// A step's window lasts at least this many request durations.
+    #[serde(default)]
+    pub request_durations: Option<f64>,
+    /// A bisection step's window holds at least this many expected arrivals.
+    #[serde(default)]
+    pub min_completions: Option<u32>,
+    /// Bisection stops when the gap between the last rate that held and the first that did
+    /// not is this share of the former.
+    #[serde(default)]
+    pub precision: Option<f64>,
+    /// Most bisection steps.
+    #[serde(default)]
+    pub max_refinements: Option<u32>,
 }
 
 /// One routing rule. Conditions are all optional; a rule without any is the default.

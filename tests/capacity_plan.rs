@@ -277,6 +277,74 @@ fn sweep_verdict_headroom_and_concurrency() {
 }
 
 #[test]
+fn endpoints_needed_at_peak() {
+    // The seed volume's peak is 45,000 requests/day × 3 / 86,400 s = 1.5625 req/s exactly.
+    let dir = tempfile::tempdir().unwrap();
+    let with_rate = |name: &str, r: f64| {
+        let sub = dir.path().join(name);
+        std::fs::create_dir_all(&sub).unwrap();
+        edited("seed-sweep.json", &sub, |v| {
+            v["sweep"]["knee"]["sustainable_rate_per_s"] = serde_json::json!(r);
+        })
+    };
+    let args = |p: &Path, extra: &[&str]| {
+        let mut a = vec![
+            p.to_str().unwrap().to_string(),
+            "--daily-input-tokens".into(),
+            "50M".into(),
+            "--peak-to-average".into(),
+            "3".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |a: Vec<String>| plan_json(&a.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    // 1.5625 / 0.3125 = 5 exactly: 5 endpoints with no headroom, not 6.
+    let p = with_rate("a", 0.3125);
+    let c = run(args(&p, &[]))["capacity"].clone();
+    assert_eq!(c["endpoints_needed"], 5, "{c}");
+    close(&c["endpoints_headroom_pct"], 0.0, 1e-6);
+    // 1.5625 / 0.3 = 5.21: 6 endpoints, 6 × 0.3 / 1.5625 − 1 = 15.2 % headroom; a 30 %
+    // target needs ceil(1.5625 × 1.3 / 0.3) = ceil(6.77) = 7.
+    let p = with_rate("b", 0.3);
+    let c = run(args(&p, &["--headroom", "30%"]))["capacity"].clone();
+    assert_eq!(c["endpoints_needed"], 6, "{c}");
+    close(
+        &c["endpoints_headroom_pct"],
+        (6.0 * 0.3 / 1.5625 - 1.0) * 100.0,
+        1e-6,
+    );
+    assert_eq!(c["endpoints_for_headroom_target"], 7, "{c}");
+    assert!(
+        c["verdict"]
+            .as_str()
+            .unwrap()
+            .contains("needs 6 endpoints of the measured 0.30 req/s each"),
+        "{c}"
+    );
+    let o = llmload(
+        &["plan"]
+            .into_iter()
+            .chain(args(&p, &[]).iter().map(|s| s.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    assert!(
+        o.stdout.contains("endpoints needed at peak"),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.contains("6 (15.2 % headroom)"), "{}", o.stdout);
+    // An older result with only `max_rate_within_slo` (10 req/s): one endpoint.
+    let c = run(args(Path::new(&fixture("seed-sweep.json")), &[]))["capacity"].clone();
+    assert_eq!(c["endpoints_needed"], 1, "{c}");
+    close(
+        &c["endpoints_headroom_pct"],
+        (10.0 / 1.5625 - 1.0) * 100.0,
+        1e-6,
+    );
+}
+
+#[test]
 fn sweep_without_a_knee_is_unknown() {
     let dir = tempfile::tempdir().unwrap();
     let p = edited("seed-sweep.json", dir.path(), |v| {
@@ -290,7 +358,8 @@ fn sweep_without_a_knee_is_unknown() {
     assert!(j["capacity"]["verdict"]
         .as_str()
         .unwrap()
-        .contains("found no rate within SLO"));
+        .contains("found no sustainable rate"));
+    assert!(j["capacity"].get("endpoints_needed").is_none());
 }
 
 #[test]

@@ -218,6 +218,8 @@ step_duration = "1s"
 step_warmup = "300ms"
 probe_concurrency = 16
 max_rate_factor = 2.0
+max_step_duration = "2s"
+min_completions = 40
 "#;
 
 /// Writes an HTML report of `results` (paths in the fixtures folder) and returns its path.
