@@ -934,11 +934,20 @@ fn sweep_section(inputs: &[Input], labels: &[String]) -> Option<Section> {
                 label: format!("latency knee {r:.1}/s"),
             });
         }
-        if let Some(r) = sw.knee.max_rate_within_slo {
+        if let Some(r) = sw
+            .knee
+            .sustainable_rate_per_s
+            .or(sw.knee.max_rate_within_slo)
+        {
+            // Without an SLO the queue, not an SLO, limits the sustainable rate.
+            let what = match sw.knee.limited_by.as_deref() {
+                Some("capacity") => "sustainable",
+                _ => "max within SLO",
+            };
             markers.push(Marker {
                 vertical: true,
                 at: r,
-                label: format!("max within SLO {r:.1}/s"),
+                label: format!("{what} {r:.1}/s"),
             });
         }
         let slo = &i.result.slo;
@@ -972,10 +981,13 @@ fn sweep_section(inputs: &[Input], labels: &[String]) -> Option<Section> {
             desc: format!(
                 "Latency from the scheduled time (y, ms) at each open-loop rate of the sweep (x, requests/s): TTFT p50 and p99, E2E p50 and p99. {} {}",
                 sw.knee.method,
-                sw.knee
+                // The sweep's own one-sentence knee where it wrote one; older results only
+                // have the rate.
+                sw.knee.statement.clone().unwrap_or_else(|| sw
+                    .knee
                     .max_rate_within_slo
                     .map(|r| format!("The SLO held up to {r:.2} requests/s."))
-                    .unwrap_or_else(|| "No rate met the SLO.".into())
+                    .unwrap_or_else(|| "No rate met the SLO.".into()))
             ),
             x_label: "offered rate (requests/s)".into(),
             y_label: "ms".into(),
