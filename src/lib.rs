@@ -18,6 +18,7 @@ pub mod mock;
 pub mod monitor;
 pub mod plan;
 pub mod prices;
+pub mod progress;
 pub mod record;
 pub mod report;
 pub mod results;
