@@ -372,8 +372,13 @@ pub fn line(label: &str, s: &Snapshot, len: Length) -> String {
     format!("{label}{} {}", head(s, len), body(s))
 }
 
-fn clock(d: Duration) -> String {
-    let t = d.as_secs_f64().ceil() as u64;
+/// `m:ss` (or `h:mm:ss`), rounded down for elapsed time and up for time left.
+fn clock(d: Duration, up: bool) -> String {
+    let t = if up {
+        d.as_secs_f64().ceil() as u64
+    } else {
+        d.as_secs()
+    };
     if t >= 3600 {
         format!("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
     } else {
@@ -388,16 +393,16 @@ pub fn bar_message(s: &Snapshot, len: Length) -> String {
         .map(|f| format!(" {:.0}%", (f * 100.0).floor()))
         .unwrap_or_default();
     let eta = match (len, s.eta(len)) {
-        (_, Some(d)) => format!(" ETA {}", clock(d)),
+        (_, Some(d)) => format!(" ETA {}", clock(d, true)),
         (Length::Open, None) => String::new(),
         (_, None) => " ETA -".into(),
     };
     let of = match len {
-        Length::Time(t) => format!("/{}", clock(t)),
+        Length::Time(t) => format!("/{}", clock(t, true)),
         Length::Requests(n) => format!(" {}/{}", grouped(s.sent), grouped(n)),
         Length::Open => String::new(),
     };
-    format!("{}{of}{pct}{eta} | {}", clock(s.elapsed), body(s))
+    format!("{}{of}{pct}{eta} | {}", clock(s.elapsed, false), body(s))
 }
 
 /// A running view; [`Progress::finish`] (or drop) stops it and clears the bar.
