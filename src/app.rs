@@ -1,7 +1,6 @@
 //! Command glue: files and flags in, a [`Plan`] to the core, results and tables out, and the
 //! exit code. The only place that knows about clap, indicatif, signals and the terminal.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -1349,11 +1348,7 @@ fn spawn_progress(
     live: Arc<Live>,
 ) -> crate::progress::Progress {
     use crate::progress::{Length, Mode, Progress};
-    let mode = Mode::choose(
-        a.quiet,
-        a.progress_interval,
-        std::io::stderr().is_terminal(),
-    );
+    let mode = Mode::for_stderr(a.quiet, a.progress_interval);
     let label = if part.count > 1 {
         format!("shard {}/{} ", part.index, part.count)
     } else {

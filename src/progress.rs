@@ -6,8 +6,8 @@
 //! Figures shown here are live estimates for watching a run, not the result.
 //!
 //! Reuse (e.g. one view per sweep step): make a fresh [`Live`] for each run, then
-//! `let view = Progress::start(live.clone(), "step 3/10 ", Length::of(&plan.load, 1), mode);`
-//! before `runner::run`, and `view.finish()` after it.
+//! `let view = Progress::start(live.clone(), "step 3/10 ", Length::of(&plan.load, 1),
+//! Mode::for_stderr(quiet, None));` before `runner::run`, and `view.finish()` after it.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -227,6 +227,12 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// [`Mode::choose`] for the process's stderr.
+    pub fn for_stderr(quiet: bool, interval: Option<Duration>) -> Mode {
+        use std::io::IsTerminal;
+        Mode::choose(quiet, interval, std::io::stderr().is_terminal())
+    }
+
     /// `--quiet` shows nothing; a terminal gets the bar; anything else a line every `interval`
     /// (default [`DEFAULT_INTERVAL`]).
     pub fn choose(quiet: bool, interval: Option<Duration>, terminal: bool) -> Mode {
