@@ -12,8 +12,12 @@ use common::*;
 /// 20 requests a second at constant gaps for 4 s; each takes about 100 ms to the first token
 /// and 10 tokens 5 ms apart.
 fn steady() -> String {
+    steady_with("")
+}
+
+fn steady_with(mock_extra: &str) -> String {
     scenario(
-        r#"ttft = "100ms", itl = "5ms", output_tokens = 10"#,
+        &format!(r#"ttft = "100ms", itl = "5ms", output_tokens = 10{mock_extra}"#),
         "max_tokens = 10",
         "arrival = \"constant\"\nrate = \"20/s\"\nduration = \"4s\"",
     )
@@ -76,16 +80,19 @@ fn parse(l: &str) -> Option<Line> {
     })
 }
 
+fn progress_lines(stderr: &str) -> Vec<Line> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with('['))
+        .map(|l| parse(l).unwrap_or_else(|| panic!("unparsable progress line: {l}")))
+        .collect()
+}
+
 #[test]
 fn a_log_gets_a_line_every_interval_with_plausible_counts() {
     let r = run_scenario(&steady(), &["--progress-interval", "1s"], &[]);
     assert_ok_or_starved(&r);
-    let lines: Vec<Line> = r
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with('['))
-        .map(|l| parse(l).unwrap_or_else(|| panic!("unparsable progress line: {l}")))
-        .collect();
+    let lines = progress_lines(&r.stderr);
     // Lines at 1 s, 2 s, 3 s and (if the run has not ended yet) 4 s of the run clock.
     assert!((3..=5).contains(&lines.len()), "{}", r.stderr);
     let sent_total = model(&r.result, 0)["requests"]["sent"]
@@ -119,6 +126,37 @@ fn a_log_gets_a_line_every_interval_with_plausible_counts() {
         }
         prev = Some(l);
     }
+}
+
+#[test]
+fn failures_are_counted_as_they_happen() {
+    // 30 % of requests answer HTTP 500.
+    let r = run_scenario(
+        &steady_with(", faults = { server_error = 0.3 }"),
+        &["--progress-interval", "1s"],
+        &[],
+    );
+    let m = model(&r.result, 0);
+    let failed_total = m["requests"]["failed"].as_u64().expect("failed");
+    let sent_total = m["requests"]["sent"].as_u64().expect("sent");
+    let lines = progress_lines(&r.stderr);
+    assert!(lines.len() >= 3, "{}", r.stderr);
+    let last = lines.last().expect("a line");
+    let ended = last.ok + last.failed;
+    assert!(ended >= 30, "{last:?}");
+    // About 30 % of some 40–80 ended requests (3 standard deviations either side).
+    let share = last.failed as f64 / ended as f64;
+    assert!((0.1..=0.55).contains(&share), "{last:?}");
+    assert!(
+        last.failed <= failed_total && last.sent <= sent_total,
+        "{last:?}"
+    );
+    // The result agrees on the share.
+    let total_share = failed_total as f64 / sent_total as f64;
+    assert!(
+        (0.1..=0.55).contains(&total_share),
+        "{failed_total}/{sent_total}"
+    );
 }
 
 #[test]
