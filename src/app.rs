@@ -1,9 +1,7 @@
 //! Command glue: files and flags in, a [`Plan`] to the core, results and tables out, and the
 //! exit code. The only place that knows about clap, indicatif, signals and the terminal.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -582,8 +580,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     spawn_signal_handler(stop_tx.clone());
 
     let live = Arc::new(Live::default());
-    let progress =
-        (!a.quiet && std::io::stderr().is_terminal()).then(|| spawn_progress(live.clone()));
+    let progress = spawn_progress(&a, &plan, part, live.clone());
     let ready_before_start_s = start_at.map_or(0.0, |at| {
         let now = std::time::SystemTime::now();
         match at.duration_since(now) {
@@ -620,10 +617,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         },
     )
     .await;
-    if let Some((pb, handle)) = progress {
-        handle.abort();
-        pb.finish_and_clear();
-    }
+    progress.finish();
     let mock_tids: Vec<i32> = mocks.iter().map(|m| m.tid).collect();
     for m in mocks {
         m.stop().await;
@@ -1302,33 +1296,21 @@ impl Signals {
     }
 }
 
-fn spawn_progress(live: Arc<Live>) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
-    let pb = indicatif::ProgressBar::new_spinner();
-    pb.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
-    let bar = pb.clone();
-    let handle = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        let mut last = (std::time::Instant::now(), 0u64);
-        loop {
-            tick.tick().await;
-            let sent = live.sent.load(Ordering::Relaxed);
-            let now = std::time::Instant::now();
-            let rate = (sent - last.1) as f64 / now.duration_since(last.0).as_secs_f64().max(1e-3);
-            last = (now, sent);
-            bar.set_message(format!(
-                "sent {sent}  ok {}  failed {}  dropped {}  in flight {}  {rate:.1} req/s",
-                live.ok.load(Ordering::Relaxed),
-                live.failed.load(Ordering::Relaxed),
-                live.dropped.load(Ordering::Relaxed),
-                live.in_flight.load(Ordering::Relaxed),
-            ));
-            bar.tick();
-        }
-    });
-    (pb, handle)
+/// The live view of a run: a bar on a terminal, periodic lines in a log, nothing with `--quiet`.
+fn spawn_progress(
+    a: &RunArgs,
+    plan: &Plan,
+    part: runner::ShardPart,
+    live: Arc<Live>,
+) -> crate::progress::Progress {
+    use crate::progress::{Length, Mode, Progress};
+    let mode = Mode::for_stderr(a.quiet, a.progress_interval);
+    let label = if part.count > 1 {
+        format!("shard {}/{} ", part.index, part.count)
+    } else {
+        String::new()
+    };
+    Progress::start(live, &label, Length::of(&plan.load, part.count), mode)
 }
 
 fn prob(name: &str, v: f64) -> Result<f64> {

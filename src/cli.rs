@@ -278,9 +278,13 @@ pub struct RunArgs {
     /// Exact path of the result file (the records file goes beside it).
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
-    /// No progress line.
+    /// No progress output (neither the bar on a terminal nor the periodic lines in a log).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// When stderr is not a terminal (a CI log), print a plain progress line this often,
+    /// e.g. "10s" (default 5s).
+    #[arg(long, value_name = "DURATION", value_parser = progress_interval)]
+    pub progress_interval: Option<std::time::Duration>,
     /// Override the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -459,6 +463,16 @@ pub struct MockArgs {
 
 /// `--threads`: a whole number of at least 1 (0 would record no worker threads in the result and
 /// turn the generator-CPU validity check off).
+fn progress_interval(s: &str) -> Result<std::time::Duration, String> {
+    let d = crate::units::parse_duration(s)?;
+    if d < std::time::Duration::from_millis(100) {
+        return Err(format!(
+            "`{s}` is too short; give at least 100ms (--quiet turns progress off)"
+        ));
+    }
+    Ok(d)
+}
+
 fn threads(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),

@@ -21,6 +21,7 @@ pub mod monitor;
 pub mod overrides;
 pub mod plan;
 pub mod prices;
+pub mod progress;
 pub mod record;
 pub mod report;
 pub mod results;

@@ -44,6 +44,11 @@ pub struct Live {
     pub dropped: AtomicU64,
     /// Requests in flight.
     pub in_flight: AtomicU64,
+    /// The instant the run's clock starts (set once by [`run`]; one `Live` per run).
+    pub origin: OnceLock<Instant>,
+    /// Per-second figures of recently ended requests, fed by the collector task (not the
+    /// request path) for the progress view's sliding window.
+    pub recent: crate::progress::Recent,
 }
 
 /// How far a stop has gone.
@@ -906,6 +911,7 @@ pub async fn run(
         },
         None => (now_i + opts.lead, now_w + opts.lead),
     };
+    let _ = live.origin.set(start);
     let part = opts.shard;
     // Request tasks watch an internal channel: it follows the caller's stops, and the runner
     // itself escalates to `All` when the drain period runs out.
@@ -1012,6 +1018,7 @@ pub async fn run(
         let mut drain = |collector: &mut Collector, writer: &mut RecordsWriter| {
             outbox.take(&mut batch);
             for (m, r) in batch.drain(..) {
+                live_c.recent.add(&r);
                 collector.add(m, &r);
                 writer.write(&r);
             }
