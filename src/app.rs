@@ -840,7 +840,7 @@ fn abort_judge(plan: &Plan, claims: &gate::claims::Claims) -> Option<runner::Jud
 /// returns the result (for `calibrate`).
 async fn run_quiet(plan: Plan, records: &Path, threads: usize) -> Result<results::RunResult> {
     let (_stop_tx, stop_rx) = watch::channel(Stop::Run);
-    run_step(plan, Some(records), threads, stop_rx, "calibrate").await
+    run_step(plan, Some(records), threads, stop_rx, "calibrate", None).await
 }
 
 /// Runs one plan without progress or printing (a calibration or sweep step); `stop` ends it
@@ -851,6 +851,7 @@ async fn run_step(
     threads: usize,
     stop_rx: watch::Receiver<Stop>,
     run_id: &str,
+    view: Option<String>,
 ) -> Result<results::RunResult> {
     let (mocks, runtimes) = prepare_targets(&plan, 1)?;
     let file = match records {
@@ -860,11 +861,22 @@ async fn run_step(
         None => None,
     };
     let tids: Vec<i32> = mocks.iter().map(|m| m.tid).collect();
+    let live = Arc::new(Live::default());
+    // A sweep step shows the run's progress view under its own label (bar on a terminal, a
+    // line every 5 s in a log); calibration steps show none.
+    let shown = view.map(|label| {
+        crate::progress::Progress::start(
+            live.clone(),
+            &label,
+            crate::progress::Length::of(&plan.load, 1),
+            crate::progress::Mode::for_stderr(false, None),
+        )
+    });
     let out = runner::run(
         plan.clone(),
         runtimes,
         file,
-        Arc::new(Live::default()),
+        live,
         stop_rx,
         RunOptions {
             interrupt_grace: Duration::from_secs(1),
@@ -877,6 +889,9 @@ async fn run_step(
         },
     )
     .await;
+    if let Some(v) = shown {
+        v.finish();
+    }
     for m in mocks {
         m.stop().await;
     }
@@ -971,7 +986,8 @@ async fn sweep_cmd(a: SweepArgs) -> Result<Exit> {
         let rec = records_for(k);
         let rx = stop_rx.clone();
         let id = format!("{run_id}-step{k:02}");
-        async move { run_step(p, rec.as_deref(), threads, rx, &id).await }
+        let view = (!a.quiet).then(|| format!("step {k} "));
+        async move { run_step(p, rec.as_deref(), threads, rx, &id, view).await }
     };
     let quiet = a.quiet;
     let mut progress = |line: String| {
@@ -998,8 +1014,16 @@ async fn sweep_cmd(a: SweepArgs) -> Result<Exit> {
         .with_context(|| format!("writing {}", result_path.display()))?;
     out!("{table}");
     outln!("result: {}", result_path.display());
+    let measured_nothing = result.sweep.as_ref().is_some_and(|sw| {
+        sw.steps
+            .iter()
+            .all(|st| st.result.nothing_measured().is_some())
+    });
     Ok(if done.interrupted {
         Exit::Usage
+    } else if measured_nothing {
+        eprintln!("sweep: NOTHING MEASURED — no step had a successful measured request");
+        Exit::NothingMeasured
     } else {
         Exit::Ok
     })

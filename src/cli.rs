@@ -14,6 +14,8 @@ pub struct Cli {
 }
 
 /// Commands.
+// Parsed once per process: the size of the largest variant (`run`'s flags) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario and write its result.

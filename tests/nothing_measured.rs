@@ -218,3 +218,30 @@ fn credentials_never_reach_the_summary_result_or_records() {
         }
     }
 }
+
+/// A sweep whose every step failed measured nothing too: exit 4 and a line saying so, not
+/// exit 0 with an empty table.
+#[test]
+fn a_sweep_of_a_dead_port_exits_4() {
+    let port = free_port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = common::write_scenario(
+        dir.path(),
+        &target(&format!("http://127.0.0.1:{port}/v1"), ""),
+    );
+    let mut cmd = Command::new(bin());
+    cmd.arg("sweep")
+        .arg(&path)
+        .arg("--no-records")
+        .arg("-o")
+        .arg(dir.path().join("sweep.json"));
+    let out = output_with_timeout(cmd, Duration::from_secs(120));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(NOTHING_MEASURED), "{err}");
+    assert!(err.contains("sweep: NOTHING MEASURED"), "{err}");
+    let r: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("sweep.json")).expect("the result is written"),
+    )
+    .expect("json");
+    assert_eq!(r["overall"]["requests"]["ok"], 0);
+}
