@@ -23,6 +23,7 @@ pub mod plan;
 pub mod prices;
 pub mod progress;
 pub mod record;
+pub mod redact;
 pub mod report;
 pub mod results;
 pub mod runner;

@@ -57,7 +57,7 @@ pub struct Plan {
     pub daily_requests: Option<f64>,
     /// Capacity sweep settings.
     pub sweep: crate::sweep::SweepSettings,
-    /// The `--set KEY=VALUE` overrides applied to the scenario file (see [`crate::overrides`]).
+    /// The `--set KEY=VALUE` overrides applied to the scenario file (applied by the `overrides` module).
     pub overrides: Vec<String>,
 }
 

@@ -448,7 +448,7 @@ impl RequestRecord {
         if let Some(s) = &self.error {
             // Credentials a message may carry (a URL's user:password, a key echoed back) never
             // reach the file.
-            w.str(key!("error"), &crate::metrics::errors::scrub(s));
+            w.str(key!("error"), &crate::redact::scrub(s));
         }
         w.out.extend_from_slice(b"}\n");
     }

@@ -48,7 +48,7 @@ pub struct Live {
     pub origin: OnceLock<Instant>,
     /// Per-second figures of recently ended requests, fed by the collector task (not the
     /// request path) for the progress view's sliding window.
-    pub recent: crate::progress::Recent,
+    pub recent: crate::metrics::recent::Recent,
 }
 
 /// How far a stop has gone.

@@ -5,7 +5,7 @@
 //! [`baseline`] (regressions between two results), [`compare`] (side-by-side tables),
 //! [`junit`] and [`markdown`] (CI output). This module reads result files only: it never runs
 //! load, never changes a result, and never decides an exit code (the command glue in
-//! [`crate::app`] does, from [`eval::Evaluation::fails`] and [`baseline::Report::regressed`]).
+//! the command layer (`app`) does, from [`eval::Evaluation::fails`] and [`baseline::Report::regressed`]).
 
 pub mod baseline;
 pub mod claims;

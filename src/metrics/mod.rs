@@ -7,6 +7,7 @@
 pub mod errors;
 pub mod hist;
 pub mod merge;
+pub mod recent;
 
 use std::collections::BTreeMap;
 
