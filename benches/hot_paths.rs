@@ -6,13 +6,13 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use llmload::client::{sse::SseParser, wire};
+use llmload::config::plan::{Plan, Slo};
+use llmload::config::scenario::Source;
+use llmload::config::schedule::{ArrivalProcess, OpenLoop, RateProfile};
+use llmload::core::record::{Outcome, Phase, RequestRecord, TokenSource};
+use llmload::engine::client::{sse::SseParser, wire};
 use llmload::metrics::{Collector, Hist, Window};
-use llmload::plan::{Plan, Slo};
-use llmload::record::{Outcome, Phase, RequestRecord, TokenSource};
 use llmload::results::{self, RunMeta, RunStatus, Shard};
-use llmload::scenario::Source;
-use llmload::schedule::{ArrivalProcess, OpenLoop, RateProfile};
 
 const CHUNK: &[u8] = b"data: {\"id\":\"chatcmpl-kmksw6HcSJfMWEcm98x5wUNRApL7O0Bp\",\"object\":\"chat.completion.chunk\",\"created\":1795778857,\"model\":\"smollm2\",\"system_fingerprint\":\"b0-unknown\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" welcome\"},\"finish_reason\":null}]}\n\n";
 

@@ -1,8 +1,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use llmload::app::{self, Exit, UserError};
-use llmload::cli::{Cli, Command};
+use llmload::cli::app::{self, Exit, UserError};
+use llmload::cli::args::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -4,9 +4,9 @@
 
 mod common;
 
-use llmload::client::{sse::SseParser, wire};
-use llmload::plan::Plan;
-use llmload::scenario::Source;
+use llmload::config::plan::Plan;
+use llmload::config::scenario::Source;
+use llmload::engine::client::{sse::SseParser, wire};
 use proptest::prelude::*;
 
 const VALID: &str = r#"
@@ -62,8 +62,8 @@ proptest! {
 
     #[test]
     fn claims_loader_survives_arbitrary_text(text in "\\PC{0,300}") {
-        let _ = llmload::gate::claims::parse(std::path::Path::new("c.toml"), &text);
-        let _ = llmload::gate::claims::parse_expr(&text);
+        let _ = llmload::analysis::gate::claims::parse(std::path::Path::new("c.toml"), &text);
+        let _ = llmload::analysis::gate::claims::parse_expr(&text);
     }
 
     #[test]

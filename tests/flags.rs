@@ -113,8 +113,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
     #[test]
     fn any_set_argument_gives_a_plan_or_a_located_error(arg in "[ -~]{0,40}") {
-        let src = llmload::scenario::Source { path: "s.toml".into(), text: mock_scenario() };
-        if let Err(e) = llmload::overrides::plan_from_source(src, &[arg]) {
+        let src = llmload::config::scenario::Source { path: "s.toml".into(), text: mock_scenario() };
+        if let Err(e) = llmload::config::overrides::plan_from_source(src, &[arg]) {
             let msg = e.to_string();
             prop_assert!(msg.starts_with("--set: ") || msg.starts_with("s.toml:"), "{}", msg);
         }

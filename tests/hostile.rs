@@ -12,12 +12,12 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::time::Duration;
 
 use bytes::Bytes;
-use llmload::client::{ClientSettings, Clock, RetryPolicy, TargetClient};
-use llmload::dist::Dist;
-use llmload::mock::{Faults, MockConfig, MockModel, MockServer};
-use llmload::plan::Timeouts;
-use llmload::record::{Outcome, Phase, RequestRecord};
-use llmload::scenario::{EndpointKind, HttpVersion};
+use llmload::config::plan::Timeouts;
+use llmload::config::scenario::{EndpointKind, HttpVersion};
+use llmload::core::dist::Dist;
+use llmload::core::record::{Outcome, Phase, RequestRecord};
+use llmload::engine::client::{ClientSettings, Clock, RetryPolicy, TargetClient};
+use llmload::engine::mock::{Faults, MockConfig, MockModel, MockServer};
 
 use common::*;
 

@@ -12,9 +12,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use common::{bin, output_with_timeout};
+use llmload::config::plan::Plan;
+use llmload::engine::runner::{arrivals, ShardPart};
 use llmload::metrics::Hist;
-use llmload::plan::Plan;
-use llmload::runner::{arrivals, ShardPart};
 use serde_json::Value;
 
 fn repo() -> &'static Path {
@@ -191,7 +191,7 @@ max_tokens = {{ dist = "uniform", min = 4, max = 24 }}
 
 fn start_at(secs: u64) -> String {
     let t = SystemTime::now() + Duration::from_secs(secs);
-    llmload::shard::rfc3339(t)
+    llmload::engine::shard::rfc3339(t)
 }
 
 fn read(p: &Path) -> Value {

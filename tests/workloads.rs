@@ -72,8 +72,9 @@ fn every_shipped_scenario_validates() {
 
 #[test]
 fn migration_mix_is_18_28_4_of_input_tokens() {
-    use llmload::workload::{Item, Sampler};
-    let plan = llmload::plan::Plan::load(&repo().join("scenarios/migration.toml")).expect("plan");
+    use llmload::config::workload::{Item, Sampler};
+    let plan =
+        llmload::config::plan::Plan::load(&repo().join("scenarios/migration.toml")).expect("plan");
     let w = &plan.workload;
     let weights: Vec<f64> = plan.models.iter().map(|m| m.weight).collect();
     let s = Sampler::new(plan.seed, &weights, &w.class_weights, 0.0, None);
@@ -84,7 +85,7 @@ fn migration_mix_is_18_28_4_of_input_tokens() {
         .map(|c| {
             c.system
                 .as_deref()
-                .and_then(llmload::tokens::count)
+                .and_then(llmload::config::tokens::count)
                 .unwrap_or(0) as f64
         })
         .collect();
@@ -529,17 +530,17 @@ time_scale = 0.5
 
 #[tokio::test(start_paused = true)]
 async fn trace_offsets_drive_the_pacer_on_paused_time() {
-    use llmload::plan::{Plan, Shape};
+    use llmload::config::plan::{Plan, Shape};
     let plan = Plan::load(&repo().join("scenarios/trace.toml")).expect("plan");
     let Shape::Trace(t) = &plan.load.shape else {
         panic!("trace shape")
     };
     assert_eq!(t.time_scale, 0.5);
-    let raw = llmload::datasets::load_trace(&repo().join("scenarios/traces/sample.jsonl"))
+    let raw = llmload::config::datasets::load_trace(&repo().join("scenarios/traces/sample.jsonl"))
         .expect("trace");
     assert_eq!(raw.len(), t.entries.len());
     let start = tokio::time::Instant::now();
-    let mut pacer = llmload::schedule::Pacer::new(
+    let mut pacer = llmload::config::schedule::Pacer::new(
         start,
         t.entries.iter().enumerate().map(|(i, e)| (i as u64, e.t)),
     );

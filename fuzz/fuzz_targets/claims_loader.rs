@@ -8,6 +8,6 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = llmload::gate::claims::parse(std::path::Path::new("claims.toml"), text);
-    let _ = llmload::gate::claims::parse_expr(text);
+    let _ = llmload::analysis::gate::claims::parse(std::path::Path::new("claims.toml"), text);
+    let _ = llmload::analysis::gate::claims::parse_expr(text);
 });

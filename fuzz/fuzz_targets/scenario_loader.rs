@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use llmload::plan::Plan;
-use llmload::scenario::Source;
+use llmload::config::plan::Plan;
+use llmload::config::scenario::Source;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

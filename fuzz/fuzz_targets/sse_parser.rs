@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use llmload::client::sse::{SseError, SseParser};
-use llmload::client::wire;
+use llmload::engine::client::sse::{SseError, SseParser};
+use llmload::engine::client::wire;
 
 const CAP: usize = 4096;
 

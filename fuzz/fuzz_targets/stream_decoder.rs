@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use llmload::client::wire;
+use llmload::engine::client::wire;
 
 fuzz_target!(|data: &[u8]| {
     let mut text = String::new();

@@ -81,12 +81,12 @@ pub fn absorb(into: &mut Messages, o: &Messages) {
     }
 }
 
-pub use crate::redact::scrub;
+pub use crate::core::redact::scrub;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redact::{MAX_CHARS, REDACTED};
+    use crate::core::redact::{MAX_CHARS, REDACTED};
 
     #[test]
     fn credentials_never_survive_a_scrub() {

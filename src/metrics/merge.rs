@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Bucket, Collector, Groups, Hist, HistError, Stats, Tokens, Usd, Window};
-use crate::record::Outcome;
+use crate::core::record::Outcome;
 
 /// Serialises the outcome counts as `{name: count}` (non-zero only), so a partial result
 /// stays readable if outcomes are added later.
@@ -311,7 +311,7 @@ impl Groups {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{Phase, RequestRecord};
+    use crate::core::record::{Phase, RequestRecord};
 
     /// A deterministic spread of requests over 2 models and ~6 seconds: successes with
     /// varied TTFT and token gaps, some failures and drops, some outside the window.

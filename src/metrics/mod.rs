@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{Price, Slo};
-use crate::record::{Outcome, Phase, RequestRecord, TokenSource};
+use crate::config::plan::{Price, Slo};
+use crate::core::record::{Outcome, Phase, RequestRecord, TokenSource};
 pub use hist::{Hist, HistError, Summary};
 pub use merge::CollectorState;
 

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::record::{Outcome, RequestRecord};
+use crate::core::record::{Outcome, RequestRecord};
 
 /// Seconds of the sliding window the TTFT percentiles and output rate cover.
 pub const WINDOW_S: u64 = 5;

@@ -1,0 +1,12 @@
+//! What a run is meant to do, before anything is sent: the scenario file as written, its
+//! validation into a [`plan::Plan`], prompt sources and datasets, tokenizers, prices and
+//! arrival schedules. Uses only [`crate::core`].
+pub mod datasets;
+pub mod overrides;
+pub mod plan;
+pub mod prices;
+pub mod scenario;
+pub mod schedule;
+pub mod synth;
+pub mod tokens;
+pub mod workload;

@@ -1,0 +1,109 @@
+//! Request bodies: one JSON object per request, serialised straight from borrowed pieces
+//! (system prompt, session history, the prompt) so a request allocates only its output bytes.
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::config::plan::Workload;
+use crate::config::scenario::EndpointKind;
+use crate::config::workload::{Message, PromptBody};
+
+/// One request body; chat and completions differ only in how the prompt is carried.
+#[derive(Serialize)]
+struct Body<'a> {
+    model: &'a str,
+    #[serde(flatten)]
+    input: Input<'a>,
+    max_tokens: u32,
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(flatten)]
+    extra: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Input<'a> {
+    Chat { messages: Vec<MsgRef<'a>> },
+    Completion { prompt: &'a str },
+}
+
+#[derive(Serialize)]
+struct MsgRef<'a> {
+    role: &'a str,
+    content: &'a str,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+/// What one request carries besides the workload-wide settings.
+pub struct Request<'a> {
+    /// Model id as sent.
+    pub model: &'a str,
+    /// System prompt (chat).
+    pub system: Option<&'a str>,
+    /// Earlier turns of a session (chat).
+    pub history: &'a [Message],
+    /// This request's prompt.
+    pub prompt: &'a PromptBody,
+    /// `max_tokens`.
+    pub max_tokens: u32,
+    /// The target's extra body fields.
+    pub extra: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+/// The JSON body for one request.
+pub fn build<'a>(w: &Workload, r: &Request<'a>) -> Bytes {
+    let input = match w.endpoint {
+        EndpointKind::Chat => {
+            let mut messages = Vec::with_capacity(2 + r.history.len());
+            if let Some(s) = r.system {
+                messages.push(MsgRef {
+                    role: "system",
+                    content: s,
+                });
+            }
+            let as_ref = |m: &'a Message| MsgRef {
+                role: &m.role,
+                content: &m.content,
+            };
+            messages.extend(r.history.iter().map(as_ref));
+            match r.prompt {
+                PromptBody::Text(t) => messages.push(MsgRef {
+                    role: "user",
+                    content: t,
+                }),
+                PromptBody::Messages(ms) => messages.extend(ms.iter().map(as_ref)),
+            }
+            Input::Chat { messages }
+        }
+        EndpointKind::Completions => Input::Completion {
+            prompt: match r.prompt {
+                PromptBody::Text(t) => t.as_str(),
+                PromptBody::Messages(ms) => ms.last().map(|m| m.content.as_str()).unwrap_or(""),
+            },
+        },
+    };
+    let out = serde_json::to_vec(&Body {
+        model: r.model,
+        input,
+        max_tokens: r.max_tokens,
+        stream: w.stream,
+        stream_options: w.stream.then_some(StreamOptions {
+            include_usage: true,
+        }),
+        temperature: w.temperature,
+        seed: w.request_seed,
+        extra: r.extra,
+    });
+    // Serialising plain strings and numbers into a Vec cannot fail.
+    Bytes::from(out.expect("request bodies hold only JSON-safe values"))
+}

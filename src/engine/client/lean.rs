@@ -1,0 +1,565 @@
+//! A lean HTTP/1.1 client for plain `http://` targets: the request is written and the response
+//! (chunked, sized or close-delimited) is read in the calling task, straight from the socket,
+//! with a small keep-alive pool of its own.
+//!
+//! Why: with the pooled hyper client every body chunk crosses from the connection's task to the
+//! request's task — two wake-ups per streamed token — which dominated llmload's CPU per request
+//! (docs/performance.md). Here one socket read is one wake-up. It does not speak TLS or HTTP/2
+//! (targets needing them use the default client) and never panics on server bytes.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::engine::rxstamp;
+
+/// Largest response head accepted.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// What went wrong, coarsely, for classification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeanErrorKind {
+    /// The connection could not be made.
+    Connect,
+    /// The connection broke or closed early.
+    Io,
+    /// The server sent something that is not HTTP/1.1.
+    Protocol,
+}
+
+/// A transport error with a description (never containing credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeanError {
+    /// Class.
+    pub kind: LeanErrorKind,
+    /// Description.
+    pub message: String,
+}
+
+impl LeanError {
+    fn new(kind: LeanErrorKind, message: impl Into<String>) -> LeanError {
+        LeanError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+struct Pool {
+    idle: Mutex<Vec<TcpStream>>,
+    /// Most idle connections kept (the target's `pool_max_idle`).
+    max_idle: usize,
+}
+
+/// A client for one `http://host:port/path`.
+#[derive(Clone)]
+pub struct LeanClient {
+    addr: String,
+    head: Arc<Vec<u8>>,
+    connect_timeout: Duration,
+    pool: Arc<Pool>,
+    /// Token times from the kernel's receive stamps (see `crate::engine::rxstamp`).
+    stamps: bool,
+}
+
+impl std::fmt::Debug for LeanClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The head holds the Authorization header: never print it.
+        f.debug_struct("LeanClient")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// Chunked: bytes left in the current chunk, and whether its CRLF is still to be consumed.
+    Chunked { left: usize, crlf: bool },
+    /// Content-Length: bytes left.
+    Length(usize),
+    /// Until the server closes.
+    UntilClose,
+    /// Complete.
+    Done,
+}
+
+/// A response being read.
+pub struct LeanResponse {
+    /// HTTP status.
+    pub status: u16,
+    headers: Vec<(String, String)>,
+    stream: Option<TcpStream>,
+    buf: BytesMut,
+    body: Body,
+    keep_alive: bool,
+    pool: Arc<Pool>,
+    /// The request was sent again on a fresh connection after a pooled one turned out closed.
+    pub reconnected: bool,
+    /// When the request was written.
+    written: Instant,
+    /// When the bytes of the latest read reached the host (kernel stamp), when known.
+    rx_at: Option<Instant>,
+}
+
+impl LeanClient {
+    /// A client for `url` (`http://host[:port]/path`), sending `headers` with every request
+    /// and keeping at most `max_idle` idle connections (0: a fresh connection per request).
+    pub fn new(
+        url: &str,
+        headers: &[(String, String)],
+        connect_timeout: Duration,
+        max_idle: usize,
+    ) -> Result<LeanClient, String> {
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| "the lean client speaks plain http:// only".to_string())?;
+        let (hostport, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if hostport.is_empty() {
+            return Err("no host in the URL".into());
+        }
+        let addr = if hostport
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            hostport.to_string()
+        } else {
+            format!("{hostport}:80")
+        };
+        let mut head = format!("POST {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\nAccept: text/event-stream, application/json\r\n");
+        for (k, v) in headers {
+            if k.contains(['\r', '\n', ':']) || v.contains(['\r', '\n']) {
+                return Err(format!("header `{k}` is not valid"));
+            }
+            head.push_str(k);
+            head.push_str(": ");
+            head.push_str(v);
+            head.push_str("\r\n");
+        }
+        head.push_str("Content-Length: ");
+        // Before the first request: stamping must be live when its response arrives.
+        // LLMLOAD_KERNEL_STAMPS=off times reads in user space instead (for comparison).
+        let stamps = std::env::var("LLMLOAD_KERNEL_STAMPS").map_or(true, |v| v != "off")
+            && rxstamp::keep_on();
+        Ok(LeanClient {
+            addr,
+            head: Arc::new(head.into_bytes()),
+            connect_timeout,
+            stamps,
+            pool: Arc::new(Pool {
+                idle: Mutex::new(Vec::new()),
+                max_idle,
+            }),
+        })
+    }
+
+    async fn connect(&self) -> Result<TcpStream, LeanError> {
+        let s = tokio::time::timeout(self.connect_timeout, TcpStream::connect(&self.addr))
+            .await
+            .map_err(|_| LeanError::new(LeanErrorKind::Connect, "connect timed out"))?
+            .map_err(|e| {
+                LeanError::new(
+                    LeanErrorKind::Connect,
+                    format!("connect to {}: {e}", self.addr),
+                )
+            })?;
+        let _ = s.set_nodelay(true);
+        if self.stamps {
+            rxstamp::enable(&s);
+        }
+        Ok(s)
+    }
+
+    /// Sends one request and reads the response head. A pooled connection that the server had
+    /// closed (no response byte came back) is retried once on a fresh connection: the server
+    /// never saw that request.
+    pub async fn send(&self, body: &[u8]) -> Result<LeanResponse, LeanError> {
+        let pooled = self.pool.idle.lock().ok().and_then(|mut v| v.pop());
+        let mut reconnected = false;
+        if let Some(s) = pooled {
+            match self.exchange(s, body).await {
+                Ok(r) => return Ok(r),
+                Err((false, _)) => reconnected = true,
+                Err((true, e)) => return Err(e),
+            }
+        }
+        let s = self.connect().await?;
+        let mut r = self.exchange(s, body).await.map_err(|(_, e)| e)?;
+        r.reconnected = reconnected;
+        Ok(r)
+    }
+
+    /// Err((true, e)) when the server had answered something (do not retry).
+    async fn exchange(
+        &self,
+        mut s: TcpStream,
+        body: &[u8],
+    ) -> Result<LeanResponse, (bool, LeanError)> {
+        let mut req = Vec::with_capacity(self.head.len() + 32 + body.len());
+        req.extend_from_slice(&self.head);
+        req.extend_from_slice(body.len().to_string().as_bytes());
+        req.extend_from_slice(b"\r\n\r\n");
+        req.extend_from_slice(body);
+        if let Err(e) = s.write_all(&req).await {
+            return Err((
+                false,
+                LeanError::new(LeanErrorKind::Io, format!("write: {e}")),
+            ));
+        }
+        let written = Instant::now();
+        let mut rx_at = None;
+        let mut buf = BytesMut::with_capacity(16 * 1024);
+        loop {
+            let n = match rxstamp::read(&s, &mut buf, written).await {
+                Ok(r) => {
+                    rx_at = r.at.or(rx_at);
+                    r.n
+                }
+                Err(e) => {
+                    return Err((
+                        !buf.is_empty(),
+                        LeanError::new(LeanErrorKind::Io, format!("read: {e}")),
+                    ))
+                }
+            };
+            if n == 0 {
+                // Blank lines before a status line are not an answer (RFC 9112 §2.2).
+                let answered = buf.iter().any(|b| !b.is_ascii_whitespace());
+                return Err((
+                    answered,
+                    LeanError::new(
+                        LeanErrorKind::Io,
+                        "the server closed the connection before a response",
+                    ),
+                ));
+            }
+            let mut hs = [httparse::EMPTY_HEADER; 64];
+            let mut resp = httparse::Response::new(&mut hs);
+            match resp.parse(&buf) {
+                Ok(httparse::Status::Complete(len)) => {
+                    let status = resp.code.unwrap_or(0);
+                    let headers: Vec<(String, String)> = resp
+                        .headers
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.name.to_ascii_lowercase(),
+                                String::from_utf8_lossy(h.value).trim().to_string(),
+                            )
+                        })
+                        .collect();
+                    let get = |n: &str| {
+                        headers
+                            .iter()
+                            .find(|(k, _)| k == n)
+                            .map(|(_, v)| v.as_str())
+                    };
+                    let chunked = get("transfer-encoding")
+                        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+                    let close = get("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+                    let body = if chunked {
+                        Body::Chunked {
+                            left: 0,
+                            crlf: false,
+                        }
+                    } else if let Some(n) =
+                        get("content-length").and_then(|v| v.parse::<usize>().ok())
+                    {
+                        if n == 0 {
+                            Body::Done
+                        } else {
+                            Body::Length(n)
+                        }
+                    } else if status == 204 || status == 304 || (100..200).contains(&status) {
+                        Body::Done
+                    } else {
+                        Body::UntilClose
+                    };
+                    buf.advance(len);
+                    return Ok(LeanResponse {
+                        status,
+                        keep_alive: !close && body != Body::UntilClose,
+                        headers,
+                        stream: Some(s),
+                        buf,
+                        body,
+                        pool: self.pool.clone(),
+                        reconnected: false,
+                        written,
+                        rx_at,
+                    });
+                }
+                Ok(httparse::Status::Partial) => {
+                    if buf.len() > MAX_HEAD {
+                        return Err((
+                            true,
+                            LeanError::new(LeanErrorKind::Protocol, "response head too large"),
+                        ));
+                    }
+                }
+                Err(e) => {
+                    return Err((
+                        true,
+                        LeanError::new(
+                            LeanErrorKind::Protocol,
+                            format!("not an HTTP/1.1 response: {e}"),
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+impl LeanResponse {
+    /// A response header (name lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// When the bytes of the latest read reached this host, as the kernel stamped them; None
+    /// when the system does not stamp (the caller's clock then stands in).
+    pub fn rx_at(&self) -> Option<Instant> {
+        self.rx_at
+    }
+
+    async fn fill(&mut self) -> Result<usize, LeanError> {
+        let Some(s) = self.stream.as_ref() else {
+            return Ok(0);
+        };
+        let floor = self.rx_at.unwrap_or(self.written);
+        let r = rxstamp::read(s, &mut self.buf, floor)
+            .await
+            .map_err(|e| LeanError::new(LeanErrorKind::Io, format!("read: {e}")))?;
+        if r.at.is_some() {
+            self.rx_at = r.at;
+        }
+        Ok(r.n)
+    }
+
+    /// The next piece of body, as soon as the socket has some; None at the end of the body.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, LeanError> {
+        loop {
+            match self.body {
+                Body::Done => return Ok(None),
+                Body::Length(left) => {
+                    if !self.buf.is_empty() {
+                        let n = left.min(self.buf.len());
+                        let out = self.buf.split_to(n).freeze();
+                        self.body = if n == left {
+                            Body::Done
+                        } else {
+                            Body::Length(left - n)
+                        };
+                        return Ok(Some(out));
+                    }
+                    if self.fill().await? == 0 {
+                        return Err(LeanError::new(
+                            LeanErrorKind::Io,
+                            "the connection closed mid-body",
+                        ));
+                    }
+                }
+                Body::UntilClose => {
+                    if !self.buf.is_empty() {
+                        return Ok(Some(self.buf.split().freeze()));
+                    }
+                    if self.fill().await? == 0 {
+                        self.body = Body::Done;
+                        return Ok(None);
+                    }
+                }
+                Body::Chunked { left, crlf } => {
+                    if left > 0 {
+                        if !self.buf.is_empty() {
+                            let n = left.min(self.buf.len());
+                            let out = self.buf.split_to(n).freeze();
+                            self.body = Body::Chunked {
+                                left: left - n,
+                                crlf: n == left,
+                            };
+                            return Ok(Some(out));
+                        }
+                    } else if crlf {
+                        if self.buf.len() >= 2 {
+                            if &self.buf[..2] != b"\r\n" {
+                                return Err(LeanError::new(
+                                    LeanErrorKind::Protocol,
+                                    "bad chunk terminator",
+                                ));
+                            }
+                            self.buf.advance(2);
+                            self.body = Body::Chunked {
+                                left: 0,
+                                crlf: false,
+                            };
+                            continue;
+                        }
+                    } else if let Some(pos) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                        let line = &self.buf[..pos];
+                        let hex = line.split(|&b| b == b';').next().unwrap_or(b"");
+                        let size = std::str::from_utf8(hex)
+                            .ok()
+                            .and_then(|h| usize::from_str_radix(h.trim(), 16).ok())
+                            .ok_or_else(|| {
+                                LeanError::new(LeanErrorKind::Protocol, "bad chunk size line")
+                            })?;
+                        self.buf.advance(pos + 2);
+                        if size == 0 {
+                            // The last chunk is followed by trailers (rare) and an empty line.
+                            // Read through it: a connection pooled with that line still unread
+                            // would hand it to the next request as the start of its response.
+                            loop {
+                                if self.buf.starts_with(b"\r\n") {
+                                    self.buf.advance(2);
+                                    break;
+                                }
+                                if let Some(p) = self.buf.windows(4).position(|w| w == b"\r\n\r\n")
+                                {
+                                    self.buf.advance(p + 4);
+                                    break;
+                                }
+                                if self.buf.len() > 8 * 1024
+                                    || !matches!(self.fill().await, Ok(n) if n > 0)
+                                {
+                                    // Trailers too long, or the server closed: the body is
+                                    // complete, but this connection is not reusable.
+                                    self.keep_alive = false;
+                                    break;
+                                }
+                            }
+                            self.body = Body::Done;
+                            return Ok(None);
+                        }
+                        self.body = Body::Chunked {
+                            left: size,
+                            crlf: false,
+                        };
+                        continue;
+                    } else if self.buf.len() > 1024 {
+                        return Err(LeanError::new(
+                            LeanErrorKind::Protocol,
+                            "chunk size line too long",
+                        ));
+                    }
+                    if self.fill().await? == 0 {
+                        return Err(LeanError::new(
+                            LeanErrorKind::Io,
+                            "the connection closed mid-body",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for LeanResponse {
+    fn drop(&mut self) {
+        // Only a fully read, keep-alive response with nothing left over returns its connection.
+        if self.body == Body::Done && self.keep_alive && self.buf.is_empty() {
+            if let (Some(s), Ok(mut idle)) = (self.stream.take(), self.pool.idle.lock()) {
+                if idle.len() < self.pool.max_idle {
+                    idle.push(s);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    async fn serve_once(reply: &'static [u8]) -> String {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = l.local_addr().expect("addr");
+        tokio::spawn(async move {
+            if let Ok((mut s, _)) = l.accept().await {
+                let mut buf = vec![0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                // Write in small pieces, splitting chunk framing, to exercise the parser.
+                for part in reply.chunks(7) {
+                    let _ = s.write_all(part).await;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        });
+        format!("http://{addr}/v1/chat/completions")
+    }
+
+    async fn body_of(r: &mut LeanResponse) -> Result<Vec<u8>, LeanError> {
+        let mut out = Vec::new();
+        while let Some(c) = r.chunk().await? {
+            out.extend_from_slice(&c);
+        }
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn chunked_body_split_anywhere() {
+        let url = serve_once(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndata: \r\n4;ext=1\r\nabc\n\r\n0\r\n\r\n").await;
+        let c = LeanClient::new(&url, &[], Duration::from_secs(2), 4).expect("client");
+        let mut r = tokio::time::timeout(Duration::from_secs(5), c.send(b"{}"))
+            .await
+            .expect("in time")
+            .expect("response");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), Some("text/event-stream"));
+        assert_eq!(body_of(&mut r).await.expect("body"), b"data: abc\n");
+    }
+
+    #[tokio::test]
+    async fn sized_and_close_delimited_bodies() {
+        let url = serve_once(
+            b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 2\r\nContent-Length: 5\r\n\r\nhello",
+        )
+        .await;
+        let c = LeanClient::new(&url, &[], Duration::from_secs(2), 4).expect("client");
+        let mut r = c.send(b"{}").await.expect("response");
+        assert_eq!((r.status, r.header("retry-after")), (429, Some("2")));
+        assert_eq!(body_of(&mut r).await.expect("body"), b"hello");
+        let url = serve_once(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil close").await;
+        let c = LeanClient::new(&url, &[], Duration::from_secs(2), 4).expect("client");
+        let mut r = c.send(b"{}").await.expect("response");
+        assert_eq!(body_of(&mut r).await.expect("body"), b"until close");
+    }
+
+    #[tokio::test]
+    async fn truncated_chunked_body_is_an_io_error_and_garbage_is_a_protocol_error() {
+        let url =
+            serve_once(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nonly-part")
+                .await;
+        let c = LeanClient::new(&url, &[], Duration::from_secs(2), 4).expect("client");
+        let mut r = c.send(b"{}").await.expect("response");
+        assert_eq!(
+            body_of(&mut r).await.expect_err("cut").kind,
+            LeanErrorKind::Io
+        );
+        let url = serve_once(b"SSH-2.0-OpenSSH\r\n\r\n").await;
+        let c = LeanClient::new(&url, &[], Duration::from_secs(2), 4).expect("client");
+        assert_eq!(
+            c.send(b"{}").await.err().map(|e| e.kind),
+            Some(LeanErrorKind::Protocol)
+        );
+    }
+
+    #[test]
+    fn only_plain_http_and_no_header_injection() {
+        assert!(LeanClient::new("https://x/v1", &[], Duration::from_secs(1), 4).is_err());
+        let bad = vec![("X-A".to_string(), "v\r\nInjected: 1".to_string())];
+        assert!(LeanClient::new("http://127.0.0.1:1/v1", &bad, Duration::from_secs(1), 4).is_err());
+    }
+}

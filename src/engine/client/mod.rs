@@ -1,0 +1,1101 @@
+//! One HTTP request to an OpenAI-compatible endpoint, timed and classified.
+//!
+//! Owns the HTTP client per target (pool, timeouts, headers, credentials), the request body,
+//! incremental SSE reading ([`sse`]), event decoding ([`wire`]), and turning whatever the
+//! server does into an [`Outcome`] on a [`RequestRecord`]. It never panics on server data and
+//! never puts credentials in an error or record.
+
+pub mod lean;
+mod scan;
+pub mod sse;
+pub mod wire;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use tokio::time::{timeout_at, Instant};
+
+use crate::config::plan::Timeouts;
+use crate::config::scenario::EndpointKind;
+use crate::config::tokens;
+use crate::core::record::{Outcome, RequestRecord, TokenSource};
+
+/// Default largest response body accepted before the request is classified `too_large`
+/// (see [`TargetClient::with_max_response_bytes`]).
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// Largest single SSE line or event (never more than the response cap): an endless line
+/// cannot grow memory past this.
+pub const MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
+/// Largest error body read for a non-2xx response.
+const MAX_ERROR_BODY: usize = 16 * 1024;
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The environment variable named by `api_key_env` is not set.
+    #[error("target `{target}`: environment variable {var} is not set (it must hold the API key)")]
+    MissingKey {
+        /// Target name.
+        target: String,
+        /// Variable name.
+        var: String,
+    },
+    /// The key or a header is not a valid header value.
+    #[error("target `{target}`: {what} is not a valid HTTP header value")]
+    BadHeader {
+        /// Target name.
+        target: String,
+        /// Which header (never its value).
+        what: String,
+    },
+    /// reqwest refused the configuration.
+    #[error("target `{target}`: cannot build the HTTP client: {message}")]
+    Build {
+        /// Target name.
+        target: String,
+        /// reqwest's message.
+        message: String,
+    },
+}
+
+/// A monotonic clock anchored at the run's start.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// The run's start instant.
+    pub start: Instant,
+}
+
+impl Clock {
+    /// Microseconds since start (0 for instants before it).
+    pub fn us(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.start).as_micros() as u64
+    }
+
+    /// The instant `us` microseconds after start.
+    pub fn at(&self, us: u64) -> Instant {
+        self.start + Duration::from_micros(us)
+    }
+}
+
+/// The HTTP side of one target.
+#[derive(Debug, Clone)]
+pub struct TargetClient {
+    http: reqwest::Client,
+    /// The same client without a connection pool: re-sends after a stale pooled connection.
+    fresh: reqwest::Client,
+    url: String,
+    timeouts: Timeouts,
+    stream: bool,
+    lean: Option<lean::LeanClient>,
+    max_response: usize,
+    retry: Option<RetryPolicy>,
+    secret: Option<Secret>,
+}
+
+/// The API key, kept only to scrub it from anything the server sends back; never printed.
+#[derive(Clone)]
+struct Secret(std::sync::Arc<str>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Secret {
+    /// Replaces every occurrence of the key (with its `Bearer ` prefix, if present) in `s`.
+    fn scrub(&self, s: &mut String) {
+        if !self.0.is_empty() && s.contains(&*self.0) {
+            *s = s
+                .replace(&format!("Bearer {}", self.0), "<redacted>")
+                .replace(&*self.0, "<redacted>");
+        }
+    }
+}
+
+/// Client back-off on HTTP 429 (off unless set with [`TargetClient::with_retry_on_429`]).
+///
+/// A 429 is sent again after the server's `Retry-After` (or, without one, 250 ms doubling
+/// per retry), capped at `max_wait`, at most `max_retries` times and never past the total
+/// timeout. Nothing is hidden: the record counts the retries and the time waited, its
+/// send time stays the first attempt's, and every latency includes the waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Longest single wait.
+    pub max_wait: Duration,
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (0-based) given the server's `Retry-After`.
+    pub fn wait(&self, retry: u32, retry_after_s: Option<f64>) -> Duration {
+        let wanted = match retry_after_s {
+            Some(s) if s.is_finite() && s >= 0.0 => {
+                Duration::try_from_secs_f64(s).unwrap_or(self.max_wait)
+            }
+            _ => Duration::from_millis(250).saturating_mul(1u32 << retry.min(16)),
+        };
+        wanted.min(self.max_wait)
+    }
+}
+
+/// Extra header names whose values are treated as credentials (never printed by reqwest's
+/// Debug output, marked sensitive for HTTP/2 header compression).
+fn looks_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "auth",
+        "key",
+        "token",
+        "secret",
+        "cookie",
+        "password",
+        "signature",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
+/// Settings for [`TargetClient::new`].
+#[derive(Debug, Clone)]
+pub struct ClientSettings<'a> {
+    /// Target name (for messages).
+    pub name: &'a str,
+    /// Base URL without trailing slash.
+    pub base_url: &'a str,
+    /// API key, already read from the environment.
+    pub api_key: Option<String>,
+    /// Extra headers.
+    pub headers: &'a [(String, String)],
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// Idle connections kept per host.
+    pub pool_max_idle: usize,
+    /// HTTP version choice.
+    pub http: crate::config::scenario::HttpVersion,
+    /// Extra CA certificates (PEM).
+    pub ca_bundle: Option<&'a [u8]>,
+    /// Accept any certificate.
+    pub insecure: bool,
+    /// Use the lean HTTP/1.1 transport (plain http only; the scenario's `client`, resolved by
+    /// the plan).
+    pub lean: bool,
+    /// Endpoint family.
+    pub endpoint: EndpointKind,
+    /// Streaming.
+    pub stream: bool,
+}
+
+impl TargetClient {
+    /// Builds the client. The key goes into a sensitive default header and nowhere else.
+    pub fn new(s: ClientSettings<'_>) -> Result<TargetClient, ClientError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(key) = &s.api_key {
+            let mut v = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+                ClientError::BadHeader {
+                    target: s.name.to_string(),
+                    what: "the API key".into(),
+                }
+            })?;
+            v.set_sensitive(true);
+            headers.insert(AUTHORIZATION, v);
+        }
+        for (k, v) in s.headers {
+            let name =
+                HeaderName::from_bytes(k.as_bytes()).map_err(|_| ClientError::BadHeader {
+                    target: s.name.to_string(),
+                    what: format!("header `{k}`"),
+                })?;
+            let mut value = HeaderValue::from_str(v).map_err(|_| ClientError::BadHeader {
+                target: s.name.to_string(),
+                what: format!("header `{k}`"),
+            })?;
+            value.set_sensitive(looks_secret(k));
+            headers.insert(name, value);
+        }
+        // `idle`: idle connections kept per host; 0 gives a client whose every request opens a
+        // fresh connection (used to re-send after a pooled connection turned out closed).
+        let build = |idle: usize| -> Result<reqwest::Client, ClientError> {
+            let mut b = reqwest::Client::builder()
+                .default_headers(headers.clone())
+                .connect_timeout(s.timeouts.connect)
+                .pool_max_idle_per_host(idle)
+                .tcp_nodelay(true);
+            b = match s.http {
+                crate::config::scenario::HttpVersion::Auto => b,
+                crate::config::scenario::HttpVersion::Http1 => b.http1_only(),
+                crate::config::scenario::HttpVersion::Http2 => b.http2_prior_knowledge(),
+            };
+            if let Some(pem) = s.ca_bundle {
+                let certs =
+                    reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ClientError::Build {
+                        target: s.name.to_string(),
+                        message: format!("tls.ca_bundle: {}", e.without_url()),
+                    })?;
+                for c in certs {
+                    b = b.add_root_certificate(c);
+                }
+            }
+            if s.insecure {
+                b = b.danger_accept_invalid_certs(true);
+            }
+            b.build().map_err(|e| ClientError::Build {
+                target: s.name.to_string(),
+                message: e.without_url().to_string(),
+            })
+        };
+        let http = build(s.pool_max_idle)?;
+        let fresh = build(0)?;
+        let path = match s.endpoint {
+            EndpointKind::Chat => "/chat/completions",
+            EndpointKind::Completions => "/completions",
+        };
+        let url = format!("{}{}", s.base_url, path);
+        let lean = if s.lean {
+            let mut hs: Vec<(String, String)> = s.headers.to_vec();
+            if let Some(key) = &s.api_key {
+                hs.push(("Authorization".into(), format!("Bearer {key}")));
+            }
+            Some(
+                lean::LeanClient::new(&url, &hs, s.timeouts.connect, s.pool_max_idle).map_err(
+                    |message| ClientError::Build {
+                        target: s.name.to_string(),
+                        message: format!("client = \"lean\": {message}"),
+                    },
+                )?,
+            )
+        } else {
+            None
+        };
+        Ok(TargetClient {
+            http,
+            fresh,
+            url,
+            timeouts: s.timeouts,
+            stream: s.stream,
+            lean,
+            max_response: MAX_RESPONSE_BYTES,
+            retry: None,
+            secret: s
+                .api_key
+                .as_deref()
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(|k| Secret(k.into())),
+        })
+    }
+
+    /// Sets the largest response body accepted (default [`MAX_RESPONSE_BYTES`], at least
+    /// 1 KiB); a larger one ends the request as `too_large` as soon as the cap is passed,
+    /// without reading the rest. A single SSE line or event is also capped at
+    /// [`MAX_EVENT_BYTES`] (or this, if smaller).
+    pub fn with_max_response_bytes(mut self, bytes: usize) -> TargetClient {
+        self.max_response = bytes.max(1024);
+        self
+    }
+
+    /// Turns on client back-off on HTTP 429 (see [`RetryPolicy`]); `None` turns it off.
+    pub fn with_retry_on_429(mut self, policy: Option<RetryPolicy>) -> TargetClient {
+        self.retry = policy.filter(|p| p.max_retries > 0);
+        self
+    }
+
+    /// Sends one request and fills the record's timing, tokens and outcome. `t_send_us` must
+    /// already be set by the caller; `rec.t_end_us` is set here.
+    ///
+    /// Whatever the server sends back that lands on the record (an error message, the
+    /// response id, the finish reason) has the API key scrubbed from it: a hostile or
+    /// careless server that echoes the key cannot put it in a result, record or log.
+    pub async fn execute(&self, clock: &Clock, body: Bytes, rec: &mut RequestRecord) {
+        self.execute_inner(clock, body, rec).await;
+        if let Some(secret) = &self.secret {
+            for text in [&mut rec.error, &mut rec.response_id, &mut rec.finish_reason]
+                .into_iter()
+                .flatten()
+            {
+                secret.scrub(text);
+            }
+        }
+    }
+
+    async fn execute_inner(&self, clock: &Clock, body: Bytes, rec: &mut RequestRecord) {
+        let t_send = clock.at(rec.t_send_us.unwrap_or_default());
+        let total_deadline = t_send + self.timeouts.total;
+        let mut attempt_start = t_send;
+        loop {
+            let first_deadline = (attempt_start + self.timeouts.first_token).min(total_deadline);
+            let Some(resp) = self
+                .attempt(clock, rec, body.clone(), first_deadline, total_deadline)
+                .await
+            else {
+                return;
+            };
+            if resp.status() == 429 {
+                if let Some(wait) = self.backoff(rec, &resp, total_deadline) {
+                    // Drop this response (its connection is not reused mid-body) and wait.
+                    drop(resp);
+                    tokio::time::sleep(wait).await;
+                    rec.retries += 1;
+                    rec.backoff_us += wait.as_micros() as u64;
+                    attempt_start = Instant::now();
+                    continue;
+                }
+            }
+            return self
+                .read_response(clock, rec, resp, first_deadline, total_deadline)
+                .await;
+        }
+    }
+
+    /// The wait before sending a 429'd request again, or None to give up (back-off off,
+    /// retries used up, or the wait would pass the total deadline).
+    fn backoff(
+        &self,
+        rec: &RequestRecord,
+        resp: &Resp,
+        total_deadline: Instant,
+    ) -> Option<Duration> {
+        let policy = self.retry?;
+        if rec.retries >= policy.max_retries {
+            return None;
+        }
+        let wait = policy.wait(rec.retries, retry_after(resp));
+        (Instant::now() + wait < total_deadline).then_some(wait)
+    }
+
+    /// One attempt up to the response head; None when it failed (the record is finished).
+    async fn attempt(
+        &self,
+        clock: &Clock,
+        rec: &mut RequestRecord,
+        body: Bytes,
+        first_deadline: Instant,
+        total_deadline: Instant,
+    ) -> Option<Resp> {
+        let resp = if let Some(lean) = &self.lean {
+            match timeout_at(first_deadline, lean.send(&body)).await {
+                Err(_) => {
+                    header_timeout(clock, rec, first_deadline, total_deadline);
+                    return None;
+                }
+                Ok(Err(e)) => {
+                    let outcome = match e.kind {
+                        lean::LeanErrorKind::Connect => Outcome::Connect,
+                        lean::LeanErrorKind::Io => Outcome::StreamCut,
+                        lean::LeanErrorKind::Protocol => Outcome::MalformedChunk,
+                    };
+                    finish_err(clock, rec, outcome, &e.message);
+                    return None;
+                }
+                Ok(Ok(r)) => {
+                    rec.reconnects += r.reconnected as u32;
+                    Resp::Lean(r)
+                }
+            }
+        } else {
+            Resp::Std(
+                self.send_std(clock, rec, body, first_deadline, total_deadline)
+                    .await?,
+            )
+        };
+        Some(resp)
+    }
+
+    /// Reads and classifies a response whose head has arrived.
+    async fn read_response(
+        &self,
+        clock: &Clock,
+        rec: &mut RequestRecord,
+        resp: Resp,
+        first_deadline: Instant,
+        total_deadline: Instant,
+    ) {
+        let t_headers = resp.rx_time().unwrap_or_else(Instant::now);
+        rec.t_headers_us = Some(clock.us(t_headers));
+        let status = resp.status();
+        rec.status = Some(status);
+        if !(200..300).contains(&status) {
+            return self.http_error(clock, rec, resp, first_deadline).await;
+        }
+        let is_sse = resp
+            .header("content-type")
+            .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+        if self.stream && is_sse {
+            self.read_stream(clock, rec, resp, first_deadline, total_deadline)
+                .await
+        } else {
+            self.read_whole(clock, rec, resp, first_deadline).await
+        }
+    }
+
+    /// The default (reqwest) transport up to the response head; None when the request already
+    /// failed (the record is then finished).
+    async fn send_std(
+        &self,
+        clock: &Clock,
+        rec: &mut RequestRecord,
+        body: Bytes,
+        first_deadline: Instant,
+        total_deadline: Instant,
+    ) -> Option<reqwest::Response> {
+        let resp = loop {
+            let client = if rec.reconnects == 0 {
+                &self.http
+            } else {
+                &self.fresh
+            };
+            let req = client.post(&self.url).body(body.clone());
+            let r = timeout_at(first_deadline, req.send()).await;
+            // A pooled connection the server had already closed (llama-server closes after
+            // every streamed response while advertising keep-alive) fails before any response
+            // byte: the server never saw the request. Send it again on a fresh connection, a
+            // bounded number of times, and count it on the record.
+            if let Ok(Err(e)) = &r {
+                if rec.reconnects < MAX_RECONNECTS && closed_before_response(e) {
+                    rec.reconnects += 1;
+                    continue;
+                }
+            }
+            break r;
+        };
+        let resp = match resp {
+            Err(_) => {
+                header_timeout(clock, rec, first_deadline, total_deadline);
+                return None;
+            }
+            Ok(Err(e)) => {
+                let outcome = if e.is_timeout() {
+                    Outcome::TimeoutHeaders
+                } else if is_tls_error(&e) {
+                    Outcome::Tls
+                } else if e.is_connect() {
+                    Outcome::Connect
+                } else {
+                    Outcome::StreamCut
+                };
+                finish_err(clock, rec, outcome, &describe(&e));
+                return None;
+            }
+            Ok(Ok(r)) => r,
+        };
+        Some(resp)
+    }
+
+    async fn http_error(
+        &self,
+        clock: &Clock,
+        rec: &mut RequestRecord,
+        mut resp: Resp,
+        deadline: Instant,
+    ) {
+        let status = resp.status();
+        rec.retry_after_s = retry_after(&resp);
+        let mut body = Vec::new();
+        while body.len() < MAX_ERROR_BODY {
+            match timeout_at(deadline, resp.chunk()).await {
+                Ok(Ok(Some(c))) => body.extend_from_slice(&c),
+                _ => break,
+            }
+        }
+        let mut sink = String::new();
+        let detail = match wire::decode_full_response(&body, &mut sink) {
+            Ok(wire::StreamEvent::Error(e)) => truncate(&e.message, 200),
+            _ => {
+                let text = String::from_utf8_lossy(&body);
+                truncate(text.trim(), 120)
+            }
+        };
+        rec.outcome = match status {
+            429 => Outcome::RateLimited,
+            400..=499 => Outcome::Http4xx,
+            500..=599 => Outcome::Http5xx,
+            _ => Outcome::HttpOther,
+        };
+        rec.error = Some(format!("HTTP {status}: {detail}"));
+        rec.t_end_us = clock.us(Instant::now());
+    }
+
+    async fn read_whole(
+        &self,
+        clock: &Clock,
+        rec: &mut RequestRecord,
+        mut resp: Resp,
+        deadline: Instant,
+    ) {
+        let streaming_expected = self.stream;
+        let mut body = Vec::new();
+        loop {
+            match timeout_at(deadline, resp.chunk()).await {
+                Err(_) => {
+                    let total = clock.at(rec.t_send_us.unwrap_or_default()) + self.timeouts.total;
+                    let outcome = if deadline >= total {
+                        Outcome::TimeoutTotal
+                    } else {
+                        Outcome::TimeoutFirstToken
+                    };
+                    return finish_err(
+                        clock,
+                        rec,
+                        outcome,
+                        "response body not complete before the timeout",
+                    );
+                }
+                Ok(Err(e)) => return finish_err(clock, rec, Outcome::StreamCut, &e),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(c))) => {
+                    if body.len() + c.len() > self.max_response {
+                        return finish_err(
+                            clock,
+                            rec,
+                            Outcome::TooLarge,
+                            "response exceeded the size cap",
+                        );
+                    }
+                    body.extend_from_slice(&c);
+                }
+            }
+        }
+        let t_end = resp.rx_time().unwrap_or_else(Instant::now);
+        let t_us = clock.us(t_end);
+        rec.t_end_us = t_us;
+        let mut text = String::new();
+        match wire::decode_full_response(&body, &mut text) {
+            Ok(wire::StreamEvent::Delta(d)) => {
+                if streaming_expected {
+                    rec.outcome = Outcome::NotSse;
+                    rec.error = Some("a streaming request got a non-SSE response".into());
+                } else {
+                    rec.outcome = Outcome::Ok;
+                }
+                if d.carries_output() {
+                    rec.t_first_us = Some(t_us);
+                    rec.t_last_us = Some(t_us);
+                    rec.output_events = 1;
+                    rec.first_event_bytes =
+                        (d.answer_bytes + d.reasoning_bytes + d.tool_bytes) as u32;
+                }
+                if d.carries_answer() {
+                    rec.t_first_answer_us = Some(t_us);
+                }
+                rec.finish_reason = d.finish_reason.clone();
+                rec.response_id = d.id.clone();
+                apply_usage(rec, d.usage.as_ref(), text);
+            }
+            Ok(wire::StreamEvent::Error(e)) => {
+                rec.outcome = Outcome::ErrorEvent;
+                rec.error = Some(truncate(&e.message, 200));
+            }
+            Ok(wire::StreamEvent::Done) | Err(_) => {
+                rec.outcome = if streaming_expected {
+                    Outcome::NotSse
+                } else {
+                    Outcome::MalformedChunk
+                };
+                rec.error = Some("the response body is not an OpenAI completion".into());
+            }
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        clock: &Clock,
+        rec: &mut RequestRecord,
+        mut resp: Resp,
+        first_deadline: Instant,
+        total_deadline: Instant,
+    ) {
+        let mut parser = sse::SseParser::new(self.max_response.min(MAX_EVENT_BYTES));
+        let mut st = StreamState::default();
+        let mut received = 0usize;
+        // One timer for the whole stream, re-armed lazily: armed at the first-token deadline,
+        // then once at the first output (last event + idle, capped by the total); after that,
+        // only when it fires is the real deadline computed and the timer moved — re-arming it
+        // on every event would cost a timer-wheel update per token. `chunk()` is cancel-safe,
+        // so losing the race to the timer loses no data.
+        let timer = tokio::time::sleep_until(first_deadline);
+        tokio::pin!(timer);
+        let mut idle_armed = false;
+        // When the body's end reached this host, for a stream that ended normally.
+        let mut end_at = None;
+        let outcome = loop {
+            let next = tokio::select! {
+                biased;
+                c = resp.chunk() => Some(c),
+                _ = &mut timer => None,
+            };
+            let Some(next) = next else {
+                let deadline = match st.last {
+                    None => first_deadline,
+                    Some(last) => (last + self.timeouts.idle).min(total_deadline),
+                };
+                if Instant::now() < deadline {
+                    timer.as_mut().reset(deadline);
+                    continue;
+                }
+                let (outcome, why) = if deadline >= total_deadline {
+                    (
+                        Outcome::TimeoutTotal,
+                        "the request took longer than the total timeout",
+                    )
+                } else if st.last.is_none() {
+                    (
+                        Outcome::TimeoutFirstToken,
+                        "no output before the first-token timeout",
+                    )
+                } else {
+                    (
+                        Outcome::TimeoutIdle,
+                        "the stream went silent for the idle timeout",
+                    )
+                };
+                st.error = Some(why.into());
+                break outcome;
+            };
+            let chunk = match next {
+                Err(e) => {
+                    st.error = Some(e);
+                    break Outcome::StreamCut;
+                }
+                Ok(None) => {
+                    let t = resp.rx_time().unwrap_or_else(Instant::now);
+                    end_at = Some(t);
+                    parser.finish(|ev| st.on_event(clock, ev.data, t));
+                    break st.end_outcome();
+                }
+                Ok(Some(c)) => c,
+            };
+            // When the bytes reached this host (the kernel's stamp) where known: the time the
+            // event loop took to get to them is the generator's, not the endpoint's.
+            let now = resp.rx_time().unwrap_or_else(Instant::now);
+            received += chunk.len();
+            if received > self.max_response {
+                st.error = Some("response exceeded the size cap".into());
+                break Outcome::TooLarge;
+            }
+            if parser
+                .feed(&chunk, |ev| st.on_event(clock, ev.data, now))
+                .is_err()
+            {
+                st.error = Some("an SSE event exceeded the size cap".into());
+                break Outcome::TooLarge;
+            }
+            if st.error_event {
+                break Outcome::ErrorEvent;
+            }
+            if !idle_armed {
+                if let Some(last) = st.last {
+                    // The first output came: from now on the deadline is last event + idle,
+                    // which only moves later, so the lazy re-arm above is never late.
+                    timer
+                        .as_mut()
+                        .reset((last + self.timeouts.idle).min(total_deadline));
+                    idle_armed = true;
+                }
+            }
+        };
+        rec.t_end_us = clock.us(end_at.unwrap_or_else(Instant::now));
+        rec.outcome = outcome;
+        rec.t_first_us = st.first.map(|t| clock.us(t));
+        rec.t_first_answer_us = st.first_answer.map(|t| clock.us(t));
+        rec.t_last_us = st.last.map(|t| clock.us(t));
+        rec.output_events = st.events;
+        rec.first_event_bytes = st.first_bytes;
+        rec.gaps = std::mem::take(&mut st.gaps);
+        rec.response_id = st.id.take();
+        rec.finish_reason = st.finish_reason.take();
+        if rec.error.is_none() {
+            rec.error = st.error.take();
+        }
+        apply_usage(rec, st.usage.as_ref(), std::mem::take(&mut st.text));
+        if outcome == Outcome::TooLarge && rec.untokenized_output.is_some() {
+            // Up to the whole size cap of text: not worth a tokenizer pass for a request
+            // that failed. Count the events instead (the source says so).
+            rec.untokenized_output = None;
+            rec.output_text = None;
+            rec.output_tokens = Some(u64::from(rec.output_events));
+            rec.output_tokens_source = Some(TokenSource::Events);
+        }
+    }
+}
+
+/// A response from either transport.
+enum Resp {
+    Std(reqwest::Response),
+    Lean(lean::LeanResponse),
+}
+
+impl Resp {
+    fn status(&self) -> u16 {
+        match self {
+            Resp::Std(r) => r.status().as_u16(),
+            Resp::Lean(r) => r.status,
+        }
+    }
+
+    /// A header by lower-case name.
+    fn header(&self, name: &str) -> Option<String> {
+        match self {
+            Resp::Std(r) => r
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from),
+            Resp::Lean(r) => r.header(name).map(String::from),
+        }
+    }
+
+    /// When the latest bytes read reached this host, when the transport knows (kernel stamps
+    /// on the lean client under Linux).
+    fn rx_time(&self) -> Option<Instant> {
+        match self {
+            Resp::Std(_) => None,
+            Resp::Lean(r) => r.rx_at(),
+        }
+    }
+
+    /// The next piece of body; an error is described without credentials.
+    async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
+        match self {
+            Resp::Std(r) => r.chunk().await.map_err(|e| describe(&e)),
+            Resp::Lean(r) => r.chunk().await.map_err(|e| e.message),
+        }
+    }
+}
+
+/// Per-stream state while events arrive.
+#[derive(Default)]
+struct StreamState {
+    first: Option<Instant>,
+    first_answer: Option<Instant>,
+    last: Option<Instant>,
+    events: u32,
+    first_bytes: u32,
+    gaps: Vec<(u32, u32)>,
+    usage: Option<wire::Usage>,
+    finish_reason: Option<String>,
+    id: Option<String>,
+    done: bool,
+    malformed: bool,
+    error_event: bool,
+    error: Option<String>,
+    text: String,
+}
+
+impl StreamState {
+    fn on_event(&mut self, _clock: &Clock, data: &[u8], t: Instant) {
+        if self.done || self.error_event {
+            return;
+        }
+        let want_id = self.id.is_none();
+        match wire::decode_stream_event(data, want_id, &mut self.text) {
+            Ok(wire::StreamEvent::Done) => self.done = true,
+            Ok(wire::StreamEvent::Error(e)) => {
+                self.error_event = true;
+                self.error = Some(format!("error event: {}", truncate(&e.message, 200)));
+            }
+            Ok(wire::StreamEvent::Delta(d)) => {
+                if want_id {
+                    self.id = d.id.clone();
+                }
+                if d.finish_reason.is_some() {
+                    self.finish_reason = d.finish_reason.clone();
+                }
+                if d.usage.is_some() {
+                    self.usage = d.usage.clone();
+                }
+                if d.carries_output() {
+                    let bytes = (d.answer_bytes + d.reasoning_bytes + d.tool_bytes) as u32;
+                    match self.last {
+                        None => {
+                            self.first = Some(t);
+                            self.first_bytes = bytes;
+                        }
+                        Some(prev) => {
+                            let gap = t.saturating_duration_since(prev).as_micros();
+                            self.gaps.push((gap.min(u32::MAX as u128) as u32, bytes));
+                        }
+                    }
+                    if d.carries_answer() && self.first_answer.is_none() {
+                        self.first_answer = Some(t);
+                    }
+                    self.last = Some(t);
+                    self.events += 1;
+                }
+            }
+            Err(e) => {
+                if !self.malformed {
+                    self.error = Some(format!("malformed event: {e}"));
+                }
+                self.malformed = true;
+            }
+        }
+    }
+
+    fn end_outcome(&mut self) -> Outcome {
+        if self.error_event {
+            Outcome::ErrorEvent
+        } else if self.malformed {
+            Outcome::MalformedChunk
+        } else if self.done || self.finish_reason.is_some() {
+            Outcome::Ok
+        } else {
+            self.error = Some("the stream ended without a finish_reason or [DONE]".into());
+            Outcome::Incomplete
+        }
+    }
+}
+
+/// Token counts from the server's usage. Without one, the received text is left on the record
+/// for the caller to count off the async workers (see [`count_output_offline`]).
+fn apply_usage(rec: &mut RequestRecord, usage: Option<&wire::Usage>, text: String) {
+    if let Some(u) = usage {
+        if let Some(n) = u.completion_tokens {
+            rec.output_tokens = Some(n);
+            rec.output_tokens_source = Some(TokenSource::Usage);
+            rec.usage_mismatch = n < rec.output_events as u64;
+        }
+        if let Some(n) = u.prompt_tokens {
+            rec.input_tokens = Some(n);
+            rec.input_tokens_source = Some(TokenSource::Usage);
+        }
+        rec.reasoning_tokens = u.reasoning_tokens;
+        rec.cached_tokens = u.cached_tokens;
+    }
+    if rec.want_text {
+        rec.output_text = Some(text.clone());
+    }
+    if rec.output_tokens.is_none() && rec.output_events > 0 {
+        rec.untokenized_output = Some(text);
+    }
+}
+
+/// Counts output tokens the server did not report: the built-in tokenizer on the received
+/// text, on a blocking thread (building its table or encoding a long text must never stall
+/// the event loop that timestamps other requests), else the number of output events.
+pub async fn count_output_offline(rec: &mut RequestRecord) {
+    let Some(text) = rec.untokenized_output.take() else {
+        return;
+    };
+    let counted = tokio::task::spawn_blocking(move || tokens::count(&text))
+        .await
+        .ok()
+        .flatten();
+    match counted {
+        Some(n) => {
+            rec.output_tokens = Some(n);
+            rec.output_tokens_source = Some(TokenSource::Tokenizer);
+        }
+        None => {
+            rec.output_tokens = Some(rec.output_events as u64);
+            rec.output_tokens_source = Some(TokenSource::Events);
+        }
+    }
+}
+
+/// `Retry-After` of a 429, in seconds: delta-seconds, or an HTTP date (relative to now).
+fn retry_after(resp: &Resp) -> Option<f64> {
+    if resp.status() != 429 {
+        return None;
+    }
+    parse_retry_after(
+        &resp.header("retry-after")?,
+        time::OffsetDateTime::now_utc(),
+    )
+}
+
+fn parse_retry_after(v: &str, now: time::OffsetDateTime) -> Option<f64> {
+    let v = v.trim();
+    if let Ok(s) = v.parse::<f64>() {
+        return (s.is_finite() && s >= 0.0).then_some(s);
+    }
+    let at = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc2822).ok()?;
+    Some((at - now).as_seconds_f64().max(0.0))
+}
+
+/// Whether a failed request failed in the TLS handshake. rustls reports handshake failures
+/// as I/O errors of kind `InvalidData` (TCP connect failures never are); its messages name
+/// certificates or the TLS record layer.
+fn is_tls_error(e: &reqwest::Error) -> bool {
+    use std::error::Error;
+    if !e.is_connect() {
+        return false;
+    }
+    let mut cur: Option<&dyn Error> = e.source();
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::InvalidData {
+                return true;
+            }
+        }
+        let text = err.to_string().to_ascii_lowercase();
+        if [
+            "certificate",
+            "tls",
+            "handshake",
+            "corrupt message",
+            "peer sent no certificates",
+        ]
+        .iter()
+        .any(|w| text.contains(w))
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+fn finish_err(clock: &Clock, rec: &mut RequestRecord, outcome: Outcome, msg: &str) {
+    rec.outcome = outcome;
+    rec.error = Some(msg.to_string());
+    rec.t_end_us = clock.us(Instant::now());
+}
+
+/// reqwest's error chain without the URL (which could carry a key in a query string).
+fn describe(e: &reqwest::Error) -> String {
+    use std::error::Error;
+    let mut s = String::new();
+    let mut cur: Option<&dyn Error> = Some(e);
+    let mut first = true;
+    while let Some(err) = cur {
+        let text = if first {
+            first = false;
+            let mut msg = err.to_string();
+            if let Some(url) = e.url() {
+                msg = msg.replace(url.as_str(), "<url>");
+            }
+            msg
+        } else {
+            err.to_string()
+        };
+        if !s.contains(&text) {
+            if !s.is_empty() {
+                s.push_str(": ");
+            }
+            s.push_str(&text);
+        }
+        cur = err.source();
+    }
+    truncate(&s, 300)
+}
+
+/// Finishes a request whose response head did not come before its deadline: the total
+/// timeout when the first-token deadline was the total one, else the header timeout.
+fn header_timeout(clock: &Clock, rec: &mut RequestRecord, first: Instant, total: Instant) {
+    let outcome = if first == total {
+        Outcome::TimeoutTotal
+    } else {
+        Outcome::TimeoutHeaders
+    };
+    finish_err(
+        clock,
+        rec,
+        outcome,
+        "no response headers before the timeout",
+    );
+}
+
+/// Bound on sending a request again after a pooled connection turned out closed.
+const MAX_RECONNECTS: u32 = 3;
+
+/// Whether a send failed because the connection was closed or reset before any response
+/// came (hyper's "connection closed before message completed", or a reset while waiting for
+/// the response head). Only errors of sending, not of connecting, qualify.
+fn closed_before_response(e: &reqwest::Error) -> bool {
+    if e.is_connect() || e.is_timeout() {
+        return false;
+    }
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() {
+                return true;
+            }
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            );
+        }
+        cur = err.source();
+    }
+    false
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::record::{Outcome, Phase};
+
+    fn rec(events: u32) -> RequestRecord {
+        let mut r = RequestRecord::unsent(0, "m".into(), Phase::Measure, Outcome::Ok, 0, 0);
+        r.output_events = events;
+        r
+    }
+
+    #[test]
+    fn usage_below_the_event_count_is_flagged_and_kept() {
+        let usage = wire::Usage {
+            completion_tokens: Some(2),
+            prompt_tokens: Some(9),
+            ..Default::default()
+        };
+        let mut r = rec(5);
+        apply_usage(&mut r, Some(&usage), String::from("a b c d e"));
+        assert!(r.usage_mismatch);
+        assert_eq!(r.output_tokens, Some(2), "the server's figure is kept");
+        assert_eq!(r.output_tokens_source, Some(TokenSource::Usage));
+        let mut ok = rec(2);
+        apply_usage(&mut ok, Some(&usage), String::new());
+        assert!(!ok.usage_mismatch);
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let now = time::macros::datetime!(2015-10-21 07:27:50 UTC);
+        assert_eq!(parse_retry_after(" 7 ", now), Some(7.0));
+        assert_eq!(parse_retry_after("0.5", now), Some(0.5));
+        assert_eq!(parse_retry_after("-1", now), None);
+        assert_eq!(parse_retry_after("NaN", now), None);
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(10.0)
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(0.0)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        let p = RetryPolicy {
+            max_retries: 3,
+            max_wait: Duration::from_secs(2),
+        };
+        assert_eq!(p.wait(0, Some(10.0)), Duration::from_secs(2));
+        assert_eq!(p.wait(0, None), Duration::from_millis(250));
+        assert_eq!(p.wait(2, None), Duration::from_secs(1));
+        assert_eq!(p.wait(9, None), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn missing_usage_leaves_text_for_offline_counting() {
+        let mut r = rec(3);
+        apply_usage(&mut r, None, String::from(" the of and"));
+        assert!(r.output_tokens.is_none());
+        assert_eq!(r.untokenized_output.as_deref(), Some(" the of and"));
+    }
+}

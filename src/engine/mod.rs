@@ -1,0 +1,11 @@
+//! Sending load and measuring it: request bodies, the HTTP clients, the runner, the generator's
+//! own monitor, the built-in mock server, shards and capacity sweeps.
+pub mod body;
+pub mod client;
+pub mod mock;
+pub mod monitor;
+pub mod runner;
+pub mod rxstamp;
+pub mod shard;
+pub mod sweep;
+pub mod sys;
