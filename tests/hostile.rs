@@ -12,12 +12,14 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::time::Duration;
 
 use bytes::Bytes;
+use llmload::config::mock::{Faults, MockConfig, MockModel};
+use llmload::config::plan::RetryPolicy;
 use llmload::config::plan::Timeouts;
 use llmload::config::scenario::{EndpointKind, HttpVersion};
 use llmload::core::dist::Dist;
 use llmload::core::record::{Outcome, Phase, RequestRecord};
-use llmload::engine::client::{ClientSettings, Clock, RetryPolicy, TargetClient};
-use llmload::engine::mock::{Faults, MockConfig, MockModel, MockServer};
+use llmload::engine::client::{ClientSettings, Clock, TargetClient};
+use llmload::engine::mock::MockServer;
 
 use common::*;
 

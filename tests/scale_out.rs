@@ -13,7 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use common::{bin, output_with_timeout};
 use llmload::config::plan::Plan;
-use llmload::engine::runner::{arrivals, ShardPart};
+use llmload::config::schedule::ShardPart;
+use llmload::engine::runner::arrivals;
 use llmload::metrics::Hist;
 use serde_json::Value;
 
@@ -191,7 +192,7 @@ max_tokens = {{ dist = "uniform", min = 4, max = 24 }}
 
 fn start_at(secs: u64) -> String {
     let t = SystemTime::now() + Duration::from_secs(secs);
-    llmload::engine::shard::rfc3339(t)
+    llmload::results::shard::rfc3339(t)
 }
 
 fn read(p: &Path) -> Value {

@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::plan::Price;
 use crate::config::prices::Catalog;
+use crate::config::prices::Price;
 use crate::engine::sweep::{StepKind, Sweep};
 use crate::results::{ModelResult, RunResult, RunStatus};
 

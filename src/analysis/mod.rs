@@ -3,5 +3,6 @@
 //! floors below it, never the engine that produced the results.
 pub mod calibrate;
 pub mod capacity;
+pub mod daily;
 pub mod gate;
 pub mod report;

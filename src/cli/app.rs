@@ -14,11 +14,13 @@ use crate::cli::args::{
     CalibrateArgs, CheckArgs, Cli, Command, CompareArgs, InitArgs, MergeArgs, MockArgs, PlanArgs,
     ReportArgs, ReportCmdArgs, RunArgs, SweepArgs,
 };
+use crate::config::mock::{Faults, MockConfig, MockModel};
 use crate::config::plan::{Base, Plan};
+use crate::config::schedule::ShardPart;
 use crate::core::dist::Dist;
 use crate::core::units;
 use crate::engine::client::{ClientSettings, TargetClient};
-use crate::engine::mock::{Faults, MockConfig, MockModel, MockServer};
+use crate::engine::mock::MockServer;
 use crate::engine::runner::{self, Live, RunOptions, Stop, TargetRuntime};
 use crate::results::{self, RunMeta, RunResult, RunStatus, Shard};
 
@@ -110,7 +112,7 @@ fn man_cmd(dir: &Path) -> Result<Exit> {
 }
 
 fn merge_cmd(a: MergeArgs) -> Result<Exit> {
-    let result = crate::engine::shard::merge(&a.shards).map_err(user)?;
+    let result = crate::results::shard::merge(&a.shards).map_err(user)?;
     if let Some(dir) = a.output.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -290,8 +292,8 @@ fn compare_cmd(a: CompareArgs) -> Result<Exit> {
 fn daily_volume(
     v: &crate::cli::args::VolumeArgs,
     runs: &[(&str, &RunResult)],
-) -> Result<Option<report::daily::DailyVolume>> {
-    use report::daily::{DailyVolume, VolumeFlags};
+) -> Result<Option<crate::analysis::daily::DailyVolume>> {
+    use crate::analysis::daily::{DailyVolume, VolumeFlags};
     let flags = VolumeFlags::parse(
         v.daily_requests.as_deref(),
         v.daily_input_tokens.as_deref(),
@@ -477,11 +479,11 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     let grace =
         units::parse_duration(&a.grace).map_err(|e| anyhow!(UserError(format!("--grace: {e}"))))?;
     let part = match &a.shard {
-        Some(s) => crate::engine::shard::parse_shard(s).map_err(user)?,
-        None => runner::ShardPart::WHOLE,
+        Some(s) => crate::results::shard::parse_shard(s).map_err(user)?,
+        None => ShardPart::WHOLE,
     };
     let start_at = match &a.start_at {
-        Some(t) => Some(crate::engine::shard::parse_instant(t).map_err(user)?),
+        Some(t) => Some(crate::results::shard::parse_instant(t).map_err(user)?),
         None => None,
     };
     let tolerance = units::parse_duration(&a.start_tolerance)
@@ -497,7 +499,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         ));
     }
     if let Some(at) = start_at {
-        crate::engine::shard::check_start(at, std::time::SystemTime::now(), tolerance)
+        crate::results::shard::check_start(at, std::time::SystemTime::now(), tolerance)
             .map_err(user)?;
     }
     // Claims are checked before anything is sent, so a typo costs no run.
@@ -551,7 +553,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         None if a.shard.is_some() => a.out.join(format!(
             "{}-{}-shard{}of{}.json",
             sanitize(&plan.name),
-            start_at.map_or(stamp.clone(), |t| crate::engine::shard::rfc3339(t)
+            start_at.map_or(stamp.clone(), |t| crate::results::shard::rfc3339(t)
                 .replace(':', "")),
             part.index,
             part.count
@@ -596,7 +598,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
                 part.index,
                 part.count,
                 ready_before_start_s,
-                crate::engine::shard::rfc3339(at)
+                crate::results::shard::rfc3339(at)
             );
         }
     }
@@ -641,9 +643,9 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
         ));
     }
     let frame = results::Frame::new(&plan);
-    let plan_hash = crate::engine::shard::plan_hash(&frame, part.count);
+    let plan_hash = crate::results::shard::plan_hash(&frame, part.count);
     let run_id = if a.shard.is_some() {
-        crate::engine::shard::run_id(&plan_hash, &crate::engine::shard::rfc3339(out.started_at))
+        crate::results::shard::run_id(&plan_hash, &crate::results::shard::rfc3339(out.started_at))
     } else {
         format!("{:016x}", rand::random::<u64>())
     };
@@ -681,7 +683,7 @@ async fn run_cmd(a: RunArgs) -> Result<Exit> {
     };
     let mut result = results::assemble(&frame, &out.collector, meta.clone());
     if a.shard.is_some() {
-        result.partial = Some(Box::new(crate::engine::shard::Partial::new(
+        result.partial = Some(Box::new(crate::results::shard::Partial::new(
             frame,
             part.count,
             out.started_at,
@@ -884,7 +886,7 @@ async fn run_step(
             lead: Duration::from_millis(20),
             exclude_tids: tids.clone(),
             judge: None,
-            shard: runner::ShardPart::WHOLE,
+            shard: ShardPart::WHOLE,
             start_at: None,
             keep_partial: false,
         },
@@ -1328,7 +1330,7 @@ impl Signals {
 fn spawn_progress(
     a: &RunArgs,
     plan: &Plan,
-    part: runner::ShardPart,
+    part: ShardPart,
     live: Arc<Live>,
 ) -> crate::cli::progress::Progress {
     use crate::cli::progress::{Length, Mode, Progress};
@@ -1390,7 +1392,7 @@ async fn mock_cmd(a: MockArgs) -> Result<Exit> {
             .ttft_step
             .iter()
             .map(|s| {
-                crate::engine::mock::TtftStep::parse(s)
+                crate::config::mock::TtftStep::parse(s)
                     .map_err(|e| anyhow!(UserError(format!("--ttft-step {s}: {e}"))))
             })
             .collect::<Result<_>>()?,

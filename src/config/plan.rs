@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::config::mock::{Faults, MockConfig, MockModel};
+use crate::config::prices::Price;
 use crate::config::scenario::{
     ArrivalKind, EndpointKind, ModelSpec, OnFullKind, Problem, ScenarioError, ScenarioFile, Source,
 };
@@ -23,7 +25,6 @@ use crate::config::tokens::Encoding;
 use crate::config::workload::{self, Class, Prompt, PromptSource, Synthetic};
 use crate::core::dist::Dist;
 use crate::core::record::Outcome;
-use crate::engine::mock::{Faults, MockConfig, MockModel};
 
 /// Default in-flight cap for open-loop runs that set none: high enough not to shape a
 /// realistic test, low enough not to exhaust file descriptors by accident.
@@ -105,7 +106,7 @@ pub struct Target {
     /// Largest response body accepted (None: the client's default).
     pub max_response_bytes: Option<usize>,
     /// Client back-off on 429 (None: off).
-    pub retry_on_429: Option<crate::engine::client::RetryPolicy>,
+    pub retry_on_429: Option<RetryPolicy>,
 }
 
 /// Request timeouts.
@@ -132,17 +133,35 @@ impl Default for Timeouts {
     }
 }
 
-/// USD per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Price {
-    /// Input tokens.
-    pub input_per_m: f64,
-    /// Output tokens.
-    pub output_per_m: f64,
-    /// Cached input tokens, if discounted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cached_input_per_m: Option<f64>,
+/// Client back-off on HTTP 429 (off unless the target sets `retry_on_429`).
+///
+/// A 429 is sent again after the server's `Retry-After` (or, without one, 250 ms doubling
+/// per retry), capped at `max_wait`, at most `max_retries` times and never past the total
+/// timeout. Nothing is hidden: the record counts the retries and the time waited, its
+/// send time stays the first attempt's, and every latency includes the waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Longest single wait.
+    pub max_wait: Duration,
 }
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (0-based) given the server's `Retry-After`.
+    pub fn wait(&self, retry: u32, retry_after_s: Option<f64>) -> Duration {
+        let wanted = match retry_after_s {
+            Some(s) if s.is_finite() && s >= 0.0 => {
+                Duration::try_from_secs_f64(s).unwrap_or(self.max_wait)
+            }
+            _ => Duration::from_millis(250).saturating_mul(1u32 << retry.min(16)),
+        };
+        wanted.min(self.max_wait)
+    }
+}
+
+/// Route name recorded when no rule matched and the model weights chose.
+pub const UNMATCHED_ROUTE: &str = "(no rule: by weight)";
 
 /// One model.
 #[derive(Debug, Clone)]
@@ -667,7 +686,7 @@ impl Plan {
                         "must be greater than 0".into(),
                     );
                 }
-                crate::engine::client::RetryPolicy {
+                RetryPolicy {
                     max_retries: r.max_retries,
                     max_wait,
                 }
@@ -1366,7 +1385,7 @@ fn mock_model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> {
     mm.ttft_steps = spec
         .ttft_steps
         .iter()
-        .map(|s| crate::engine::mock::TtftStep {
+        .map(|s| crate::config::mock::TtftStep {
             after_s: s.after.0.as_secs_f64(),
             ttft_ms: s.ttft.0.clone(),
         })
@@ -1422,7 +1441,7 @@ fn mock_model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> {
     }
     // The mock owns its rules; map its verdict to the scenario field it came from.
     mm.validate(&m.id).map_err(|e| {
-        use crate::engine::mock::MockConfigError as E;
+        use crate::config::mock::MockConfigError as E;
         let (field, msg) = match &e {
             E::Dist { field, source, .. } => (
                 match *field {

@@ -8,7 +8,17 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::plan::Price;
+/// USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Price {
+    /// Input tokens.
+    pub input_per_m: f64,
+    /// Output tokens.
+    pub output_per_m: f64,
+    /// Cached input tokens, if discounted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input_per_m: Option<f64>,
+}
 
 /// The catalog compiled into the binary.
 pub const BUILTIN: &str = include_str!("../../prices/catalog.toml");

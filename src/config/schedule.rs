@@ -619,6 +619,33 @@ impl Iterator for Offsets {
 
 impl FusedIterator for Offsets {}
 
+/// Shard `index` of `count`: arrival `i` of the global schedule is this shard's when
+/// `i % count == index`; closed-loop concurrency and the in-flight cap are split with
+/// [`ShardPart::share`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardPart {
+    /// 0-based index.
+    pub index: u32,
+    /// Number of shards (≥ 1).
+    pub count: u32,
+}
+
+impl ShardPart {
+    /// The whole run.
+    pub const WHOLE: ShardPart = ShardPart { index: 0, count: 1 };
+
+    /// This shard's share of `n` (workers, slots): ⌊n / count⌋, plus one for the first
+    /// `n mod count` shards, so the shares always add up to `n` exactly.
+    pub fn share(&self, n: u32) -> u32 {
+        n / self.count + u32::from(self.index < n % self.count)
+    }
+
+    /// Whether global arrival (or closed-loop request) `i` is this shard's.
+    pub fn owns(&self, i: u64) -> bool {
+        i % self.count as u64 == self.index as u64
+    }
+}
+
 /// `(global_index, offset)` pairs of one shard; see [`shard`].
 #[derive(Debug, Clone)]
 pub struct Shard {

@@ -6,6 +6,5 @@ pub mod mock;
 pub mod monitor;
 pub mod runner;
 pub mod rxstamp;
-pub mod shard;
 pub mod sweep;
 pub mod sys;

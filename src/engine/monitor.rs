@@ -10,21 +10,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::core::timer::Timer;
-use crate::metrics::Hist;
+use crate::results::health::Health;
 
 /// How often the event loop is probed.
 const PROBE: Duration = Duration::from_millis(50);
-
-/// What the monitor saw.
-#[derive(Debug, Clone, Default)]
-pub struct Health {
-    /// Lateness of a 50 ms timer on the runtime (µs): how long after its deadline the probe
-    /// task ran. The timer is [`Timer`] (µs precision on Linux), so this is the loop's own
-    /// lateness, not tokio's 1 ms timer rounding.
-    pub loop_lag: Hist,
-    /// Per whole second since the run's start: CPU seconds used by the generator in it.
-    pub cpu_per_s: Vec<f64>,
-}
 
 /// A running monitor.
 pub struct Monitor {

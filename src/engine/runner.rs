@@ -16,14 +16,17 @@ use governor::{Quota, RateLimiter};
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use crate::config::plan::UNMATCHED_ROUTE;
 use crate::config::plan::{OnFull, Plan, Shape, TraceItem};
 use crate::config::scenario::GuardKind;
+use crate::config::schedule::ShardPart;
 use crate::config::schedule::{OpenLoop, Pacer};
 use crate::config::tokens;
 use crate::config::workload::{Draw, Item, Message, Prompt, PromptBody, PromptSource, Sampler};
 use crate::core::record::{Outcome, Phase, RequestRecord, Tags, TokenSource};
 use crate::engine::client::{Clock, TargetClient};
 use crate::metrics::{Collector, GroupSpec, Window};
+use crate::results::guard::GuardCounts;
 
 type Limiter = RateLimiter<
     governor::state::NotKeyed,
@@ -118,33 +121,6 @@ pub struct RunOptions {
     pub keep_partial: bool,
 }
 
-/// Shard `index` of `count`: arrival `i` of the global schedule is this shard's when
-/// `i % count == index`; closed-loop concurrency and the in-flight cap are split with
-/// [`ShardPart::share`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShardPart {
-    /// 0-based index.
-    pub index: u32,
-    /// Number of shards (≥ 1).
-    pub count: u32,
-}
-
-impl ShardPart {
-    /// The whole run.
-    pub const WHOLE: ShardPart = ShardPart { index: 0, count: 1 };
-
-    /// This shard's share of `n` (workers, slots): ⌊n / count⌋, plus one for the first
-    /// `n mod count` shards, so the shares always add up to `n` exactly.
-    pub fn share(&self, n: u32) -> u32 {
-        n / self.count + u32::from(self.index < n % self.count)
-    }
-
-    /// Whether global arrival (or closed-loop request) `i` is this shard's.
-    pub fn owns(&self, i: u64) -> bool {
-        i % self.count as u64 == self.index as u64
-    }
-}
-
 /// What a run produced.
 pub struct RunOutput {
     /// The folded metrics.
@@ -162,7 +138,7 @@ pub struct RunOutput {
     /// Requests abandoned at the end of the drain period.
     pub abandoned: u64,
     /// The generator's own event-loop lag and CPU use.
-    pub health: crate::engine::monitor::Health,
+    pub health: crate::results::health::Health,
     /// Why the judge stopped the run early, if it did.
     pub aborted: Option<String>,
     /// Context-window guard counts.
@@ -458,9 +434,6 @@ impl Shared {
         cell.get_or_init(|| n).map(|n| n + sys)
     }
 }
-
-/// Route name recorded when no rule matched and the model weights chose.
-pub const UNMATCHED_ROUTE: &str = "(no rule: by weight)";
 
 fn mix_seed(seed: u64, class: u64, item: u64) -> u64 {
     seed.rotate_left(17)
@@ -790,62 +763,6 @@ async fn job_prompt_tokens(sh: &Shared, job: &Job<'_>) -> Option<u64> {
     }
     let history = job.history_tokens?;
     Some(history + own.saturating_sub(sh.system_tokens(job.class).await))
-}
-
-/// Context-window guard counts over the whole run.
-#[derive(Debug, Default, Clone)]
-pub struct GuardCounts {
-    /// Requests whose prompt plus `max_tokens` exceeded the window.
-    pub over_window: u64,
-    /// Of those, how many were not sent.
-    pub skipped: u64,
-    /// The largest excess.
-    pub largest: Option<Offender>,
-}
-
-/// The request that exceeded its model's context window by the most.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
-pub struct Offender {
-    /// Model label.
-    pub model: String,
-    /// Class name.
-    pub class: String,
-    /// Prompt tokens (tokenizer, or the server's count of the previous turn plus the new
-    /// message).
-    pub prompt_tokens: u64,
-    /// `max_tokens` requested.
-    pub max_tokens: u32,
-    /// The model's context window.
-    pub context_window: u64,
-}
-
-impl GuardCounts {
-    fn note(
-        &mut self,
-        model: &str,
-        class: &str,
-        prompt: u64,
-        max: u32,
-        window: u64,
-        skipped: bool,
-    ) {
-        self.over_window += 1;
-        self.skipped += skipped as u64;
-        let excess = prompt + max as u64 - window;
-        if self
-            .largest
-            .as_ref()
-            .is_none_or(|o| o.prompt_tokens + o.max_tokens as u64 - o.context_window < excess)
-        {
-            self.largest = Some(Offender {
-                model: model.into(),
-                class: class.into(),
-                prompt_tokens: prompt,
-                max_tokens: max,
-                context_window: window,
-            });
-        }
-    }
 }
 
 /// Writes records as JSON lines; a write error stops writing but never the run.

@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::plan::{Price, Slo};
+use crate::config::plan::Slo;
+use crate::config::prices::Price;
 use crate::core::record::{Outcome, Phase, RequestRecord, TokenSource};
 pub use hist::{Hist, HistError, Summary};
 pub use merge::CollectorState;

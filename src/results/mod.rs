@@ -4,12 +4,17 @@
 //! Field names carry units. Every figure has its sample count beside it. Histograms are
 //! embedded losslessly so results can be re-analysed and merged later.
 
+pub mod guard;
+pub mod health;
+pub mod shard;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::plan::{OnFull, Plan, Price, Shape, Slo};
+use crate::config::plan::{OnFull, Plan, Shape, Slo};
+use crate::config::prices::Price;
 use crate::config::schedule::ArrivalProcess;
 use crate::core::record::Outcome;
 use crate::metrics::{Collector, Hist, Stats, Summary};
@@ -87,10 +92,10 @@ pub struct RunResult {
     /// A shard's raw counters, histograms and plan, for `llmload merge` (only in results
     /// written with `--shard`; see docs/scale-out.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub partial: Option<Box<crate::engine::shard::Partial>>,
+    pub partial: Option<Box<crate::results::shard::Partial>>,
     /// The shards a merged result was made from (only in `llmload merge` output).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub merged_from: Vec<crate::engine::shard::ShardSummary>,
+    pub merged_from: Vec<crate::results::shard::ShardSummary>,
 }
 
 /// One routing rule's traffic.
@@ -144,7 +149,7 @@ pub struct GuardResult {
     pub skipped: u64,
     /// The largest excess.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub largest: Option<crate::engine::runner::Offender>,
+    pub largest: Option<crate::results::guard::Offender>,
 }
 
 /// Tool name and version.
@@ -578,7 +583,7 @@ pub struct RunMeta {
     /// Extra warnings from the run.
     pub warnings: Vec<String>,
     /// What the generator saw of itself.
-    pub health: crate::engine::monitor::Health,
+    pub health: crate::results::health::Health,
     /// Runtime worker threads the generator had.
     pub worker_threads: usize,
     /// Why a claim stopped the run early.
@@ -586,7 +591,7 @@ pub struct RunMeta {
     /// Whether an in-process mock's CPU was excluded from the generator's.
     pub cpu_excludes_mock: bool,
     /// Context-window guard counts.
-    pub guard: crate::engine::runner::GuardCounts,
+    pub guard: crate::results::guard::GuardCounts,
 }
 
 impl RunMeta {
@@ -1392,7 +1397,7 @@ pub fn assemble(frame: &Frame, c: &Collector, meta: RunMeta) -> RunResult {
                     by_model,
                 },
                 None => RouteResult {
-                    name: crate::engine::runner::UNMATCHED_ROUTE.into(),
+                    name: crate::config::plan::UNMATCHED_ROUTE.into(),
                     condition: "no rule matched: the model weights chose".into(),
                     model: String::new(),
                     requests: counts.iter().sum(),

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::metric::{fmt_ms, trim_float};
 use super::{md_table, text_table, GateError};
-use crate::analysis::report::daily::DailyVolume;
+use crate::analysis::daily::DailyVolume;
 use crate::results::{ModelResult, RunResult};
 
 /// Output format.

@@ -1,7 +1,6 @@
 //! Renders results for people: the terminal summary table printed at the end of a run.
 
 pub mod cdf;
-pub mod daily;
 pub mod export;
 pub mod html;
 pub mod page;

@@ -237,7 +237,7 @@ pub fn build(inputs: &[Input], title: Option<&str>) -> Page {
         .map(|i| (i.path.as_str(), &i.result))
         .collect();
     // Without flags the choice cannot fail: the scenarios' volume or the first run's rate.
-    let daily = super::daily::DailyVolume::choose(Default::default(), &runs)
+    let daily = crate::analysis::daily::DailyVolume::choose(Default::default(), &runs)
         .ok()
         .flatten();
     build_at(inputs, title, daily.as_ref())
@@ -247,7 +247,7 @@ pub fn build(inputs: &[Input], title: Option<&str>) -> Page {
 pub fn build_at(
     inputs: &[Input],
     title: Option<&str>,
-    daily: Option<&super::daily::DailyVolume>,
+    daily: Option<&crate::analysis::daily::DailyVolume>,
 ) -> Page {
     let labels = run_labels(inputs);
     let multi = inputs.len() > 1;
@@ -1150,7 +1150,7 @@ fn cost_section(
     models: &[Entity],
     inputs: &[Input],
     labels: &[String],
-    daily: Option<&super::daily::DailyVolume>,
+    daily: Option<&crate::analysis::daily::DailyVolume>,
 ) -> Section {
     let mut rows = Vec::new();
     let mut push = |name: String, m: &ModelResult| {

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use tokio::time::{timeout_at, Instant};
 
-use crate::config::plan::Timeouts;
+use crate::config::plan::{RetryPolicy, Timeouts};
 use crate::config::scenario::EndpointKind;
 use crate::config::tokens;
 use crate::core::record::{Outcome, RequestRecord, TokenSource};
@@ -111,33 +111,6 @@ impl Secret {
                 .replace(&format!("Bearer {}", self.0), "<redacted>")
                 .replace(&*self.0, "<redacted>");
         }
-    }
-}
-
-/// Client back-off on HTTP 429 (off unless set with [`TargetClient::with_retry_on_429`]).
-///
-/// A 429 is sent again after the server's `Retry-After` (or, without one, 250 ms doubling
-/// per retry), capped at `max_wait`, at most `max_retries` times and never past the total
-/// timeout. Nothing is hidden: the record counts the retries and the time waited, its
-/// send time stays the first attempt's, and every latency includes the waits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt.
-    pub max_retries: u32,
-    /// Longest single wait.
-    pub max_wait: Duration,
-}
-
-impl RetryPolicy {
-    /// The wait before retry number `retry` (0-based) given the server's `Retry-After`.
-    pub fn wait(&self, retry: u32, retry_after_s: Option<f64>) -> Duration {
-        let wanted = match retry_after_s {
-            Some(s) if s.is_finite() && s >= 0.0 => {
-                Duration::try_from_secs_f64(s).unwrap_or(self.max_wait)
-            }
-            _ => Duration::from_millis(250).saturating_mul(1u32 << retry.min(16)),
-        };
-        wanted.min(self.max_wait)
     }
 }
 

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::gen::VOCAB;
 use super::*;
+use crate::config::mock::{MockConfigError, TtftStep};
 use crate::core::dist::Dist;
 
 /// Upper bound for any single test.
@@ -1019,7 +1020,7 @@ async fn ttft_step_changes_ttft_from_its_start() {
     tokio::time::timeout(LIMIT, async {
         let srv = start(cfg_with(MockModel {
             ttft_ms: Dist::fixed(20.0),
-            ttft_steps: vec![super::TtftStep {
+            ttft_steps: vec![TtftStep {
                 after_s: 0.4,
                 ttft_ms: Dist::fixed(300.0),
             }],
@@ -1045,17 +1046,17 @@ async fn ttft_step_changes_ttft_from_its_start() {
 
 #[test]
 fn ttft_step_parses_and_the_latest_begun_applies() {
-    let s = super::TtftStep::parse("5s=400ms").expect("valid");
+    let s = TtftStep::parse("5s=400ms").expect("valid");
     assert_eq!(s.after_s, 5.0);
     assert_eq!(s.ttft_ms, Dist::fixed(400.0));
     for bad in ["5s", "x=400ms", "5s=fast"] {
-        assert!(super::TtftStep::parse(bad).is_err(), "{bad}");
+        assert!(TtftStep::parse(bad).is_err(), "{bad}");
     }
     let m = MockModel {
         ttft_ms: Dist::fixed(100.0),
         ttft_steps: vec![
-            super::TtftStep::parse("10s=50ms").expect("valid"),
-            super::TtftStep::parse("5s=400ms").expect("valid"),
+            TtftStep::parse("10s=50ms").expect("valid"),
+            TtftStep::parse("5s=400ms").expect("valid"),
         ],
         ..MockModel::default()
     };
@@ -1065,7 +1066,7 @@ fn ttft_step_parses_and_the_latest_begun_applies() {
     assert_eq!(at(5.0), Dist::fixed(400.0));
     assert_eq!(at(12.0), Dist::fixed(50.0));
     let bad = MockModel {
-        ttft_steps: vec![super::TtftStep {
+        ttft_steps: vec![TtftStep {
             after_s: -1.0,
             ttft_ms: Dist::fixed(1.0),
         }],

@@ -249,7 +249,7 @@ fn from_results(results: &[(&str, &RunResult)]) -> Option<DailyVolume> {
 mod tests {
     use super::*;
     use crate::analysis::gate::eval::tests::fixture;
-    use crate::config::plan::Price;
+    use crate::config::prices::Price;
     use crate::results::CostResult;
 
     /// A result with one model that sent `sent` requests of `input`/`output` tokens in all, at

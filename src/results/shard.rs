@@ -14,8 +14,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::engine::runner::{GuardCounts, ShardPart};
+use crate::config::schedule::ShardPart;
 use crate::metrics::{Collector, CollectorState, Hist};
+use crate::results::guard::GuardCounts;
 use crate::results::{self, Frame, Host, RunMeta, RunResult, RunStatus, Shard};
 
 /// Version of the `partial` section's layout.
@@ -193,7 +194,7 @@ pub struct GuardState {
     pub skipped: u64,
     /// Largest excess.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub largest: Option<crate::engine::runner::Offender>,
+    pub largest: Option<crate::results::guard::Offender>,
 }
 
 /// What a shard's result carries beyond the usual result so that `llmload merge` can build the
@@ -369,7 +370,7 @@ pub fn merge(paths: &[PathBuf]) -> Result<RunResult, MergeError> {
         guard.over_window += part.guard.over_window;
         guard.skipped += part.guard.skipped;
         if let Some(o) = &part.guard.largest {
-            let excess = |o: &crate::engine::runner::Offender| {
+            let excess = |o: &crate::results::guard::Offender| {
                 (o.prompt_tokens + o.max_tokens as u64).saturating_sub(o.context_window)
             };
             if guard.largest.as_ref().is_none_or(|g| excess(o) > excess(g)) {
@@ -423,7 +424,7 @@ pub fn merge(paths: &[PathBuf]) -> Result<RunResult, MergeError> {
         max_lag_p99_ms: part.max_lag_p99_ms,
         min_send_ratio: part.min_send_ratio,
         warnings: Vec::new(),
-        health: crate::engine::monitor::Health {
+        health: crate::results::health::Health {
             loop_lag,
             cpu_per_s,
         },
