@@ -323,7 +323,10 @@ fn short_steps_warn_by_how_much_the_rate_may_be_off() {
     // check_knee asserts that the simulated truth lies within 10 % or inside the warned range.
     let (r, stdout) = check_knee(&EIGHT, Some(100.0), &["--max-step-duration", "1s"], "");
     let sw = &r["sweep"];
-    if !decided_by_valid_steps(sw) {
+    // check_knee skipped the knee on a starved machine; the warning's words are checked
+    // whenever there is a sustainable rate to warn about.
+    if sw["knee"]["sustainable_rate_per_s"].is_null() {
+        assert!(!decided_by_valid_steps(sw), "no sustainable rate\n{stdout}");
         return;
     }
     let warnings: Vec<&str> = sw["warnings"]
