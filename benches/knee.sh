@@ -7,7 +7,9 @@
 # independent of llmload. A request's TTFT in the model is its wait plus the TTFT one request
 # sees alone, and its service time the mock's (TTFT + (tokens − 1) × ITL), each raised to what
 # the sweep's synchronous step measured if that is more (a fraction of a ms at this scale).
-# The last case caps the steps (--max-step-duration) to show the short-step warning.
+# The last case caps the steps (--max-step-duration) to show the short-step warning: `warned`
+# is how much lower / higher than reported the warning says the true rate may be, `inside`
+# whether the expected rate lies in the range it gives.
 # Traffic stays on 127.0.0.1. Needs: python3. Takes about 25 minutes.
 #
 #   benches/knee.sh                 # every case
@@ -113,17 +115,25 @@ exp = float(subprocess.check_output(["python3", f"{out}/expected.py", slots, str
                                      str(req)]).decode())
 got = k.get("sustainable_rate_per_s")
 err = "-" if got is None else f"{(got / exp - 1) * 100:+.1f} %"
-off = k.get("may_be_off_pct")
+over, under = k.get("may_be_off_pct"), k.get("may_be_understated_pct")
+rng = k.get("range_per_s")
+if over is None:
+    warned = "-"
+elif under is None:  # results of older versions warned one way only
+    warned = f"-{over:.0f} %"
+else:
+    warned = f"-{over:.0f}/+{under:.0f} %"
+inside = "-" if rng is None else ("yes" if rng[0] <= exp <= rng[1] else "NO")
 rate_steps = sum(1 for s in sw["steps"] if s["kind"] == "rate")
 invalid = sum(1 for s in sw["steps"] if s.get("verdict") == "invalid" or not s["valid"])
 print(f"{name:<12} {slots:>5} {service*1e3:>8.0f} {('-' if slo == 'none' else slo + ' ms'):>9} "
       f"{sw['max_throughput_rps']:>9.2f} {('-' if got is None else f'{got:.2f}'):>11} {exp:>9.2f} "
-      f"{err:>8} {('-' if off is None else f'{off:.0f} %'):>8} {rate_steps:>6} {invalid:>8} {int(took):>6} s  {flags}")
+      f"{err:>8} {warned:>11} {inside:>6} {rate_steps:>6} {invalid:>8} {int(took):>6} s  {flags}")
 PY
 }
 
-printf '%-12s %5s %8s %9s %9s %11s %9s %8s %8s %6s %8s %8s  %s\n' \
-  case slots "svc ms" "SLO TTFT" "probe/s" "reported/s" "expect/s" "error" "warned" "rates" "invalid" "took" flags
+printf '%-12s %5s %8s %9s %9s %11s %9s %8s %11s %6s %6s %8s %8s  %s\n' \
+  case slots "svc ms" "SLO TTFT" "probe/s" "reported/s" "expect/s" "error" "warned" "inside" "rates" "invalid" "took" flags
 for c in $CASES; do
   case $c in
     8-slo) run_case 8-slo 8 100 20 50 500 ;;

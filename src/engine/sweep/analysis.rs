@@ -244,12 +244,12 @@ pub fn bracket(steps: &[SweepStep]) -> (Option<f64>, Option<f64>) {
 }
 
 /// Finds the knee: the sustainable rate is the highest rate that held below every rate that
-/// did not. `may_be_off_pct` is the short-step bound, when steps were cut short.
+/// did not. `short` is where the truth may lie, when steps were cut short.
 pub fn knee(
     steps: &[SweepStep],
     s: &SweepSettings,
     slo_set: bool,
-    may_be_off_pct: Option<f64>,
+    short: Option<ShortStepRange>,
 ) -> Knee {
     let (good, bad) = bracket(steps);
     let decided = deciding(steps);
@@ -268,8 +268,13 @@ pub fn knee(
     } else {
         "the endpoint kept up with (queue steady; no [slo] set, so latency was not judged)"
     };
-    let off = may_be_off_pct
-        .map(|p| format!(" — steps were shorter than a steady state needs: it may be overstated by up to {p:.0} %"))
+    let off = short
+        .map(|b| {
+            format!(
+                " — steps were shorter than a steady state needs: {}",
+                b.text()
+            )
+        })
         .unwrap_or_default();
     let statement = match (good, bad) {
         (Some(g), Some(b)) => format!(
@@ -300,17 +305,30 @@ pub fn knee(
         sustainable_rate_per_s: good,
         first_failing_rate_per_s: bad,
         limited_by: Some(if slo_set { "slo" } else { "capacity" }.into()),
-        may_be_off_pct,
+        may_be_off_pct: short.map(|b| b.over_pct()),
+        may_be_understated_pct: short.map(|b| b.under_pct()),
+        range_per_s: short.map(|b| [b.low, b.high]),
         statement: Some(statement),
     }
 }
 
-/// How much the sustainable rate may be overstated when steps ran shorter than a steady state
-/// needs (percent), from the heavy-traffic relaxation time of a queue with `slots` servers: a
-/// queue at utilisation ρ settles in about τ = d / (slots · (1 − √ρ)²) (d the request
-/// duration), so a step of warmup + window T shows the steady state only up to
-/// ρ* = (1 − √(3d / (slots · T)))². A sustainable rate above ρ* × capacity may be overstated
-/// down to ρ* × capacity. None when every step was long enough or nothing is known.
+/// The lowest rate (requests/s) whose steps a queue had time to settle in, when steps ran
+/// shorter than a steady state needs, from the heavy-traffic relaxation time of a queue with
+/// `slots` servers: a queue at utilisation ρ settles in about τ = d / (slots · (1 − √ρ)²) (d
+/// the request duration), so a step of warmup + window T shows the steady state only up to
+/// ρ* = (1 − √(3d / (slots · T)))², that is up to ρ* × capacity. None when a figure is missing.
+pub fn settled_floor(capacity: f64, slots: f64, d: f64, shortest_step_s: f64) -> Option<f64> {
+    if !(capacity > 0.0 && slots > 0.0 && d > 0.0 && shortest_step_s > 0.0) {
+        return None;
+    }
+    let x = (3.0 * d / (slots * shortest_step_s)).sqrt();
+    let rho = if x >= 1.0 { 0.0 } else { (1.0 - x).powi(2) };
+    Some(rho * capacity)
+}
+
+/// How much the sustainable rate may be overstated because a queue had no time to build
+/// (percent): a sustainable rate above the [`settled_floor`] may be overstated down to it.
+/// None when every step was long enough or nothing is known.
 pub fn short_step_bound(
     sustainable: Option<f64>,
     capacity: f64,
@@ -319,16 +337,142 @@ pub fn short_step_bound(
     shortest_step_s: f64,
 ) -> Option<f64> {
     let r = sustainable?;
-    if !(capacity > 0.0 && slots > 0.0 && d > 0.0 && shortest_step_s > 0.0) {
-        return None;
-    }
-    let x = (3.0 * d / (slots * shortest_step_s)).sqrt();
-    let rho = if x >= 1.0 { 0.0 } else { (1.0 - x).powi(2) };
-    let floor = rho * capacity;
+    let floor = settled_floor(capacity, slots, d, shortest_step_s)?;
     Some(if r > floor {
         (r - floor) / r * 100.0
     } else {
         0.0
+    })
+}
+
+/// Where the true sustainable rate may lie when steps were cut short.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShortStepRange {
+    /// The sustainable rate reported (requests/s).
+    pub reported: f64,
+    /// The lowest rate the truth may have (requests/s).
+    pub low: f64,
+    /// The highest rate the truth may have (requests/s).
+    pub high: f64,
+}
+
+impl ShortStepRange {
+    /// How much the reported rate may be above the truth, percent of the reported rate.
+    pub fn over_pct(&self) -> f64 {
+        ((self.reported - self.low) / self.reported * 100.0).max(0.0)
+    }
+
+    /// How much the reported rate may be below the truth, percent of the reported rate.
+    pub fn under_pct(&self) -> f64 {
+        ((self.high - self.reported) / self.reported * 100.0).max(0.0)
+    }
+
+    /// The range in words, as the warning and the knee's sentence say it.
+    pub fn text(&self) -> String {
+        format!(
+            "the true sustainable rate may be up to {:.0} % lower or {:.0} % higher than the {:.2} req/s reported (between {:.2} and {:.2} req/s; off by −{:.0} % / +{:.0} %)",
+            self.over_pct(),
+            self.under_pct(),
+            self.reported,
+            self.low,
+            self.high,
+            self.over_pct(),
+            self.under_pct()
+        )
+    }
+}
+
+/// Every rate step whose figures describe the endpoint and that counted SLO attainment, as
+/// (offered rate, requests that met the SLO, requests judged).
+fn slo_samples(steps: &[SweepStep]) -> Vec<(f64, u64, u64)> {
+    steps
+        .iter()
+        .filter(|x| x.kind == StepKind::Rate && x.verdict != Some(super::Verdict::Invalid))
+        .filter_map(|x| {
+            let slo = x.result.overall.slo.as_ref()?;
+            Some((x.offered_rate_per_s?, slo.met, slo.issued))
+        })
+        .filter(|x| x.2 > 0)
+        .collect()
+}
+
+/// Requests met and judged over the samples whose rate is in `lo..=hi` (`lo` left out when
+/// `open_lo`).
+fn pooled(samples: &[(f64, u64, u64)], lo: f64, open_lo: bool, hi: f64) -> (u64, u64) {
+    samples
+        .iter()
+        .filter(|x| (x.0 > lo || (!open_lo && x.0 == lo)) && x.0 <= hi)
+        .fold((0, 0), |(m, n), x| (m + x.1, n + x.2))
+}
+
+/// Where the true sustainable rate may lie when steps were cut short: the sampling error of
+/// their few requests, in both directions, and the queue that may not have built up.
+///
+/// SLO attainment falls as the rate rises, so every step at a rate r′ ≥ r measures requests
+/// whose chance of meeting the SLO is at most that at r: the 95 % lower (Wilson) bound of the
+/// attainment pooled over the steps at rates in [r, R] is a lower bound of the attainment at
+/// r. The lowest the truth may be is the highest such r whose bound reaches `required`, taking
+/// only steps at or below `floor` (the [`settled_floor`]; above it a step's attainment may be
+/// too good, its queue not yet built); 0 when none does. In the same way the upper bound of
+/// the attainment pooled over the steps above the reported rate R up to r bounds the
+/// attainment at r from above; the highest the truth may be is the lowest rate for which it is
+/// below `required`, or the `capacity` the saturation probe measured (no queue is steady
+/// above it), whichever is lower; else the highest rate tried. Without an SLO only the queue
+/// term applies below and the capacity above. None without a sustainable rate.
+pub fn short_step_range(
+    steps: &[SweepStep],
+    required: f64,
+    slo_set: bool,
+    capacity: Option<f64>,
+    floor: Option<f64>,
+) -> Option<ShortStepRange> {
+    let (good, _) = bracket(steps);
+    let g = good.filter(|g| *g > 0.0)?;
+    let top = floor.map_or(g, |f| f.min(g));
+    let samples = slo_samples(steps);
+    let mut rates: Vec<f64> = samples.iter().map(|x| x.0).collect();
+    rates.sort_by(f64::total_cmp);
+    rates.dedup();
+    let confident = |(m, n): (u64, u64), above: bool| {
+        n > 0 && {
+            let (lo, hi) = wilson(m as f64 / n as f64, n);
+            if above {
+                lo >= required
+            } else {
+                hi < required
+            }
+        }
+    };
+    let low = if slo_set {
+        rates
+            .iter()
+            .rev()
+            .copied()
+            .filter(|r| *r <= top)
+            .find(|r| confident(pooled(&samples, *r, false, top), true))
+            .unwrap_or(0.0)
+    } else {
+        top
+    };
+    let tried = steps
+        .iter()
+        .filter(|x| x.kind == StepKind::Rate)
+        .filter_map(|x| x.offered_rate_per_s)
+        .fold(g, f64::max);
+    let over_slo = rates
+        .iter()
+        .copied()
+        .filter(|r| slo_set && *r > g)
+        .find(|r| confident(pooled(&samples, g, true, *r), false));
+    let high = match (over_slo, capacity.filter(|c| *c >= g)) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => tried,
+    };
+    Some(ShortStepRange {
+        reported: g,
+        low: low.min(g),
+        high: high.max(g),
     })
 }
 

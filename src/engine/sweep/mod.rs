@@ -18,7 +18,10 @@ use crate::config::plan::{Load, OnFull, Plan, Shape};
 use crate::config::schedule::{ArrivalProcess, ConcurrencyProfile, RateProfile};
 use crate::results::RunResult;
 
-pub use analysis::{deciding, judge, knee, short_step_bound, table, Judged, StepContext};
+pub use analysis::{
+    deciding, judge, knee, settled_floor, short_step_bound, short_step_range, table, Judged,
+    ShortStepRange, StepContext,
+};
 pub use procedure::{run, Outcome};
 
 /// A sweep's steps and what was found.
@@ -187,9 +190,17 @@ pub struct Knee {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limited_by: Option<String>,
     /// When steps were shorter than a steady state needs: how much the sustainable rate may
-    /// be overstated, in percent.
+    /// be overstated (the truth lower than reported), in percent of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub may_be_off_pct: Option<f64>,
+    /// When steps were shorter than a steady state needs: how much the sustainable rate may
+    /// be understated (the truth higher than reported), in percent of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub may_be_understated_pct: Option<f64>,
+    /// When steps were shorter than a steady state needs: the lowest and highest rate the true
+    /// sustainable rate may have, requests/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range_per_s: Option<[f64; 2]>,
     /// The knee in one sentence, as printed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement: Option<String>,

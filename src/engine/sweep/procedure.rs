@@ -224,23 +224,19 @@ where
     let stopped = body(&mut st, &mut sw, slo_set).await?;
     sw.stopped_early = stopped;
     let d = sw.request_duration_s.unwrap_or(0.0);
-    let slots = sw.max_throughput_rps * d;
     let (good, _) = analysis::bracket(&st.steps);
-    let bound = st
-        .shortest_capped
-        .and_then(|t| analysis::short_step_bound(good, sw.max_throughput_rps, slots, d, t));
+    let range = st.shortest_capped.and_then(|t| {
+        let x = sw.max_throughput_rps;
+        let floor = analysis::settled_floor(x, x * d, d, t);
+        let capacity = (sw.probe_saturated == Some(true)).then_some(x);
+        analysis::short_step_range(&st.steps, s.required_attainment, slo_set, capacity, floor)
+    });
     if let Some(t) = st.shortest_capped {
-        let need = s.length(Some(d), good, true, 0.0);
-        sw.warnings.push(format!(
-            "max_step_duration cut steps to {t:.1} s (warmup and window), below the {:.1} s a steady state needs for requests of {:.0} ms ({} request durations and {} completions): a queue may not have built up, so the sustainable rate may be overstated by up to {:.0} %",
-            (need.needed_window + need.needed_warmup).as_secs_f64(),
-            d * 1e3,
-            s.request_durations,
-            s.min_completions,
-            bound.unwrap_or(0.0)
-        ));
+        let w = short_step_warning(s, d, good, t, range);
+        (st.progress)(format!("WARNING: {w}"));
+        sw.warnings.push(w);
     }
-    sw.knee = analysis::knee(&st.steps, s, slo_set, bound);
+    sw.knee = analysis::knee(&st.steps, s, slo_set, range);
     let top = good
         .and_then(|r| {
             analysis::deciding(&st.steps)
@@ -255,6 +251,30 @@ where
         interrupted: st.interrupted,
         top,
     })
+}
+
+/// The warning of a sweep whose steps `max_step_duration` cut to `t` seconds (warmup and
+/// window), for requests of `d` seconds; `good` is the sustainable rate, `range` where the
+/// truth may lie.
+fn short_step_warning(
+    s: &SweepSettings,
+    d: f64,
+    good: Option<f64>,
+    t: f64,
+    range: Option<analysis::ShortStepRange>,
+) -> String {
+    let need = s.length(Some(d), good, true, 0.0);
+    format!(
+        "max_step_duration cut steps to {t:.1} s (warmup and window), below the {:.1} s a steady state needs for requests of {:.0} ms ({} request durations and {} completions): each step judged few requests and a queue may not have built up, so {}",
+        (need.needed_window + need.needed_warmup).as_secs_f64(),
+        d * 1e3,
+        s.request_durations,
+        s.min_completions,
+        range.map_or_else(
+            || "the result may be off by more than the sweep can tell".to_string(),
+            |r| r.text()
+        )
+    )
 }
 
 /// The steps; returns why the sweep stopped before finding the knee, if it did.

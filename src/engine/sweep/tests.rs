@@ -4,7 +4,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::analysis::{backlog_growth, bracket, growth_limit, judge, short_step_bound, wilson};
+use super::analysis::{
+    backlog_growth, bracket, growth_limit, judge, settled_floor, short_step_bound,
+    short_step_range, wilson,
+};
 use super::{knee, StepContext, StepKind, SweepSettings, SweepStep, Verdict};
 use crate::results::{RunResult, SeriesPoint};
 
@@ -217,6 +220,98 @@ fn short_step_bound_from_the_relaxation_time() {
     // Below the floor: nothing to fear.
     assert_eq!(short_step_bound(Some(5.0), 7.4, 8.0, 1.08, 16.2), Some(0.0));
     assert_eq!(short_step_bound(None, 7.4, 8.0, 1.08, 16.2), None);
+}
+
+/// A judged rate step of which `met` of `issued` requests met the SLO.
+fn counted(rate: f64, met: u64, issued: u64, v: Verdict) -> SweepStep {
+    let mut st = judged(rate, v, false);
+    let slo = st
+        .result
+        .overall
+        .slo
+        .as_mut()
+        .expect("the fixture has an SLO");
+    slo.met = met;
+    slo.issued = issued;
+    slo.attainment = met as f64 / issued as f64;
+    st
+}
+
+/// Steps cut short, of which 4 req/s held and 5 req/s did not.
+fn short_steps() -> Vec<SweepStep> {
+    vec![
+        counted(1.0, 20, 20, Verdict::WithinSlo),
+        counted(2.0, 40, 40, Verdict::WithinSlo),
+        counted(3.0, 59, 60, Verdict::WithinSlo),
+        counted(4.0, 78, 80, Verdict::WithinSlo),
+        counted(5.0, 92, 100, Verdict::OverSlo),
+        // The generator limited this one: its figures say nothing of the endpoint.
+        counted(5.5, 0, 100, Verdict::Invalid),
+        counted(6.0, 80, 120, Verdict::OverSlo),
+    ]
+}
+
+#[test]
+fn the_short_step_range_bounds_the_truth_both_ways() {
+    let steps = short_steps();
+    assert_eq!(bracket(&steps), (Some(4.0), Some(5.0)));
+    // Below: 95 % Wilson lower bounds of the attainment pooled from r up to 4 req/s:
+    // 78/80 → 0.91335, 137/140 → 0.93889, 177/180 → 0.95215 ≥ 0.95: the truth is at least
+    // 2 req/s, so 4 may be overstated by 50 %.
+    // Above: upper bounds pooled over the rates above 4 up to r (5.5 is invalid, left out):
+    // 92/100 → 0.95891 (5 may still meet the SLO), 172/220 → 0.83130 < 0.95: the truth is
+    // below 6 req/s (under the probe's 7), so 4 may be understated by 50 %.
+    let r = short_step_range(&steps, 0.95, true, Some(7.0), None).expect("range");
+    assert_eq!((r.reported, r.low, r.high), (4.0, 2.0, 6.0));
+    assert!((r.over_pct() - 50.0).abs() < 1e-9 && (r.under_pct() - 50.0).abs() < 1e-9);
+    // The probe's capacity caps the top when it is lower.
+    let r = short_step_range(&steps, 0.95, true, Some(5.2), None).expect("range");
+    assert_eq!(r.high, 5.2);
+    assert!((r.under_pct() - 30.0).abs() < 1e-9, "{}", r.under_pct());
+    // Without a capacity and no rate certainly over the SLO, the highest rate tried.
+    let few: Vec<SweepStep> = steps[..5].to_vec();
+    let r = short_step_range(&few, 0.95, true, None, None).expect("range");
+    assert_eq!(r.high, 5.0);
+}
+
+#[test]
+fn the_short_step_range_leaves_out_steps_whose_queue_had_no_time_to_settle() {
+    // Only steps at or below 3.5 req/s settled: 59/60 → 0.91145, 99/100 → 0.94551,
+    // 119/120 → 0.95430 ≥ 0.95: the truth is at least 1 req/s, 75 % below 4.
+    let steps = short_steps();
+    let r = short_step_range(&steps, 0.95, true, Some(7.0), Some(3.5)).expect("range");
+    assert_eq!((r.low, r.high), (1.0, 6.0));
+    assert!((r.over_pct() - 75.0).abs() < 1e-9);
+    // Without an SLO only the queue term below and the capacity above apply.
+    let r = short_step_range(&steps, 0.95, false, Some(5.0), Some(3.0)).expect("range");
+    assert_eq!((r.low, r.high), (3.0, 5.0));
+    assert!((r.over_pct() - 25.0).abs() < 1e-9 && (r.under_pct() - 25.0).abs() < 1e-9);
+    // The floor: 8 slots of 1.08 s, steps of 16.2 s, capacity 7.4: (1 − √0.025)² × 7.4 =
+    // 0.7087722 × 7.4.
+    let f = settled_floor(7.4, 8.0, 1.08, 16.2).expect("floor");
+    assert!((f - 5.2449145).abs() < 1e-6, "{f}");
+    // No sustainable rate: nothing to bound.
+    let none = vec![counted(1.0, 10, 20, Verdict::OverSlo)];
+    assert_eq!(short_step_range(&none, 0.95, true, Some(7.0), None), None);
+}
+
+#[test]
+fn the_knee_sentence_says_both_directions() {
+    let steps = short_steps();
+    let r = short_step_range(&steps, 0.95, true, Some(7.0), None);
+    let k = knee(&steps, &SweepSettings::default(), true, r);
+    assert_eq!(k.may_be_off_pct, Some(50.0));
+    assert_eq!(k.may_be_understated_pct, Some(50.0));
+    assert_eq!(k.range_per_s, Some([2.0, 6.0]));
+    let st = k.statement.expect("statement");
+    assert!(
+        st.contains("may be up to 50 % lower or 50 % higher than the 4.00 req/s reported (between 2.00 and 6.00 req/s; off by −50 % / +50 %)"),
+        "{st}"
+    );
+    // With full-length steps nothing is said.
+    let k = knee(&steps, &SweepSettings::default(), true, None);
+    assert_eq!(k.may_be_understated_pct, None);
+    assert!(!k.statement.expect("statement").contains("lower or"));
 }
 
 #[test]
