@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::prices::Catalog;
 use crate::config::prices::Price;
-use crate::engine::sweep::{StepKind, Sweep};
+use crate::results::sweep::{StepKind, Sweep};
 use crate::results::{ModelResult, RunResult, RunStatus};
 
 /// Seconds in a day.

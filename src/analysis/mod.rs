@@ -5,4 +5,5 @@ pub mod calibrate;
 pub mod capacity;
 pub mod daily;
 pub mod gate;
+pub mod knee;
 pub mod report;

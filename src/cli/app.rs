@@ -1010,7 +1010,7 @@ async fn sweep_cmd(a: SweepArgs) -> Result<Exit> {
     if done.interrupted {
         result.status = RunStatus::Interrupted;
     }
-    let table = crate::engine::sweep::table(&done.sweep);
+    let table = crate::analysis::knee::table(&done.sweep);
     result.sweep = Some(done.sweep);
     result
         .write(&result_path)

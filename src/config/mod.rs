@@ -8,6 +8,7 @@ pub mod plan;
 pub mod prices;
 pub mod scenario;
 pub mod schedule;
+pub mod sweep;
 pub mod synth;
 pub mod tokens;
 pub mod workload;

@@ -57,7 +57,7 @@ pub struct Plan {
     /// Requests per day for the cost projection (None: the measured rate).
     pub daily_requests: Option<f64>,
     /// Capacity sweep settings.
-    pub sweep: crate::engine::sweep::SweepSettings,
+    pub sweep: crate::config::sweep::SweepSettings,
     /// The `--set KEY=VALUE` overrides applied to the scenario file (applied by the `overrides` module).
     pub overrides: Vec<String>,
 }
@@ -1197,7 +1197,7 @@ impl Plan {
             }
         }
 
-        let sweep = crate::engine::sweep::SweepSettings::from_spec(f.sweep.as_ref(), &mut bad);
+        let sweep = crate::config::sweep::SweepSettings::from_spec(f.sweep.as_ref(), &mut bad);
         if !problems.is_empty() {
             return Err(ScenarioError::Invalid(problems));
         }

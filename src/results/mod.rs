@@ -7,6 +7,7 @@
 pub mod guard;
 pub mod health;
 pub mod shard;
+pub mod sweep;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -88,7 +89,7 @@ pub struct RunResult {
     /// A capacity sweep's steps and knee; the top-level metrics are then those of the step at
     /// the knee (see docs/capacity.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sweep: Option<crate::engine::sweep::Sweep>,
+    pub sweep: Option<sweep::Sweep>,
     /// A shard's raw counters, histograms and plan, for `llmload merge` (only in results
     /// written with `--shard`; see docs/scale-out.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]

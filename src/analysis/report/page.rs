@@ -915,12 +915,12 @@ fn sweep_section(inputs: &[Input], labels: &[String]) -> Option<Section> {
     let mut intro = Vec::new();
     for (k, i) in inputs.iter().enumerate() {
         let Some(sw) = &i.result.sweep else { continue };
-        let rungs: Vec<&crate::engine::sweep::SweepStep> = sw
+        let rungs: Vec<&crate::results::sweep::SweepStep> = sw
             .steps
             .iter()
             .filter(|s| s.offered_rate_per_s.is_some())
             .collect();
-        let xy = |f: &dyn Fn(&crate::engine::sweep::SweepStep) -> Option<f64>| {
+        let xy = |f: &dyn Fn(&crate::results::sweep::SweepStep) -> Option<f64>| {
             rungs
                 .iter()
                 .filter_map(|s| Some((s.offered_rate_per_s?, f(s)?)))

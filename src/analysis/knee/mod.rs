@@ -1,8 +1,12 @@
-//! Judging sweep steps (steady or over capacity, within SLO or not) and finding the knee.
+//! A capacity sweep's analysis: judging each step (steady or over capacity, within SLO or not),
+//! finding the knee (the sustainable rate), bounding how far off it may be when steps were cut
+//! short, and the sweep's table. Reads results only; the procedure that runs the steps is
+//! [`crate::engine::sweep`].
 
 use std::fmt::Write;
 
-use super::{Knee, StepKind, SweepSettings, SweepStep, Verdict};
+use crate::config::sweep::SweepSettings;
+use crate::results::sweep::{Knee, StepKind, SweepStep, Verdict};
 use crate::results::RunResult;
 
 /// What the judgment of a rate step needs from the steps before it.
@@ -387,7 +391,7 @@ impl ShortStepRange {
 fn slo_samples(steps: &[SweepStep]) -> Vec<(f64, u64, u64)> {
     steps
         .iter()
-        .filter(|x| x.kind == StepKind::Rate && x.verdict != Some(super::Verdict::Invalid))
+        .filter(|x| x.kind == StepKind::Rate && x.verdict != Some(Verdict::Invalid))
         .filter_map(|x| {
             let slo = x.result.overall.slo.as_ref()?;
             Some((x.offered_rate_per_s?, slo.met, slo.issued))
@@ -477,7 +481,7 @@ pub fn short_step_range(
 }
 
 /// The table printed after a sweep.
-pub fn table(sw: &super::Sweep) -> String {
+pub fn table(sw: &crate::results::sweep::Sweep) -> String {
     let header = [
         "step",
         "load",
@@ -607,3 +611,6 @@ pub fn table(sw: &super::Sweep) -> String {
     let _ = writeln!(out, "({})", sw.knee.method);
     out
 }
+
+#[cfg(test)]
+mod tests;

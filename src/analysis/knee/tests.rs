@@ -4,11 +4,13 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::analysis::{
+use super::{
     backlog_growth, bracket, growth_limit, judge, settled_floor, short_step_bound,
     short_step_range, wilson,
 };
-use super::{knee, StepContext, StepKind, SweepSettings, SweepStep, Verdict};
+use super::{knee, StepContext};
+use crate::config::sweep::SweepSettings;
+use crate::results::sweep::{StepKind, SweepStep, Verdict};
 use crate::results::{RunResult, SeriesPoint};
 
 fn fixture() -> RunResult {
@@ -90,7 +92,7 @@ fn steps_last_twenty_request_durations_and_enough_completions() {
 fn steps_cover_the_time_the_queue_takes_to_settle() {
     // 32 slots of 0.5 s (capacity 64 req/s) at 60 req/s: c = 32, √ρ = √0.9375,
     // τ = 0.5 / (32 × (1 − √0.9375)²) = 15.5 s; the step needs 3 τ of warmup and 5 τ of window.
-    let tau = super::relaxation_time(60.0, 64.0, 0.5).expect("tau");
+    let tau = crate::config::sweep::relaxation_time(60.0, 64.0, 0.5).expect("tau");
     let want = 0.5 / (32.0 * (1.0 - 0.9375f64.sqrt()).powi(2));
     assert!(
         (tau - want).abs() < 1e-9 && (tau - 15.5).abs() < 0.01,
@@ -99,7 +101,7 @@ fn steps_cover_the_time_the_queue_takes_to_settle() {
     let l = SweepSettings::default().length(Some(0.5), Some(60.0), false, tau);
     assert!((l.warmup.as_secs_f64() - 3.0 * tau).abs() < 1e-6);
     assert!((l.window.as_secs_f64() - 5.0 * tau).abs() < 1e-6);
-    assert_eq!(super::relaxation_time(64.0, 64.0, 0.5), None);
+    assert_eq!(crate::config::sweep::relaxation_time(64.0, 64.0, 0.5), None);
 }
 
 #[test]

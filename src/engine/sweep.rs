@@ -2,12 +2,15 @@
 //! caller's (a closure from a plan to its result), so the procedure holds no I/O of its own.
 
 use std::future::Future;
+use std::time::Duration;
 
 use anyhow::Result;
 
-use super::analysis::{self, StepContext};
-use super::{Knee, StepKind, StepLength, Sweep, SweepSettings, SweepStep, Verdict};
-use crate::config::plan::Plan;
+use crate::analysis::knee::{self as analysis, StepContext};
+use crate::config::plan::{Load, OnFull, Plan, Shape};
+use crate::config::schedule::{ArrivalProcess, ConcurrencyProfile, RateProfile};
+use crate::config::sweep::{StepLength, SweepSettings};
+use crate::results::sweep::{Knee, StepKind, Sweep, SweepStep, Verdict};
 use crate::results::{RunResult, RunStatus};
 
 /// Requests the synchronous step must measure; fewer (requests longer than its window) and it
@@ -73,7 +76,7 @@ where
     /// probe's capacity bounds the rate).
     fn tau(&self, rate: f64, cx: &StepContext, d: f64) -> f64 {
         match (cx.slo_set, cx.capacity) {
-            (true, Some(x)) => super::relaxation_time(rate, x, d).unwrap_or(0.0),
+            (true, Some(x)) => crate::config::sweep::relaxation_time(rate, x, d).unwrap_or(0.0),
             _ => 0.0,
         }
     }
@@ -413,4 +416,77 @@ where
         }
     }
     Ok(None)
+}
+
+/// Each step's plan: a copy of the run's plan with the step's load.
+impl SweepSettings {
+    fn load(&self, plan: &Plan, shape: Shape, max_in_flight: u32, len: &StepLength) -> Load {
+        Load {
+            shape,
+            max_in_flight,
+            on_full: OnFull::Queue,
+            warmup: len.warmup,
+            duration: Some(len.window),
+            requests: None,
+            cooldown: Duration::ZERO,
+            drain_timeout: plan.load.drain_timeout,
+        }
+    }
+
+    /// The plan of a closed-loop step at `concurrency`.
+    pub fn closed_step(&self, plan: &Plan, concurrency: u32, len: &StepLength) -> Plan {
+        let send = len.warmup + len.window;
+        let mut p = plan.clone();
+        p.load = self.load(
+            plan,
+            Shape::Closed {
+                profile: ConcurrencyProfile::constant(concurrency, Some(send)),
+            },
+            concurrency,
+            len,
+        );
+        p
+    }
+
+    /// A one-at-a-time step of exactly `requests` requests and no warmup: the synchronous
+    /// step's fallback when requests are too long for its window to count them.
+    pub fn counted_step(&self, plan: &Plan, requests: u64) -> Plan {
+        let mut p = plan.clone();
+        p.load = Load {
+            shape: Shape::Closed {
+                profile: ConcurrencyProfile::constant(1, None),
+            },
+            max_in_flight: 1,
+            on_full: OnFull::Queue,
+            warmup: Duration::ZERO,
+            duration: None,
+            requests: Some(requests),
+            cooldown: Duration::ZERO,
+            drain_timeout: plan.load.drain_timeout,
+        };
+        p
+    }
+
+    /// The plan of an open-loop (Poisson) step at `rate` requests/s.
+    pub fn rate_step(&self, plan: &Plan, rate: f64, len: &StepLength) -> Plan {
+        let send = len.warmup + len.window;
+        let mut p = plan.clone();
+        let profile = RateProfile::constant(rate, Some(send))
+            .expect("a positive rate and duration make a valid profile");
+        let cap = if matches!(plan.load.shape, Shape::Open { .. } | Shape::Trace(_)) {
+            plan.load.max_in_flight
+        } else {
+            crate::config::plan::DEFAULT_MAX_IN_FLIGHT
+        };
+        p.load = self.load(
+            plan,
+            Shape::Open {
+                arrival: ArrivalProcess::Poisson,
+                profile,
+            },
+            cap,
+            len,
+        );
+        p
+    }
 }
