@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use llmload::cli::app::{self, Exit, UserError};
+use llmload::cli::app::{self, Exit};
 use llmload::cli::args::{Cli, Command};
 
 fn main() -> ExitCode {
@@ -35,13 +35,6 @@ fn main() -> ExitCode {
     };
     match rt.block_on(app::run(cli)) {
         Ok(code) => ExitCode::from(code as u8),
-        Err(e) => {
-            if e.downcast_ref::<UserError>().is_some() {
-                eprintln!("error: {e}");
-            } else {
-                eprintln!("error: {e:#}");
-            }
-            ExitCode::from(Exit::Usage as u8)
-        }
+        Err(e) => ExitCode::from(app::fail(&e) as u8),
     }
 }
