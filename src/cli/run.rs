@@ -2,7 +2,7 @@
 //! a distributed run; its result, records and reports written, its claims judged.
 //!
 //! The flags are checked before anything is sent (a typo in a claims file costs no run); the
-//! run itself is an [`engine::session::Session`]; this module names the files, shows progress,
+//! run itself is a [`Session`]; this module names the files, shows progress,
 //! prints the summary and chooses the exit code.
 
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 //!
 //! The scenarios, the join of records with the truth log and the report text live in
 //! [`crate::analysis::calibrate`]; this module runs them (each step through a
-//! [`Session`](crate::engine::session::Session)) and never prints: progress lines go to the
+//! [`Session`]) and never prints: progress lines go to the
 //! caller.
 
 use std::path::{Path, PathBuf};
