@@ -1,8 +1,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use llmload::cli::app::{self, Exit, UserError};
+use llmload::cli::app;
 use llmload::cli::args::{Cli, Command};
+use llmload::cli::exit::{self, Exit};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -35,13 +36,6 @@ fn main() -> ExitCode {
     };
     match rt.block_on(app::run(cli)) {
         Ok(code) => ExitCode::from(code as u8),
-        Err(e) => {
-            if e.downcast_ref::<UserError>().is_some() {
-                eprintln!("error: {e}");
-            } else {
-                eprintln!("error: {e:#}");
-            }
-            ExitCode::from(Exit::Usage as u8)
-        }
+        Err(e) => ExitCode::from(exit::fail(&e) as u8),
     }
 }

@@ -1,4 +1,4 @@
-//! Command-line types (clap) only. Nothing below `app` sees these.
+//! Command-line types (clap) only. Nothing outside `cli` sees these.
 
 use std::path::PathBuf;
 

@@ -49,6 +49,13 @@ pub fn next_steps(path: &Path) -> String {
     )
 }
 
+/// `llmload init`: writes the starter scenario and prints the next steps.
+pub fn cmd(a: &crate::cli::args::InitArgs) -> anyhow::Result<crate::cli::exit::Exit> {
+    write_starter(&a.path, a.force).map_err(crate::cli::exit::user)?;
+    outln!("{}", next_steps(&a.path));
+    Ok(crate::cli::exit::Exit::Ok)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,13 @@
 //! Sending load and measuring it: request bodies, the HTTP clients, the runner, the generator's
-//! own monitor, the built-in mock server, shards and capacity sweeps.
+//! own monitor, the built-in mock server, the session that turns a plan into a result (for a
+//! run, a shard, a sweep step or a calibration step), capacity sweeps and calibration.
 pub mod body;
+pub mod calibrate;
 pub mod client;
 pub mod mock;
 pub mod monitor;
 pub mod runner;
 pub mod rxstamp;
+pub mod session;
 pub mod sweep;
 pub mod sys;

@@ -6,6 +6,7 @@
 
 pub mod guard;
 pub mod health;
+pub mod policy;
 pub mod shard;
 pub mod sweep;
 

@@ -12,6 +12,7 @@ pub mod claims;
 pub mod compare;
 pub mod eval;
 pub mod junit;
+pub mod live;
 pub mod markdown;
 pub mod metric;
 mod stats;

@@ -1,0 +1,113 @@
+//! `llmload mock`: the built-in mock server on a port, set from flags, until a signal stops
+//! it.
+
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use tokio::sync::watch;
+
+use crate::cli::args::MockArgs;
+use crate::cli::exit::{Exit, UserError};
+use crate::config::mock::{Faults, MockConfig, MockModel};
+use crate::core::dist::Dist;
+use crate::core::units;
+use crate::engine::mock::MockServer;
+use crate::engine::runner::Stop;
+
+fn prob(name: &str, v: f64) -> Result<f64> {
+    if !(0.0..=1.0).contains(&v) {
+        bail!(UserError(format!(
+            "--{name}: a probability must be between 0 and 1"
+        )));
+    }
+    Ok(v)
+}
+
+/// `llmload mock`: serves until the first SIGINT or SIGTERM.
+pub async fn cmd(a: MockArgs) -> Result<Exit> {
+    let ttft =
+        units::parse_duration(&a.ttft).map_err(|e| anyhow!(UserError(format!("--ttft: {e}"))))?;
+    let itl_ms = match (&a.itl, a.tokens_per_s) {
+        (Some(s), _) => {
+            units::parse_duration(s)
+                .map_err(|e| anyhow!(UserError(format!("--itl: {e}"))))?
+                .as_secs_f64()
+                * 1e3
+        }
+        (None, Some(tps)) if tps > 0.0 => 1e3 * a.tokens_per_chunk.max(1) as f64 / tps,
+        (None, Some(_)) => bail!(UserError("--tokens-per-s must be greater than 0".into())),
+        (None, None) => 10.0,
+    };
+    let retry_after_s = match &a.retry_after {
+        Some(s) => Some(
+            units::parse_duration(s)
+                .map_err(|e| anyhow!(UserError(format!("--retry-after: {e}"))))?
+                .as_secs()
+                .max(1) as u32,
+        ),
+        None => None,
+    };
+    let mut model = MockModel {
+        ttft_ms: match &a.ttft_stddev {
+            None => Dist::fixed(ttft.as_secs_f64() * 1e3),
+            Some(sd) => Dist::Normal {
+                mean: ttft.as_secs_f64() * 1e3,
+                stddev: units::parse_duration(sd)
+                    .map_err(|e| anyhow!(UserError(format!("--ttft-stddev: {e}"))))?
+                    .as_secs_f64()
+                    * 1e3,
+                min: Some(0.0),
+                max: None,
+            },
+        },
+        ttft_steps: a
+            .ttft_step
+            .iter()
+            .map(|s| {
+                crate::config::mock::TtftStep::parse(s)
+                    .map_err(|e| anyhow!(UserError(format!("--ttft-step {s}: {e}"))))
+            })
+            .collect::<Result<_>>()?,
+        itl_ms: Dist::fixed(itl_ms),
+        output_tokens: a.output_tokens.map(|n| Dist::fixed(n as f64)),
+        tokens_per_chunk: a.tokens_per_chunk.max(1),
+        reasoning_tokens: a.reasoning_tokens,
+        max_concurrency: a.max_concurrency,
+        faults: Faults {
+            rate_limit: prob("fault-rate-limit", a.fault_rate_limit)?,
+            retry_after_s,
+            server_error: prob("fault-server-error", a.fault_server_error)?,
+            stall: prob("fault-stall", a.fault_stall)?,
+            disconnect: prob("fault-disconnect", a.fault_disconnect)?,
+            malformed: prob("fault-malformed", a.fault_malformed)?,
+            error_event: prob("fault-error-event", a.fault_error_event)?,
+            ..Faults::default()
+        },
+    };
+    for spec in &a.fault {
+        model
+            .faults
+            .apply_spec(spec)
+            .map_err(|e| anyhow!(UserError(format!("--fault {spec}: {e}"))))?;
+    }
+    let cfg = MockConfig {
+        seed: a.seed,
+        default_model: model,
+        models: Default::default(),
+        truth_log: a.truth_log.clone(),
+    };
+    cfg.validate()
+        .map_err(|e| anyhow!(UserError(format!("mock settings: {e}"))))?;
+    let listener = tokio::net::TcpListener::bind((a.host.as_str(), a.port))
+        .await
+        .with_context(|| format!("binding {}:{}", a.host, a.port))?;
+    let server = MockServer::start(listener, cfg)
+        .await
+        .context("starting the mock server")?;
+    outln!("llmload mock listening on {}", server.base_url());
+    let (tx, mut rx) = watch::channel(Stop::Run);
+    crate::cli::signals::spawn_handler(Arc::new(tx));
+    let _ = rx.wait_for(|s| *s >= Stop::Arrivals).await;
+    server.shutdown().await;
+    Ok(Exit::Ok)
+}
