@@ -158,7 +158,7 @@ mod tests {
 
     fn ctx(daily: Option<f64>, overall_sent_and_completed: u64) -> Ctx {
         // A 10 s window.
-        let mut c = Collector::new(
+        let c = Collector::new(
             0,
             Window {
                 start_us: 0,
@@ -167,7 +167,9 @@ mod tests {
             Vec::new(),
             0,
         );
-        c.overall.outcomes[crate::core::record::Outcome::Ok.index()] = overall_sent_and_completed;
+        let mut s = c.state();
+        s.overall.outcomes[crate::core::record::Outcome::Ok.index()] = overall_sent_and_completed;
+        let c = Collector::from_state(s).expect("no histograms to decode");
         Ctx::new(false, daily, &c)
     }
 
