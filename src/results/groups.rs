@@ -138,3 +138,99 @@ pub(super) fn context_guard(frame: &Frame, guard: &GuardCounts) -> Option<GuardR
         largest: guard.largest.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::record::Outcome;
+    use crate::metrics::{Collector, Window};
+
+    fn frame(max_turns: Option<f64>) -> Frame {
+        serde_json::from_value(serde_json::json!({
+            "scenario": {"name": "x", "path": "x.toml", "sha256": "ab", "seed": 1},
+            "slo": {}, "slo_set": false, "daily_requests": null,
+            "models": [
+                {"id": "a", "label": "A", "target": "t", "price": null, "slo": {}},
+                {"id": "b", "label": "B", "target": "t", "price": null, "slo": {}}
+            ],
+            "mode": "open", "arrival": null, "burstiness": null, "concurrency": null,
+            "on_full": "queue", "max_in_flight": 10, "warmup_s": 0.0, "cooldown_s": 0.0,
+            "classes": [], "sessions_max_turns": max_turns,
+            "routes": [{"name": "short", "condition": "class = short", "model": "A"}],
+            "fallback": [[["A", "B"]], ["http_5xx"]], "context_guard": null
+        }))
+        .expect("a frame")
+    }
+
+    fn ctx() -> Ctx {
+        let w = Window {
+            start_us: 0,
+            end_us: Some(1_000_000),
+        };
+        Ctx::new(false, None, &Collector::new(2, w, Vec::new(), 0))
+    }
+
+    fn ok(n: u64) -> Stats {
+        let mut s = Stats::default();
+        s.outcomes[Outcome::Ok.index()] = n;
+        s
+    }
+
+    #[test]
+    fn the_last_turn_slot_holds_later_turns_unless_the_count_is_bounded() {
+        let g = Groups {
+            turns: vec![ok(5), Stats::default(), ok(2)],
+            ..Groups::default()
+        };
+        let labels = |f: &Frame| -> Vec<String> {
+            turns(f, &g, &ctx()).into_iter().map(|r| r.label).collect()
+        };
+        // The empty second slot is left out.
+        assert_eq!(labels(&frame(None)), ["turn 1", "turn 3+"]);
+        assert_eq!(labels(&frame(Some(3.0))), ["turn 1", "turn 3"]);
+        assert_eq!(labels(&frame(Some(5.0))), ["turn 1", "turn 3+"]);
+    }
+
+    #[test]
+    fn unmatched_requests_get_a_route_entry_only_when_there_were_some() {
+        let f = frame(None);
+        let mut g = Groups {
+            routes: vec![vec![4, 0], vec![0, 0]],
+            ..Groups::default()
+        };
+        let r = routing(&f, &g);
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].name.as_str(), r[0].requests), ("short", 4));
+        assert_eq!(r[0].by_model, BTreeMap::from([("A".to_string(), 4)]));
+        g.routes[1] = vec![1, 3];
+        let r = routing(&f, &g);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[1].name, crate::config::plan::UNMATCHED_ROUTE);
+        assert_eq!((r[1].model.as_str(), r[1].requests), ("", 4));
+        assert_eq!(
+            r[1].by_model,
+            BTreeMap::from([("A".to_string(), 1), ("B".to_string(), 3)])
+        );
+    }
+
+    #[test]
+    fn the_fallback_rate_is_over_the_end_users_requests() {
+        let mut user = ok(6);
+        user.outcomes[Outcome::Http5xx.index()] = 2;
+        let g = Groups {
+            end_user: Some(user),
+            fell_back: 2,
+            fallback_attempts: 3,
+            answered_by: vec![4, 2],
+            ..Groups::default()
+        };
+        let fb = fallback(&frame(None), &g, &ctx()).expect("fallback on");
+        assert_eq!((fb.requests, fb.fell_back, fb.failed), (8, 2, 2));
+        assert_eq!(fb.fallback_rate, 0.25);
+        assert_eq!(
+            fb.answered_by,
+            BTreeMap::from([("A".to_string(), 4), ("B".to_string(), 2)])
+        );
+        assert!(fallback(&frame(None), &Groups::default(), &ctx()).is_none());
+    }
+}
