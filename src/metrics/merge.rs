@@ -52,7 +52,8 @@ pub(super) fn outcome_names<'de, D: serde::Deserializer<'de>>(
         .collect()
 }
 
-/// Everything a collector folded, in a form that can be written, read back and added.
+/// Everything a collector folded, in a form that can be written, read back and added: the
+/// collector's own record of it (see [`Collector`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CollectorState {
     /// Per model, in plan order.
@@ -77,7 +78,7 @@ pub struct CollectorState {
     pub window_start_us: u64,
     /// Window end (µs since start).
     pub window_end_us: Option<u64>,
-    /// Mean in-flight count over the window, and the number of samples behind it.
+    /// Mean in-flight count over the window (as of the latest sample).
     pub in_flight_mean: Option<f64>,
     /// Samples behind `in_flight_mean`.
     pub in_flight_samples: u64,
@@ -96,52 +97,27 @@ impl Collector {
 
     /// The raw state (call after [`Collector::finish`]).
     pub fn state(&self) -> CollectorState {
-        CollectorState {
-            models: self.models.clone(),
-            overall: self.overall.clone(),
-            schedule_lag: self.schedule_lag.clone(),
-            queue_time: self.queue_time.clone(),
-            arrivals_in_window: self.arrivals_in_window,
-            sent_in_window: self.sent_in_window,
-            arrivals_sent_in_window: self.arrivals_sent_in_window,
-            skipped_in_window: self.skipped_in_window,
-            last_end_us: self.last_end_us,
-            window_start_us: self.window.start_us,
-            window_end_us: self.window.end_us,
-            in_flight_mean: self.in_flight_mean(),
-            in_flight_samples: self.in_flight_samples,
-            groups: self.groups.clone(),
-            series: self.series.clone(),
-        }
+        let mut s = self.folded.clone();
+        s.in_flight_mean = self.in_flight_mean();
+        s
     }
 
     /// A finished collector from a state. Per-second TTFT percentiles are recomputed from
     /// the stored histograms.
     pub fn from_state(s: CollectorState) -> Result<Collector, HistError> {
         let mut c = Collector::new(
-            s.models.len(),
+            0,
             Window {
-                start_us: s.window_start_us,
-                end_us: s.window_end_us,
+                start_us: 0,
+                end_us: None,
             },
             Vec::new(),
             0,
         );
         c.keep_second_hists = true;
-        c.models = s.models;
-        c.overall = s.overall;
-        c.schedule_lag = s.schedule_lag;
-        c.queue_time = s.queue_time;
-        c.arrivals_in_window = s.arrivals_in_window;
-        c.sent_in_window = s.sent_in_window;
-        c.arrivals_sent_in_window = s.arrivals_sent_in_window;
-        c.skipped_in_window = s.skipped_in_window;
-        c.last_end_us = s.last_end_us;
-        c.in_flight_samples = s.in_flight_samples;
         c.in_flight_sum = s.in_flight_mean.unwrap_or(0.0) * s.in_flight_samples as f64;
-        c.groups = s.groups;
-        c.series = s.series;
-        for b in &mut c.series {
+        c.folded = s;
+        for b in &mut c.folded.series {
             set_second_percentiles(b)?;
         }
         Ok(c)
@@ -151,31 +127,34 @@ impl Collector {
     /// histogram is summed; the in-flight mean becomes the sum of the two means (both ran at
     /// once); per-second in-flight maxima are summed (an upper bound of the joint maximum).
     pub fn absorb(&mut self, o: &Collector) -> Result<(), HistError> {
-        for (a, b) in self.models.iter_mut().zip(&o.models) {
+        for (a, b) in self.folded.models.iter_mut().zip(&o.models) {
             a.absorb(b)?;
         }
-        self.overall.absorb(&o.overall)?;
-        self.schedule_lag.merge(&o.schedule_lag)?;
-        self.queue_time.merge(&o.queue_time)?;
-        self.arrivals_in_window += o.arrivals_in_window;
-        self.sent_in_window += o.sent_in_window;
-        self.arrivals_sent_in_window += o.arrivals_sent_in_window;
-        self.skipped_in_window += o.skipped_in_window;
-        self.last_end_us = self.last_end_us.max(o.last_end_us);
-        let w = o.window;
-        self.window.start_us = self.window.start_us.min(w.start_us);
-        self.window.end_us = match (self.window.end_us, w.end_us) {
+        self.folded.overall.absorb(&o.overall)?;
+        self.folded.schedule_lag.merge(&o.schedule_lag)?;
+        self.folded.queue_time.merge(&o.queue_time)?;
+        self.folded.arrivals_in_window += o.arrivals_in_window;
+        self.folded.sent_in_window += o.sent_in_window;
+        self.folded.arrivals_sent_in_window += o.arrivals_sent_in_window;
+        self.folded.skipped_in_window += o.skipped_in_window;
+        self.folded.last_end_us = self.folded.last_end_us.max(o.last_end_us);
+        let (w, o_w) = (self.window(), o.window());
+        self.folded.window_start_us = w.start_us.min(o_w.start_us);
+        self.folded.window_end_us = match (w.end_us, o_w.end_us) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
         let mean = self.in_flight_mean().unwrap_or(0.0) + o.in_flight_mean().unwrap_or(0.0);
-        self.in_flight_samples = self.in_flight_samples.max(o.in_flight_samples);
-        self.in_flight_sum = mean * self.in_flight_samples as f64;
-        self.groups.absorb(&o.groups)?;
-        if self.series.len() < o.series.len() {
-            self.series.resize_with(o.series.len(), Bucket::default);
+        self.folded.in_flight_samples = self.folded.in_flight_samples.max(o.in_flight_samples);
+        self.in_flight_sum = mean * self.folded.in_flight_samples as f64;
+        self.folded.in_flight_mean = self.in_flight_mean();
+        self.folded.groups.absorb(&o.groups)?;
+        if self.folded.series.len() < o.series.len() {
+            self.folded
+                .series
+                .resize_with(o.series.len(), Bucket::default);
         }
-        for (a, b) in self.series.iter_mut().zip(&o.series) {
+        for (a, b) in self.folded.series.iter_mut().zip(&o.series) {
             a.sent += b.sent;
             a.ok += b.ok;
             a.failed += b.failed;

@@ -270,36 +270,15 @@ impl Window {
     }
 }
 
-/// Folds records into metrics.
+/// Folds records into metrics. Everything folded so far is the collector's
+/// [`CollectorState`], which it dereferences to (`c.overall`, `c.models`, `c.series`, …) and
+/// which a shard's partial result carries as it is; the rest is working space.
 #[derive(Debug)]
 pub struct Collector {
-    /// Per model, indexed like the plan's models.
-    pub models: Vec<Stats>,
-    /// All models together.
-    pub overall: Stats,
-    /// Run-level schedule lag (measured-phase arrivals).
-    pub schedule_lag: Hist,
-    /// Run-level queue time (measured-phase sent requests).
-    pub queue_time: Hist,
-    /// Measured-phase arrivals (scheduled inside the window).
-    pub arrivals_in_window: u64,
-    /// Requests whose send time falls inside the window.
-    pub sent_in_window: u64,
-    /// 1 s buckets from the start.
-    pub series: Vec<Bucket>,
-    /// Latest t_end seen (µs).
-    pub last_end_us: u64,
-    /// Arrivals (first turn, first attempt) sent inside the window.
-    pub arrivals_sent_in_window: u64,
-    /// Measured arrivals not sent by the context-window guard.
-    pub skipped_in_window: u64,
-    /// Optional breakdowns.
-    pub groups: Groups,
+    folded: CollectorState,
     in_flight_sum: f64,
-    in_flight_samples: u64,
     keep_second_hists: bool,
     spec: GroupSpec,
-    window: Window,
     slo: Vec<Slo>,
     open_ttft: BTreeMap<usize, SecondTtft>,
     /// Seconds below this are packed (or closed).
@@ -308,6 +287,14 @@ pub struct Collector {
     /// Scratch space reused by [`Collector::add`]: tokens per event, tokens per second.
     split: Vec<u32>,
     by_second: Vec<(usize, u64)>,
+}
+
+impl std::ops::Deref for Collector {
+    type Target = CollectorState;
+
+    fn deref(&self) -> &CollectorState {
+        &self.folded
+    }
 }
 
 const SEC_US: u64 = 1_000_000;
@@ -319,22 +306,26 @@ impl Collector {
     /// `slo` holds each model's objectives, indexed like the plan's models.
     pub fn new(models: usize, window: Window, slo: Vec<Slo>, hold_us: u64) -> Collector {
         Collector {
-            models: vec![Stats::default(); models],
-            overall: Stats::default(),
-            schedule_lag: Hist::default(),
-            queue_time: Hist::default(),
-            arrivals_in_window: 0,
-            sent_in_window: 0,
-            series: Vec::new(),
-            last_end_us: 0,
-            arrivals_sent_in_window: 0,
-            skipped_in_window: 0,
-            groups: Groups::default(),
+            folded: CollectorState {
+                models: vec![Stats::default(); models],
+                overall: Stats::default(),
+                schedule_lag: Hist::default(),
+                queue_time: Hist::default(),
+                arrivals_in_window: 0,
+                sent_in_window: 0,
+                arrivals_sent_in_window: 0,
+                skipped_in_window: 0,
+                last_end_us: 0,
+                window_start_us: window.start_us,
+                window_end_us: window.end_us,
+                in_flight_mean: None,
+                in_flight_samples: 0,
+                groups: Groups::default(),
+                series: Vec::new(),
+            },
             in_flight_sum: 0.0,
-            in_flight_samples: 0,
             keep_second_hists: false,
             spec: GroupSpec::default(),
-            window,
             slo,
             open_ttft: BTreeMap::new(),
             packed_below: 0,
@@ -346,8 +337,8 @@ impl Collector {
 
     /// Turns on the breakdowns `spec` asks for (call before the first record).
     pub fn set_groups(&mut self, spec: GroupSpec) {
-        let models = self.models.len();
-        self.groups = Groups {
+        let models = self.folded.models.len();
+        self.folded.groups = Groups {
             classes: vec![Stats::default(); spec.classes],
             turns: vec![Stats::default(); spec.turns],
             cache: if spec.cache {
@@ -370,32 +361,38 @@ impl Collector {
 
     /// Sets the window's end once sending stops.
     pub fn set_window_end(&mut self, end_us: u64) {
-        self.window.end_us = Some(end_us);
+        self.folded.window_end_us = Some(end_us);
     }
 
     /// The window.
+    #[inline]
     pub fn window(&self) -> Window {
-        self.window
+        Window {
+            start_us: self.folded.window_start_us,
+            end_us: self.folded.window_end_us,
+        }
     }
 
     /// Replaces the window (a live judgement narrows it to "so far", then restores it).
     pub fn set_window(&mut self, w: Window) {
-        self.window = w;
+        self.folded.window_start_us = w.start_us;
+        self.folded.window_end_us = w.end_us;
     }
 
     fn bucket(&mut self, t_us: u64) -> &mut Bucket {
         let i = (t_us / SEC_US) as usize;
-        if self.series.len() <= i {
-            self.series.resize_with(i + 1, Bucket::default);
+        if self.folded.series.len() <= i {
+            self.folded.series.resize_with(i + 1, Bucket::default);
         }
-        &mut self.series[i]
+        &mut self.folded.series[i]
     }
 
     /// Notes the in-flight count at time `t_us`.
     pub fn sample_in_flight(&mut self, t_us: u64, in_flight: u64) {
-        if self.window.contains(t_us) {
+        if self.window().contains(t_us) {
             self.in_flight_sum += in_flight as f64;
-            self.in_flight_samples += 1;
+            self.folded.in_flight_samples += 1;
+            self.folded.in_flight_mean = self.in_flight_mean();
         }
         let b = self.bucket(t_us);
         b.in_flight_max = b.in_flight_max.max(in_flight);
@@ -403,20 +400,60 @@ impl Collector {
 
     /// Mean of the in-flight samples taken inside the window (None without samples).
     pub fn in_flight_mean(&self) -> Option<f64> {
-        (self.in_flight_samples > 0).then(|| self.in_flight_sum / self.in_flight_samples as f64)
+        (self.folded.in_flight_samples > 0)
+            .then(|| self.in_flight_sum / self.folded.in_flight_samples as f64)
     }
 
     /// Folds one finished record in. `model` indexes the plan's models.
     pub fn add(&mut self, model: usize, r: &RequestRecord) {
         let measured = r.phase == Phase::Measure;
         let sent = r.outcome.was_sent();
-        self.last_end_us = self.last_end_us.max(r.t_end_us);
+        self.folded.last_end_us = self.folded.last_end_us.max(r.t_end_us);
+        self.count_in_series(r);
+        let mut split = std::mem::take(&mut self.split);
+        let per_event = token_split_into(r, &mut split).then_some(&split[..]);
+        let mut by_second = std::mem::take(&mut self.by_second);
+        let window_out = self.count_output_tokens(r, per_event, &mut by_second);
+        self.note_ttft(r);
+        self.close_old_seconds(r.t_end_us);
 
-        // Time series and window counters use event times, whatever the phase.
+        let in_window_send = r.t_send_us.is_some_and(|t| self.window().contains(t));
+        let ended_in_window = r.outcome == Outcome::Ok && self.window().contains(r.t_end_us);
+        self.count_arrival(r, measured, in_window_send);
+        let d = Derived {
+            measured,
+            sent,
+            window_out,
+            by_second: &by_second,
+            in_window_send,
+            ended_in_window,
+            slo_ok: measured && r.outcome == Outcome::Ok && self.meets_model_slo(model, r),
+            usd: self
+                .spec
+                .prices
+                .get(model)
+                .copied()
+                .flatten()
+                .map(|p| bill_one(&p, r)),
+            per_event,
+        };
+        fold(&mut self.folded.models[model], r, &d);
+        fold(&mut self.folded.overall, r, &d);
+        self.fold_groups(model, r, &d);
+        if self.folded.groups.end_user.is_some() {
+            self.fold_end_user(model, r, &d);
+        }
+        self.split = split;
+        self.by_second = by_second;
+    }
+
+    /// The 1 s series and the window's send count, by event time whatever the phase.
+    #[inline]
+    fn count_in_series(&mut self, r: &RequestRecord) {
         if let Some(ts) = r.t_send_us {
             self.bucket(ts).sent += 1;
-            if self.window.contains(ts) {
-                self.sent_in_window += 1;
+            if self.window().contains(ts) {
+                self.folded.sent_in_window += 1;
             }
         }
         match r.outcome {
@@ -429,103 +466,112 @@ impl Collector {
                 *b.errors.entry(other.name()).or_default() += 1;
             }
         }
-        let mut split = std::mem::take(&mut self.split);
-        let per_event = token_split_into(r, &mut split).then_some(&split[..]);
-        let mut window_out = 0u64;
-        let mut by_second = std::mem::take(&mut self.by_second);
-        by_second.clear();
-        if let (Some(first), Some(k)) = (r.t_first_us, per_event) {
-            let mut t = first;
-            for (i, &n) in k.iter().enumerate() {
-                if i > 0 {
-                    t += r.gaps.get(i - 1).map(|g| g.0 as u64).unwrap_or(0);
-                }
-                self.bucket(t).output_tokens += n as u64;
-                let sec = (t / SEC_US) as usize;
-                match by_second.last_mut() {
-                    Some((s, c)) if *s == sec => *c += n as u64,
-                    _ => by_second.push((sec, n as u64)),
-                }
-                if self.window.contains(t) {
-                    window_out += n as u64;
-                }
-            }
-        }
-        if r.outcome == Outcome::Ok {
-            if let (Some(tf), Some(ts)) = (r.t_first_us, r.t_send_us) {
-                let sec = (tf / SEC_US) as usize;
-                let v = tf.saturating_sub(ts);
-                match self
-                    .open_ttft
-                    .entry(sec)
-                    .or_insert_with(|| SecondTtft::Open(Hist::growable(2)))
-                {
-                    SecondTtft::Open(h) => h.record(v),
-                    SecondTtft::Packed { late, .. } => late.push(v),
-                }
-            }
-        }
-        self.close_old_seconds(r.t_end_us);
+    }
 
-        let in_window_send = r.t_send_us.is_some_and(|t| self.window.contains(t));
-        let ended_in_window = r.outcome == Outcome::Ok && self.window.contains(r.t_end_us);
+    /// Places each output event's tokens (`per_event`) at its event time: in the 1 s series,
+    /// and as (second, tokens) runs in `by_second` (cleared first). Returns the tokens whose
+    /// event time falls inside the window.
+    #[inline]
+    fn count_output_tokens(
+        &mut self,
+        r: &RequestRecord,
+        per_event: Option<&[u32]>,
+        by_second: &mut Vec<(usize, u64)>,
+    ) -> u64 {
+        by_second.clear();
+        let mut window_out = 0u64;
+        let (Some(first), Some(k)) = (r.t_first_us, per_event) else {
+            return window_out;
+        };
+        let mut t = first;
+        for (i, &n) in k.iter().enumerate() {
+            if i > 0 {
+                t += r.gaps.get(i - 1).map(|g| g.0 as u64).unwrap_or(0);
+            }
+            self.bucket(t).output_tokens += n as u64;
+            let sec = (t / SEC_US) as usize;
+            match by_second.last_mut() {
+                Some((s, c)) if *s == sec => *c += n as u64,
+                _ => by_second.push((sec, n as u64)),
+            }
+            if self.window().contains(t) {
+                window_out += n as u64;
+            }
+        }
+        window_out
+    }
+
+    /// A successful request's TTFT, in the histogram of the second its first token came in.
+    #[inline]
+    fn note_ttft(&mut self, r: &RequestRecord) {
+        if r.outcome != Outcome::Ok {
+            return;
+        }
+        if let (Some(tf), Some(ts)) = (r.t_first_us, r.t_send_us) {
+            let sec = (tf / SEC_US) as usize;
+            let v = tf.saturating_sub(ts);
+            match self
+                .open_ttft
+                .entry(sec)
+                .or_insert_with(|| SecondTtft::Open(Hist::growable(2)))
+            {
+                SecondTtft::Open(h) => h.record(v),
+                SecondTtft::Packed { late, .. } => late.push(v),
+            }
+        }
+    }
+
+    /// Run-level counts of arrivals: measured, skipped by the guard, sent in the window; and
+    /// the run's schedule lag and queue time of first attempts.
+    #[inline]
+    fn count_arrival(&mut self, r: &RequestRecord, measured: bool, in_window_send: bool) {
         // An arrival is a request's first turn and first attempt; later turns and fallback
         // attempts are requests too, but not arrivals of the load schedule.
         let arrival = r.turn == 0 && r.attempt == 0;
         if measured && arrival {
-            self.arrivals_in_window += 1;
+            self.folded.arrivals_in_window += 1;
             if r.outcome == Outcome::Skipped {
-                self.skipped_in_window += 1;
+                self.folded.skipped_in_window += 1;
             }
         }
         if arrival && in_window_send {
-            self.arrivals_sent_in_window += 1;
+            self.folded.arrivals_sent_in_window += 1;
         }
         if measured && r.attempt == 0 {
-            self.schedule_lag
+            self.folded
+                .schedule_lag
                 .record(r.t_dispatch_us.saturating_sub(r.t_sched_us));
             if let Some(ts) = r.t_send_us {
-                self.queue_time.record(ts.saturating_sub(r.t_dispatch_us));
+                self.folded
+                    .queue_time
+                    .record(ts.saturating_sub(r.t_dispatch_us));
             }
         }
-        let slo_ok = measured
-            && r.outcome == Outcome::Ok
-            && self
-                .slo
-                .get(model)
-                .is_some_and(|s| s.is_set() && meets_slo(s, r));
-        let usd = self
-            .spec
-            .prices
+    }
+
+    /// Whether the request met its model's objectives (false when it has none).
+    #[inline]
+    fn meets_model_slo(&self, model: usize, r: &RequestRecord) -> bool {
+        self.slo
             .get(model)
-            .copied()
-            .flatten()
-            .map(|p| bill_one(&p, r));
-        let d = Derived {
-            measured,
-            sent,
-            window_out,
-            by_second: &by_second,
-            in_window_send,
-            ended_in_window,
-            slo_ok,
-            usd,
-            per_event,
-        };
-        fold(&mut self.models[model], r, &d);
-        fold(&mut self.overall, r, &d);
-        let g = &mut self.groups;
+            .is_some_and(|s| s.is_set() && meets_slo(s, r))
+    }
+
+    /// Class, turn, cache and route breakdowns.
+    #[inline]
+    fn fold_groups(&mut self, model: usize, r: &RequestRecord, d: &Derived) {
+        let g = &mut self.folded.groups;
         if let Some(s) = g.classes.get_mut(r.tags.class as usize) {
-            fold(s, r, &d);
+            fold(s, r, d);
         }
         if !g.turns.is_empty() {
             let i = (r.turn as usize).min(g.turns.len() - 1);
-            fold(&mut g.turns[i], r, &d);
+            fold(&mut g.turns[i], r, d);
         }
         if !g.cache.is_empty() {
-            fold(&mut g.cache[r.repeat as usize], r, &d);
+            fold(&mut g.cache[r.repeat as usize], r, d);
         }
-        if measured && r.attempt == 0 && !g.routes.is_empty() {
+        if d.measured && r.attempt == 0 && !g.routes.is_empty() {
             if let Some(route) = r.tags.route {
                 let i = (route as usize).min(g.routes.len() - 1);
                 if let Some(c) = g.routes[i].get_mut(model) {
@@ -533,42 +579,46 @@ impl Collector {
                 }
             }
         }
-        if g.end_user.is_some() {
-            if measured && r.attempt > 0 && sent {
-                g.fallback_attempts += 1;
+    }
+
+    /// The end user's view of fallback chains (call when it is kept).
+    #[inline]
+    fn fold_end_user(&mut self, model: usize, r: &RequestRecord, d: &Derived) {
+        let window = self.window();
+        let g = &mut self.folded.groups;
+        if d.measured && r.attempt > 0 && d.sent {
+            g.fallback_attempts += 1;
+        }
+        if r.fell_back {
+            return;
+        }
+        // The end user's request: its final attempt, timed from when the user's request was
+        // scheduled, so the failed attempts' time is included.
+        let mut u = r.clone();
+        u.t_sched_us = r.t_user_sched_us.unwrap_or(r.t_sched_us);
+        let user_measured = window.contains(u.t_sched_us);
+        let slo = self.spec.user_slo;
+        let d = Derived {
+            measured: user_measured,
+            slo_ok: user_measured
+                && u.outcome == Outcome::Ok
+                && slo.is_set()
+                && meets_slo(&slo, &u),
+            ..*d
+        };
+        if user_measured {
+            if r.attempt > 0 {
+                g.fell_back += 1;
             }
-            if !r.fell_back {
-                // The end user's request: its final attempt, timed from when the user's
-                // request was scheduled, so the failed attempts' time is included.
-                let mut u = r.clone();
-                u.t_sched_us = r.t_user_sched_us.unwrap_or(r.t_sched_us);
-                let user_measured = self.window.contains(u.t_sched_us);
-                let slo = self.spec.user_slo;
-                let d = Derived {
-                    measured: user_measured,
-                    slo_ok: user_measured
-                        && u.outcome == Outcome::Ok
-                        && slo.is_set()
-                        && meets_slo(&slo, &u),
-                    ..d
-                };
-                if user_measured {
-                    if r.attempt > 0 {
-                        g.fell_back += 1;
-                    }
-                    if u.outcome == Outcome::Ok {
-                        if let Some(c) = g.answered_by.get_mut(model) {
-                            *c += 1;
-                        }
-                    }
-                }
-                if let Some(s) = g.end_user.as_mut() {
-                    fold(s, &u, &d);
+            if u.outcome == Outcome::Ok {
+                if let Some(c) = g.answered_by.get_mut(model) {
+                    *c += 1;
                 }
             }
         }
-        self.split = split;
-        self.by_second = by_second;
+        if let Some(s) = g.end_user.as_mut() {
+            fold(s, &u, &d);
+        }
     }
 
     fn close_old_seconds(&mut self, now_us: u64) {

@@ -307,10 +307,59 @@ pub struct MergeError(pub String);
 
 /// Reads and merges the partial results at `paths` into the whole run's result.
 pub fn merge(paths: &[PathBuf]) -> Result<RunResult, MergeError> {
+    let mut shards = read_shards(paths)?;
+    check_set(&shards)?;
+    shards.sort_by_key(|(_, r, _)| r.shard.index);
+    // Every shard's schedule starts at the same agreed instant, so their 1 s series are already
+    // aligned by wall clock; each host's residual clock offset is listed with the shard.
+    let count = shards.len() as u32;
+    let mut sum = Sum::default();
+    for (path, r, part) in &shards {
+        sum.add(path, r, part, count)?;
+    }
+    let Some(mut collector) = sum.collector else {
+        return Err(MergeError("merge: no shards".into()));
+    };
+    collector.finish();
+    let mut warnings = sum.warnings;
+    warnings.extend(clock_warnings(&sum.summaries, count));
+    let (_, first, part) = &shards[0];
+    let meta = RunMeta {
+        run_id: first.run_id.clone(),
+        status: sum.status.unwrap_or(RunStatus::Complete),
+        started_at: part.start_at.clone(),
+        finished_at: sum.finished_at,
+        records_file: None,
+        shard: Shard { index: 0, count: 1 },
+        max_lag_p99_ms: part.max_lag_p99_ms,
+        min_send_ratio: part.min_send_ratio,
+        warnings,
+        health: crate::results::health::Health {
+            loop_lag: sum.loop_lag,
+            cpu_per_s: sum.cpu_per_s,
+        },
+        worker_threads: sum.worker_threads,
+        aborted_by: sum.aborted_by,
+        cpu_excludes_mock: sum.cpu_excludes_mock,
+        guard: sum.guard,
+    };
+    let mut result = results::assemble(&part.frame, &collector, meta);
+    result.host = first.host.clone();
+    if !sum.invalid.is_empty() {
+        result.validity.valid = false;
+        result.validity.reasons.extend(sum.invalid);
+    }
+    result.merged_from = sum.summaries;
+    Ok(result)
+}
+
+/// Reads each file and takes its partial section, refusing files that have none or a newer
+/// layout than this build reads.
+fn read_shards(paths: &[PathBuf]) -> Result<Vec<(PathBuf, RunResult, Partial)>, MergeError> {
     if paths.is_empty() {
         return Err(MergeError("merge: no shard result files given".into()));
     }
-    let mut shards: Vec<(PathBuf, RunResult, Partial)> = Vec::new();
+    let mut shards = Vec::new();
     for p in paths {
         let mut r = RunResult::read(p).map_err(|e| MergeError(e.to_string()))?;
         let Some(part) = r.partial.take() else {
@@ -328,76 +377,69 @@ pub fn merge(paths: &[PathBuf]) -> Result<RunResult, MergeError> {
         }
         shards.push((p.clone(), r, *part));
     }
-    check_set(&shards)?;
-    shards.sort_by_key(|(_, r, _)| r.shard.index);
-    let name = |p: &Path| p.display().to_string();
+    Ok(shards)
+}
 
-    // Every shard's schedule starts at the same agreed instant, so their 1 s series are already
-    // aligned by wall clock; each host's residual clock offset is listed with the shard.
-    let mut merged: Option<Collector> = None;
-    let mut loop_lag = Hist::default();
-    let mut cpu_per_s: Vec<f64> = Vec::new();
-    let mut worker_threads = 0;
-    let mut cpu_excludes_mock = false;
-    let mut guard = GuardCounts::default();
-    let mut warnings = Vec::new();
-    let mut status = RunStatus::Complete;
-    let mut finished_at = String::new();
-    let mut aborted_by = None;
-    let mut summaries = Vec::new();
-    let mut invalid = Vec::new();
-    let count = shards.len() as u32;
-    for (path, r, part) in &shards {
-        let c = Collector::from_state(part.collector.clone())
-            .map_err(|e| MergeError(format!("{}: {e}", name(path))))?;
-        match merged.as_mut() {
-            None => merged = Some(c),
-            Some(m) => m
-                .absorb(&c)
-                .map_err(|e| MergeError(format!("{}: {e}", name(path))))?,
+/// The shards added so far: their collectors and health summed, their run facts combined.
+#[derive(Default)]
+struct Sum {
+    collector: Option<Collector>,
+    loop_lag: Hist,
+    cpu_per_s: Vec<f64>,
+    worker_threads: usize,
+    cpu_excludes_mock: bool,
+    guard: GuardCounts,
+    warnings: Vec<String>,
+    status: Option<RunStatus>,
+    finished_at: String,
+    aborted_by: Option<String>,
+    summaries: Vec<ShardSummary>,
+    invalid: Vec<String>,
+}
+
+impl Sum {
+    /// Adds one shard of `count`.
+    fn add(
+        &mut self,
+        path: &Path,
+        r: &RunResult,
+        part: &Partial,
+        count: u32,
+    ) -> Result<(), MergeError> {
+        let at = |e: crate::metrics::HistError| MergeError(format!("{}: {e}", path.display()));
+        let c = Collector::from_state(part.collector.clone()).map_err(at)?;
+        match self.collector.as_mut() {
+            None => self.collector = Some(c),
+            Some(m) => m.absorb(&c).map_err(at)?,
         }
-        loop_lag
-            .merge(&part.health.loop_lag)
-            .map_err(|e| MergeError(format!("{}: {e}", name(path))))?;
-        if cpu_per_s.len() < part.health.cpu_per_s.len() {
-            cpu_per_s.resize(part.health.cpu_per_s.len(), 0.0);
+        self.loop_lag.merge(&part.health.loop_lag).map_err(at)?;
+        if self.cpu_per_s.len() < part.health.cpu_per_s.len() {
+            self.cpu_per_s.resize(part.health.cpu_per_s.len(), 0.0);
         }
-        for (a, b) in cpu_per_s.iter_mut().zip(&part.health.cpu_per_s) {
+        for (a, b) in self.cpu_per_s.iter_mut().zip(&part.health.cpu_per_s) {
             *a += b;
         }
-        worker_threads += part.worker_threads;
-        cpu_excludes_mock |= part.cpu_excludes_mock;
-        guard.over_window += part.guard.over_window;
-        guard.skipped += part.guard.skipped;
-        if let Some(o) = &part.guard.largest {
-            let excess = |o: &crate::results::guard::Offender| {
-                (o.prompt_tokens + o.max_tokens as u64).saturating_sub(o.context_window)
-            };
-            if guard.largest.as_ref().is_none_or(|g| excess(o) > excess(g)) {
-                guard.largest = Some(o.clone());
-            }
-        }
+        self.worker_threads += part.worker_threads;
+        self.cpu_excludes_mock |= part.cpu_excludes_mock;
+        self.add_guard(&part.guard);
         let tag = format!("shard {}/{}", r.shard.index, count);
-        warnings.extend(part.run_warnings.iter().map(|w| format!("{tag}: {w}")));
-        status = match (status, r.status) {
-            (RunStatus::Interrupted, _) | (_, RunStatus::Interrupted) => RunStatus::Interrupted,
-            (RunStatus::Aborted, _) | (_, RunStatus::Aborted) => RunStatus::Aborted,
-            _ => RunStatus::Complete,
-        };
-        if r.finished_at > finished_at {
-            finished_at = r.finished_at.clone();
+        self.warnings
+            .extend(part.run_warnings.iter().map(|w| format!("{tag}: {w}")));
+        self.status = Some(worse(self.status.unwrap_or(RunStatus::Complete), r.status));
+        if r.finished_at > self.finished_at {
+            self.finished_at = r.finished_at.clone();
         }
-        if aborted_by.is_none() {
-            aborted_by = r.aborted_by.as_ref().map(|a| format!("{tag}: {a}"));
+        if self.aborted_by.is_none() {
+            self.aborted_by = r.aborted_by.as_ref().map(|a| format!("{tag}: {a}"));
         }
         if !r.validity.valid {
             for why in &r.validity.reasons {
-                invalid.push(format!("{tag} was invalid: {why}"));
+                self.invalid.push(format!("{tag} was invalid: {why}"));
             }
         }
-        summaries.push(ShardSummary {
+        self.summaries.push(ShardSummary {
             index: r.shard.index,
-            file: name(path),
+            file: path.display().to_string(),
             records_file: r.records_file.clone(),
             host: r.host.clone(),
             status: r.status,
@@ -408,57 +450,60 @@ pub fn merge(paths: &[PathBuf]) -> Result<RunResult, MergeError> {
             clock: part.clock.clone(),
             finished_at: r.finished_at.clone(),
         });
+        Ok(())
     }
-    let Some(mut collector) = merged else {
-        return Err(MergeError("merge: no shards".into()));
-    };
-    collector.finish();
-    let (_, first, part) = &shards[0];
-    let meta = RunMeta {
-        run_id: first.run_id.clone(),
-        status,
-        started_at: part.start_at.clone(),
-        finished_at,
-        records_file: None,
-        shard: Shard { index: 0, count: 1 },
-        max_lag_p99_ms: part.max_lag_p99_ms,
-        min_send_ratio: part.min_send_ratio,
-        warnings: Vec::new(),
-        health: crate::results::health::Health {
-            loop_lag,
-            cpu_per_s,
-        },
-        worker_threads,
-        aborted_by,
-        cpu_excludes_mock,
-        guard,
-    };
-    // Shards on one host share its clock; across hosts, an unsynchronised clock can start a
-    // stripe out of step with the others by as much as the clock is off.
+
+    /// Sums the guard counts, keeping the largest excess of all shards.
+    fn add_guard(&mut self, g: &GuardState) {
+        self.guard.over_window += g.over_window;
+        self.guard.skipped += g.skipped;
+        if let Some(o) = &g.largest {
+            let excess = |o: &crate::results::guard::Offender| {
+                (o.prompt_tokens + o.max_tokens as u64).saturating_sub(o.context_window)
+            };
+            if self
+                .guard
+                .largest
+                .as_ref()
+                .is_none_or(|g| excess(o) > excess(g))
+            {
+                self.guard.largest = Some(o.clone());
+            }
+        }
+    }
+}
+
+/// How a merged run ended: interrupted when any shard was, else aborted when any was.
+fn worse(a: RunStatus, b: RunStatus) -> RunStatus {
+    match (a, b) {
+        (RunStatus::Interrupted, _) | (_, RunStatus::Interrupted) => RunStatus::Interrupted,
+        (RunStatus::Aborted, _) | (_, RunStatus::Aborted) => RunStatus::Aborted,
+        _ => RunStatus::Complete,
+    }
+}
+
+/// Shards on one host share its clock; across hosts, an unsynchronised clock can start a
+/// stripe out of step with the others by as much as the clock is off.
+fn clock_warnings(summaries: &[ShardSummary], count: u32) -> Vec<String> {
     let hosts: std::collections::BTreeSet<&str> =
         summaries.iter().map(|x| x.host.hostname.as_str()).collect();
-    if hosts.len() > 1 {
-        for x in summaries.iter().filter(|x| !x.clock.synchronized) {
-            warnings.push(format!(
+    if hosts.len() <= 1 {
+        return Vec::new();
+    }
+    summaries
+        .iter()
+        .filter(|x| !x.clock.synchronized)
+        .map(|x| {
+            format!(
                 "shard {}/{count} ({}): the host clock was not synchronised (NTP); its stripe may have started out of step with the others by up to {} ms",
                 x.index,
                 x.host.hostname,
                 x.clock
                     .max_error_ms
                     .map_or("an unknown number of".to_string(), |m| format!("{m:.0}"))
-            ));
-        }
-    }
-    let mut meta = meta;
-    meta.warnings = warnings;
-    let mut result = results::assemble(&part.frame, &collector, meta);
-    result.host = first.host.clone();
-    if !invalid.is_empty() {
-        result.validity.valid = false;
-        result.validity.reasons.extend(invalid);
-    }
-    result.merged_from = summaries;
-    Ok(result)
+            )
+        })
+        .collect()
 }
 
 /// All N shards, once each, of one run.
@@ -603,5 +648,84 @@ mod tests {
         assert!(e.contains("passed 3.000 s ago"), "{e}");
         assert!(parse_instant("tomorrow").is_err());
         assert_eq!(rfc3339(at), "2026-12-01T10:00:00Z");
+    }
+
+    #[test]
+    fn a_merged_run_ended_as_its_worst_shard() {
+        use RunStatus::*;
+        assert_eq!(worse(Complete, Complete), Complete);
+        assert_eq!(worse(Complete, Aborted), Aborted);
+        assert_eq!(worse(Aborted, Interrupted), Interrupted);
+        assert_eq!(worse(Interrupted, Complete), Interrupted);
+    }
+
+    #[test]
+    fn the_guard_sum_keeps_the_largest_excess_of_all_shards() {
+        let offender = |prompt: u64, max: u32, window: u64| crate::results::guard::Offender {
+            model: "m".into(),
+            class: "c".into(),
+            prompt_tokens: prompt,
+            max_tokens: max,
+            context_window: window,
+        };
+        let mut sum = Sum::default();
+        for (over, largest) in [
+            (3, offender(9_000, 500, 8_192)),
+            (2, offender(8_000, 100, 4_096)),
+        ] {
+            sum.add_guard(&GuardState {
+                over_window: over,
+                skipped: 1,
+                largest: Some(largest),
+            });
+        }
+        sum.add_guard(&GuardState::default());
+        assert_eq!((sum.guard.over_window, sum.guard.skipped), (5, 2));
+        // 8,100 − 4,096 = 4,004 exceeds 9,500 − 8,192 = 1,308.
+        assert_eq!(sum.guard.largest, Some(offender(8_000, 100, 4_096)));
+    }
+
+    #[test]
+    fn unsynchronised_clocks_are_named_only_across_hosts() {
+        let shard = |index: u32, host: &str, synchronized: bool| ShardSummary {
+            index,
+            file: format!("s{index}.json"),
+            records_file: None,
+            host: Host {
+                hostname: host.into(),
+                os: "linux".into(),
+                arch: "x86_64".into(),
+                cpus: 2,
+            },
+            status: RunStatus::Complete,
+            valid: true,
+            reasons: Vec::new(),
+            arrivals_in_window: 1,
+            ready_before_start_s: 0.5,
+            clock: ClockInfo {
+                synchronized,
+                max_error_ms: (!synchronized && index == 1).then_some(16_000.0),
+                ..ClockInfo::default()
+            },
+            finished_at: String::new(),
+        };
+        let one_host = [shard(0, "a", false), shard(1, "a", false)];
+        assert!(clock_warnings(&one_host, 2).is_empty());
+        let w = clock_warnings(
+            &[
+                shard(0, "a", true),
+                shard(1, "b", false),
+                shard(2, "c", false),
+            ],
+            3,
+        );
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("shard 1/3 (b): the host clock was not synchronised"));
+        assert!(w[0].ends_with("by up to 16000 ms"), "{}", w[0]);
+        assert!(
+            w[1].ends_with("by up to an unknown number of ms"),
+            "{}",
+            w[1]
+        );
     }
 }
