@@ -41,7 +41,7 @@ impl GuardCounts {
     ) {
         self.over_window += 1;
         self.skipped += skipped as u64;
-        let excess = prompt + max as u64 - window;
+        let excess = (prompt + max as u64).saturating_sub(window);
         if self
             .largest
             .as_ref()

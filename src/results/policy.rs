@@ -14,6 +14,18 @@ pub const MAX_LAG_P99_MS: f64 = 10.0;
 /// `max_in_flight`, held by a cap or quota, or the generator could not send on time.
 pub const MIN_SEND_RATIO: f64 = 0.99;
 
+/// Probe-timer samples needed before the event loop's lateness is judged (fewer than this
+/// over a short window say little about a p99).
+pub const MIN_LOOP_LAG_SAMPLES: u64 = 20;
+
+/// Share of the worker threads' CPU at which the generator counts as saturated: a run is
+/// invalid when its mean CPU over the window's whole seconds reaches it.
+pub const CPU_SATURATED: f64 = 0.9;
+
+/// Queue time p99 (µs) above which a send shortfall is put down to the in-flight or rate cap
+/// rather than to the generator.
+pub const LONG_QUEUE_US: u64 = 10_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,7 +49,9 @@ mod tests {
         let ratio = format!("fewer than {} % of the arrivals", MIN_SEND_RATIO * 100.0);
         let lag = format!("the p99 schedule lag exceeds {MAX_LAG_P99_MS} ms");
         let late = format!("more than {MAX_LAG_P99_MS} ms late at p99");
-        for said in [ratio, lag, late] {
+        let probes = format!("with at least {MIN_LOOP_LAG_SAMPLES} probes");
+        let cpu = format!("reached {} % of the cores", CPU_SATURATED * 100.0);
+        for said in [ratio, lag, late, probes, cpu] {
             assert!(doc.contains(&said), "docs/metrics.md should say `{said}`");
         }
     }

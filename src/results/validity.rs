@@ -5,15 +5,9 @@
 use crate::core::record::Outcome;
 use crate::metrics::{Collector, Summary};
 use crate::results::assemble::Ctx;
+use crate::results::policy::{CPU_SATURATED, LONG_QUEUE_US, MIN_LOOP_LAG_SAMPLES};
 use crate::results::throughput::clamped;
 use crate::results::{Frame, GeneratorHealth, RunMeta, RunStatus};
-
-/// Probe-timer samples needed before the event loop's lateness is judged.
-const MIN_LOOP_LAG_SAMPLES: u64 = 20;
-/// Share of the worker threads' CPU at which the generator counts as saturated.
-const CPU_SATURATED: f64 = 0.9;
-/// Queue time p99 (µs) above which a send shortfall is put down to the in-flight or rate cap.
-const LONG_QUEUE_US: u64 = 10_000;
 
 /// The reasons the run is invalid (empty when valid), in a fixed order, and the generator's
 /// health over the window. `lag` is the run's schedule lag (ms).
