@@ -108,3 +108,103 @@ fn outcomes(name: &str) -> Option<Vec<Outcome>> {
         other => vec![Outcome::from_name(other).filter(|o| o.was_sent() && *o != Outcome::Ok)?],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{fields, scenario};
+    use super::*;
+
+    /// The fallback built from a `[fallback]` table over models A, B and C, and the problems.
+    fn check(fallback: &str, test: impl FnOnce(&Fallback, &[(&str, &str)])) {
+        let (src, f) = scenario(&format!(
+            "name = \"t\"\n[[targets]]\nname = \"sim\"\nbase_url = \"mock\"\n\
+             [[models]]\nid = \"a\"\ntarget = \"sim\"\n\
+             [fallback]\n{fallback}\n\
+             [workload]\nprompts = [\"hi\"]\n[load]\nconcurrency = 1\nrequests = 1\n"
+        ));
+        let mut p = Problems::new(&src);
+        let model = |label: &str| Model {
+            id: label.to_lowercase(),
+            label: label.into(),
+            target: 0,
+            weight: 1.0,
+            price: None,
+            context_window: None,
+            slo: super::super::Slo::default(),
+        };
+        let models = [model("A"), model("B"), model("C")];
+        let fb = build(f.fallback.as_ref().expect("[fallback]"), &models, &mut p);
+        test(&fb, &fields(p.found()));
+    }
+
+    #[test]
+    fn chains_give_each_model_its_next_and_the_default_triggers_are_limits_errors_and_timeouts() {
+        check("chains = [[\"A\", \"B\", \"C\"]]", |fb, problems| {
+            assert_eq!(problems, []);
+            assert_eq!(fb.chains, [vec![0, 1, 2]]);
+            assert_eq!(fb.next, [Some(1), Some(2), None]);
+            let mut want = vec![
+                Outcome::RateLimited,
+                Outcome::Http5xx,
+                Outcome::TimeoutHeaders,
+                Outcome::TimeoutFirstToken,
+                Outcome::TimeoutIdle,
+                Outcome::TimeoutTotal,
+            ];
+            want.sort_by_key(|o| o.index());
+            assert_eq!(fb.on, want);
+        });
+    }
+
+    #[test]
+    fn triggers_may_be_groups_or_single_outcomes_named_once_each() {
+        check(
+            "chains = [[\"A\", \"B\"]]\non = [\"http_5xx\", \"server_error\"]",
+            |fb, problems| {
+                assert_eq!(problems, []);
+                assert_eq!(fb.on, [Outcome::Http5xx]);
+            },
+        );
+        check("chains = [[\"A\", \"B\"]]\non = [\"ok\"]", |_, problems| {
+            assert_eq!(problems.len(), 1);
+            assert_eq!(problems[0].0, "fallback.on[0]");
+            assert!(
+                problems[0]
+                    .1
+                    .starts_with("`ok` is not an outcome class; use rate_limited, server_error, timeout, connection, or one of: "),
+                "{}",
+                problems[0].1
+            );
+        });
+    }
+
+    #[test]
+    fn a_chain_has_two_distinct_known_models_and_agrees_with_earlier_chains() {
+        check(
+            "chains = [[\"A\"], [\"A\", \"B\", \"A\"], [\"B\", \"C\"], [\"C\", \"Z\"]]",
+            |_, problems| {
+                assert_eq!(
+                    problems,
+                    [
+                        ("fallback.chains[0]", "a chain needs at least two models"),
+                        ("fallback.chains[1][2]", "`A` appears twice in the chain"),
+                        (
+                            "fallback.chains[2]",
+                            "model `B` already falls back to `A` in an earlier chain"
+                        ),
+                        ("fallback.chains[3][1]", "no model `Z`; models are: A, B, C"),
+                    ]
+                );
+            },
+        );
+        check("chains = []", |_, problems| {
+            assert_eq!(
+                problems,
+                [(
+                    "fallback.chains",
+                    "give at least one chain of two or more models"
+                )]
+            );
+        });
+    }
+}

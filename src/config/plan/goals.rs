@@ -38,3 +38,65 @@ fn slo_ms(s: &SloSpec) -> Slo {
         e2e_ms: ms(s.e2e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{fields, scenario};
+    use super::*;
+
+    #[test]
+    fn a_models_own_objectives_override_the_scenarios_one_by_one() {
+        let (_, f) = scenario(
+            "name = \"t\"\n[[targets]]\nname = \"sim\"\nbase_url = \"mock\"\n\
+             [[models]]\nid = \"a\"\ntarget = \"sim\"\nslo = { ttft = \"200ms\" }\n\
+             [[models]]\nid = \"b\"\ntarget = \"sim\"\n\
+             [workload]\nprompts = [\"hi\"]\n[load]\nconcurrency = 1\nrequests = 1\n\
+             [slo]\nttft = \"1s\"\ne2e = \"3s\"\n",
+        );
+        let model = |id: &str| Model {
+            id: id.into(),
+            label: id.into(),
+            target: 0,
+            weight: 1.0,
+            price: None,
+            context_window: None,
+            slo: Slo::default(),
+        };
+        let mut models = [model("a"), model("b")];
+        let run = slo(&f, &mut models);
+        let want = |ttft: f64| Slo {
+            ttft_ms: Some(ttft),
+            e2e_ms: Some(3000.0),
+            ..Slo::default()
+        };
+        assert_eq!(run, want(1000.0));
+        assert_eq!(models[0].slo, want(200.0));
+        assert_eq!(models[1].slo, want(1000.0));
+    }
+
+    #[test]
+    fn a_daily_volume_is_a_positive_number() {
+        let text = |cost: &str| {
+            format!(
+                "name = \"t\"\n[[targets]]\nname = \"sim\"\nbase_url = \"mock\"\n\
+                 [[models]]\nid = \"a\"\ntarget = \"sim\"\n\
+                 [workload]\nprompts = [\"hi\"]\n[load]\nconcurrency = 1\nrequests = 1\n{cost}"
+            )
+        };
+        let (src, f) = scenario(&text("[cost]\ndaily_requests = 0\n"));
+        let mut p = Problems::new(&src);
+        assert_eq!(daily_requests(&f, &mut p), Some(0.0));
+        assert_eq!(
+            fields(p.found()),
+            [("cost.daily_requests", "must be a positive number")]
+        );
+        let (src, f) = scenario(&text(""));
+        let mut p = Problems::new(&src);
+        assert_eq!(
+            daily_requests(&f, &mut p),
+            None,
+            "the measured rate is used"
+        );
+        assert!(p.found().is_empty());
+    }
+}

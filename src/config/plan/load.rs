@@ -308,3 +308,259 @@ fn arrival(l: &LoadSpec, p: &mut Problems) -> Option<ArrivalProcess> {
         (ArrivalKind::Poisson, None) => Some(ArrivalProcess::Poisson),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{fields, scenario};
+    use super::super::TraceItem;
+    use super::*;
+
+    /// The load built from a `[load]` table (and `trace`, when given), and the problems found.
+    fn check(
+        load: &str,
+        trace: Option<Arc<Trace>>,
+        test: impl FnOnce(Option<&Load>, &[(&str, &str)]),
+    ) {
+        let (src, f) = scenario(&format!(
+            "name = \"t\"\n[[targets]]\nname = \"sim\"\nbase_url = \"mock\"\n\
+             [[models]]\nid = \"a\"\ntarget = \"sim\"\n\
+             [workload]\nprompts = [\"hi\"]\n[load]\n{load}\n"
+        ));
+        let mut p = Problems::new(&src);
+        let built = build(&f.load, trace, &mut p);
+        test(built.as_ref(), &fields(p.found()));
+    }
+
+    fn trace(n: u64) -> Arc<Trace> {
+        let entries = (0..n)
+            .map(|i| TraceItem {
+                t: Duration::from_secs(i),
+                input_tokens: 1,
+                output_tokens: 1,
+                model: None,
+            })
+            .collect();
+        Arc::new(Trace {
+            path: "t.jsonl".into(),
+            time_scale: 1.0,
+            entries,
+            synth: super::super::prompts::synthetic(
+                crate::config::tokens::Encoding::default(),
+                crate::core::dist::Dist::fixed(1.0),
+                0.0,
+                0,
+                0,
+            ),
+        })
+    }
+
+    #[test]
+    fn a_load_has_exactly_one_shape() {
+        check(
+            "rate = \"2/s\"\nconcurrency = 2\nduration = \"1s\"",
+            None,
+            |l, problems| {
+                assert!(l.is_none());
+                assert_eq!(
+                problems,
+                [(
+                    "load",
+                    "give exactly one of `rate` (open loop), `concurrency` (closed loop), `stages` or `trace`"
+                )]
+            );
+            },
+        );
+        check("duration = \"1s\"", None, |l, problems| {
+            assert!(l.is_none());
+            assert_eq!(problems.len(), 1);
+        });
+    }
+
+    #[test]
+    fn a_closed_loop_caps_in_flight_at_its_concurrency_and_takes_the_default_phases() {
+        check("concurrency = 3\nrequests = 10", None, |l, problems| {
+            assert_eq!(problems, []);
+            let l = l.expect("a load");
+            assert!(matches!(&l.shape, Shape::Closed { profile } if profile.max() == 3));
+            assert_eq!(l.max_in_flight, 3);
+            assert_eq!(l.on_full, OnFull::Queue);
+            assert_eq!((l.warmup, l.cooldown), (Duration::ZERO, Duration::ZERO));
+            assert_eq!(l.drain_timeout, Duration::from_secs(30));
+            assert_eq!((l.duration, l.requests), (None, Some(10)));
+            assert_eq!(l.send_end(), None, "only the request count ends it");
+        });
+    }
+
+    #[test]
+    fn an_open_loop_is_poisson_capped_at_the_default_unless_told() {
+        check(
+            "rate = \"5/s\"\nduration = \"10s\"\nwarmup = \"2s\"\ncooldown = \"1s\"",
+            None,
+            |l, problems| {
+                assert_eq!(problems, []);
+                let l = l.expect("a load");
+                assert!(matches!(
+                    l.shape,
+                    Shape::Open {
+                        arrival: ArrivalProcess::Poisson,
+                        ..
+                    }
+                ));
+                assert_eq!(l.max_in_flight, DEFAULT_MAX_IN_FLIGHT);
+                assert_eq!(l.send_end(), Some(Duration::from_secs(13)));
+            },
+        );
+        check(
+            "rate = \"5/s\"\nrequests = 5\narrival = \"gamma\"\nburstiness = 0.5\n\
+             max_in_flight = 7\non_full = \"drop\"",
+            None,
+            |l, problems| {
+                assert_eq!(problems, []);
+                let l = l.expect("a load");
+                assert!(matches!(
+                    l.shape,
+                    Shape::Open {
+                        arrival: ArrivalProcess::Gamma { burstiness: 0.5 },
+                        ..
+                    }
+                ));
+                assert_eq!((l.max_in_flight, l.on_full), (7, OnFull::Drop));
+            },
+        );
+    }
+
+    #[test]
+    fn a_steady_run_needs_a_bound_and_open_loop_settings_need_an_open_loop() {
+        check("rate = \"5/s\"", None, |l, problems| {
+            assert!(l.is_none());
+            assert_eq!(
+                problems,
+                [(
+                    "load",
+                    "give `duration` or `requests` (or both) to bound the run"
+                )]
+            );
+        });
+        check(
+            "concurrency = 2\nrequests = 0\ncooldown = \"1s\"\narrival = \"constant\"\non_full = \"drop\"",
+            None,
+            |l, problems| {
+                assert_eq!(
+                    problems,
+                    [
+                        ("load.requests", "must be at least 1"),
+                        (
+                            "load.cooldown",
+                            "a cooldown needs `duration`: a run bounded by `requests` has no known end"
+                        ),
+                        (
+                            "load.arrival",
+                            "`arrival` applies to open-loop (`rate`) runs only"
+                        ),
+                        (
+                            "load.on_full",
+                            "`on_full` applies to open-loop runs; a closed loop never exceeds its concurrency"
+                        ),
+                    ]
+                );
+                assert!(l.is_some(), "the load is still built for the other checks");
+            },
+        );
+        check(
+            "rate = \"5/s\"\nduration = \"1s\"\nburstiness = 2",
+            None,
+            |l, problems| {
+                assert!(l.is_none());
+                assert_eq!(
+                    problems,
+                    [(
+                        "load.burstiness",
+                        "`burstiness` applies to arrival = \"gamma\" only"
+                    )]
+                );
+            },
+        );
+        check(
+            "concurrency = 1\nrequests = 1\nmax_in_flight = 0",
+            None,
+            |l, problems| {
+                assert!(l.is_none());
+                assert_eq!(problems, [("load.max_in_flight", "must be at least 1")]);
+            },
+        );
+    }
+
+    #[test]
+    fn stages_measure_their_total_less_warmup_and_cooldown() {
+        let stages = "warmup = \"2s\"\ncooldown = \"1s\"\nstages = [\
+            { duration = \"5s\", concurrency = 1, concurrency_to = 4 }, \
+            { duration = \"5s\", concurrency = 6 }]";
+        check(stages, None, |l, problems| {
+            assert_eq!(problems, []);
+            let l = l.expect("a load");
+            assert_eq!(l.duration, Some(Duration::from_secs(7)));
+            assert_eq!(l.max_in_flight, 6, "a closed loop's peak concurrency");
+            assert_eq!(l.send_end(), Some(Duration::from_secs(10)));
+        });
+    }
+
+    #[test]
+    fn stages_share_one_kind_and_leave_a_measurement_window() {
+        let stages = "warmup = \"2s\"\nduration = \"9s\"\nstages = [\
+            { duration = \"1s\", rate = \"1/s\", concurrency_to = 3 }, \
+            { duration = \"0s\", concurrency = 2 }]";
+        check(stages, None, |l, problems| {
+            assert!(l.is_none());
+            assert_eq!(
+                problems,
+                [
+                    (
+                        "load.duration",
+                        "with `stages`, the run length is the stages' total; leave `duration` out"
+                    ),
+                    (
+                        "load.warmup",
+                        "warmup + cooldown leave no measurement window inside the stages"
+                    ),
+                    (
+                        "load.stages[0].concurrency_to",
+                        "an open-loop stage takes `rate` and `rate_to`"
+                    ),
+                    ("load.stages[1].duration", "must be greater than 0"),
+                    (
+                        "load.stages[1].rate",
+                        "every stage needs the same kind of value as the first: all `rate` or all `concurrency`"
+                    ),
+                ]
+            );
+        });
+    }
+
+    #[test]
+    fn a_replay_sends_at_most_the_traces_requests_at_its_own_times() {
+        check("requests = 50", Some(trace(4)), |l, problems| {
+            assert_eq!(problems, []);
+            let l = l.expect("a load");
+            assert!(matches!(l.shape, Shape::Trace(_)));
+            assert_eq!(l.requests, Some(4));
+            assert_eq!(l.max_in_flight, DEFAULT_MAX_IN_FLIGHT);
+        });
+        check("arrival = \"gamma\"", Some(trace(2)), |l, problems| {
+            assert_eq!(l.map(|l| l.requests), Some(Some(2)));
+            assert_eq!(
+                problems,
+                [(
+                    "load.arrival",
+                    "a trace replays its own arrival times; drop `arrival`/`burstiness`"
+                )]
+            );
+        });
+        check("", Some(trace(0)), |l, problems| {
+            assert!(
+                l.is_none(),
+                "an empty trace (reported by the trace) has no load"
+            );
+            assert_eq!(problems, []);
+        });
+    }
+}

@@ -580,3 +580,57 @@ mod testkit {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::testkit::scenario;
+    use super::*;
+
+    #[test]
+    fn problems_come_section_by_section_each_with_its_line() {
+        let text = "name = \"\"\n\
+            [[targets]]\nname = \"sim\"\nbase_url = \"mock\"\n\
+            [[models]]\nid = \"a\"\ntarget = \"nope\"\n\
+            [[routes]]\nmodel = \"zz\"\n\
+            [workload]\nprompts = []\n\
+            [load]\nconcurrency = 0\nrequests = 1\n\
+            [cost]\ndaily_requests = -1\n\
+            [sweep]\nsteps = 0\n";
+        let (src, f) = scenario(text);
+        let Err(ScenarioError::Invalid(found)) = Plan::build(&src, f) else {
+            panic!("the scenario is invalid");
+        };
+        let shown: Vec<String> = found.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "scenario.toml:1:1: name: must not be empty",
+                "scenario.toml:7:1: models[0].target: no target named `nope`; targets are: sim",
+                "scenario.toml:11:1: workload.prompts: the prompt list is empty",
+                "scenario.toml:9:1: routes[0].model: no model `zz`; models are: a",
+                "scenario.toml:13:1: load.concurrency: must be at least 1",
+                "scenario.toml:16:1: cost.daily_requests: must be a positive number",
+                "scenario.toml:18:1: sweep.steps: must be between 1 and 100",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_valid_scenario_builds_a_plan_recording_its_own_hash() {
+        let text = "name = \"t\"\nseed = 3\n\
+            [[targets]]\nname = \"sim\"\nbase_url = \"mock\"\n\
+            [[models]]\nid = \"a\"\ntarget = \"sim\"\n\
+            [workload]\nprompts = [\"hi\"]\n[load]\nconcurrency = 1\nrequests = 1\n";
+        let (src, f) = scenario(text);
+        let plan = Plan::build(&src, f).expect("valid");
+        assert_eq!((plan.name.as_str(), plan.seed), ("t", 3));
+        // `sha256sum` of the text above.
+        assert_eq!(
+            plan.scenario_sha256,
+            "a185c29acd984bc02c5b69ce6967f11d60a04748e564b672e5f5d20a7d824d06"
+        );
+        assert_eq!(plan.models[0].target, 0);
+        assert!(plan.workload.routes.is_empty() && plan.workload.fallback.is_none());
+        assert!(plan.overrides.is_empty());
+    }
+}
