@@ -1,0 +1,431 @@
+//! `[[targets]]`: where requests go, with their credentials' names, headers, extra body
+//! fields, TLS, client choice, timeouts, limits and 429 back-off.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::{Base, Problems, RetryPolicy, Target, Timeouts};
+use crate::config::scenario::{ClientKind, HttpVersion, TargetSpec};
+
+/// Body fields llmload sets itself (from `[workload]`); a target's `body` cannot override them.
+const RESERVED_BODY_FIELDS: [&str; 8] = [
+    "model",
+    "messages",
+    "prompt",
+    "stream",
+    "stream_options",
+    "max_tokens",
+    "temperature",
+    "seed",
+];
+
+/// The targets, and each name's index for the models to refer to (a name used twice is a
+/// problem). File paths (`tls.ca_bundle`, `api_key_file`) are relative to `dir`.
+pub(super) fn build<'f>(
+    specs: &'f [TargetSpec],
+    dir: &Path,
+    p: &mut Problems,
+) -> (Vec<Target>, HashMap<&'f str, usize>) {
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    if specs.is_empty() {
+        p.push("targets", "at least one [[targets]] entry is needed");
+    }
+    let mut targets = Vec::new();
+    for (i, t) in specs.iter().enumerate() {
+        if index.insert(t.name.as_str(), i).is_some() {
+            p.push(
+                &at(i, "name"),
+                format!("target name `{}` is used twice", t.name),
+            );
+        }
+        targets.push(target(i, t, dir, p));
+    }
+    (targets, index)
+}
+
+/// The field `k` of target `i`.
+fn at(i: usize, k: &str) -> String {
+    format!("targets[{i}].{k}")
+}
+
+fn target(i: usize, t: &TargetSpec, dir: &Path, p: &mut Problems) -> Target {
+    let base = base(i, &t.base_url, p);
+    if let Some(env) = &t.api_key_env {
+        if env.is_empty() || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            p.push(
+                &at(i, "api_key_env"),
+                "must be the NAME of an environment variable (letters, digits, _), never the key itself",
+            );
+        }
+    }
+    let headers = headers(i, t, p);
+    let body = body(i, t, p);
+    let ca_bundle = ca_bundle(i, t.tls.ca_bundle.as_deref(), dir, p);
+    let api_key_file = t.api_key_file.as_ref().map(|f| dir.join(f));
+    if t.api_key_file.is_some() && t.api_key_env.is_some() {
+        p.push(
+            &at(i, "api_key_file"),
+            "give `api_key_env` or `api_key_file`, not both",
+        );
+    }
+    let lean = lean(i, t, p);
+    let timeouts = timeouts(i, t, p);
+    for (name, v) in [
+        ("requests_per_minute", t.limits.requests_per_minute),
+        ("tokens_per_minute", t.limits.tokens_per_minute),
+    ] {
+        if let Some(v) = v {
+            if !(v.is_finite() && v >= 1.0) {
+                p.push(&at(i, &format!("limits.{name}")), "must be a number ≥ 1");
+            }
+        }
+    }
+    if t.max_response_bytes.is_some_and(|n| n < 1024) {
+        p.push(&at(i, "max_response_bytes"), "must be at least 1024");
+    }
+    let retry_on_429 = retry_on_429(i, t, p);
+    Target {
+        name: t.name.clone(),
+        base,
+        api_key_env: t.api_key_env.clone(),
+        headers,
+        body,
+        timeouts,
+        requests_per_minute: t.limits.requests_per_minute,
+        tokens_per_minute: t.limits.tokens_per_minute,
+        pool_max_idle: t.pool_max_idle.unwrap_or(usize::MAX),
+        http: t.http.unwrap_or_default(),
+        ca_bundle,
+        insecure: t.tls.insecure,
+        api_key_file,
+        lean,
+        max_response_bytes: t
+            .max_response_bytes
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        retry_on_429,
+    }
+}
+
+/// `base_url`: "mock" or an http(s) URL, kept without its trailing slash.
+fn base(i: usize, base_url: &str, p: &mut Problems) -> Base {
+    if base_url == "mock" {
+        Base::Mock(Box::default())
+    } else if base_url.starts_with("http://") || base_url.starts_with("https://") {
+        match reqwest::Url::parse(base_url) {
+            Ok(_) => Base::Url(base_url.trim_end_matches('/').to_string()),
+            Err(e) => {
+                p.push(&at(i, "base_url"), format!("not a valid URL: {e}"));
+                Base::Url(String::new())
+            }
+        }
+    } else {
+        p.push(
+            &at(i, "base_url"),
+            format!(
+                "`{base_url}` is neither \"mock\" nor an http(s):// URL such as \"https://api.example.com/v1\""
+            ),
+        );
+        Base::Url(String::new())
+    }
+}
+
+/// The valid extra headers; credentials belong in the environment.
+fn headers(i: usize, t: &TargetSpec, p: &mut Problems) -> Vec<(String, String)> {
+    let mut headers = Vec::new();
+    for (k, v) in &t.headers {
+        let field = at(i, &format!("headers.{k}"));
+        if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
+            p.push(&field, "not a valid HTTP header name");
+        } else if reqwest::header::HeaderValue::from_str(v).is_err() {
+            p.push(&field, "not a valid HTTP header value");
+        } else {
+            if k.eq_ignore_ascii_case("authorization") {
+                p.push(
+                    &field,
+                    "put credentials in the environment and name it with api_key_env",
+                );
+            }
+            headers.push((k.clone(), v.clone()));
+        }
+    }
+    headers
+}
+
+/// The extra body fields, none of them one llmload sets itself.
+fn body(i: usize, t: &TargetSpec, p: &mut Problems) -> serde_json::Map<String, serde_json::Value> {
+    let body = match serde_json::to_value(&t.body) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => {
+            p.push(&at(i, "body"), "must be a table of JSON-compatible values");
+            serde_json::Map::new()
+        }
+    };
+    for reserved in RESERVED_BODY_FIELDS {
+        if body.contains_key(reserved) {
+            p.push(
+                &at(i, &format!("body.{reserved}")),
+                format!("`{reserved}` is set by llmload itself (from [workload]); it cannot be overridden here"),
+            );
+        }
+    }
+    body
+}
+
+/// The PEM bytes of `tls.ca_bundle` (relative to `dir`).
+fn ca_bundle(i: usize, file: Option<&str>, dir: &Path, p: &mut Problems) -> Option<Vec<u8>> {
+    let f = file?;
+    match std::fs::read(dir.join(f)) {
+        Ok(b) if String::from_utf8_lossy(&b).contains("-----BEGIN CERTIFICATE-----") => Some(b),
+        Ok(_) => {
+            p.push(
+                &at(i, "tls.ca_bundle"),
+                format!("`{f}` holds no PEM certificate"),
+            );
+            None
+        }
+        Err(e) => {
+            p.push(&at(i, "tls.ca_bundle"), format!("cannot read `{f}`: {e}"));
+            None
+        }
+    }
+}
+
+/// Whether the target uses the lean HTTP/1.1 transport; asking for it where it cannot
+/// serve is a problem.
+fn lean(i: usize, t: &TargetSpec, p: &mut Problems) -> bool {
+    let explicit_lean = t.client == Some(ClientKind::Lean);
+    let lean = t.client.unwrap_or_default().uses_lean(
+        &t.base_url,
+        t.http,
+        crate::config::scenario::http_proxy_in_env(),
+    );
+    if explicit_lean && t.base_url.starts_with("https://") {
+        p.push(
+            &at(i, "client"),
+            "the lean client speaks plain http:// only; use `client = \"reqwest\"` (or leave `client` out) for https",
+        );
+    }
+    if explicit_lean && t.http == Some(HttpVersion::Http2) {
+        p.push(
+            &at(i, "client"),
+            "the lean client speaks HTTP/1.1 only; drop `http = \"2\"`",
+        );
+    }
+    lean
+}
+
+/// The defaults with the target's own timeouts over them.
+fn timeouts(i: usize, t: &TargetSpec, p: &mut Problems) -> Timeouts {
+    let mut timeouts = Timeouts::default();
+    let spec = &t.timeouts;
+    for (name, v, slot) in [
+        ("connect", spec.connect, &mut timeouts.connect),
+        ("first_token", spec.first_token, &mut timeouts.first_token),
+        ("idle", spec.idle, &mut timeouts.idle),
+        ("total", spec.total, &mut timeouts.total),
+    ] {
+        if let Some(d) = v {
+            if d.0.is_zero() {
+                p.push(
+                    &at(i, &format!("timeouts.{name}")),
+                    "must be greater than 0",
+                );
+            }
+            *slot = d.0;
+        }
+    }
+    timeouts
+}
+
+/// The 429 back-off, when the target asks for one (`max_wait` 5 s unless given).
+fn retry_on_429(i: usize, t: &TargetSpec, p: &mut Problems) -> Option<RetryPolicy> {
+    let r = t.retry_on_429.as_ref()?;
+    if !(1..=100).contains(&r.max_retries) {
+        p.push(
+            &at(i, "retry_on_429.max_retries"),
+            "must be between 1 and 100",
+        );
+    }
+    let max_wait = r.max_wait.map_or(Duration::from_secs(5), |d| d.0);
+    if max_wait.is_zero() {
+        p.push(&at(i, "retry_on_429.max_wait"), "must be greater than 0");
+    }
+    Some(RetryPolicy {
+        max_retries: r.max_retries,
+        max_wait,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{fields, scenario};
+    use super::*;
+
+    /// The targets built from `targets` (TOML `[[targets]]` entries), and the problems found.
+    fn check(targets: &str, test: impl FnOnce(&[Target], &[(&str, &str)])) {
+        let text = format!(
+            "name = \"t\"\n{targets}\n[[models]]\nid = \"m\"\ntarget = \"sim\"\n\
+             [workload]\nprompts = [\"hi\"]\n[load]\nconcurrency = 1\nrequests = 1\n"
+        );
+        let (src, f) = scenario(&text);
+        let mut p = Problems::new(&src);
+        let (built, _) = build(&f.targets, Path::new("."), &mut p);
+        test(&built, &fields(p.found()));
+    }
+
+    #[test]
+    fn a_url_loses_its_trailing_slash_and_unset_settings_take_their_defaults() {
+        let t = "[[targets]]\nname = \"sim\"\nbase_url = \"http://127.0.0.1:8000/v1/\"\n\
+                 timeouts = { idle = \"5s\" }\nretry_on_429 = { max_retries = 3 }";
+        check(t, |targets, problems| {
+            assert_eq!(problems, []);
+            let t = &targets[0];
+            assert!(matches!(&t.base, Base::Url(u) if u == "http://127.0.0.1:8000/v1"));
+            assert_eq!(
+                t.timeouts,
+                Timeouts {
+                    connect: Duration::from_secs(10),
+                    first_token: Duration::from_secs(120),
+                    idle: Duration::from_secs(5),
+                    total: Duration::from_secs(600),
+                }
+            );
+            assert_eq!(
+                t.retry_on_429,
+                Some(RetryPolicy {
+                    max_retries: 3,
+                    max_wait: Duration::from_secs(5),
+                })
+            );
+            assert_eq!(t.pool_max_idle, usize::MAX);
+        });
+    }
+
+    #[test]
+    fn a_base_url_is_mock_or_an_http_url_and_a_name_is_used_once() {
+        let t = "[[targets]]\nname = \"sim\"\nbase_url = \"mock\"\n\
+                 [[targets]]\nname = \"sim\"\nbase_url = \"api.example.com\"";
+        check(t, |targets, problems| {
+            assert!(matches!(targets[0].base, Base::Mock(_)));
+            assert_eq!(
+                problems,
+                [
+                    ("targets[1].name", "target name `sim` is used twice"),
+                    (
+                        "targets[1].base_url",
+                        "`api.example.com` is neither \"mock\" nor an http(s):// URL such as \"https://api.example.com/v1\""
+                    ),
+                ]
+            );
+        });
+    }
+
+    #[test]
+    fn credentials_stay_out_of_the_scenario_and_llmloads_own_body_fields_stay_its_own() {
+        let t = "[[targets]]\nname = \"sim\"\nbase_url = \"mock\"\n\
+                 api_key_env = \"sk-123\"\napi_key_file = \"key.txt\"\n\
+                 headers = { Authorization = \"Bearer sk-123\", \"x-team\" = \"a\" }\n\
+                 body = { top_k = 5, stream = false }";
+        check(t, |targets, problems| {
+            assert_eq!(
+                problems,
+                [
+                    (
+                        "targets[0].api_key_env",
+                        "must be the NAME of an environment variable (letters, digits, _), never the key itself"
+                    ),
+                    (
+                        "targets[0].headers.Authorization",
+                        "put credentials in the environment and name it with api_key_env"
+                    ),
+                    (
+                        "targets[0].body.stream",
+                        "`stream` is set by llmload itself (from [workload]); it cannot be overridden here"
+                    ),
+                    (
+                        "targets[0].api_key_file",
+                        "give `api_key_env` or `api_key_file`, not both"
+                    ),
+                ]
+            );
+            assert_eq!(targets[0].body.get("top_k"), Some(&serde_json::json!(5)));
+        });
+    }
+
+    #[test]
+    fn the_lean_client_is_refused_where_it_cannot_serve() {
+        let t = "[[targets]]\nname = \"sim\"\nbase_url = \"https://api.example.com/v1\"\n\
+                 client = \"lean\"\nhttp = \"2\"";
+        check(t, |_, problems| {
+            assert_eq!(
+                problems,
+                [
+                    (
+                        "targets[0].client",
+                        "the lean client speaks plain http:// only; use `client = \"reqwest\"` (or leave `client` out) for https"
+                    ),
+                    (
+                        "targets[0].client",
+                        "the lean client speaks HTTP/1.1 only; drop `http = \"2\"`"
+                    ),
+                ]
+            );
+        });
+    }
+
+    #[test]
+    fn timeouts_limits_and_back_off_must_be_usable() {
+        let t = "[[targets]]\nname = \"sim\"\nbase_url = \"mock\"\n\
+                 timeouts = { connect = \"0s\" }\nlimits = { tokens_per_minute = 0.5 }\n\
+                 max_response_bytes = 100\n\
+                 retry_on_429 = { max_retries = 0, max_wait = \"0s\" }";
+        check(t, |_, problems| {
+            assert_eq!(
+                problems,
+                [
+                    ("targets[0].timeouts.connect", "must be greater than 0"),
+                    (
+                        "targets[0].limits.tokens_per_minute",
+                        "must be a number ≥ 1"
+                    ),
+                    ("targets[0].max_response_bytes", "must be at least 1024"),
+                    (
+                        "targets[0].retry_on_429.max_retries",
+                        "must be between 1 and 100"
+                    ),
+                    ("targets[0].retry_on_429.max_wait", "must be greater than 0"),
+                ]
+            );
+        });
+    }
+
+    #[test]
+    fn a_ca_bundle_must_hold_a_pem_certificate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("not.pem"), "hello").expect("write");
+        let text = "name = \"t\"\n[[targets]]\nname = \"a\"\nbase_url = \"mock\"\n\
+                    tls = { ca_bundle = \"not.pem\" }\n\
+                    [[targets]]\nname = \"b\"\nbase_url = \"mock\"\n\
+                    tls = { ca_bundle = \"missing.pem\" }\n\
+                    [[models]]\nid = \"m\"\ntarget = \"a\"\n\
+                    [workload]\nprompts = [\"hi\"]\n[load]\nconcurrency = 1\nrequests = 1\n";
+        let (src, f) = scenario(text);
+        let mut p = Problems::new(&src);
+        build(&f.targets, dir.path(), &mut p);
+        let found = fields(p.found());
+        assert_eq!(
+            found[0],
+            (
+                "targets[0].tls.ca_bundle",
+                "`not.pem` holds no PEM certificate"
+            )
+        );
+        assert_eq!(found[1].0, "targets[1].tls.ca_bundle");
+        assert!(
+            found[1].1.starts_with("cannot read `missing.pem`: "),
+            "{}",
+            found[1].1
+        );
+    }
+}
