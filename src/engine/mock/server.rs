@@ -23,6 +23,7 @@ use super::gen::{delay, Fault, Kind, Plan, SseStream, StopWait, MAX_TOKENS};
 use super::request::{prompt_tokens, Req};
 use super::truth::Msg;
 use super::{MockConfig, MockModel, Stop, DEFAULT_MODEL_ID, STALL_LIMIT};
+use crate::config::mock::Faults;
 
 /// Largest accepted request body.
 const BODY_LIMIT: usize = 64 << 20;
@@ -249,7 +250,7 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
     };
     let (total, length) = (total.min(MAX_TOKENS), length || total > MAX_TOKENS);
     let reasoning = reasoning.min(total);
-    let plan = Plan {
+    let mut plan = Plan {
         n,
         kind,
         stream: req.stream.unwrap_or(false),
@@ -269,52 +270,8 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
         conn_reset: Some(conn.reset),
     };
 
-    match fault {
-        Some(Fault::RateLimit) => {
-            sh.log(&plan, 429, None, None, 0, false);
-            let mut resp = error_response(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limit_error",
-                Some("rate_limit_exceeded"),
-                "mock: simulated rate limit",
-            );
-            if let Some(s) = cfg.faults.retry_after_s {
-                resp.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(s));
-            }
-            return resp;
-        }
-        Some(Fault::ServerError) => {
-            sh.log(&plan, 500, None, None, 0, false);
-            return error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                None,
-                "mock: simulated server error",
-            );
-        }
-        Some(Fault::HtmlError) => {
-            sh.log(&plan, 503, None, None, 0, false);
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                HTML_503,
-            )
-                .into_response();
-        }
-        Some(Fault::NoHeaders) => {
-            // Hold the request without a word until the client gives up (or the stall
-            // limit passes, or the server stops); then cut the connection.
-            sh.log(&plan, 0, None, None, 0, false);
-            let mut stop = StopWait::new(&sh.stop);
-            tokio::select! {
-                _ = tokio::time::sleep(STALL_LIMIT) => {}
-                _ = stop.stopped() => {}
-            }
-            plan.arm_reset();
-            return cut_response();
-        }
-        _ => {}
+    if let Some(resp) = fault_response(&sh, &mut plan, &cfg.faults).await {
+        return resp;
     }
 
     let permit = model
@@ -346,6 +303,61 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
             .into_response()
     } else {
         full_response(sh, model, plan, permit).await
+    }
+}
+
+/// The response of a fault that answers before any generation (429, 500, an HTML 503, or no
+/// headers at all), logged to the truth log; `None` when the request's fault (if any) happens
+/// later, during generation.
+async fn fault_response(sh: &Shared, plan: &mut Plan, faults: &Faults) -> Option<Response> {
+    match plan.fault {
+        Some(Fault::RateLimit) => {
+            sh.log(plan, 429, None, None, 0, false);
+            let mut resp = error_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                Some("rate_limit_exceeded"),
+                "mock: simulated rate limit",
+            );
+            if let Some(s) = faults.retry_after_s {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(s));
+            }
+            Some(resp)
+        }
+        Some(Fault::ServerError) => {
+            sh.log(plan, 500, None, None, 0, false);
+            Some(error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                None,
+                "mock: simulated server error",
+            ))
+        }
+        Some(Fault::HtmlError) => {
+            sh.log(plan, 503, None, None, 0, false);
+            Some(
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    HTML_503,
+                )
+                    .into_response(),
+            )
+        }
+        Some(Fault::NoHeaders) => {
+            // Hold the request without a word until the client gives up (or the stall
+            // limit passes, or the server stops); then cut the connection.
+            sh.log(plan, 0, None, None, 0, false);
+            let mut stop = StopWait::new(&sh.stop);
+            tokio::select! {
+                _ = tokio::time::sleep(STALL_LIMIT) => {}
+                _ = stop.stopped() => {}
+            }
+            plan.arm_reset();
+            Some(cut_response())
+        }
+        _ => None,
     }
 }
 
