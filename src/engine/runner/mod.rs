@@ -8,12 +8,12 @@
 //!
 //! The parts, each in its own file:
 //!
-//! - [`pacing`]: when arrivals go (open loop, trace, closed-loop workers) and the shards' stripes;
+//! - `pacing`: when arrivals go (open loop, trace, closed-loop workers) and the shards' stripes;
 //! - `route`: what an arrival resolves to (draw, prompt, model by routing rule, record skeleton);
 //! - `attempt`: one arrival's requests — session turns, fallback chains, one attempt's waits,
 //!   sending and its end;
 //! - `guard`: the context-window check and the prompt token counts;
-//! - [`quota`]: account quotas (requests and tokens per minute);
+//! - `quota`: account quotas (requests and tokens per minute);
 //! - `collect`: the collector task (metrics, records file, live judge);
 //! - `records`: the JSONL records writer.
 
@@ -36,8 +36,8 @@ use crate::results::guard::GuardCounts;
 mod attempt;
 mod collect;
 mod guard;
-pub mod pacing;
-pub mod quota;
+mod pacing;
+mod quota;
 mod records;
 mod route;
 

@@ -5,7 +5,7 @@
 //! its next request when its last one ends.
 //!
 //! Arrivals are never re-timed or skipped here; a shard sends exactly its stripe of the
-//! global schedule. What a request holds and how it is sent is [`super::attempt`]'s.
+//! global schedule. What a request holds and how it is sent is `attempt`'s.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
