@@ -374,78 +374,125 @@ impl RequestRecord {
     /// Appends the record's JSON (exactly what `serde_json` writes for it) and a newline:
     /// the records file's hot path, without serde's per-field machinery.
     pub fn write_jsonl(&self, out: &mut Vec<u8>) {
+        // Every field is named (no `..`), so a field added to the record does not compile until
+        // it is written here, in declaration order (serde's), or listed as not written.
+        let RequestRecord {
+            index,
+            model,
+            class,
+            route,
+            turn,
+            attempt,
+            fell_back,
+            t_user_sched_us,
+            repeat,
+            over_context,
+            phase,
+            outcome,
+            status,
+            t_sched_us,
+            t_dispatch_us,
+            t_send_us,
+            t_headers_us,
+            t_first_us,
+            t_first_answer_us,
+            t_last_us,
+            t_end_us,
+            output_tokens,
+            output_tokens_source,
+            input_tokens,
+            input_tokens_source,
+            reasoning_tokens,
+            cached_tokens,
+            output_events,
+            usage_mismatch,
+            response_id,
+            finish_reason,
+            retry_after_s,
+            retries,
+            backoff_us,
+            reconnects,
+            error,
+            // Not written (`#[serde(skip)]`): working state of the request and the collector.
+            gaps: _,
+            first_event_bytes: _,
+            untokenized_output: _,
+            tags: _,
+            want_text: _,
+            output_text: _,
+        } = self;
         out.reserve(512);
         let mut w = JsonObject { out, first: true };
-        w.u64(key!("index"), self.index);
-        w.str(key!("model"), &self.model);
-        if let Some(c) = &self.class {
+        w.u64(key!("index"), *index);
+        w.str(key!("model"), model);
+        if let Some(c) = class {
             w.str(key!("class"), c);
         }
-        if let Some(r) = &self.route {
+        if let Some(r) = route {
             w.str(key!("route"), r);
         }
-        if self.turn != 0 {
-            w.u64(key!("turn"), self.turn as u64);
+        if *turn != 0 {
+            w.u64(key!("turn"), *turn as u64);
         }
-        if self.attempt != 0 {
-            w.u64(key!("attempt"), self.attempt as u64);
+        if *attempt != 0 {
+            w.u64(key!("attempt"), *attempt as u64);
         }
-        if self.fell_back {
+        if *fell_back {
             w.raw(key!("fell_back"), b"true");
         }
-        w.opt_u64(key!("t_user_sched_us"), self.t_user_sched_us);
-        if self.repeat {
+        w.opt_u64(key!("t_user_sched_us"), *t_user_sched_us);
+        if *repeat {
             w.raw(key!("repeat"), b"true");
         }
-        if self.over_context {
+        if *over_context {
             w.raw(key!("over_context"), b"true");
         }
-        w.str(key!("phase"), self.phase.name());
-        w.str(key!("outcome"), self.outcome.name());
-        w.opt_u64(key!("status"), self.status.map(u64::from));
-        w.u64(key!("t_sched_us"), self.t_sched_us);
-        w.u64(key!("t_dispatch_us"), self.t_dispatch_us);
-        w.opt_u64(key!("t_send_us"), self.t_send_us);
-        w.opt_u64(key!("t_headers_us"), self.t_headers_us);
-        w.opt_u64(key!("t_first_us"), self.t_first_us);
-        w.opt_u64(key!("t_first_answer_us"), self.t_first_answer_us);
-        w.opt_u64(key!("t_last_us"), self.t_last_us);
-        w.u64(key!("t_end_us"), self.t_end_us);
-        w.opt_u64(key!("output_tokens"), self.output_tokens);
-        if let Some(s) = self.output_tokens_source {
+        w.str(key!("phase"), phase.name());
+        w.str(key!("outcome"), outcome.name());
+        w.opt_u64(key!("status"), status.map(u64::from));
+        w.u64(key!("t_sched_us"), *t_sched_us);
+        w.u64(key!("t_dispatch_us"), *t_dispatch_us);
+        w.opt_u64(key!("t_send_us"), *t_send_us);
+        w.opt_u64(key!("t_headers_us"), *t_headers_us);
+        w.opt_u64(key!("t_first_us"), *t_first_us);
+        w.opt_u64(key!("t_first_answer_us"), *t_first_answer_us);
+        w.opt_u64(key!("t_last_us"), *t_last_us);
+        w.u64(key!("t_end_us"), *t_end_us);
+        w.opt_u64(key!("output_tokens"), *output_tokens);
+        if let Some(s) = output_tokens_source {
             w.str(key!("output_tokens_source"), s.name());
         }
-        w.opt_u64(key!("input_tokens"), self.input_tokens);
-        if let Some(s) = self.input_tokens_source {
+        w.opt_u64(key!("input_tokens"), *input_tokens);
+        if let Some(s) = input_tokens_source {
             w.str(key!("input_tokens_source"), s.name());
         }
-        w.opt_u64(key!("reasoning_tokens"), self.reasoning_tokens);
-        w.opt_u64(key!("cached_tokens"), self.cached_tokens);
-        w.u64(key!("output_events"), self.output_events as u64);
-        if self.usage_mismatch {
+        w.opt_u64(key!("reasoning_tokens"), *reasoning_tokens);
+        w.opt_u64(key!("cached_tokens"), *cached_tokens);
+        w.u64(key!("output_events"), *output_events as u64);
+        if *usage_mismatch {
             w.raw(key!("usage_mismatch"), b"true");
         }
-        if let Some(s) = &self.response_id {
+        if let Some(s) = response_id {
             w.str(key!("response_id"), s);
         }
-        if let Some(s) = &self.finish_reason {
+        if let Some(s) = finish_reason {
             w.str(key!("finish_reason"), s);
         }
-        if let Some(v) = self.retry_after_s {
+        if let Some(v) = retry_after_s {
             w.key(key!("retry_after_s"));
             // Rare; serde_json's float formatting (and `null` for a non-finite value) as is.
-            let _ = serde_json::to_writer(&mut *w.out, &v);
+            let _ = serde_json::to_writer(&mut *w.out, v);
         }
-        if self.retries != 0 {
-            w.u64(key!("retries"), self.retries as u64);
+        if *retries != 0 {
+            w.u64(key!("retries"), *retries as u64);
         }
-        if self.backoff_us != 0 {
-            w.u64(key!("backoff_us"), self.backoff_us);
+        if *backoff_us != 0 {
+            w.u64(key!("backoff_us"), *backoff_us);
         }
-        if self.reconnects != 0 {
-            w.u64(key!("reconnects"), self.reconnects as u64);
+        if *reconnects != 0 {
+            w.u64(key!("reconnects"), *reconnects as u64);
         }
-        if let Some(s) = &self.error {
+        if let Some(s) = error {
             // Credentials a message may carry (a URL's user:password, a key echoed back) never
             // reach the file.
             w.str(key!("error"), &crate::core::redact::scrub(s));
@@ -638,5 +685,91 @@ mod tests {
             r.outcome = o;
             same_as_serde(&r);
         }
+    }
+
+    /// A record with every field set, written field by field (no `..`): a new field must be
+    /// given a value here too.
+    fn every_field_set() -> RequestRecord {
+        RequestRecord {
+            index: 135,
+            model: "openai/gpt-4o".into(),
+            class: Some("chat".into()),
+            route: Some("short \u{2192} cheap".into()),
+            turn: 2,
+            attempt: 1,
+            fell_back: true,
+            t_user_sched_us: Some(14_240_000),
+            repeat: true,
+            over_context: true,
+            phase: Phase::Measure,
+            outcome: Outcome::RateLimited,
+            status: Some(429),
+            t_sched_us: 14_240_593,
+            t_dispatch_us: 14_242_066,
+            t_send_us: Some(14_242_267),
+            t_headers_us: Some(14_247_959),
+            t_first_us: Some(14_674_264),
+            t_first_answer_us: Some(14_674_300),
+            t_last_us: Some(16_124_126),
+            t_end_us: 16_124_430,
+            output_tokens: Some(117),
+            output_tokens_source: Some(TokenSource::Events),
+            input_tokens: Some(42),
+            input_tokens_source: Some(TokenSource::Tokenizer),
+            reasoning_tokens: Some(7),
+            cached_tokens: Some(32),
+            output_events: 117,
+            usage_mismatch: true,
+            response_id: Some("chatcmpl-mock-42-135".into()),
+            finish_reason: Some("length".into()),
+            retry_after_s: Some(2.5),
+            retries: 3,
+            backoff_us: 1_500_000,
+            reconnects: 1,
+            error: Some("HTTP 429: slow \"down\"".into()),
+            gaps: vec![(10, 4), (20, 5)],
+            first_event_bytes: 9,
+            untokenized_output: Some("text".into()),
+            tags: Tags {
+                class: 1,
+                route: Some(0),
+            },
+            want_text: true,
+            output_text: Some("answer".into()),
+        }
+    }
+
+    #[test]
+    fn a_record_with_every_field_set_round_trips_through_the_file_format() {
+        let r = every_field_set();
+        let mut line = Vec::new();
+        r.write_jsonl(&mut line);
+        // The documented format (docs/results.md): one object per line, fields in declaration
+        // order, absent when unknown, working state never written.
+        let expected = concat!(
+            r#"{"index":135,"model":"openai/gpt-4o","class":"chat","route":"short → cheap","#,
+            r#""turn":2,"attempt":1,"fell_back":true,"t_user_sched_us":14240000,"repeat":true,"#,
+            r#""over_context":true,"phase":"measure","outcome":"rate_limited","status":429,"#,
+            r#""t_sched_us":14240593,"t_dispatch_us":14242066,"t_send_us":14242267,"#,
+            r#""t_headers_us":14247959,"t_first_us":14674264,"t_first_answer_us":14674300,"#,
+            r#""t_last_us":16124126,"t_end_us":16124430,"output_tokens":117,"#,
+            r#""output_tokens_source":"events","input_tokens":42,"input_tokens_source":"tokenizer","#,
+            r#""reasoning_tokens":7,"cached_tokens":32,"output_events":117,"usage_mismatch":true,"#,
+            r#""response_id":"chatcmpl-mock-42-135","finish_reason":"length","retry_after_s":2.5,"#,
+            r#""retries":3,"backoff_us":1500000,"reconnects":1,"error":"HTTP 429: slow \"down\""}"#,
+            "\n"
+        );
+        assert_eq!(String::from_utf8_lossy(&line), expected);
+        // Byte for byte what serde writes ...
+        same_as_serde(&r);
+        // ... and serde's reader gets every written field back.
+        let back: RequestRecord = serde_json::from_slice(&line).expect("the line parses");
+        assert_eq!(
+            serde_json::to_value(&back).expect("serialisable"),
+            serde_json::to_value(&r).expect("serialisable")
+        );
+        let mut again = Vec::new();
+        back.write_jsonl(&mut again);
+        assert_eq!(again, line);
     }
 }
