@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::prices::Catalog;
 use crate::config::prices::Price;
+use crate::core::metric::Metric;
+use crate::core::table::{self as layout, Align, Layout};
 use crate::engine::sweep::{StepKind, Sweep};
 use crate::results::{ModelResult, RunResult, RunStatus};
 
@@ -399,7 +401,7 @@ fn ratio(n: f64, d: f64) -> f64 {
 
 fn e2e_mean_ms(m: &ModelResult) -> Option<f64> {
     m.latency_ms
-        .get("e2e")
+        .get(Metric::E2e.as_str())
         .filter(|s| s.count > 0 && s.mean.is_finite())
         .map(|s| s.mean)
 }
@@ -1007,73 +1009,25 @@ impl Table {
         self.rows.push(cells);
     }
 
+    fn layout(&self) -> Layout {
+        let align = self
+            .right
+            .iter()
+            .map(|&r| if r { Align::Right } else { Align::Left })
+            .collect();
+        Layout::columns(align)
+    }
+
     fn text(&self, out: &mut String) {
-        let n = self.head.len();
-        let mut w = vec![0usize; n];
-        for r in std::iter::once(&self.head).chain(&self.rows) {
-            for (i, c) in r.iter().enumerate().take(n) {
-                w[i] = w[i].max(c.chars().count());
-            }
-        }
         out.push_str(&self.title);
         out.push('\n');
-        let line = |r: &Vec<String>, out: &mut String| {
-            let mut s = String::new();
-            for (i, c) in r.iter().enumerate().take(n) {
-                let pad = w[i] - c.chars().count();
-                if i > 0 {
-                    s.push_str("  ");
-                }
-                if self.right.get(i).copied().unwrap_or(false) {
-                    s.push_str(&" ".repeat(pad));
-                    s.push_str(c);
-                } else {
-                    s.push_str(c);
-                    s.push_str(&" ".repeat(pad));
-                }
-            }
-            out.push_str("  ");
-            out.push_str(s.trim_end());
-            out.push('\n');
-        };
-        line(&self.head, out);
-        let rule: Vec<String> = w.iter().map(|&k| "-".repeat(k)).collect();
-        out.push_str("  ");
-        out.push_str(&rule.join("  "));
-        out.push('\n');
-        for r in &self.rows {
-            line(r, out);
-        }
+        let layout = self.layout().indent("  ").split_rule();
+        out.push_str(&layout::text(&self.head, &self.rows, &layout));
     }
 
     fn markdown(&self, out: &mut String) {
-        let esc = |s: &str| s.replace('|', "\\|");
         out.push_str(&format!("### {}\n\n", self.title));
-        out.push_str(&format!(
-            "| {} |\n",
-            self.head
-                .iter()
-                .map(|h| esc(h))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        ));
-        out.push_str(&format!(
-            "|{}|\n",
-            (0..self.head.len())
-                .map(|i| if self.right.get(i).copied().unwrap_or(false) {
-                    "---:"
-                } else {
-                    "---"
-                })
-                .collect::<Vec<_>>()
-                .join("|")
-        ));
-        for r in &self.rows {
-            out.push_str(&format!(
-                "| {} |\n",
-                r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | ")
-            ));
-        }
+        out.push_str(&layout::markdown(&self.head, &self.rows, &self.layout()));
     }
 }
 

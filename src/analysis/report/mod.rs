@@ -8,6 +8,8 @@ pub mod svg;
 
 use std::fmt::Write;
 
+use crate::core::metric::Metric;
+use crate::core::table::{self, Layout};
 use crate::results::{ModelResult, RunResult};
 
 fn ms(v: f64, count: u64) -> String {
@@ -23,8 +25,13 @@ fn ms(v: f64, count: u64) -> String {
 }
 
 fn row(m: &ModelResult) -> Vec<String> {
-    let l = |k: &str| m.latency_ms.get(k).copied().unwrap_or_default();
-    let (ttft, tpot, itl, e2e) = (l("ttft"), l("tpot"), l("itl"), l("e2e"));
+    let l = |k: Metric| m.latency_ms.get(k.as_str()).copied().unwrap_or_default();
+    let (ttft, tpot, itl, e2e) = (
+        l(Metric::Ttft),
+        l(Metric::Tpot),
+        l(Metric::Itl),
+        l(Metric::E2e),
+    );
     let cost = m.cost.as_ref();
     vec![
         m.label.clone(),
@@ -72,38 +79,10 @@ const HEADER: [&str; 15] = [
 
 /// A table of result rows; `first` names the first column, and with `total` the last row is
 /// set apart as a total.
-fn table(first: &str, rows: &[Vec<String>], total: bool) -> String {
-    let mut header: Vec<String> = HEADER.iter().map(|s| s.to_string()).collect();
-    header[0] = first.to_string();
-    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, c) in row.iter().enumerate() {
-            width[i] = width[i].max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let line = |out: &mut String, cells: &[String]| {
-        for (i, c) in cells.iter().enumerate() {
-            if i == 0 {
-                let _ = write!(out, "{:<w$}", c, w = width[i]);
-            } else {
-                let _ = write!(out, "  {:>w$}", c, w = width[i]);
-            }
-        }
-        out.push('\n');
-    };
-    line(&mut out, &header);
-    let rule: usize = width.iter().sum::<usize>() + 2 * (width.len() - 1);
-    out.push_str(&"-".repeat(rule));
-    out.push('\n');
-    for (i, row) in rows.iter().enumerate() {
-        if total && i == rows.len() - 1 {
-            out.push_str(&"-".repeat(rule));
-            out.push('\n');
-        }
-        line(&mut out, row);
-    }
-    out
+fn rows_table(first: &str, rows: &[Vec<String>], total: bool) -> String {
+    let mut header = HEADER;
+    header[0] = first;
+    table::text(&header, rows, &Layout::left(1).total_row(total))
 }
 
 /// The per-model summary table with an overall row, the breakdowns the workload asked for
@@ -125,11 +104,11 @@ pub fn summary_table(r: &RunResult) -> String {
         },
         r.overall
             .latency_ms
-            .get("e2e")
+            .get(Metric::E2e.as_str())
             .map(|s| s.count)
             .unwrap_or(0)
     );
-    out.push_str(&table("model", &rows, r.models.len() > 1));
+    out.push_str(&rows_table("model", &rows, r.models.len() > 1));
     for (title, first, list) in [
         ("by class", "class", &r.classes),
         ("by session turn", "turn", &r.turns),
@@ -138,7 +117,7 @@ pub fn summary_table(r: &RunResult) -> String {
         if !list.is_empty() {
             let _ = writeln!(out, "\n{title}:");
             let rows: Vec<Vec<String>> = list.iter().map(row).collect();
-            out.push_str(&table(first, &rows, false));
+            out.push_str(&rows_table(first, &rows, false));
         }
     }
     if !r.routing.is_empty() {
@@ -184,8 +163,14 @@ pub fn summary_table(r: &RunResult) -> String {
             f.failed,
             if by.is_empty() { "-".to_string() } else { by.join(", ") }
         );
-        let l = |k: &str| f.end_user.latency_ms.get(k).copied().unwrap_or_default();
-        let (t, e) = (l("ttft_scheduled"), l("e2e_scheduled"));
+        let l = |k: Metric| {
+            f.end_user
+                .latency_ms
+                .get(k.as_str())
+                .copied()
+                .unwrap_or_default()
+        };
+        let (t, e) = (l(Metric::TtftScheduled), l(Metric::E2eScheduled));
         let _ = writeln!(
             out,
             "  as the user saw it (from the first attempt's scheduled time): TTFT p50 {} p99 {}, E2E p50 {} p99 {} ms (n={})",

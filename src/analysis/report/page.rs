@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::cdf;
 use super::svg::{LineChart, Marker, Series};
 use crate::analysis::gate::eval::Evaluation;
+use crate::core::metric::Metric;
 use crate::metrics::{Hist, Summary};
 use crate::results::{ModelResult, RunResult, RunStatus};
 
@@ -352,7 +353,11 @@ fn summary_section(
     for e in ents {
         let m = e.m;
         let r = &inputs[e.run].result;
-        let ttft = m.latency_ms.get("ttft").copied().unwrap_or_default();
+        let ttft = m
+            .latency_ms
+            .get(Metric::Ttft.as_str())
+            .copied()
+            .unwrap_or_default();
         let slo = m
             .slo
             .as_ref()
@@ -405,7 +410,10 @@ fn summary_section(
         ];
         if multi {
             if let Some(rm) = reference {
-                let rt = rm.latency_ms.get("ttft").map_or(0.0, |s| s.p50);
+                let rt = rm
+                    .latency_ms
+                    .get(Metric::Ttft.as_str())
+                    .map_or(0.0, |s| s.p50);
                 if rt > 0.0 && ttft.count > 0 {
                     items.push((
                         "TTFT p50 vs reference".into(),
@@ -488,11 +496,11 @@ fn summary_section(
     }
 }
 
-const LAT_METRICS: [(&str, &str); 4] = [
-    ("ttft", "TTFT"),
-    ("ttft_answer", "TTFT (answer)"),
-    ("itl", "ITL"),
-    ("e2e", "E2E"),
+const LAT_METRICS: [(Metric, &str); 4] = [
+    (Metric::Ttft, "TTFT"),
+    (Metric::TtftAnswer, "TTFT (answer)"),
+    (Metric::Itl, "ITL"),
+    (Metric::E2e, "E2E"),
 ];
 
 fn latency_section(id: &str, title: &str, ents: &[Entity]) -> Section {
@@ -503,7 +511,11 @@ fn latency_section(id: &str, title: &str, ents: &[Entity]) -> Section {
         let mut rows = Vec::new();
         let mut medians = Vec::new();
         for e in ents {
-            let s = e.m.latency_ms.get(key).copied().unwrap_or_default();
+            let s =
+                e.m.latency_ms
+                    .get(key.as_str())
+                    .copied()
+                    .unwrap_or_default();
             rows.push(vec![
                 e.name.clone(),
                 s.count.to_string(),
@@ -516,7 +528,11 @@ fn latency_section(id: &str, title: &str, ents: &[Entity]) -> Section {
                 lat(&s, s.p99_9),
                 lat(&s, s.max),
             ]);
-            let Some(h) = e.m.histograms.get(key).and_then(|b| Hist::decode(b).ok()) else {
+            let Some(h) =
+                e.m.histograms
+                    .get(key.as_str())
+                    .and_then(|b| Hist::decode(b).ok())
+            else {
                 continue;
             };
             if h.is_empty() {
@@ -1102,38 +1118,18 @@ fn claims_section(inputs: &[Input], labels: &[String]) -> Option<Section> {
     for (k, i) in inputs.iter().enumerate() {
         let Some(e) = &i.eval else { continue };
         intro.push(format!("{}: {}", labels[k], e.summary_line(false)));
+        use crate::analysis::gate::eval::{cells, Column::*};
+        let (header, rows) = cells(
+            &e.rows,
+            &[
+                Claim, Expression, Model, Measured, Limit, Margin, Verdict, Basis,
+            ],
+        );
         tables.push(Table {
             id: format!("claims_{}", file_id(&labels[k])),
             title: format!("{}: claims", labels[k]),
-            header: [
-                "claim",
-                "expression",
-                "model",
-                "measured",
-                "limit",
-                "margin",
-                "verdict",
-                "basis",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-            rows: e
-                .rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.claim.title().to_string(),
-                        r.claim.expr.clone(),
-                        r.model_label.clone(),
-                        r.measured_text(),
-                        r.limit_text(),
-                        r.margin_text(),
-                        r.verdict.name().to_string(),
-                        r.detail(),
-                    ]
-                })
-                .collect(),
+            header,
+            rows,
         });
     }
     (!tables.is_empty()).then(|| Section {
