@@ -88,11 +88,22 @@ fn rows_table(first: &str, rows: &[Vec<String>], total: bool) -> String {
 /// The per-model summary table with an overall row, the breakdowns the workload asked for
 /// (classes, routes, fallback, turns, repeats), a load line and the validity verdict.
 pub fn summary_table(r: &RunResult) -> String {
+    let mut out = String::new();
+    model_tables(&mut out, r);
+    routing_lines(&mut out, r);
+    fallback_lines(&mut out, r);
+    guard_line(&mut out, r);
+    load_lines(&mut out, r);
+    verdict_lines(&mut out, r);
+    out
+}
+
+/// The title line, the per-model table and the breakdowns by class, turn and repeat.
+fn model_tables(out: &mut String, r: &RunResult) {
     let mut rows: Vec<Vec<String>> = r.models.iter().map(row).collect();
     if r.models.len() > 1 {
         rows.push(row(&r.overall));
     }
-    let mut out = String::new();
     let _ = writeln!(
         out,
         "{} — {} (latencies in ms; percentiles over {} successful requests)",
@@ -120,6 +131,10 @@ pub fn summary_table(r: &RunResult) -> String {
             out.push_str(&rows_table(first, &rows, false));
         }
     }
+}
+
+/// Requests per route.
+fn routing_lines(out: &mut String, r: &RunResult) {
     if !r.routing.is_empty() {
         out.push_str("\nrouting (measured requests):\n");
         for rt in &r.routing {
@@ -142,6 +157,10 @@ pub fn summary_table(r: &RunResult) -> String {
             );
         }
     }
+}
+
+/// The fallback chains and what the user saw through them.
+fn fallback_lines(out: &mut String, r: &RunResult) {
     if let Some(f) = &r.fallback {
         let by: Vec<String> = f
             .answered_by
@@ -181,6 +200,10 @@ pub fn summary_table(r: &RunResult) -> String {
             e.count
         );
     }
+}
+
+/// Requests over their model's context window.
+fn guard_line(out: &mut String, r: &RunResult) {
     if let Some(g) = &r.context_guard {
         if g.over_window > 0 {
             let _ = write!(
@@ -198,6 +221,10 @@ pub fn summary_table(r: &RunResult) -> String {
             out.push('\n');
         }
     }
+}
+
+/// The load, request counts, error classes, tokens and cost.
+fn load_lines(out: &mut String, r: &RunResult) {
     let ld = &r.load;
     let lag = &ld.schedule_lag_ms;
     let _ = write!(out, "\nload: {}", ld.mode);
@@ -251,6 +278,10 @@ pub fn summary_table(r: &RunResult) -> String {
             c.total_usd, c.run_total_usd, c.projected_per_day_usd, c.projected_daily_requests
         );
     }
+}
+
+/// Warnings and the run's validity.
+fn verdict_lines(out: &mut String, r: &RunResult) {
     for w in &r.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
@@ -270,7 +301,6 @@ pub fn summary_table(r: &RunResult) -> String {
             "run: NOTHING MEASURED — no measured request succeeded; no figure above describes the endpoint"
         );
     }
-    out
 }
 
 /// One line per failure class: its count and most common message (credentials scrubbed).
@@ -290,4 +320,23 @@ fn error_lines(o: &crate::results::Counts) -> String {
         let _ = writeln!(out, "  {class} ×{n}: {}{share}", t.message);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_table_snapshot() {
+        let mut got = String::new();
+        for name in ["seed-single.json", "seed-sweep.json"] {
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/results")
+                .join(name);
+            let r = RunResult::read(&p).expect("fixture reads");
+            got.push_str(&summary_table(&r));
+        }
+        let want = include_str!("../../../tests/snapshots/summary_table.txt");
+        assert_eq!(got, want, "got:\n{got}");
+    }
 }
