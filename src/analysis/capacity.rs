@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::prices::Catalog;
 use crate::config::prices::Price;
+use crate::core::metric::Metric;
+use crate::core::table::{self as layout, Align, Layout};
 use crate::results::sweep::{StepKind, Sweep};
 use crate::results::{ModelResult, RunResult, RunStatus};
 
@@ -399,7 +401,7 @@ fn ratio(n: f64, d: f64) -> f64 {
 
 fn e2e_mean_ms(m: &ModelResult) -> Option<f64> {
     m.latency_ms
-        .get("e2e")
+        .get(Metric::E2e.as_str())
         .filter(|s| s.count > 0 && s.mean.is_finite())
         .map(|s| s.mean)
 }
@@ -416,13 +418,16 @@ fn price_for(m: &ModelResult, catalog: &Catalog) -> Option<(Price, String)> {
         .map(|e| (e.price, format!("catalog:{}", e.id)))
 }
 
-/// Makes the plan. `source.path` is left empty for the caller to fill in.
-pub fn plan(
-    result: &RunResult,
-    input: &PlanInput,
-    catalog: &Catalog,
-) -> Result<PlanReport, PlanError> {
-    let mut notes = Vec::new();
+/// The measured totals over every model: requests sent, input and output tokens.
+struct Mix {
+    sent: u64,
+    tin: u64,
+    tout: u64,
+}
+
+/// Checks the planner's figures; returns the peak-to-average ratio and the note saying it was
+/// assumed, if it was.
+fn check_input(input: &PlanInput) -> Result<(f64, Vec<String>), PlanError> {
     if !(input.daily_input_tokens.is_finite() && input.daily_input_tokens > 0.0) {
         return Err(PlanError::Input(
             "--daily-input-tokens must be more than 0".into(),
@@ -441,11 +446,122 @@ pub fn plan(
             "--peak-to-average must be a number ≥ 1 (peak rate / average rate), got {p2a}"
         )));
     }
+    let mut notes = Vec::new();
     if input.peak_to_average.is_none() {
         notes.push(
             "no --peak-to-average given: the peak is taken to equal the average (a flat day); real traffic usually peaks at 2-4× its daily average".into(),
         );
     }
+    Ok((p2a, notes))
+}
+
+/// One model's share of the measured mix, its daily volume and, with a price, its cost.
+fn model_plan(m: &ModelResult, mix: &Mix, volume: &Volume, catalog: &Catalog) -> ModelPlan {
+    let Mix { sent, tin, tout } = *mix;
+    let (daily_in, daily_out) = (volume.daily_input_tokens, volume.daily_output_tokens);
+    let (daily_requests, p2a) = (volume.daily_requests, volume.peak_to_average);
+    let t = &m.tokens;
+    let in_share = ratio(t.input as f64, tin as f64);
+    let out_share = ratio(t.output as f64, tout as f64);
+    let req_share = ratio(m.requests.sent as f64, sent as f64);
+    let (mean_i, mean_o) = if m.requests.sent > 0 {
+        (
+            Some(t.input as f64 / m.requests.sent as f64),
+            Some(t.output as f64 / m.requests.sent as f64),
+        )
+    } else {
+        (None, None)
+    };
+    let d_in = daily_in * in_share;
+    let cached_frac = ratio(t.cached_input.min(t.input) as f64, t.input as f64);
+    let d_cached = d_in * cached_frac;
+    let d_out = daily_out * out_share;
+    let d_req = daily_requests * req_share;
+    let price = price_for(m, catalog);
+    let costs = price.as_ref().map(|(p, _)| {
+        let input = match p.cached_input_per_m {
+            Some(c) => (d_in - d_cached) * p.input_per_m / 1e6 + d_cached * c / 1e6,
+            None => d_in * p.input_per_m / 1e6,
+        };
+        let output = d_out * p.output_per_m / 1e6;
+        (input, output)
+    });
+    let traffic = d_in > 0.0 || d_out > 0.0;
+    let (ci, co) = match costs {
+        Some((i, o)) => (Some(i), Some(o)),
+        None if !traffic => (Some(0.0), Some(0.0)),
+        None => (None, None),
+    };
+    let per_day = ci.zip(co).map(|(i, o)| i + o);
+    ModelPlan {
+        model: m.model.clone(),
+        label: m.label.clone(),
+        measured_requests: m.requests.sent,
+        measured_input_tokens: t.input,
+        measured_output_tokens: t.output,
+        measured_cached_input_tokens: t.cached_input,
+        request_share: req_share,
+        input_share: in_share,
+        output_share: out_share,
+        mean_input_tokens_per_request: mean_i,
+        mean_output_tokens_per_request: mean_o,
+        daily_input_tokens: d_in,
+        daily_cached_input_tokens: d_cached,
+        daily_output_tokens: d_out,
+        daily_requests: d_req,
+        peak_rate_per_s: d_req / SECONDS_PER_DAY * p2a,
+        price: price.as_ref().map(|(p, _)| *p),
+        price_from: price.map(|(_, s)| s),
+        input_per_day_usd: ci,
+        output_per_day_usd: co,
+        per_day_usd: per_day,
+        per_month_usd: per_day.map(|d| d * DAYS_PER_MONTH),
+    }
+}
+
+/// The cost over every model; none where a model with traffic has no price.
+fn cost_totals(models: &[ModelPlan], missing: Vec<String>) -> CostTotals {
+    let sum = |f: fn(&ModelPlan) -> Option<f64>| -> Option<f64> {
+        if missing.is_empty() {
+            Some(models.iter().filter_map(f).sum())
+        } else {
+            None
+        }
+    };
+    let total_day = sum(|m| m.per_day_usd);
+    CostTotals {
+        days_per_month: DAYS_PER_MONTH,
+        input_per_day_usd: sum(|m| m.input_per_day_usd),
+        output_per_day_usd: sum(|m| m.output_per_day_usd),
+        per_day_usd: total_day,
+        per_month_usd: total_day.map(|d| d * DAYS_PER_MONTH),
+        missing_prices: missing,
+    }
+}
+
+/// The whole daily volume at the baseline price, and the saving against the planned total.
+fn baseline_cost(name: &str, p: &Price, v: &Volume, total_day: Option<f64>) -> BaselineCost {
+    let per_day =
+        v.daily_input_tokens * p.input_per_m / 1e6 + v.daily_output_tokens * p.output_per_m / 1e6;
+    let saving = total_day.map(|t| per_day - t);
+    BaselineCost {
+        name: name.to_string(),
+        price: *p,
+        per_day_usd: per_day,
+        per_month_usd: per_day * DAYS_PER_MONTH,
+        saving_per_day_usd: saving,
+        saving_per_month_usd: saving.map(|s| s * DAYS_PER_MONTH),
+        saving_pct: saving.and_then(|s| (per_day > 0.0).then(|| 100.0 * s / per_day)),
+    }
+}
+
+/// Makes the plan. `source.path` is left empty for the caller to fill in.
+pub fn plan(
+    result: &RunResult,
+    input: &PlanInput,
+    catalog: &Catalog,
+) -> Result<PlanReport, PlanError> {
+    let (p2a, mut notes) = check_input(input)?;
     if result.models.is_empty() {
         return Err(PlanError::NoMix(
             "the result has no models: no workload mix to plan from".into(),
@@ -461,6 +577,7 @@ pub fn plan(
             "the result measured {sent} requests sent and {tin} input tokens: no workload mix to derive requests per day from (was anything sent inside the measurement window?)"
         )));
     }
+    let mix = Mix { sent, tin, tout };
     let mean_in = tin as f64 / sent as f64;
     let mean_out = tout as f64 / sent as f64;
     let daily_in = input.daily_input_tokens;
@@ -507,71 +624,16 @@ pub fn plan(
     let mut missing = Vec::new();
     let mut no_cached_price = Vec::new();
     for m in &result.models {
-        let t = &m.tokens;
-        let in_share = ratio(t.input as f64, tin as f64);
-        let out_share = ratio(t.output as f64, tout as f64);
-        let req_share = ratio(m.requests.sent as f64, sent as f64);
-        let (mean_i, mean_o) = if m.requests.sent > 0 {
-            (
-                Some(t.input as f64 / m.requests.sent as f64),
-                Some(t.output as f64 / m.requests.sent as f64),
-            )
-        } else {
-            (None, None)
-        };
-        let d_in = daily_in * in_share;
-        let cached_frac = ratio(t.cached_input.min(t.input) as f64, t.input as f64);
-        let d_cached = d_in * cached_frac;
-        let d_out = daily_out * out_share;
-        let d_req = daily_requests * req_share;
-        let price = price_for(m, catalog);
-        let costs = price.as_ref().map(|(p, _)| {
-            let input = match p.cached_input_per_m {
-                Some(c) => (d_in - d_cached) * p.input_per_m / 1e6 + d_cached * c / 1e6,
-                None => d_in * p.input_per_m / 1e6,
-            };
-            let output = d_out * p.output_per_m / 1e6;
-            (input, output)
-        });
-        if let Some((p, _)) = &price {
-            if d_cached > 0.0 && p.cached_input_per_m.is_none() {
-                no_cached_price.push(m.label.clone());
-            }
+        let mp = model_plan(m, &mix, &volume, catalog);
+        if mp.daily_cached_input_tokens > 0.0
+            && mp.price.is_some_and(|p| p.cached_input_per_m.is_none())
+        {
+            no_cached_price.push(m.label.clone());
         }
-        let traffic = d_in > 0.0 || d_out > 0.0;
-        if price.is_none() && traffic {
+        if mp.price.is_none() && (mp.daily_input_tokens > 0.0 || mp.daily_output_tokens > 0.0) {
             missing.push(m.label.clone());
         }
-        let (ci, co) = match costs {
-            Some((i, o)) => (Some(i), Some(o)),
-            None if !traffic => (Some(0.0), Some(0.0)),
-            None => (None, None),
-        };
-        let per_day = ci.zip(co).map(|(i, o)| i + o);
-        models.push(ModelPlan {
-            model: m.model.clone(),
-            label: m.label.clone(),
-            measured_requests: m.requests.sent,
-            measured_input_tokens: t.input,
-            measured_output_tokens: t.output,
-            measured_cached_input_tokens: t.cached_input,
-            request_share: req_share,
-            input_share: in_share,
-            output_share: out_share,
-            mean_input_tokens_per_request: mean_i,
-            mean_output_tokens_per_request: mean_o,
-            daily_input_tokens: d_in,
-            daily_cached_input_tokens: d_cached,
-            daily_output_tokens: d_out,
-            daily_requests: d_req,
-            peak_rate_per_s: d_req / SECONDS_PER_DAY * p2a,
-            price: price.as_ref().map(|(p, _)| *p),
-            price_from: price.map(|(_, s)| s),
-            input_per_day_usd: ci,
-            output_per_day_usd: co,
-            per_day_usd: per_day,
-            per_month_usd: per_day.map(|d| d * DAYS_PER_MONTH),
-        });
+        models.push(mp);
     }
     if !missing.is_empty() {
         notes.push(format!(
@@ -589,36 +651,11 @@ pub fn plan(
             no_cached_price.join(", ")
         ));
     }
-    let sum = |f: fn(&ModelPlan) -> Option<f64>| -> Option<f64> {
-        if missing.is_empty() {
-            Some(models.iter().filter_map(f).sum())
-        } else {
-            None
-        }
-    };
-    let total_day = sum(|m| m.per_day_usd);
-    let cost = CostTotals {
-        days_per_month: DAYS_PER_MONTH,
-        input_per_day_usd: sum(|m| m.input_per_day_usd),
-        output_per_day_usd: sum(|m| m.output_per_day_usd),
-        per_day_usd: total_day,
-        per_month_usd: total_day.map(|d| d * DAYS_PER_MONTH),
-        missing_prices: missing,
-    };
-
-    let baseline = input.baseline.as_ref().map(|(name, p)| {
-        let per_day = daily_in * p.input_per_m / 1e6 + daily_out * p.output_per_m / 1e6;
-        let saving = total_day.map(|t| per_day - t);
-        BaselineCost {
-            name: name.clone(),
-            price: *p,
-            per_day_usd: per_day,
-            per_month_usd: per_day * DAYS_PER_MONTH,
-            saving_per_day_usd: saving,
-            saving_per_month_usd: saving.map(|s| s * DAYS_PER_MONTH),
-            saving_pct: saving.and_then(|s| (per_day > 0.0).then(|| 100.0 * s / per_day)),
-        }
-    });
+    let cost = cost_totals(&models, missing);
+    let baseline = input
+        .baseline
+        .as_ref()
+        .map(|(name, p)| baseline_cost(name, p, &volume, cost.per_day_usd));
 
     let capacity = match &result.sweep {
         Some(sw) => sweep_capacity(sw, peak, input.headroom_target),
@@ -1007,73 +1044,25 @@ impl Table {
         self.rows.push(cells);
     }
 
+    fn layout(&self) -> Layout {
+        let align = self
+            .right
+            .iter()
+            .map(|&r| if r { Align::Right } else { Align::Left })
+            .collect();
+        Layout::columns(align)
+    }
+
     fn text(&self, out: &mut String) {
-        let n = self.head.len();
-        let mut w = vec![0usize; n];
-        for r in std::iter::once(&self.head).chain(&self.rows) {
-            for (i, c) in r.iter().enumerate().take(n) {
-                w[i] = w[i].max(c.chars().count());
-            }
-        }
         out.push_str(&self.title);
         out.push('\n');
-        let line = |r: &Vec<String>, out: &mut String| {
-            let mut s = String::new();
-            for (i, c) in r.iter().enumerate().take(n) {
-                let pad = w[i] - c.chars().count();
-                if i > 0 {
-                    s.push_str("  ");
-                }
-                if self.right.get(i).copied().unwrap_or(false) {
-                    s.push_str(&" ".repeat(pad));
-                    s.push_str(c);
-                } else {
-                    s.push_str(c);
-                    s.push_str(&" ".repeat(pad));
-                }
-            }
-            out.push_str("  ");
-            out.push_str(s.trim_end());
-            out.push('\n');
-        };
-        line(&self.head, out);
-        let rule: Vec<String> = w.iter().map(|&k| "-".repeat(k)).collect();
-        out.push_str("  ");
-        out.push_str(&rule.join("  "));
-        out.push('\n');
-        for r in &self.rows {
-            line(r, out);
-        }
+        let layout = self.layout().indent("  ").split_rule();
+        out.push_str(&layout::text(&self.head, &self.rows, &layout));
     }
 
     fn markdown(&self, out: &mut String) {
-        let esc = |s: &str| s.replace('|', "\\|");
         out.push_str(&format!("### {}\n\n", self.title));
-        out.push_str(&format!(
-            "| {} |\n",
-            self.head
-                .iter()
-                .map(|h| esc(h))
-                .collect::<Vec<_>>()
-                .join(" | ")
-        ));
-        out.push_str(&format!(
-            "|{}|\n",
-            (0..self.head.len())
-                .map(|i| if self.right.get(i).copied().unwrap_or(false) {
-                    "---:"
-                } else {
-                    "---"
-                })
-                .collect::<Vec<_>>()
-                .join("|")
-        ));
-        for r in &self.rows {
-            out.push_str(&format!(
-                "| {} |\n",
-                r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | ")
-            ));
-        }
+        out.push_str(&layout::markdown(&self.head, &self.rows, &self.layout()));
     }
 }
 
@@ -1155,9 +1144,18 @@ impl PlanReport {
     }
 
     fn tables(&self) -> Vec<Table> {
-        let v = &self.volume;
-        let mut tables = Vec::new();
+        let mut tables = vec![
+            self.volume_table(),
+            self.mix_table(),
+            self.capacity_table(),
+            self.cost_table(),
+        ];
+        tables.extend(self.baseline_table());
+        tables
+    }
 
+    fn volume_table(&self) -> Table {
+        let v = &self.volume;
         let p2a = format!(
             "peak /s (×{}{})",
             v.peak_to_average,
@@ -1197,8 +1195,11 @@ impl PlanReport {
             rate(v.average_output_tokens_per_s),
             rate(v.peak_output_tokens_per_s),
         ]);
-        tables.push(t);
+        t
+    }
 
+    fn mix_table(&self) -> Table {
+        let v = &self.volume;
         let mut t = Table::new(
             format!(
                 "Measured workload mix (mean {:.1} input, {:.1} output tokens per request)",
@@ -1228,8 +1229,10 @@ impl PlanReport {
                 rate(m.peak_rate_per_s),
             ]);
         }
-        tables.push(t);
+        t
+    }
 
+    fn capacity_table(&self) -> Table {
         let c = &self.capacity;
         let mut t = Table::new(
             format!("Capacity at peak ({})", c.basis),
@@ -1333,8 +1336,11 @@ impl PlanReport {
             },
             opt(c.concurrency_at_peak, streams),
         ]);
-        tables.push(t);
+        t
+    }
 
+    fn cost_table(&self) -> Table {
+        let v = &self.volume;
         let k = &self.cost;
         let mut t = Table::new(
             format!(
@@ -1385,40 +1391,41 @@ impl PlanReport {
                 format!("missing: {}", k.missing_prices.join(", "))
             },
         ]);
-        tables.push(t);
+        t
+    }
 
-        if let Some(b) = &self.baseline {
-            let mut t = Table::new(
-                format!(
-                    "Against the baseline {} (${:.2} / ${:.2} per M in / out)",
-                    b.name, b.price.input_per_m, b.price.output_per_m
-                ),
-                &["", "per day", "per month"],
-                &[false, true, true],
-            );
-            t.row(vec![
-                "baseline cost".into(),
-                usd(b.per_day_usd),
-                usd(b.per_month_usd),
-            ]);
-            t.row(vec![
-                "planned cost".into(),
-                opt(k.per_day_usd, usd),
-                opt(k.per_month_usd, usd),
-            ]);
-            t.row(vec![
-                "saving".into(),
-                opt(b.saving_per_day_usd, usd),
-                opt(b.saving_per_month_usd, usd),
-            ]);
-            t.row(vec![
-                "saving %".into(),
-                opt(b.saving_pct, pct),
-                opt(b.saving_pct, pct),
-            ]);
-            tables.push(t);
-        }
-        tables
+    fn baseline_table(&self) -> Option<Table> {
+        let b = self.baseline.as_ref()?;
+        let k = &self.cost;
+        let mut t = Table::new(
+            format!(
+                "Against the baseline {} (${:.2} / ${:.2} per M in / out)",
+                b.name, b.price.input_per_m, b.price.output_per_m
+            ),
+            &["", "per day", "per month"],
+            &[false, true, true],
+        );
+        t.row(vec![
+            "baseline cost".into(),
+            usd(b.per_day_usd),
+            usd(b.per_month_usd),
+        ]);
+        t.row(vec![
+            "planned cost".into(),
+            opt(k.per_day_usd, usd),
+            opt(k.per_month_usd, usd),
+        ]);
+        t.row(vec![
+            "saving".into(),
+            opt(b.saving_per_day_usd, usd),
+            opt(b.saving_per_month_usd, usd),
+        ]);
+        t.row(vec![
+            "saving %".into(),
+            opt(b.saving_pct, pct),
+            opt(b.saving_pct, pct),
+        ]);
+        Some(t)
     }
 }
 

@@ -859,42 +859,9 @@ impl<'de> Deserialize<'de> for DurDist {
     }
 }
 
-/// One problem found in a scenario, located in its file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// Scenario file.
-    pub file: PathBuf,
-    /// 1-based line (0: not in a file, e.g. a `--set` override).
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// Dotted field path, e.g. `models[2].target`.
-    pub field: String,
-    /// What is wrong and how to fix it.
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let field = if self.field.is_empty() {
-            "(top level)"
-        } else {
-            &self.field
-        };
-        // Line 0: a problem with no place in a file (a `--set` override, a flag).
-        if self.line == 0 {
-            return write!(f, "{}: {field}: {}", self.file.display(), self.message);
-        }
-        write!(
-            f,
-            "{}:{}:{}: {field}: {}",
-            self.file.display(),
-            self.line,
-            self.column,
-            self.message
-        )
-    }
-}
+/// One problem found in a scenario, located in its file (defined on the bottom floor, where the
+/// claims file's problems use it too).
+pub use crate::core::problem::Problem;
 
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -908,19 +875,8 @@ pub enum ScenarioError {
         source: std::io::Error,
     },
     /// The file is not a valid scenario; every problem found is listed.
-    #[error("{}", fmt_problems(.0))]
+    #[error("{}", crate::core::problem::list(.0))]
     Invalid(Vec<Problem>),
-}
-
-fn fmt_problems(ps: &[Problem]) -> String {
-    let mut s = String::new();
-    for (i, p) in ps.iter().enumerate() {
-        if i > 0 {
-            s.push('\n');
-        }
-        s.push_str(&p.to_string());
-    }
-    s
 }
 
 /// A scenario file's text, kept to locate errors found after parsing.

@@ -15,12 +15,20 @@ use std::collections::BTreeMap;
 
 use super::metric::{fmt_ms, trim_float};
 use super::stats::{diff_p, holm, quantile_ci_eff, welch_p};
-use super::{text_table, GateError};
+use super::GateError;
+use crate::core::metric::Metric;
+use crate::core::table::{self, Layout};
 use crate::metrics::Hist;
 use crate::results::{ModelResult, RunResult};
 
 /// Latency metrics compared against a baseline (all lower-is-better).
-pub const METRICS: &[&str] = &["ttft", "ttft_answer", "e2e", "tpot", "itl"];
+pub const METRICS: &[Metric] = &[
+    Metric::Ttft,
+    Metric::TtftAnswer,
+    Metric::E2e,
+    Metric::Tpot,
+    Metric::Itl,
+];
 /// Statistics compared.
 pub const STATS: &[&str] = &["mean", "p50", "p90", "p99"];
 /// Fewer samples than this a side and a mean is never called different: Welch's t assumes
@@ -67,10 +75,14 @@ impl Tolerances {
                 Some((m, s)) => (m, Some(s)),
                 None => (key, None),
             };
-            if !METRICS.contains(&metric) {
+            if !Metric::parse(metric).is_some_and(|m| METRICS.contains(&m)) {
                 return Err(bad(format!(
                     "`{metric}` is not compared against a baseline; use one of {}",
-                    METRICS.join(", ")
+                    METRICS
+                        .iter()
+                        .map(|m| m.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
             if let Some(s) = stat {
@@ -134,8 +146,8 @@ pub struct Comparison {
     pub model: String,
     /// Model label.
     pub label: String,
-    /// Metric name.
-    pub metric: String,
+    /// Metric.
+    pub metric: Metric,
     /// Statistic.
     pub stat: String,
     /// Old value (ms).
@@ -154,6 +166,33 @@ pub struct Comparison {
     pub evidence: String,
     /// Verdict.
     pub verdict: Change,
+}
+
+impl Comparison {
+    /// `metric.stat`, e.g. `ttft.p99`.
+    pub fn key(&self) -> String {
+        format!("{}.{}", self.metric, self.stat)
+    }
+
+    /// The old value with its sample count, e.g. `48.1 ms (n=200)`.
+    pub fn old_text(&self) -> String {
+        format!("{} (n={})", fmt_ms(self.old), self.n_old)
+    }
+
+    /// The new value with its sample count.
+    pub fn new_text(&self) -> String {
+        format!("{} (n={})", fmt_ms(self.new), self.n_new)
+    }
+
+    /// The relative change as a signed percentage, e.g. `+12.5 %`.
+    pub fn change_text(&self) -> String {
+        format!("{:+.1} %", self.change * 100.0)
+    }
+
+    /// The tolerance applied, e.g. `10 %`.
+    pub fn tolerance_text(&self) -> String {
+        format!("{} %", trim_float(self.tolerance * 100.0))
+    }
 }
 
 /// The whole comparison.
@@ -208,17 +247,17 @@ impl Report {
                 .map(|r| {
                     vec![
                         r.label.clone(),
-                        format!("{}.{}", r.metric, r.stat),
-                        format!("{} (n={})", fmt_ms(r.old), r.n_old),
-                        format!("{} (n={})", fmt_ms(r.new), r.n_new),
-                        format!("{:+.1} %", r.change * 100.0),
-                        format!("{} %", trim_float(r.tolerance * 100.0)),
+                        r.key(),
+                        r.old_text(),
+                        r.new_text(),
+                        r.change_text(),
+                        r.tolerance_text(),
                         r.verdict.name().to_string(),
                         r.evidence.clone(),
                     ]
                 })
                 .collect();
-            out.push_str(&text_table(&header, &rows, 2));
+            out.push_str(&table::text(&header, &rows, &Layout::left(2)));
         }
         out.push_str(&self.summary_line());
         out.push('\n');
@@ -244,10 +283,6 @@ impl Report {
 /// The most a model's share of the measured requests may differ between two runs for their
 /// overall rows to be compared (2 percentage points).
 pub const MAX_MIX_DIFFERENCE: f64 = 0.02;
-
-/// Metrics with one sample per token rather than per request: their effective sample size is
-/// the number of successful requests (the gaps within one request share its conditions).
-const PER_TOKEN: &[&str] = &["itl", "inter_chunk"];
 
 /// Compares `new` against one or more baseline results (`olds`, each with its path), model by
 /// model (matched on model id), and on the overall row when the model mix matches.
@@ -323,14 +358,14 @@ pub fn compare(
     let mut rows = Vec::new();
     let mut ps = Vec::new();
     for (o, n) in pairs {
-        for metric in METRICS {
+        for &metric in METRICS {
             // Without reasoning, the answer's first token is the first token: one figure, not
             // two in the table and the family.
             let same = |m: &ModelResult| {
-                m.histograms.contains_key("ttft_answer")
-                    && m.histograms.get("ttft_answer") == m.histograms.get("ttft")
+                let h = |k: Metric| m.histograms.get(k.as_str());
+                h(Metric::TtftAnswer).is_some() && h(Metric::TtftAnswer) == h(Metric::Ttft)
             };
-            if *metric == "ttft_answer" && same(n) && o.iter().all(|m| same(m)) {
+            if metric == Metric::TtftAnswer && same(n) && o.iter().all(|m| same(m)) {
                 continue;
             }
             let per_model: Vec<Vec<Side>> = match sides(&o, n, metric, olds, new_path)? {
@@ -338,7 +373,7 @@ pub fn compare(
                 None => continue,
             };
             for (si, stat) in STATS.iter().enumerate() {
-                let tolerance = tol.get(metric, stat);
+                let tolerance = tol.get(metric.as_str(), stat);
                 let (row, p) = judge_stat(n, metric, stat, tolerance, &per_model[si], olds);
                 rows.push(row);
                 ps.push(p);
@@ -382,15 +417,15 @@ struct Side {
 fn sides(
     olds: &[&ModelResult],
     n: &ModelResult,
-    metric: &str,
+    metric: Metric,
     paths: &[(&RunResult, &str)],
     new_path: &str,
 ) -> Result<Option<Vec<Vec<Side>>>, GateError> {
-    let Some(sn) = n.latency_ms.get(metric).filter(|s| s.count > 0) else {
+    let Some(sn) = n.latency_ms.get(metric.as_str()).filter(|s| s.count > 0) else {
         return Ok(None);
     };
     let hn = decode(n, metric, new_path)?;
-    let per_token = PER_TOKEN.contains(&metric);
+    let per_token = metric.is_per_token();
     let eff = |m: &ModelResult, count: u64| {
         if per_token {
             count.min(m.requests.ok)
@@ -400,7 +435,7 @@ fn sides(
     };
     let mut out: Vec<Vec<Side>> = vec![Vec::new(); STATS.len()];
     for (o, (_, old_path)) in olds.iter().zip(paths) {
-        let Some(so) = o.latency_ms.get(metric).filter(|s| s.count > 0) else {
+        let Some(so) = o.latency_ms.get(metric.as_str()).filter(|s| s.count > 0) else {
             return Ok(None);
         };
         let ho = decode(o, metric, old_path)?;
@@ -464,7 +499,7 @@ fn sides(
 /// survives Holm). Returns the row and the p that enters the correction.
 fn judge_stat(
     n: &ModelResult,
-    metric: &str,
+    metric: Metric,
     stat: &str,
     tolerance: f64,
     sides: &[Side],
@@ -515,7 +550,7 @@ fn judge_stat(
     let row = Comparison {
         model: n.model.clone(),
         label: n.label.clone(),
-        metric: metric.to_string(),
+        metric,
         stat: stat.to_string(),
         old: s.old,
         new: s.new,
@@ -652,8 +687,8 @@ fn ci_text(c: super::stats::QuantileCi) -> String {
     format!("[{}, {}]", b(c.low), b(c.high))
 }
 
-fn decode(m: &ModelResult, name: &str, path: &str) -> Result<Option<Hist>, GateError> {
-    match m.histograms.get(name) {
+fn decode(m: &ModelResult, name: Metric, path: &str) -> Result<Option<Hist>, GateError> {
+    match m.histograms.get(name.as_str()) {
         None => Ok(None),
         Some(t) => Hist::decode(t).map(Some).map_err(|e| GateError::Histogram {
             file: path.to_string(),

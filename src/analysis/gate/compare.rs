@@ -9,8 +9,10 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::metric::{fmt_ms, trim_float};
-use super::{md_table, text_table, GateError};
+use super::GateError;
 use crate::analysis::daily::DailyVolume;
+use crate::core::metric::Metric;
+use crate::core::table::{self, Layout};
 use crate::results::{ModelResult, RunResult};
 
 /// Output format.
@@ -63,8 +65,8 @@ struct Family {
     rows: &'static [RowDef],
 }
 
-fn lat(m: &ModelResult, k: &str, p: fn(&crate::metrics::Summary) -> f64) -> Option<f64> {
-    m.latency_ms.get(k).filter(|s| s.count > 0).map(p)
+fn lat(m: &ModelResult, k: Metric, p: fn(&crate::metrics::Summary) -> f64) -> Option<f64> {
+    m.latency_ms.get(k.as_str()).filter(|s| s.count > 0).map(p)
 }
 
 fn speed(m: &ModelResult) -> Option<&crate::results::Speed> {
@@ -78,12 +80,12 @@ const FAMILIES: &[Family] = &[
             RowDef {
                 label: "p50",
                 unit: Unit::Ms,
-                get: |m| lat(m, "ttft", |s| s.p50),
+                get: |m| lat(m, Metric::Ttft, |s| s.p50),
             },
             RowDef {
                 label: "p99",
                 unit: Unit::Ms,
-                get: |m| lat(m, "ttft", |s| s.p99),
+                get: |m| lat(m, Metric::Ttft, |s| s.p99),
             },
         ],
     },
@@ -93,12 +95,12 @@ const FAMILIES: &[Family] = &[
             RowDef {
                 label: "p50",
                 unit: Unit::Ms,
-                get: |m| lat(m, "itl", |s| s.p50),
+                get: |m| lat(m, Metric::Itl, |s| s.p50),
             },
             RowDef {
                 label: "p99",
                 unit: Unit::Ms,
-                get: |m| lat(m, "itl", |s| s.p99),
+                get: |m| lat(m, Metric::Itl, |s| s.p99),
             },
         ],
     },
@@ -108,12 +110,12 @@ const FAMILIES: &[Family] = &[
             RowDef {
                 label: "p50",
                 unit: Unit::Ms,
-                get: |m| lat(m, "tpot", |s| s.p50),
+                get: |m| lat(m, Metric::Tpot, |s| s.p50),
             },
             RowDef {
                 label: "p99",
                 unit: Unit::Ms,
-                get: |m| lat(m, "tpot", |s| s.p99),
+                get: |m| lat(m, Metric::Tpot, |s| s.p99),
             },
         ],
     },
@@ -123,12 +125,12 @@ const FAMILIES: &[Family] = &[
             RowDef {
                 label: "p50",
                 unit: Unit::Ms,
-                get: |m| lat(m, "e2e", |s| s.p50),
+                get: |m| lat(m, Metric::E2e, |s| s.p50),
             },
             RowDef {
                 label: "p99",
                 unit: Unit::Ms,
-                get: |m| lat(m, "e2e", |s| s.p99),
+                get: |m| lat(m, Metric::E2e, |s| s.p99),
             },
         ],
     },
@@ -390,9 +392,9 @@ impl Comparison {
                         })
                         .collect();
                     if format == Format::Markdown {
-                        out.push_str(&md_table(&header, &rows, 1));
+                        out.push_str(&table::markdown(&header, &rows, &Layout::left(1)));
                     } else {
-                        out.push_str(&text_table(&header, &rows, 1));
+                        out.push_str(&table::text(&header, &rows, &Layout::left(1)));
                     }
                     out.push('\n');
                 }

@@ -9,8 +9,9 @@
 
 use super::claims::{Claim, Claims, Op, Severity};
 use super::metric::{self, Measured};
-use super::{text_table, GateError};
-use crate::config::scenario::Problem;
+use super::GateError;
+use crate::core::problem::Problem;
+use crate::core::table::{self, Layout};
 use crate::results::{ModelResult, RunResult};
 
 /// The verdict on one claim.
@@ -37,6 +38,69 @@ impl Verdict {
             Verdict::Inconclusive => "inconclusive",
         }
     }
+
+    /// The name with an icon, as the Markdown summary shows it.
+    pub fn icon(self) -> &'static str {
+        match self {
+            Verdict::Pass => "✅ pass",
+            Verdict::Fail => "❌ **fail**",
+            Verdict::Warn => "⚠️ warn",
+            Verdict::Inconclusive => "❔ inconclusive",
+        }
+    }
+}
+
+/// A column of a claims table: the terminal (`check`), the Markdown summary and the report
+/// each pick theirs from these, so a claim row reads the same everywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    /// The claim's name, or its expression when it has none.
+    Claim,
+    /// The name with the expression in code quotes beside it, or the quoted expression alone
+    /// (Markdown).
+    ClaimAndExpression,
+    /// The expression as written.
+    Expression,
+    /// The label of the row read.
+    Model,
+    /// [`Row::measured_text`].
+    Measured,
+    /// [`Row::limit_text`].
+    Limit,
+    /// [`Row::margin_text`].
+    Margin,
+    /// The verdict's name.
+    Verdict,
+    /// The verdict with its icon, followed for an inconclusive one by why (Markdown).
+    VerdictIcon,
+    /// [`Row::detail`].
+    Basis,
+}
+
+impl Column {
+    /// The column's header.
+    pub fn header(self) -> &'static str {
+        match self {
+            Column::Claim | Column::ClaimAndExpression => "claim",
+            Column::Expression => "expression",
+            Column::Model => "model",
+            Column::Measured => "measured",
+            Column::Limit => "limit",
+            Column::Margin => "margin",
+            Column::Verdict | Column::VerdictIcon => "verdict",
+            Column::Basis => "basis",
+        }
+    }
+}
+
+/// A claims table: the header and one row of cells per claim, in the columns given.
+pub fn cells(rows: &[Row], columns: &[Column]) -> (Vec<String>, Vec<Vec<String>>) {
+    let header = columns.iter().map(|c| c.header().to_string()).collect();
+    let rows = rows
+        .iter()
+        .map(|r| columns.iter().map(|c| r.cell(*c)).collect())
+        .collect();
+    (header, rows)
 }
 
 /// One claim's outcome.
@@ -98,6 +162,28 @@ impl Row {
         match self.margin {
             Some(m) => format!("{:+.1} %", m * 100.0),
             None => "-".into(),
+        }
+    }
+
+    /// The text of one cell of a claims table.
+    pub fn cell(&self, column: Column) -> String {
+        match column {
+            Column::Claim => self.claim.title().to_string(),
+            Column::ClaimAndExpression if self.claim.name.is_some() => {
+                format!("{} (`{}`)", self.claim.title(), self.claim.expr)
+            }
+            Column::ClaimAndExpression => format!("`{}`", self.claim.expr),
+            Column::Expression => self.claim.expr.clone(),
+            Column::Model => self.model_label.clone(),
+            Column::Measured => self.measured_text(),
+            Column::Limit => self.limit_text(),
+            Column::Margin => self.margin_text(),
+            Column::Verdict => self.verdict.name().to_string(),
+            Column::VerdictIcon if self.verdict == Verdict::Inconclusive => {
+                format!("{}: {}", self.verdict.icon(), self.detail())
+            }
+            Column::VerdictIcon => self.verdict.icon().to_string(),
+            Column::Basis => self.detail(),
         }
     }
 
@@ -182,8 +268,8 @@ impl Evaluation {
         let mut out: Vec<(&'static str, &'static str)> = Vec::new();
         for r in &self.rows {
             let m = r.claim.metric;
-            if !out.iter().any(|(n, _)| *n == m.name) {
-                out.push((m.name, m.reading));
+            if !out.iter().any(|(n, _)| *n == m.name.as_str()) {
+                out.push((m.name.as_str(), m.reading));
             }
         }
         out
@@ -191,29 +277,13 @@ impl Evaluation {
 
     /// The terminal table with readings, notes and the summary line.
     pub fn table(&self, strict: bool) -> String {
-        let header: Vec<String> = [
-            "claim", "model", "measured", "limit", "margin", "verdict", "basis",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let rows: Vec<Vec<String>> = self
-            .rows
-            .iter()
-            .map(|r| {
-                vec![
-                    r.claim.title().to_string(),
-                    r.model_label.clone(),
-                    r.measured_text(),
-                    r.limit_text(),
-                    r.margin_text(),
-                    r.verdict.name().to_string(),
-                    r.detail(),
-                ]
-            })
-            .collect();
+        use Column::*;
+        let (header, rows) = cells(
+            &self.rows,
+            &[Claim, Model, Measured, Limit, Margin, Verdict, Basis],
+        );
         let mut out = format!("claims checked against {}\n", self.result_path);
-        out.push_str(&text_table(&header, &rows, 2));
+        out.push_str(&table::text(&header, &rows, &Layout::left(2)));
         out.push_str("\nreadings:\n");
         for (name, reading) in self.readings() {
             out.push_str(&format!("  {name} = {reading}\n"));

@@ -2,18 +2,8 @@
 //! pull-request comment. Presentation only.
 
 use super::baseline::{self, Change};
-use super::eval::{Evaluation, Verdict};
-use super::md_table;
-use super::metric::{fmt_ms, trim_float};
-
-fn icon(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "✅ pass",
-        Verdict::Fail => "❌ **fail**",
-        Verdict::Warn => "⚠️ warn",
-        Verdict::Inconclusive => "❔ inconclusive",
-    }
-}
+use super::eval::{self, Evaluation};
+use crate::core::table::{self, Layout};
 
 /// Renders the summary of a claims evaluation and/or a baseline report.
 pub fn render(
@@ -28,35 +18,19 @@ pub fn render(
             e.result_path,
             e.summary_line(strict)
         ));
-        let header: Vec<String> = ["claim", "model", "measured", "limit", "margin", "verdict"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let rows: Vec<Vec<String>> = e
-            .rows
-            .iter()
-            .map(|r| {
-                let title = if r.claim.name.is_some() {
-                    format!("{} (`{}`)", r.claim.title(), r.claim.expr)
-                } else {
-                    format!("`{}`", r.claim.expr)
-                };
-                let verdict = if r.verdict == Verdict::Inconclusive {
-                    format!("{}: {}", icon(r.verdict), r.detail())
-                } else {
-                    icon(r.verdict).to_string()
-                };
-                vec![
-                    title,
-                    r.model_label.clone(),
-                    r.measured_text(),
-                    r.limit_text(),
-                    r.margin_text(),
-                    verdict,
-                ]
-            })
-            .collect();
-        out.push_str(&md_table(&header, &rows, 2));
+        use eval::Column::*;
+        let (header, rows) = eval::cells(
+            &e.rows,
+            &[
+                ClaimAndExpression,
+                Model,
+                Measured,
+                Limit,
+                Margin,
+                VerdictIcon,
+            ],
+        );
+        out.push_str(&table::markdown(&header, &rows, &Layout::left(2)));
         out.push_str("\n<details><summary>Which figure each claim reads</summary>\n\n");
         for (name, reading) in e.readings() {
             out.push_str(&format!("- `{name}` = {reading}\n"));
@@ -91,14 +65,10 @@ pub fn render(
             .map(|r| {
                 vec![
                     r.label.clone(),
-                    format!("{}.{}", r.metric, r.stat),
-                    format!("{} (n={})", fmt_ms(r.old), r.n_old),
-                    format!("{} (n={})", fmt_ms(r.new), r.n_new),
-                    format!(
-                        "{:+.1} % (tol {} %)",
-                        r.change * 100.0,
-                        trim_float(r.tolerance * 100.0)
-                    ),
+                    r.key(),
+                    r.old_text(),
+                    r.new_text(),
+                    format!("{} (tol {})", r.change_text(), r.tolerance_text()),
                     match r.verdict {
                         Change::Regression => "❌ **regression**".into(),
                         Change::Improvement => "✅ improvement".into(),
@@ -115,7 +85,7 @@ pub fn render(
             .iter()
             .map(|s| s.to_string())
             .collect();
-            out.push_str(&md_table(&header, &shown, 2));
+            out.push_str(&table::markdown(&header, &shown, &Layout::left(2)));
             out.push('\n');
         }
     }

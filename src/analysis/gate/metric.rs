@@ -6,6 +6,7 @@
 //! [`crate::results`]' job) and never decides pass or fail (that is [`super::eval`]).
 
 use super::stats::{mean_ci, quantile_ci_eff, quantile_ranks, rate_ci};
+pub use crate::core::metric::Metric;
 use crate::metrics::Hist;
 use crate::results::ModelResult;
 
@@ -69,15 +70,15 @@ pub fn fmt_ms(v: f64) -> String {
 /// One metric a claim can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MetricDef {
-    /// Name as written in a claim (`ttft`, `output_tokens_per_s`).
-    pub name: &'static str,
+    /// The metric; as written in a claim, `ttft`, `output_tokens_per_s`.
+    pub name: Metric,
     /// What it measures.
     pub kind: Kind,
     /// Which result field it reads and what that number means, printed beside verdicts.
     pub reading: &'static str,
 }
 
-const fn m(name: &'static str, kind: Kind, reading: &'static str) -> MetricDef {
+const fn m(name: Metric, kind: Kind, reading: &'static str) -> MetricDef {
     MetricDef {
         name,
         kind,
@@ -85,44 +86,56 @@ const fn m(name: &'static str, kind: Kind, reading: &'static str) -> MetricDef {
     }
 }
 
-/// Every metric a claim may name, in the order they are listed in error messages.
+/// What every metric a claim may name measures and reads, in [`Metric::ALL`]'s order (checked
+/// when the crate compiles).
 pub const METRICS: &[MetricDef] = &[
-    m("ttft", Kind::Latency, "latency_ms.ttft: send → first output token (reasoning included), successful measured requests; ttft_scheduled is the stricter reading (from the scheduled time, queueing included)"),
-    m("ttft_answer", Kind::Latency, "latency_ms.ttft_answer: send → first answer token (reasoning excluded)"),
-    m("ttft_scheduled", Kind::Latency, "latency_ms.ttft_scheduled: scheduled time → first output token (queueing and schedule lag included)"),
-    m("e2e", Kind::Latency, "latency_ms.e2e: send → end of stream"),
-    m("e2e_scheduled", Kind::Latency, "latency_ms.e2e_scheduled: scheduled time → end of stream"),
-    m("tpot", Kind::Latency, "latency_ms.tpot: (last − first output) / (output tokens − 1), per request"),
-    m("itl", Kind::Latency, "latency_ms.itl: token-weighted inter-token latency"),
-    m("inter_chunk", Kind::Latency, "latency_ms.inter_chunk: raw gap between output events"),
-    m("schedule_lag", Kind::Latency, "latency_ms.schedule_lag: dispatched − scheduled (the generator's own lateness)"),
-    m("queue_time", Kind::Latency, "latency_ms.queue_time: sent − dispatched (waiting for an in-flight slot or a quota)"),
-    m("decode_tokens_per_s", Kind::Speed, "decode_tokens_per_s: per-request decode speed 1/TPOT (one stream), not aggregate throughput"),
-    m("output_tokens_per_s", Kind::TokensPerS, "throughput.output_tokens_per_s: aggregate output tokens over the measurement window (all streams together), not per-stream decode speed"),
-    m("input_tokens_per_s", Kind::TokensPerS, "throughput.input_tokens_per_s: input tokens of requests sent in the window / window length"),
-    m("requests_per_s", Kind::RequestsPerS, "throughput.requests_per_s: successful requests ended in the window / window length"),
-    m("peak_output_tokens_per_s", Kind::TokensPerS, "throughput.peak_output_tokens_per_s: the busiest whole second's output tokens"),
-    m("error_rate", Kind::Fraction, "error_rate: failed / sent measured requests"),
-    m("slo_attainment", Kind::Fraction, "slo.attainment: measured arrivals that met every [slo] objective (failures and drops count as misses)"),
-    m("goodput_requests_per_s", Kind::RequestsPerS, "slo.goodput_requests_per_s: requests that met the SLO / window length"),
-    m("goodput_output_tokens_per_s", Kind::TokensPerS, "slo.goodput_output_tokens_per_s: output tokens of requests that met the SLO / window length"),
-    m("cost_per_1k_requests", Kind::Usd, "cost.per_1k_requests_usd: measured cost / measured requests sent × 1000"),
-    m("cost_per_million_output_tokens", Kind::Usd, "cost.per_million_output_tokens_usd: measured cost / measured output tokens × 10⁶"),
-    m("cost_total", Kind::Usd, "cost.total_usd: cost of the measured requests"),
+    m(Metric::Ttft, Kind::Latency, "latency_ms.ttft: send → first output token (reasoning included), successful measured requests; ttft_scheduled is the stricter reading (from the scheduled time, queueing included)"),
+    m(Metric::TtftAnswer, Kind::Latency, "latency_ms.ttft_answer: send → first answer token (reasoning excluded)"),
+    m(Metric::TtftScheduled, Kind::Latency, "latency_ms.ttft_scheduled: scheduled time → first output token (queueing and schedule lag included)"),
+    m(Metric::E2e, Kind::Latency, "latency_ms.e2e: send → end of stream"),
+    m(Metric::E2eScheduled, Kind::Latency, "latency_ms.e2e_scheduled: scheduled time → end of stream"),
+    m(Metric::Tpot, Kind::Latency, "latency_ms.tpot: (last − first output) / (output tokens − 1), per request"),
+    m(Metric::Itl, Kind::Latency, "latency_ms.itl: token-weighted inter-token latency"),
+    m(Metric::InterChunk, Kind::Latency, "latency_ms.inter_chunk: raw gap between output events"),
+    m(Metric::ScheduleLag, Kind::Latency, "latency_ms.schedule_lag: dispatched − scheduled (the generator's own lateness)"),
+    m(Metric::QueueTime, Kind::Latency, "latency_ms.queue_time: sent − dispatched (waiting for an in-flight slot or a quota)"),
+    m(Metric::DecodeTokensPerS, Kind::Speed, "decode_tokens_per_s: per-request decode speed 1/TPOT (one stream), not aggregate throughput"),
+    m(Metric::OutputTokensPerS, Kind::TokensPerS, "throughput.output_tokens_per_s: aggregate output tokens over the measurement window (all streams together), not per-stream decode speed"),
+    m(Metric::InputTokensPerS, Kind::TokensPerS, "throughput.input_tokens_per_s: input tokens of requests sent in the window / window length"),
+    m(Metric::RequestsPerS, Kind::RequestsPerS, "throughput.requests_per_s: successful requests ended in the window / window length"),
+    m(Metric::PeakOutputTokensPerS, Kind::TokensPerS, "throughput.peak_output_tokens_per_s: the busiest whole second's output tokens"),
+    m(Metric::ErrorRate, Kind::Fraction, "error_rate: failed / sent measured requests"),
+    m(Metric::SloAttainment, Kind::Fraction, "slo.attainment: measured arrivals that met every [slo] objective (failures and drops count as misses)"),
+    m(Metric::GoodputRequestsPerS, Kind::RequestsPerS, "slo.goodput_requests_per_s: requests that met the SLO / window length"),
+    m(Metric::GoodputOutputTokensPerS, Kind::TokensPerS, "slo.goodput_output_tokens_per_s: output tokens of requests that met the SLO / window length"),
+    m(Metric::CostPer1kRequests, Kind::Usd, "cost.per_1k_requests_usd: measured cost / measured requests sent × 1000"),
+    m(Metric::CostPerMillionOutputTokens, Kind::Usd, "cost.per_million_output_tokens_usd: measured cost / measured output tokens × 10⁶"),
+    m(Metric::CostTotal, Kind::Usd, "cost.total_usd: cost of the measured requests"),
 ];
+
+// METRICS describes every metric once, in the enum's order, so `def` can index it.
+const _: () = {
+    assert!(METRICS.len() == Metric::ALL.len());
+    let mut i = 0;
+    while i < METRICS.len() {
+        assert!(METRICS[i].name as usize == i);
+        i += 1;
+    }
+};
+
+/// What a metric measures and reads.
+pub fn def(name: Metric) -> &'static MetricDef {
+    &METRICS[name as usize]
+}
 
 /// Looks a metric up by name.
 pub fn find(name: &str) -> Option<&'static MetricDef> {
-    METRICS.iter().find(|m| m.name == name)
+    Metric::parse(name).map(def)
 }
 
 /// Every metric name, comma-separated, for error messages.
 pub fn names() -> String {
-    METRICS
-        .iter()
-        .map(|m| m.name)
-        .collect::<Vec<_>>()
-        .join(", ")
+    Metric::names()
 }
 
 /// A statistic of a distribution.
@@ -229,23 +242,18 @@ pub fn samples_to_bound(q: f64, upper: bool) -> u64 {
     (0.025f64.ln() / p.ln() - 1e-9).ceil().max(1.0) as u64
 }
 
-/// Metrics with one sample per output token rather than per request. Gaps within one request
-/// share its conditions (model, server state, timer), so their effective sample size is the
-/// number of requests, not tokens.
-pub const PER_TOKEN: &[&str] = &["itl", "inter_chunk"];
-
 /// The effective number of independent samples behind a row's `name` figure with `count`
-/// samples: requests for per-token metrics, else the count.
-pub fn effective_samples(m: &ModelResult, name: &str, count: u64) -> u64 {
-    if PER_TOKEN.contains(&name) {
+/// samples: requests for per-token metrics ([`Metric::is_per_token`]), else the count.
+pub fn effective_samples(m: &ModelResult, name: Metric, count: u64) -> u64 {
+    if name.is_per_token() {
         count.min(m.requests.ok)
     } else {
         count
     }
 }
 
-fn decode(m: &ModelResult, name: &str) -> Result<Option<Hist>, ReadError> {
-    match m.histograms.get(name) {
+fn decode(m: &ModelResult, name: Metric) -> Result<Option<Hist>, ReadError> {
+    match m.histograms.get(name.as_str()) {
         None => Ok(None),
         Some(text) => Hist::decode(text).map(Some).map_err(|e| ReadError {
             model: m.model.clone(),
@@ -257,7 +265,7 @@ fn decode(m: &ModelResult, name: &str) -> Result<Option<Hist>, ReadError> {
 
 /// A percentile the summary does not store, from a result without the histogram to compute it
 /// (it has no samples, or the file was edited): never a pass or a fail.
-fn no_histogram(count: u64, name: &str, stat: &str) -> Measured {
+fn no_histogram(count: u64, name: Metric, stat: &str) -> Measured {
     Measured {
         value: 0.0,
         count,
@@ -350,8 +358,8 @@ pub fn read(
     }
 }
 
-fn read_latency(m: &ModelResult, name: &str, stat: Stat) -> Result<Measured, ReadError> {
-    let s = m.latency_ms.get(name).copied().unwrap_or_default();
+fn read_latency(m: &ModelResult, name: Metric, stat: Stat) -> Result<Measured, ReadError> {
+    let s = m.latency_ms.get(name.as_str()).copied().unwrap_or_default();
     let n = s.count;
     let n_eff = effective_samples(m, name, n);
     let mut out = match stat {
@@ -391,7 +399,7 @@ fn read_speed(m: &ModelResult, stat: Stat) -> Result<Measured, ReadError> {
     Ok(match stat {
         Stat::Mean => {
             // The stored summary has no spread: take it from the TPOT histogram, inverted.
-            let sd = decode(m, "tpot")?.map_or(0.0, |h| speed_sd(&h));
+            let sd = decode(m, Metric::Tpot)?.map_or(0.0, |h| speed_sd(&h));
             let mut r = mean(s.mean, sd, n, n);
             if sd == 0.0 && n > 1 && r.interval.is_some() {
                 r.interval = Some((f64::NEG_INFINITY, f64::INFINITY));
@@ -406,8 +414,8 @@ fn read_speed(m: &ModelResult, stat: Stat) -> Result<Measured, ReadError> {
         Stat::Quantile(q) => {
             let stored = [(0.01, s.p1), (0.1, s.p10), (0.5, s.p50), (0.9, s.p90)];
             let label = Stat::Quantile(q).label();
-            let Some(h) = decode(m, "tpot")? else {
-                return Ok(no_histogram(n, "tpot", &label));
+            let Some(h) = decode(m, Metric::Tpot)? else {
+                return Ok(no_histogram(n, Metric::Tpot, &label));
             };
             let inv = |us: f64| if us > 0.0 { 1e6 / us } else { f64::INFINITY };
             // Speed is 1 / TPOT, so its q-quantile is the TPOT (1 − q)-quantile inverted, and
@@ -464,7 +472,7 @@ fn speed_sd(h: &Hist) -> f64 {
     (sq / n - mean * mean).max(0.0).sqrt()
 }
 
-fn read_scalar(m: &ModelResult, window_s: f64, name: &str, limit: f64) -> Measured {
+fn read_scalar(m: &ModelResult, window_s: f64, name: Metric, limit: f64) -> Measured {
     let sent = m.requests.sent;
     let window = |value: f64| Measured {
         value,
@@ -526,28 +534,28 @@ fn read_scalar(m: &ModelResult, window_s: f64, name: &str, limit: f64) -> Measur
         }
     };
     match name {
-        "output_tokens_per_s" => window(m.throughput.output_tokens_per_s),
-        "input_tokens_per_s" => window(m.throughput.input_tokens_per_s),
-        "requests_per_s" => window(m.throughput.requests_per_s),
-        "peak_output_tokens_per_s" => window(m.throughput.peak_output_tokens_per_s),
-        "error_rate" => rate(m.requests.failed.min(sent), sent, "requests sent"),
-        "slo_attainment" => match slo {
+        Metric::OutputTokensPerS => window(m.throughput.output_tokens_per_s),
+        Metric::InputTokensPerS => window(m.throughput.input_tokens_per_s),
+        Metric::RequestsPerS => window(m.throughput.requests_per_s),
+        Metric::PeakOutputTokensPerS => window(m.throughput.peak_output_tokens_per_s),
+        Metric::ErrorRate => rate(m.requests.failed.min(sent), sent, "requests sent"),
+        Metric::SloAttainment => match slo {
             Some(s) => rate(s.met.min(s.issued), s.issued, "arrivals"),
             None => no_slo(),
         },
-        "goodput_requests_per_s" => match slo {
+        Metric::GoodputRequestsPerS => match slo {
             Some(s) => window(s.goodput_requests_per_s),
             None => no_slo(),
         },
-        "goodput_output_tokens_per_s" => match slo {
+        Metric::GoodputOutputTokensPerS => match slo {
             Some(s) => window(s.goodput_output_tokens_per_s),
             None => no_slo(),
         },
-        "cost_per_1k_requests" => match cost {
+        Metric::CostPer1kRequests => match cost {
             Some(c) => window(c.per_1k_requests_usd),
             None => no_price(),
         },
-        "cost_per_million_output_tokens" => match cost {
+        Metric::CostPerMillionOutputTokens => match cost {
             Some(c) => {
                 let mut r = window(c.per_million_output_tokens_usd);
                 if r.insufficient.is_none() && m.tokens.output == 0 {
@@ -557,7 +565,7 @@ fn read_scalar(m: &ModelResult, window_s: f64, name: &str, limit: f64) -> Measur
             }
             None => no_price(),
         },
-        "cost_total" => match cost {
+        Metric::CostTotal => match cost {
             Some(c) => window(c.total_usd),
             None => no_price(),
         },

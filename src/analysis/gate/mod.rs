@@ -17,7 +17,7 @@ pub mod markdown;
 pub mod metric;
 mod stats;
 
-use crate::config::scenario::Problem;
+use crate::core::problem::Problem;
 use crate::results::ResultError;
 
 /// Why a gate could not be evaluated (all map to exit code 2).
@@ -33,7 +33,7 @@ pub enum GateError {
     },
     /// The claims file is invalid, or names something the result does not have; every problem
     /// is listed, each as `file:line:column: field: message`.
-    #[error("{}", fmt_problems(.0))]
+    #[error("{}", crate::core::problem::list(.0))]
     Claims(Vec<Problem>),
     /// A result file could not be read.
     #[error(transparent)]
@@ -49,95 +49,4 @@ pub enum GateError {
     /// A flag value is malformed (tolerances, formats).
     #[error("{0}")]
     Usage(String),
-}
-
-fn fmt_problems(ps: &[Problem]) -> String {
-    ps.iter()
-        .map(|p| p.to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Lays out a plain-text table: the first `left` columns left-aligned (at least one), the
-/// others right-aligned, a rule under the header.
-pub(crate) fn text_table(header: &[String], rows: &[Vec<String>], left: usize) -> String {
-    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            if i < width.len() {
-                width[i] = width[i].max(c.chars().count());
-            }
-        }
-    }
-    let line = |cells: &[String]| {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            let w = width.get(i).copied().unwrap_or(0);
-            let pad = w.saturating_sub(c.chars().count());
-            if i > 0 {
-                s.push_str("  ");
-            }
-            if i < left.max(1) {
-                s.push_str(c);
-                s.push_str(&" ".repeat(pad));
-            } else {
-                s.push_str(&" ".repeat(pad));
-                s.push_str(c);
-            }
-        }
-        s.trim_end().to_string() + "\n"
-    };
-    let mut out = line(header);
-    let total = width.iter().sum::<usize>() + 2 * width.len().saturating_sub(1);
-    out.push_str(&"-".repeat(total));
-    out.push('\n');
-    for r in rows {
-        out.push_str(&line(r));
-    }
-    out
-}
-
-/// Escapes a cell for a Markdown table.
-pub(crate) fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
-/// Lays out a Markdown table, the first `left` columns left-aligned, the others right-aligned.
-pub(crate) fn md_table(header: &[String], rows: &[Vec<String>], left: usize) -> String {
-    let mut out = String::new();
-    let cells = |r: &[String]| {
-        format!(
-            "| {} |\n",
-            r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | ")
-        )
-    };
-    out.push_str(&cells(header));
-    out.push_str(&format!(
-        "|{}\n",
-        header
-            .iter()
-            .enumerate()
-            .map(|(i, _)| if i < left.max(1) { "---|" } else { "---:|" })
-            .collect::<String>()
-    ));
-    for r in rows {
-        out.push_str(&cells(r));
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tables_align() {
-        let h = vec!["a".to_string(), "bb".to_string()];
-        let rows = vec![vec!["xyz".to_string(), "1".to_string()]];
-        assert_eq!(text_table(&h, &rows, 1), "a    bb\n-------\nxyz   1\n");
-        assert_eq!(
-            md_table(&h, &rows, 1),
-            "| a | bb |\n|---|---:|\n| xyz | 1 |\n"
-        );
-    }
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::page::{Input, Page, Table};
-use crate::analysis::gate::md_table;
+use crate::core::table::{self, Layout};
 
 /// One CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
 pub fn csv_field(s: &str) -> String {
@@ -68,7 +68,7 @@ pub fn markdown(page: &Page, inputs: &[Input]) -> String {
                 continue;
             }
             out.push_str(&format!("**{}**\n\n", t.title));
-            out.push_str(&md_table(&t.header, &t.rows, 1));
+            out.push_str(&table::markdown(&t.header, &t.rows, &Layout::left(1)));
             out.push('\n');
         }
     }

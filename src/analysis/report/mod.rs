@@ -8,6 +8,8 @@ pub mod svg;
 
 use std::fmt::Write;
 
+use crate::core::metric::Metric;
+use crate::core::table::{self, Layout};
 use crate::results::{ModelResult, RunResult};
 
 fn ms(v: f64, count: u64) -> String {
@@ -23,8 +25,13 @@ fn ms(v: f64, count: u64) -> String {
 }
 
 fn row(m: &ModelResult) -> Vec<String> {
-    let l = |k: &str| m.latency_ms.get(k).copied().unwrap_or_default();
-    let (ttft, tpot, itl, e2e) = (l("ttft"), l("tpot"), l("itl"), l("e2e"));
+    let l = |k: Metric| m.latency_ms.get(k.as_str()).copied().unwrap_or_default();
+    let (ttft, tpot, itl, e2e) = (
+        l(Metric::Ttft),
+        l(Metric::Tpot),
+        l(Metric::Itl),
+        l(Metric::E2e),
+    );
     let cost = m.cost.as_ref();
     vec![
         m.label.clone(),
@@ -72,48 +79,31 @@ const HEADER: [&str; 15] = [
 
 /// A table of result rows; `first` names the first column, and with `total` the last row is
 /// set apart as a total.
-fn table(first: &str, rows: &[Vec<String>], total: bool) -> String {
-    let mut header: Vec<String> = HEADER.iter().map(|s| s.to_string()).collect();
-    header[0] = first.to_string();
-    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (i, c) in row.iter().enumerate() {
-            width[i] = width[i].max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let line = |out: &mut String, cells: &[String]| {
-        for (i, c) in cells.iter().enumerate() {
-            if i == 0 {
-                let _ = write!(out, "{:<w$}", c, w = width[i]);
-            } else {
-                let _ = write!(out, "  {:>w$}", c, w = width[i]);
-            }
-        }
-        out.push('\n');
-    };
-    line(&mut out, &header);
-    let rule: usize = width.iter().sum::<usize>() + 2 * (width.len() - 1);
-    out.push_str(&"-".repeat(rule));
-    out.push('\n');
-    for (i, row) in rows.iter().enumerate() {
-        if total && i == rows.len() - 1 {
-            out.push_str(&"-".repeat(rule));
-            out.push('\n');
-        }
-        line(&mut out, row);
-    }
-    out
+fn rows_table(first: &str, rows: &[Vec<String>], total: bool) -> String {
+    let mut header = HEADER;
+    header[0] = first;
+    table::text(&header, rows, &Layout::left(1).total_row(total))
 }
 
 /// The per-model summary table with an overall row, the breakdowns the workload asked for
 /// (classes, routes, fallback, turns, repeats), a load line and the validity verdict.
 pub fn summary_table(r: &RunResult) -> String {
+    let mut out = String::new();
+    model_tables(&mut out, r);
+    routing_lines(&mut out, r);
+    fallback_lines(&mut out, r);
+    guard_line(&mut out, r);
+    load_lines(&mut out, r);
+    verdict_lines(&mut out, r);
+    out
+}
+
+/// The title line, the per-model table and the breakdowns by class, turn and repeat.
+fn model_tables(out: &mut String, r: &RunResult) {
     let mut rows: Vec<Vec<String>> = r.models.iter().map(row).collect();
     if r.models.len() > 1 {
         rows.push(row(&r.overall));
     }
-    let mut out = String::new();
     let _ = writeln!(
         out,
         "{} — {} (latencies in ms; percentiles over {} successful requests)",
@@ -125,11 +115,11 @@ pub fn summary_table(r: &RunResult) -> String {
         },
         r.overall
             .latency_ms
-            .get("e2e")
+            .get(Metric::E2e.as_str())
             .map(|s| s.count)
             .unwrap_or(0)
     );
-    out.push_str(&table("model", &rows, r.models.len() > 1));
+    out.push_str(&rows_table("model", &rows, r.models.len() > 1));
     for (title, first, list) in [
         ("by class", "class", &r.classes),
         ("by session turn", "turn", &r.turns),
@@ -138,9 +128,13 @@ pub fn summary_table(r: &RunResult) -> String {
         if !list.is_empty() {
             let _ = writeln!(out, "\n{title}:");
             let rows: Vec<Vec<String>> = list.iter().map(row).collect();
-            out.push_str(&table(first, &rows, false));
+            out.push_str(&rows_table(first, &rows, false));
         }
     }
+}
+
+/// Requests per route.
+fn routing_lines(out: &mut String, r: &RunResult) {
     if !r.routing.is_empty() {
         out.push_str("\nrouting (measured requests):\n");
         for rt in &r.routing {
@@ -163,6 +157,10 @@ pub fn summary_table(r: &RunResult) -> String {
             );
         }
     }
+}
+
+/// The fallback chains and what the user saw through them.
+fn fallback_lines(out: &mut String, r: &RunResult) {
     if let Some(f) = &r.fallback {
         let by: Vec<String> = f
             .answered_by
@@ -184,8 +182,14 @@ pub fn summary_table(r: &RunResult) -> String {
             f.failed,
             if by.is_empty() { "-".to_string() } else { by.join(", ") }
         );
-        let l = |k: &str| f.end_user.latency_ms.get(k).copied().unwrap_or_default();
-        let (t, e) = (l("ttft_scheduled"), l("e2e_scheduled"));
+        let l = |k: Metric| {
+            f.end_user
+                .latency_ms
+                .get(k.as_str())
+                .copied()
+                .unwrap_or_default()
+        };
+        let (t, e) = (l(Metric::TtftScheduled), l(Metric::E2eScheduled));
         let _ = writeln!(
             out,
             "  as the user saw it (from the first attempt's scheduled time): TTFT p50 {} p99 {}, E2E p50 {} p99 {} ms (n={})",
@@ -196,6 +200,10 @@ pub fn summary_table(r: &RunResult) -> String {
             e.count
         );
     }
+}
+
+/// Requests over their model's context window.
+fn guard_line(out: &mut String, r: &RunResult) {
     if let Some(g) = &r.context_guard {
         if g.over_window > 0 {
             let _ = write!(
@@ -213,6 +221,10 @@ pub fn summary_table(r: &RunResult) -> String {
             out.push('\n');
         }
     }
+}
+
+/// The load, request counts, error classes, tokens and cost.
+fn load_lines(out: &mut String, r: &RunResult) {
     let ld = &r.load;
     let lag = &ld.schedule_lag_ms;
     let _ = write!(out, "\nload: {}", ld.mode);
@@ -266,6 +278,10 @@ pub fn summary_table(r: &RunResult) -> String {
             c.total_usd, c.run_total_usd, c.projected_per_day_usd, c.projected_daily_requests
         );
     }
+}
+
+/// Warnings and the run's validity.
+fn verdict_lines(out: &mut String, r: &RunResult) {
     for w in &r.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
@@ -285,7 +301,6 @@ pub fn summary_table(r: &RunResult) -> String {
             "run: NOTHING MEASURED — no measured request succeeded; no figure above describes the endpoint"
         );
     }
-    out
 }
 
 /// One line per failure class: its count and most common message (credentials scrubbed).
@@ -305,4 +320,23 @@ fn error_lines(o: &crate::results::Counts) -> String {
         let _ = writeln!(out, "  {class} ×{n}: {}{share}", t.message);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_table_snapshot() {
+        let mut got = String::new();
+        for name in ["seed-single.json", "seed-sweep.json"] {
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/results")
+                .join(name);
+            let r = RunResult::read(&p).expect("fixture reads");
+            got.push_str(&summary_table(&r));
+        }
+        let want = include_str!("../../../tests/snapshots/summary_table.txt");
+        assert_eq!(got, want, "got:\n{got}");
+    }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::cdf;
 use super::svg::{LineChart, Marker, Series};
 use crate::analysis::gate::eval::Evaluation;
+use crate::core::metric::Metric;
 use crate::metrics::{Hist, Summary};
 use crate::results::{ModelResult, RunResult, RunStatus};
 
@@ -352,7 +353,11 @@ fn summary_section(
     for e in ents {
         let m = e.m;
         let r = &inputs[e.run].result;
-        let ttft = m.latency_ms.get("ttft").copied().unwrap_or_default();
+        let ttft = m
+            .latency_ms
+            .get(Metric::Ttft.as_str())
+            .copied()
+            .unwrap_or_default();
         let slo = m
             .slo
             .as_ref()
@@ -405,7 +410,10 @@ fn summary_section(
         ];
         if multi {
             if let Some(rm) = reference {
-                let rt = rm.latency_ms.get("ttft").map_or(0.0, |s| s.p50);
+                let rt = rm
+                    .latency_ms
+                    .get(Metric::Ttft.as_str())
+                    .map_or(0.0, |s| s.p50);
                 if rt > 0.0 && ttft.count > 0 {
                     items.push((
                         "TTFT p50 vs reference".into(),
@@ -434,25 +442,7 @@ fn summary_section(
             items,
             valid: r.validity.valid,
         });
-        rows.push(vec![
-            e.name.clone(),
-            m.requests.ok.to_string(),
-            m.requests.sent.to_string(),
-            pct(m.error_rate),
-            lat(&ttft, ttft.p50),
-            lat(&ttft, ttft.p99),
-            if d.count > 0 { f1(d.p50) } else { "-".into() },
-            f1(m.throughput.output_tokens_per_s),
-            cost.map(|c| usd(c.per_1k_requests_usd))
-                .unwrap_or_else(|| "-".into()),
-            cost.map(|c| usd(c.per_million_output_tokens_usd))
-                .unwrap_or_else(|| "-".into()),
-            m.slo
-                .as_ref()
-                .map(|s| pct(s.attainment))
-                .unwrap_or_else(|| "-".into()),
-            if r.validity.valid { "yes" } else { "no" }.into(),
-        ]);
+        rows.push(summary_row(e, r));
     }
     let header = [
         "name",
@@ -488,11 +478,42 @@ fn summary_section(
     }
 }
 
-const LAT_METRICS: [(&str, &str); 4] = [
-    ("ttft", "TTFT"),
-    ("ttft_answer", "TTFT (answer)"),
-    ("itl", "ITL"),
-    ("e2e", "E2E"),
+/// One entity's row of the summary table.
+fn summary_row(e: &Entity, r: &RunResult) -> Vec<String> {
+    let m = e.m;
+    let ttft = m
+        .latency_ms
+        .get(Metric::Ttft.as_str())
+        .copied()
+        .unwrap_or_default();
+    let d = &m.decode_tokens_per_s;
+    let cost = m.cost.as_ref();
+    vec![
+        e.name.clone(),
+        m.requests.ok.to_string(),
+        m.requests.sent.to_string(),
+        pct(m.error_rate),
+        lat(&ttft, ttft.p50),
+        lat(&ttft, ttft.p99),
+        if d.count > 0 { f1(d.p50) } else { "-".into() },
+        f1(m.throughput.output_tokens_per_s),
+        cost.map(|c| usd(c.per_1k_requests_usd))
+            .unwrap_or_else(|| "-".into()),
+        cost.map(|c| usd(c.per_million_output_tokens_usd))
+            .unwrap_or_else(|| "-".into()),
+        m.slo
+            .as_ref()
+            .map(|s| pct(s.attainment))
+            .unwrap_or_else(|| "-".into()),
+        if r.validity.valid { "yes" } else { "no" }.into(),
+    ]
+}
+
+const LAT_METRICS: [(Metric, &str); 4] = [
+    (Metric::Ttft, "TTFT"),
+    (Metric::TtftAnswer, "TTFT (answer)"),
+    (Metric::Itl, "ITL"),
+    (Metric::E2e, "E2E"),
 ];
 
 fn latency_section(id: &str, title: &str, ents: &[Entity]) -> Section {
@@ -503,7 +524,11 @@ fn latency_section(id: &str, title: &str, ents: &[Entity]) -> Section {
         let mut rows = Vec::new();
         let mut medians = Vec::new();
         for e in ents {
-            let s = e.m.latency_ms.get(key).copied().unwrap_or_default();
+            let s =
+                e.m.latency_ms
+                    .get(key.as_str())
+                    .copied()
+                    .unwrap_or_default();
             rows.push(vec![
                 e.name.clone(),
                 s.count.to_string(),
@@ -516,7 +541,11 @@ fn latency_section(id: &str, title: &str, ents: &[Entity]) -> Section {
                 lat(&s, s.p99_9),
                 lat(&s, s.max),
             ]);
-            let Some(h) = e.m.histograms.get(key).and_then(|b| Hist::decode(b).ok()) else {
+            let Some(h) =
+                e.m.histograms
+                    .get(key.as_str())
+                    .and_then(|b| Hist::decode(b).ok())
+            else {
                 continue;
             };
             if h.is_empty() {
@@ -664,78 +693,10 @@ fn time_section(inputs: &[Input], labels: &[String]) -> Section {
         .iter()
         .map(|i| buckets(&i.result.timeseries, TIME_POINTS))
         .collect();
-    let pts = |k: usize, f: &dyn Fn(&Sec) -> Option<f64>| {
-        series[k]
-            .1
-            .iter()
-            .map(|p| (p.t_s, f(p).unwrap_or(f64::NAN)))
-            .collect::<Vec<_>>()
-    };
-    let who = |k: usize, what: &str| {
-        if multi {
-            format!("{} {what}", labels[k])
-        } else {
-            what.to_string()
-        }
-    };
-    let mut rate = Vec::new();
-    let mut rate_markers = Vec::new();
-    let mut inflight = Vec::new();
-    let mut ttft = Vec::new();
-    let mut tok = Vec::new();
-    let mut errs = Vec::new();
+    let mut lines = TimeLines::default();
     let mut tables = Vec::new();
     for (k, i) in inputs.iter().enumerate() {
         let r = &i.result;
-        rate.push(Series {
-            name: who(k, "sent/s (achieved)"),
-            points: pts(k, &|p| Some(p.sent)),
-            color: k,
-            dashed: false,
-            dots: false,
-        });
-        rate.push(Series {
-            name: who(k, "completed ok/s"),
-            points: pts(k, &|p| Some(p.ok)),
-            color: k,
-            dashed: true,
-            dots: false,
-        });
-        if let Some(o) = r.load.offered_rate_per_s {
-            rate_markers.push(Marker {
-                vertical: false,
-                at: o,
-                label: who(k, &format!("offered {o:.1}/s")),
-            });
-        }
-        inflight.push(Series {
-            name: who(k, "in flight (max per s)"),
-            points: pts(k, &|p| Some(p.in_flight_max)),
-            color: k,
-            dashed: false,
-            dots: false,
-        });
-        ttft.push(Series {
-            name: who(k, "TTFT p50"),
-            points: pts(k, &|p| p.ttft_p50_ms),
-            color: k,
-            dashed: false,
-            dots: false,
-        });
-        ttft.push(Series {
-            name: who(k, "TTFT p99"),
-            points: pts(k, &|p| p.ttft_p99_ms),
-            color: k,
-            dashed: true,
-            dots: false,
-        });
-        tok.push(Series {
-            name: who(k, "output tok/s"),
-            points: pts(k, &|p| Some(p.output_tokens)),
-            color: k,
-            dashed: false,
-            dots: false,
-        });
         let mut classes: Vec<String> = r
             .timeseries
             .iter()
@@ -743,95 +704,177 @@ fn time_section(inputs: &[Input], labels: &[String]) -> Section {
             .collect();
         classes.sort();
         classes.dedup();
-        if r.timeseries.iter().any(|p| p.dropped > 0) {
-            errs.push(Series {
-                name: who(k, "dropped"),
-                points: pts(k, &|p| Some(p.dropped)),
-                color: k,
-                dashed: true,
-                dots: false,
+        let who = |what: &str| {
+            if multi {
+                format!("{} {what}", labels[k])
+            } else {
+                what.to_string()
+            }
+        };
+        lines.add(k, r, &series[k].1, &classes, multi, &who);
+        tables.push(time_table(&labels[k], &series[k], &classes));
+    }
+    let charts = time_charts(inputs, &tables, lines);
+    Section {
+        id: "time".into(),
+        title: "Over time".into(),
+        intro: "From the result's 1 s series, which covers every phase (the shaded measurement window is marked by its start and end). Dashed lines are the second figure of the same run (completed requests, TTFT p99).".into(),
+        cards: Vec::new(),
+        charts,
+        tables,
+    }
+}
+
+/// The over-time charts' lines, gathered run by run.
+#[derive(Default)]
+struct TimeLines {
+    rate: Vec<Series>,
+    rate_markers: Vec<Marker>,
+    inflight: Vec<Series>,
+    ttft: Vec<Series>,
+    tok: Vec<Series>,
+    errs: Vec<Series>,
+}
+
+impl TimeLines {
+    /// Adds run `k`'s lines (`secs` its buckets, `classes` its error classes); `who` names a
+    /// line after the run when several are compared.
+    fn add(
+        &mut self,
+        k: usize,
+        r: &RunResult,
+        secs: &[Sec],
+        classes: &[String],
+        multi: bool,
+        who: &dyn Fn(&str) -> String,
+    ) {
+        let pts = |f: &dyn Fn(&Sec) -> Option<f64>| {
+            secs.iter()
+                .map(|p| (p.t_s, f(p).unwrap_or(f64::NAN)))
+                .collect::<Vec<_>>()
+        };
+        let line = |name: String, points, color, dashed| Series {
+            name,
+            points,
+            color,
+            dashed,
+            dots: false,
+        };
+        self.rate.push(line(
+            who("sent/s (achieved)"),
+            pts(&|p| Some(p.sent)),
+            k,
+            false,
+        ));
+        self.rate
+            .push(line(who("completed ok/s"), pts(&|p| Some(p.ok)), k, true));
+        if let Some(o) = r.load.offered_rate_per_s {
+            self.rate_markers.push(Marker {
+                vertical: false,
+                at: o,
+                label: who(&format!("offered {o:.1}/s")),
             });
+        }
+        self.inflight.push(line(
+            who("in flight (max per s)"),
+            pts(&|p| Some(p.in_flight_max)),
+            k,
+            false,
+        ));
+        self.ttft
+            .push(line(who("TTFT p50"), pts(&|p| p.ttft_p50_ms), k, false));
+        self.ttft
+            .push(line(who("TTFT p99"), pts(&|p| p.ttft_p99_ms), k, true));
+        self.tok.push(line(
+            who("output tok/s"),
+            pts(&|p| Some(p.output_tokens)),
+            k,
+            false,
+        ));
+        if r.timeseries.iter().any(|p| p.dropped > 0) {
+            self.errs
+                .push(line(who("dropped"), pts(&|p| Some(p.dropped)), k, true));
         }
         for (j, c) in classes.iter().enumerate() {
-            errs.push(Series {
-                name: who(k, c),
-                points: pts(k, &|p| Some(*p.errors.get(c).unwrap_or(&0.0))),
-                color: if multi { k } else { j + 1 },
-                dashed: false,
-                dots: false,
-            });
+            self.errs.push(line(
+                who(c),
+                pts(&|p| Some(*p.errors.get(c).unwrap_or(&0.0))),
+                if multi { k } else { j + 1 },
+                false,
+            ));
         }
-        if errs.is_empty() && !multi {
-            errs.push(Series {
-                name: "failed (none)".into(),
-                points: pts(k, &|p| Some(p.failed)),
-                color: 0,
-                dashed: false,
-                dots: false,
-            });
+        if self.errs.is_empty() && !multi {
+            self.errs.push(line(
+                "failed (none)".into(),
+                pts(&|p| Some(p.failed)),
+                0,
+                false,
+            ));
         } else if multi && classes.is_empty() {
-            errs.push(Series {
-                name: who(k, "failed"),
-                points: pts(k, &|p| Some(p.failed)),
-                color: k,
-                dashed: false,
-                dots: false,
-            });
+            self.errs
+                .push(line(who("failed"), pts(&|p| Some(p.failed)), k, false));
         }
-        let mut header: Vec<String> = [
-            "t (s)",
-            "sent",
-            "ok",
-            "failed",
-            "dropped",
-            "output tokens",
-            "in flight max",
-            "TTFT p50 (ms)",
-            "TTFT p99 (ms)",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        header.extend(classes.iter().map(|c| format!("errors: {c}")));
-        let opt = |v: Option<f64>| v.map(f1).unwrap_or_else(|| "-".into());
-        let bucket = series[k].0;
-        tables.push(Table {
-            id: format!("timeseries_{}", file_id(&labels[k])),
-            title: if bucket == 1 {
-                format!("{}: per second (all phases)", labels[k])
-            } else {
-                format!(
-                    "{}: per second, averaged over {bucket} s buckets (all phases; TTFT p99 and in flight: the bucket's highest)",
-                    labels[k]
-                )
-            },
-            header,
-            rows: series[k]
-                .1
-                .iter()
-                .map(|p| {
-                    let mut row = vec![
-                        num(p.t_s),
-                        num(p.sent),
-                        num(p.ok),
-                        num(p.failed),
-                        num(p.dropped),
-                        num(p.output_tokens),
-                        num(p.in_flight_max),
-                        opt(p.ttft_p50_ms),
-                        opt(p.ttft_p99_ms),
-                    ];
-                    row.extend(
-                        classes
-                            .iter()
-                            .map(|c| num(p.errors.get(c).copied().unwrap_or(0.0))),
-                    );
-                    row
-                })
-                .collect(),
-        });
     }
-    let window: Vec<Marker> = if multi {
+}
+
+/// One run's per-second (or per-bucket) table: `series` is the bucket length and the buckets.
+fn time_table(label: &str, series: &(usize, Vec<Sec>), classes: &[String]) -> Table {
+    let mut header: Vec<String> = [
+        "t (s)",
+        "sent",
+        "ok",
+        "failed",
+        "dropped",
+        "output tokens",
+        "in flight max",
+        "TTFT p50 (ms)",
+        "TTFT p99 (ms)",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    header.extend(classes.iter().map(|c| format!("errors: {c}")));
+    let opt = |v: Option<f64>| v.map(f1).unwrap_or_else(|| "-".into());
+    let bucket = series.0;
+    Table {
+        id: format!("timeseries_{}", file_id(label)),
+        title: if bucket == 1 {
+            format!("{label}: per second (all phases)")
+        } else {
+            format!(
+                "{label}: per second, averaged over {bucket} s buckets (all phases; TTFT p99 and in flight: the bucket's highest)"
+            )
+        },
+        header,
+        rows: series
+            .1
+            .iter()
+            .map(|p| {
+                let mut row = vec![
+                    num(p.t_s),
+                    num(p.sent),
+                    num(p.ok),
+                    num(p.failed),
+                    num(p.dropped),
+                    num(p.output_tokens),
+                    num(p.in_flight_max),
+                    opt(p.ttft_p50_ms),
+                    opt(p.ttft_p99_ms),
+                ];
+                row.extend(
+                    classes
+                        .iter()
+                        .map(|c| num(p.errors.get(c).copied().unwrap_or(0.0))),
+                );
+                row
+            })
+            .collect(),
+    }
+}
+
+/// The five over-time charts; a single run's also mark its measurement window.
+fn time_charts(inputs: &[Input], tables: &[Table], lines: TimeLines) -> Vec<Chart> {
+    let window: Vec<Marker> = if inputs.len() > 1 {
         Vec::new()
     } else {
         let l = &inputs[0].result.load;
@@ -874,7 +917,15 @@ fn time_section(inputs: &[Input], labels: &[String]) -> Section {
             table: tid.clone(),
         }
     };
-    let charts = vec![
+    let TimeLines {
+        rate,
+        rate_markers,
+        inflight,
+        ttft,
+        tok,
+        errs,
+    } = lines;
+    vec![
         mk(
             "rate",
             "Offered vs achieved request rate",
@@ -898,15 +949,7 @@ fn time_section(inputs: &[Input], labels: &[String]) -> Section {
             vec![],
         ),
         mk("errors", "Errors by class", "requests/s", errs, vec![]),
-    ];
-    Section {
-        id: "time".into(),
-        title: "Over time".into(),
-        intro: "From the result's 1 s series, which covers every phase (the shaded measurement window is marked by its start and end). Dashed lines are the second figure of the same run (completed requests, TTFT p99).".into(),
-        cards: Vec::new(),
-        charts,
-        tables,
-    }
+    ]
 }
 
 fn sweep_section(inputs: &[Input], labels: &[String]) -> Option<Section> {
@@ -915,120 +958,8 @@ fn sweep_section(inputs: &[Input], labels: &[String]) -> Option<Section> {
     let mut intro = Vec::new();
     for (k, i) in inputs.iter().enumerate() {
         let Some(sw) = &i.result.sweep else { continue };
-        let rungs: Vec<&crate::results::sweep::SweepStep> = sw
-            .steps
-            .iter()
-            .filter(|s| s.offered_rate_per_s.is_some())
-            .collect();
-        let xy = |f: &dyn Fn(&crate::results::sweep::SweepStep) -> Option<f64>| {
-            rungs
-                .iter()
-                .filter_map(|s| Some((s.offered_rate_per_s?, f(s)?)))
-                .collect::<Vec<_>>()
-        };
-        let mut markers = Vec::new();
-        if let Some(r) = sw.knee.latency_knee_rate {
-            markers.push(Marker {
-                vertical: true,
-                at: r,
-                label: format!("latency knee {r:.1}/s"),
-            });
-        }
-        if let Some(r) = sw
-            .knee
-            .sustainable_rate_per_s
-            .or(sw.knee.max_rate_within_slo)
-        {
-            // Without an SLO the queue, not an SLO, limits the sustainable rate.
-            let what = match sw.knee.limited_by.as_deref() {
-                Some("capacity") => "sustainable",
-                _ => "max within SLO",
-            };
-            markers.push(Marker {
-                vertical: true,
-                at: r,
-                label: format!("{what} {r:.1}/s"),
-            });
-        }
-        let slo = &i.result.slo;
-        let mut lat_markers = markers.clone();
-        if let Some(v) = slo.e2e_ms {
-            lat_markers.push(Marker {
-                vertical: false,
-                at: v,
-                label: format!("SLO E2E {v:.0} ms"),
-            });
-        }
-        if let Some(v) = slo.ttft_ms {
-            lat_markers.push(Marker {
-                vertical: false,
-                at: v,
-                label: format!("SLO TTFT {v:.0} ms"),
-            });
-        }
-        let ser = |name: &str, points, color, dashed| Series {
-            name: name.into(),
-            points,
-            color,
-            dashed,
-            dots: true,
-        };
-        let id = file_id(&labels[k]);
-        let tid = format!("sweep_{id}");
-        let lat_chart = LineChart {
-            id: format!("sweep_latency_{id}"),
-            title: format!("{}: latency against offered rate", labels[k]),
-            desc: format!(
-                "Latency from the scheduled time (y, ms) at each open-loop rate of the sweep (x, requests/s): TTFT p50 and p99, E2E p50 and p99. {} {}",
-                sw.knee.method,
-                // The sweep's own one-sentence knee where it wrote one; older results only
-                // have the rate.
-                sw.knee.statement.clone().unwrap_or_else(|| sw
-                    .knee
-                    .max_rate_within_slo
-                    .map(|r| format!("The SLO held up to {r:.2} requests/s."))
-                    .unwrap_or_else(|| "No rate met the SLO.".into()))
-            ),
-            x_label: "offered rate (requests/s)".into(),
-            y_label: "ms".into(),
-            x_log: false,
-            y_zero: true,
-            y_domain: None,
-            series: vec![
-                ser("TTFT p50", xy(&|s| Some(s.ttft_p50_ms)), 0, false),
-                ser("TTFT p99", xy(&|s| Some(s.ttft_p99_ms)), 0, true),
-                ser("E2E p50", xy(&|s| Some(s.e2e_p50_ms)), 1, false),
-                ser("E2E p99", xy(&|s| Some(s.e2e_p99_ms)), 1, true),
-            ],
-            markers: lat_markers,
-        };
-        let good_chart = LineChart {
-            id: format!("sweep_goodput_{id}"),
-            title: format!("{}: throughput and goodput against offered rate", labels[k]),
-            desc: format!(
-                "Completed requests per second and goodput (requests per second that met every SLO) at each offered rate of the sweep; the saturation probe completed {:.2} requests/s.",
-                sw.max_throughput_rps
-            ),
-            x_label: "offered rate (requests/s)".into(),
-            y_label: "requests/s".into(),
-            x_log: false,
-            y_zero: true,
-            y_domain: None,
-            series: vec![
-                ser("completed/s", xy(&|s| Some(s.completed_per_s)), 2, false),
-                ser("goodput/s", xy(&|s| s.goodput_per_s), 3, false),
-                ser("offered (y = x)", xy(&|s| s.offered_rate_per_s), 4, true),
-            ],
-            markers,
-        };
-        for c in [lat_chart, good_chart] {
-            charts.push(Chart {
-                svg: c.render(),
-                title: c.title.clone(),
-                legend: c.legend(),
-                table: Some(tid.clone()),
-            });
-        }
+        let tid = format!("sweep_{}", file_id(&labels[k]));
+        charts.extend(sweep_charts(&i.result, sw, &labels[k], &tid));
         intro.push(format!(
             "{}: {}{}",
             labels[k],
@@ -1038,53 +969,7 @@ fn sweep_section(inputs: &[Input], labels: &[String]) -> Option<Section> {
                 .map(|w| format!(" The ladder stopped early: {w}."))
                 .unwrap_or_default()
         ));
-        let opt = |v: Option<f64>, f: fn(f64) -> String| v.map(f).unwrap_or_else(|| "-".into());
-        tables.push(Table {
-            id: tid,
-            title: format!("{}: sweep steps", labels[k]),
-            header: [
-                "step",
-                "kind",
-                "offered (req/s)",
-                "concurrency",
-                "completed (req/s)",
-                "goodput (req/s)",
-                "SLO attainment (%)",
-                "in flight mean",
-                "TTFT p50 (ms)",
-                "TTFT p99 (ms)",
-                "E2E p50 (ms)",
-                "E2E p99 (ms)",
-                "error rate (%)",
-                "valid",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-            rows: sw
-                .steps
-                .iter()
-                .enumerate()
-                .map(|(n, s)| {
-                    vec![
-                        (n + 1).to_string(),
-                        format!("{:?}", s.kind).to_lowercase(),
-                        opt(s.offered_rate_per_s, |v| format!("{v:.2}")),
-                        s.concurrency.map(|c| c.to_string()).unwrap_or("-".into()),
-                        format!("{:.2}", s.completed_per_s),
-                        opt(s.goodput_per_s, |v| format!("{v:.2}")),
-                        opt(s.slo_attainment, pct),
-                        format!("{:.2}", s.in_flight_mean),
-                        f1(s.ttft_p50_ms),
-                        f1(s.ttft_p99_ms),
-                        f1(s.e2e_p50_ms),
-                        f1(s.e2e_p99_ms),
-                        pct(s.error_rate),
-                        if s.valid { "yes" } else { "no" }.into(),
-                    ]
-                })
-                .collect(),
-        });
+        tables.push(sweep_table(sw, &labels[k], &tid));
     }
     (!charts.is_empty()).then(|| Section {
         id: "sweep".into(),
@@ -1096,44 +981,196 @@ fn sweep_section(inputs: &[Input], labels: &[String]) -> Option<Section> {
     })
 }
 
+/// A sweep's two charts against offered rate (latency, throughput and goodput), marked at its
+/// knee and SLO; `tid` is the id of the table holding their figures.
+fn sweep_charts(
+    r: &RunResult,
+    sw: &crate::results::sweep::Sweep,
+    label: &str,
+    tid: &str,
+) -> [Chart; 2] {
+    let rungs: Vec<&crate::results::sweep::SweepStep> = sw
+        .steps
+        .iter()
+        .filter(|s| s.offered_rate_per_s.is_some())
+        .collect();
+    let xy = |f: &dyn Fn(&crate::results::sweep::SweepStep) -> Option<f64>| {
+        rungs
+            .iter()
+            .filter_map(|s| Some((s.offered_rate_per_s?, f(s)?)))
+            .collect::<Vec<_>>()
+    };
+    let mut markers = Vec::new();
+    if let Some(r) = sw.knee.latency_knee_rate {
+        markers.push(Marker {
+            vertical: true,
+            at: r,
+            label: format!("latency knee {r:.1}/s"),
+        });
+    }
+    if let Some(r) = sw
+        .knee
+        .sustainable_rate_per_s
+        .or(sw.knee.max_rate_within_slo)
+    {
+        // Without an SLO the queue, not an SLO, limits the sustainable rate.
+        let what = match sw.knee.limited_by.as_deref() {
+            Some("capacity") => "sustainable",
+            _ => "max within SLO",
+        };
+        markers.push(Marker {
+            vertical: true,
+            at: r,
+            label: format!("{what} {r:.1}/s"),
+        });
+    }
+    let slo = &r.slo;
+    let mut lat_markers = markers.clone();
+    if let Some(v) = slo.e2e_ms {
+        lat_markers.push(Marker {
+            vertical: false,
+            at: v,
+            label: format!("SLO E2E {v:.0} ms"),
+        });
+    }
+    if let Some(v) = slo.ttft_ms {
+        lat_markers.push(Marker {
+            vertical: false,
+            at: v,
+            label: format!("SLO TTFT {v:.0} ms"),
+        });
+    }
+    let ser = |name: &str, points, color, dashed| Series {
+        name: name.into(),
+        points,
+        color,
+        dashed,
+        dots: true,
+    };
+    let id = file_id(label);
+    let lat_chart = LineChart {
+        id: format!("sweep_latency_{id}"),
+        title: format!("{}: latency against offered rate", label),
+        desc: format!(
+            "Latency from the scheduled time (y, ms) at each open-loop rate of the sweep (x, requests/s): TTFT p50 and p99, E2E p50 and p99. {} {}",
+            sw.knee.method,
+            // The sweep's own one-sentence knee where it wrote one; older results only
+            // have the rate.
+            sw.knee.statement.clone().unwrap_or_else(|| sw
+                .knee
+                .max_rate_within_slo
+                .map(|r| format!("The SLO held up to {r:.2} requests/s."))
+                .unwrap_or_else(|| "No rate met the SLO.".into()))
+        ),
+        x_label: "offered rate (requests/s)".into(),
+        y_label: "ms".into(),
+        x_log: false,
+        y_zero: true,
+        y_domain: None,
+        series: vec![
+            ser("TTFT p50", xy(&|s| Some(s.ttft_p50_ms)), 0, false),
+            ser("TTFT p99", xy(&|s| Some(s.ttft_p99_ms)), 0, true),
+            ser("E2E p50", xy(&|s| Some(s.e2e_p50_ms)), 1, false),
+            ser("E2E p99", xy(&|s| Some(s.e2e_p99_ms)), 1, true),
+        ],
+        markers: lat_markers,
+    };
+    let good_chart = LineChart {
+        id: format!("sweep_goodput_{id}"),
+        title: format!("{}: throughput and goodput against offered rate", label),
+        desc: format!(
+            "Completed requests per second and goodput (requests per second that met every SLO) at each offered rate of the sweep; the saturation probe completed {:.2} requests/s.",
+            sw.max_throughput_rps
+        ),
+        x_label: "offered rate (requests/s)".into(),
+        y_label: "requests/s".into(),
+        x_log: false,
+        y_zero: true,
+        y_domain: None,
+        series: vec![
+            ser("completed/s", xy(&|s| Some(s.completed_per_s)), 2, false),
+            ser("goodput/s", xy(&|s| s.goodput_per_s), 3, false),
+            ser("offered (y = x)", xy(&|s| s.offered_rate_per_s), 4, true),
+        ],
+        markers,
+    };
+    [lat_chart, good_chart].map(|c| Chart {
+        svg: c.render(),
+        title: c.title.clone(),
+        legend: c.legend(),
+        table: Some(tid.to_string()),
+    })
+}
+
+/// A sweep's steps, one row each.
+fn sweep_table(sw: &crate::results::sweep::Sweep, label: &str, tid: &str) -> Table {
+    let opt = |v: Option<f64>, f: fn(f64) -> String| v.map(f).unwrap_or_else(|| "-".into());
+    Table {
+        id: tid.to_string(),
+        title: format!("{}: sweep steps", label),
+        header: [
+            "step",
+            "kind",
+            "offered (req/s)",
+            "concurrency",
+            "completed (req/s)",
+            "goodput (req/s)",
+            "SLO attainment (%)",
+            "in flight mean",
+            "TTFT p50 (ms)",
+            "TTFT p99 (ms)",
+            "E2E p50 (ms)",
+            "E2E p99 (ms)",
+            "error rate (%)",
+            "valid",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        rows: sw
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(n, s)| {
+                vec![
+                    (n + 1).to_string(),
+                    format!("{:?}", s.kind).to_lowercase(),
+                    opt(s.offered_rate_per_s, |v| format!("{v:.2}")),
+                    s.concurrency.map(|c| c.to_string()).unwrap_or("-".into()),
+                    format!("{:.2}", s.completed_per_s),
+                    opt(s.goodput_per_s, |v| format!("{v:.2}")),
+                    opt(s.slo_attainment, pct),
+                    format!("{:.2}", s.in_flight_mean),
+                    f1(s.ttft_p50_ms),
+                    f1(s.ttft_p99_ms),
+                    f1(s.e2e_p50_ms),
+                    f1(s.e2e_p99_ms),
+                    pct(s.error_rate),
+                    if s.valid { "yes" } else { "no" }.into(),
+                ]
+            })
+            .collect(),
+    }
+}
+
 fn claims_section(inputs: &[Input], labels: &[String]) -> Option<Section> {
     let mut tables = Vec::new();
     let mut intro = Vec::new();
     for (k, i) in inputs.iter().enumerate() {
         let Some(e) = &i.eval else { continue };
         intro.push(format!("{}: {}", labels[k], e.summary_line(false)));
+        use crate::analysis::gate::eval::{cells, Column::*};
+        let (header, rows) = cells(
+            &e.rows,
+            &[
+                Claim, Expression, Model, Measured, Limit, Margin, Verdict, Basis,
+            ],
+        );
         tables.push(Table {
             id: format!("claims_{}", file_id(&labels[k])),
             title: format!("{}: claims", labels[k]),
-            header: [
-                "claim",
-                "expression",
-                "model",
-                "measured",
-                "limit",
-                "margin",
-                "verdict",
-                "basis",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-            rows: e
-                .rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.claim.title().to_string(),
-                        r.claim.expr.clone(),
-                        r.model_label.clone(),
-                        r.measured_text(),
-                        r.limit_text(),
-                        r.margin_text(),
-                        r.verdict.name().to_string(),
-                        r.detail(),
-                    ]
-                })
-                .collect(),
+            header,
+            rows,
         });
     }
     (!tables.is_empty()).then(|| Section {
