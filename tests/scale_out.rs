@@ -192,7 +192,7 @@ max_tokens = {{ dist = "uniform", min = 4, max = 24 }}
 
 fn start_at(secs: u64) -> String {
     let t = SystemTime::now() + Duration::from_secs(secs);
-    llmload::results::shard::rfc3339(t)
+    llmload::core::time::rfc3339(t)
 }
 
 fn read(p: &Path) -> Value {

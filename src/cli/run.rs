@@ -61,7 +61,7 @@ pub async fn cmd(a: RunArgs) -> Result<Exit> {
                 timing.part.index,
                 timing.part.count,
                 ready_before_start_s,
-                shard::rfc3339(at)
+                crate::core::time::rfc3339(at)
             );
         }
     }
@@ -184,7 +184,8 @@ fn output_files(a: &RunArgs, plan: &Plan, t: &Timing) -> Result<(PathBuf, Option
             "{}-{}-shard{}of{}.json",
             sanitize(&plan.name),
             t.start_at
-                .map_or(stamp.clone(), |at| shard::rfc3339(at).replace(':', "")),
+                .map_or(stamp.clone(), |at| crate::core::time::rfc3339(at)
+                    .replace(':', "")),
             t.part.index,
             t.part.count
         )),

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use crate::config::mock::MockConfig;
 use crate::config::plan::{Base, Plan, Target};
 use crate::config::schedule::ShardPart;
+use crate::core::time::rfc3339;
 use crate::engine::client::{ClientSettings, TargetClient};
 use crate::engine::mock::MockServer;
 use crate::engine::runner::{self, Judge, Live, RunOptions, RunOutput, Stop, TargetRuntime};
@@ -363,7 +364,7 @@ impl Labels<'_> {
             (Some(id), _) => id,
             (None, true) => {
                 let hash = results::shard::plan_hash(&frame, self.part.count);
-                results::shard::run_id(&hash, &results::shard::rfc3339(out.started_at))
+                results::shard::run_id(&hash, &rfc3339(out.started_at))
             }
             (None, false) => format!("{:016x}", rand::random::<u64>()),
         };
@@ -442,12 +443,6 @@ fn run_warnings(plan: &Plan, out: &RunOutput) -> Vec<String> {
         ));
     }
     warnings
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    time::OffsetDateTime::from(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::plan::Slo;
 use crate::config::prices::Price;
+use crate::core::metric::Metric;
 use crate::core::record::{Outcome, Phase, RequestRecord, TokenSource};
 pub use hist::{Hist, HistError, Summary};
 pub use merge::CollectorState;
@@ -47,37 +48,38 @@ pub struct Hists {
 }
 
 impl Hists {
-    /// Name and histogram pairs, in the result file's order. Latencies are in µs.
+    /// Name and histogram pairs, in the result file's order. Latencies are in µs. The names are
+    /// [`Metric`]s, except `tokens_per_chunk`, a shape of the stream that no claim can name.
     pub fn named(&self) -> [(&'static str, &Hist); 11] {
         [
-            ("ttft", &self.ttft),
-            ("ttft_answer", &self.ttft_answer),
-            ("ttft_scheduled", &self.ttft_scheduled),
-            ("e2e", &self.e2e),
-            ("e2e_scheduled", &self.e2e_scheduled),
-            ("tpot", &self.tpot),
-            ("itl", &self.itl),
-            ("inter_chunk", &self.inter_chunk),
+            (Metric::Ttft.as_str(), &self.ttft),
+            (Metric::TtftAnswer.as_str(), &self.ttft_answer),
+            (Metric::TtftScheduled.as_str(), &self.ttft_scheduled),
+            (Metric::E2e.as_str(), &self.e2e),
+            (Metric::E2eScheduled.as_str(), &self.e2e_scheduled),
+            (Metric::Tpot.as_str(), &self.tpot),
+            (Metric::Itl.as_str(), &self.itl),
+            (Metric::InterChunk.as_str(), &self.inter_chunk),
             ("tokens_per_chunk", &self.tokens_per_chunk),
-            ("schedule_lag", &self.schedule_lag),
-            ("queue_time", &self.queue_time),
+            (Metric::ScheduleLag.as_str(), &self.schedule_lag),
+            (Metric::QueueTime.as_str(), &self.queue_time),
         ]
     }
 
     /// Mutable access by the same names.
     pub fn named_mut(&mut self) -> [(&'static str, &mut Hist); 11] {
         [
-            ("ttft", &mut self.ttft),
-            ("ttft_answer", &mut self.ttft_answer),
-            ("ttft_scheduled", &mut self.ttft_scheduled),
-            ("e2e", &mut self.e2e),
-            ("e2e_scheduled", &mut self.e2e_scheduled),
-            ("tpot", &mut self.tpot),
-            ("itl", &mut self.itl),
-            ("inter_chunk", &mut self.inter_chunk),
+            (Metric::Ttft.as_str(), &mut self.ttft),
+            (Metric::TtftAnswer.as_str(), &mut self.ttft_answer),
+            (Metric::TtftScheduled.as_str(), &mut self.ttft_scheduled),
+            (Metric::E2e.as_str(), &mut self.e2e),
+            (Metric::E2eScheduled.as_str(), &mut self.e2e_scheduled),
+            (Metric::Tpot.as_str(), &mut self.tpot),
+            (Metric::Itl.as_str(), &mut self.itl),
+            (Metric::InterChunk.as_str(), &mut self.inter_chunk),
             ("tokens_per_chunk", &mut self.tokens_per_chunk),
-            ("schedule_lag", &mut self.schedule_lag),
-            ("queue_time", &mut self.queue_time),
+            (Metric::ScheduleLag.as_str(), &mut self.schedule_lag),
+            (Metric::QueueTime.as_str(), &mut self.queue_time),
         ]
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::core::metric::Metric;
 use crate::metrics::{Collector, Summary};
 use crate::results::assemble::Ctx;
 use crate::results::{Frame, LoadResult};
@@ -11,8 +12,14 @@ use crate::results::{Frame, LoadResult};
 pub(super) fn load(frame: &Frame, c: &Collector, cx: &Ctx, lag: Summary) -> LoadResult {
     let open = frame.mode != "closed";
     let mut histograms = BTreeMap::new();
-    histograms.insert("schedule_lag".to_string(), c.schedule_lag.encode());
-    histograms.insert("queue_time".to_string(), c.queue_time.encode());
+    histograms.insert(
+        Metric::ScheduleLag.as_str().to_string(),
+        c.schedule_lag.encode(),
+    );
+    histograms.insert(
+        Metric::QueueTime.as_str().to_string(),
+        c.queue_time.encode(),
+    );
     LoadResult {
         mode: frame.mode.clone(),
         arrival: frame.arrival.clone(),

@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::schedule::ShardPart;
+use crate::core::hex;
+use crate::core::time::rfc3339;
 use crate::metrics::{Collector, CollectorState, Hist};
 use crate::results::guard::GuardCounts;
 use crate::results::{self, Frame, Host, RunMeta, RunResult, RunStatus, Shard};
@@ -79,15 +81,6 @@ pub fn check_start(at: SystemTime, now: SystemTime, tolerance: Duration) -> Resu
         }
     }
     Ok(())
-}
-
-/// RFC 3339 with microseconds, UTC.
-pub fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let dt = time::OffsetDateTime::from_unix_timestamp_nanos(d.as_nanos() as i128)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    dt.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 /// What the kernel knows of this host's clock (adjtimex, read only): whether NTP keeps it in
@@ -160,7 +153,7 @@ pub fn plan_hash(frame: &Frame, count: u32) -> String {
     let mut h = Sha256::new();
     h.update(serde_json::to_vec(&f).unwrap_or_default());
     h.update(count.to_le_bytes());
-    hex(&h.finalize())[..32].to_string()
+    hex::encode(&h.finalize())[..32].to_string()
 }
 
 /// The run id shared by every shard of one run: plan hash and start instant.
@@ -169,11 +162,7 @@ pub fn run_id(plan_hash: &str, start_at: &str) -> String {
     h.update(plan_hash.as_bytes());
     h.update(b"@");
     h.update(start_at.as_bytes());
-    hex(&h.finalize())[..16].to_string()
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex::encode(&h.finalize())[..16].to_string()
 }
 
 /// The generator's own health, raw.

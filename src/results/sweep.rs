@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::metric::Metric;
 use crate::results::RunResult;
 
 /// A sweep's steps and what was found.
@@ -188,8 +189,12 @@ pub struct Knee {
     pub statement: Option<String>,
 }
 
-fn summary(r: &RunResult, key: &str) -> crate::metrics::Summary {
-    r.overall.latency_ms.get(key).copied().unwrap_or_default()
+fn summary(r: &RunResult, m: Metric) -> crate::metrics::Summary {
+    r.overall
+        .latency_ms
+        .get(m.as_str())
+        .copied()
+        .unwrap_or_default()
 }
 
 impl SweepStep {
@@ -202,8 +207,11 @@ impl SweepStep {
     ) -> SweepStep {
         let slo = r.overall.slo.as_ref();
         let completed = r.overall.throughput.requests_per_s;
-        let e2e = summary(&r, "e2e");
-        let (t, e) = (summary(&r, "ttft_scheduled"), summary(&r, "e2e_scheduled"));
+        let e2e = summary(&r, Metric::E2e);
+        let (t, e) = (
+            summary(&r, Metric::TtftScheduled),
+            summary(&r, Metric::E2eScheduled),
+        );
         let window = r.load.window_end_s - r.load.window_start_s;
         SweepStep {
             kind,
@@ -232,12 +240,12 @@ impl SweepStep {
 
     /// Mean E2E from send (s), when the step measured any.
     pub fn e2e_mean_s(&self) -> Option<f64> {
-        let e = summary(&self.result, "e2e");
+        let e = summary(&self.result, Metric::E2e);
         (e.count > 0 && e.mean > 0.0).then_some(e.mean / 1e3)
     }
 
     /// Requests measured (sent in the window and finished ok).
     pub fn measured_ok(&self) -> u64 {
-        summary(&self.result, "e2e").count
+        summary(&self.result, Metric::E2e).count
     }
 }

@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use crate::config::sweep::SweepSettings;
+use crate::core::table::{self, Align, Layout};
 use crate::results::sweep::{Knee, StepKind, SweepStep, Verdict};
 use crate::results::RunResult;
 
@@ -543,34 +544,15 @@ pub fn table(sw: &crate::results::sweep::Sweep) -> String {
             ]
         })
         .collect();
-    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in &rows {
-        for (i, c) in r.iter().enumerate() {
-            width[i] = width[i].max(c.chars().count());
-        }
-    }
     let mut out = String::new();
-    let line = |out: &mut String, cells: Vec<String>| {
-        for (i, c) in cells.iter().enumerate() {
-            let sep = if i == 0 { "" } else { "  " };
-            if i + 1 == cells.len() {
-                let _ = write!(out, "{sep}{c}");
-            } else {
-                let _ = write!(out, "{sep}{:>w$}", c, w = width[i]);
-            }
-        }
-        out.push('\n');
-    };
     let _ = writeln!(
         out,
         "sweep (latencies in ms from the scheduled send time; in-flight measured vs Little's law = completed/s × mean E2E; backlog+ = growth of sent-but-unfinished requests over the window; ↳ = bisection step):"
     );
-    line(&mut out, header.iter().map(|s| s.to_string()).collect());
-    out.push_str(&"-".repeat(width.iter().sum::<usize>() + 2 * (width.len() - 1)));
-    out.push('\n');
-    for r in rows {
-        line(&mut out, r);
-    }
+    // Numbers right-aligned; the verdict, last, left as text.
+    let mut align = vec![Align::Right; header.len() - 1];
+    align.push(Align::Left);
+    out.push_str(&table::text(&header, &rows, &Layout::columns(align)));
     out.push('\n');
     if let Some(d) = sw.request_duration_s {
         let _ = writeln!(

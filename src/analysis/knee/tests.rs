@@ -325,3 +325,19 @@ fn old_results_without_the_new_fields_read() {
     assert_eq!(sw.knee.max_rate_within_slo, Some(10.0));
     assert!(sw.steps.iter().all(|s| s.verdict.is_none()));
 }
+
+/// The sweep table `llmload sweep` prints, pinned: numbers right-aligned, the verdict left,
+/// a bisection step marked, an invalid step without a verdict flagged, warnings listed.
+#[test]
+fn the_sweep_table_keeps_its_layout() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/results/seed-sweep.json");
+    let r = RunResult::read(&p).expect("read");
+    let mut sw = r.sweep.expect("sweep");
+    let n = sw.steps.len();
+    sw.steps[n - 1].verdict = Some(Verdict::OverCapacity);
+    sw.steps[n - 1].refine = true;
+    sw.steps[n - 2].valid = false;
+    sw.warnings.push("a warning".into());
+    let want = include_str!("../../../tests/snapshots/sweep_table.txt");
+    assert_eq!(super::table(&sw), want);
+}

@@ -540,7 +540,7 @@ impl Plan {
             description: f.description.clone(),
             seed: f.seed,
             scenario_path: src.path.clone(),
-            scenario_sha256: hex(&Sha256::digest(src.text.as_bytes())),
+            scenario_sha256: crate::core::hex::encode(&Sha256::digest(src.text.as_bytes())),
             targets,
             models,
             workload,
@@ -551,10 +551,6 @@ impl Plan {
             overrides: Vec::new(),
         })
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Helpers for the section validators' tests.
