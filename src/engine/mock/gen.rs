@@ -443,6 +443,55 @@ impl SseStream {
         )
     }
 
+    /// What a mid-stream fault does when the stream reaches its chunk.
+    fn fault_at_chunk(&mut self) -> AtFault {
+        match self.plan.fault {
+            Some(Fault::Disconnect) => {
+                self.fault_done = true;
+                self.phase = Phase::End;
+                AtFault::Yield(Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "mock: simulated disconnect",
+                )))
+            }
+            Some(Fault::ErrorEvent) => {
+                self.fault_done = true;
+                self.phase = Phase::End;
+                AtFault::Yield(Ok(Bytes::from_static(ERROR_EVENT)))
+            }
+            Some(Fault::Malformed) => {
+                self.fault_done = true;
+                AtFault::Yield(Ok(Bytes::from_static(MALFORMED)))
+            }
+            Some(Fault::InvalidUtf8) => {
+                self.fault_done = true;
+                let frame = self.content_frame(false, 1, b"\xff\xfe\xc3");
+                AtFault::Yield(Ok(frame))
+            }
+            Some(Fault::Reset) => {
+                self.fault_done = true;
+                self.phase = Phase::End;
+                self.plan.arm_reset();
+                AtFault::Yield(Err(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "mock: simulated connection reset",
+                )))
+            }
+            Some(Fault::Endless) => {
+                self.fault_done = true;
+                self.phase = Phase::Endless;
+                let (reasoning, _) = self.plan.chunk(self.chunks_sent);
+                let frame = self.content_frame(reasoning, ENDLESS_WORDS, b"");
+                self.endless_frame = Some(frame);
+                AtFault::Continue
+            }
+            _ => {
+                self.fault_done = true;
+                AtFault::Send
+            }
+        }
+    }
+
     fn chunk_frame(&mut self) -> Bytes {
         let (reasoning, k) = self.plan.chunk(self.chunks_sent);
         self.tokens_sent += k;
@@ -514,6 +563,16 @@ impl SseStream {
     }
 }
 
+/// What a mid-stream fault does at its chunk.
+enum AtFault {
+    /// The stream yields this item instead of the chunk.
+    Yield(io::Result<Bytes>),
+    /// The stream changed phase; poll again.
+    Continue,
+    /// Nothing more: the chunk is sent as usual.
+    Send,
+}
+
 impl Stream for SseStream {
     type Item = io::Result<Bytes>;
 
@@ -569,47 +628,10 @@ impl Stream for SseStream {
                         return s.pending(cx);
                     }
                     if at_fault {
-                        match s.plan.fault {
-                            Some(Fault::Disconnect) => {
-                                s.fault_done = true;
-                                s.phase = Phase::End;
-                                return Poll::Ready(Some(Err(io::Error::new(
-                                    io::ErrorKind::ConnectionAborted,
-                                    "mock: simulated disconnect",
-                                ))));
-                            }
-                            Some(Fault::ErrorEvent) => {
-                                s.fault_done = true;
-                                s.phase = Phase::End;
-                                return Poll::Ready(Some(Ok(Bytes::from_static(ERROR_EVENT))));
-                            }
-                            Some(Fault::Malformed) => {
-                                s.fault_done = true;
-                                return Poll::Ready(Some(Ok(Bytes::from_static(MALFORMED))));
-                            }
-                            Some(Fault::InvalidUtf8) => {
-                                s.fault_done = true;
-                                let frame = s.content_frame(false, 1, b"\xff\xfe\xc3");
-                                return Poll::Ready(Some(Ok(frame)));
-                            }
-                            Some(Fault::Reset) => {
-                                s.fault_done = true;
-                                s.phase = Phase::End;
-                                s.plan.arm_reset();
-                                return Poll::Ready(Some(Err(io::Error::new(
-                                    io::ErrorKind::ConnectionReset,
-                                    "mock: simulated connection reset",
-                                ))));
-                            }
-                            Some(Fault::Endless) => {
-                                s.fault_done = true;
-                                s.phase = Phase::Endless;
-                                let (reasoning, _) = s.plan.chunk(s.chunks_sent);
-                                let frame = s.content_frame(reasoning, ENDLESS_WORDS, b"");
-                                s.endless_frame = Some(frame);
-                                continue;
-                            }
-                            _ => s.fault_done = true,
+                        match s.fault_at_chunk() {
+                            AtFault::Yield(item) => return Poll::Ready(Some(item)),
+                            AtFault::Continue => continue,
+                            AtFault::Send => {}
                         }
                     }
                     let frame = s.chunk_frame();

@@ -497,7 +497,14 @@ async fn full_response(
         content_text.push_str(INVALID_MARK);
     }
 
-    let id = format!("{}{}-{}", plan.kind.id_prefix(), sh.seed, plan.n);
+    let bytes = full_body(sh.seed, &plan, content_text, &reasoning_text);
+    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
+/// The JSON body of a non-streamed response (chat or completion) holding the generated text,
+/// cut in half for `no_done` and carrying invalid UTF-8 for `invalid_utf8`.
+fn full_body(seed: u64, plan: &Plan, content_text: String, reasoning_text: &str) -> Vec<u8> {
+    let id = format!("{}{}-{}", plan.kind.id_prefix(), seed, plan.n);
     let usage = json!({
         "prompt_tokens": plan.prompt_tokens,
         "completion_tokens": plan.reported_completion_tokens(),
@@ -535,7 +542,7 @@ async fn full_response(
         Some(Fault::InvalidUtf8) => replace_mark(&mut bytes),
         _ => {}
     }
-    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+    bytes
 }
 
 /// Stands in for invalid UTF-8 in a non-streamed body until it is serialised.
