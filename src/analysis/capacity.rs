@@ -20,7 +20,7 @@ pub const DAYS_PER_MONTH: f64 = 30.0;
 
 /// What the planner asks.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PlanInput {
+pub struct CapacityInput {
     /// Input tokens per day, all models together.
     pub daily_input_tokens: f64,
     /// Output tokens per day; None: derived from the measured output/input ratio.
@@ -35,7 +35,7 @@ pub struct PlanInput {
 
 /// Why a plan could not be made.
 #[derive(Debug, thiserror::Error)]
-pub enum PlanError {
+pub enum CapacityError {
     /// The result has no usable workload mix.
     #[error("{0}")]
     NoMix(String),
@@ -46,13 +46,13 @@ pub enum PlanError {
 
 /// The plan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PlanReport {
+pub struct CapacityPlan {
     /// The result planned from.
     pub source: SourceInfo,
     /// Daily volume and the rates it implies.
     pub volume: Volume,
     /// Per model: measured mix, daily volume and cost.
-    pub models: Vec<ModelPlan>,
+    pub models: Vec<ModelCapacity>,
     /// Whether the endpoint holds the peak, and the concurrency needed.
     pub capacity: Capacity,
     /// Cost totals.
@@ -116,7 +116,7 @@ pub struct Volume {
 
 /// One model's share and cost.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ModelPlan {
+pub struct ModelCapacity {
     /// Model id.
     pub model: String,
     /// Label.
@@ -427,22 +427,22 @@ struct Mix {
 
 /// Checks the planner's figures; returns the peak-to-average ratio and the note saying it was
 /// assumed, if it was.
-fn check_input(input: &PlanInput) -> Result<(f64, Vec<String>), PlanError> {
+fn check_input(input: &CapacityInput) -> Result<(f64, Vec<String>), CapacityError> {
     if !(input.daily_input_tokens.is_finite() && input.daily_input_tokens > 0.0) {
-        return Err(PlanError::Input(
+        return Err(CapacityError::Input(
             "--daily-input-tokens must be more than 0".into(),
         ));
     }
     if let Some(o) = input.daily_output_tokens {
         if !(o.is_finite() && o >= 0.0) {
-            return Err(PlanError::Input(
+            return Err(CapacityError::Input(
                 "--daily-output-tokens must be 0 or more".into(),
             ));
         }
     }
     let p2a = input.peak_to_average.unwrap_or(1.0);
     if !(p2a.is_finite() && p2a >= 1.0) {
-        return Err(PlanError::Input(format!(
+        return Err(CapacityError::Input(format!(
             "--peak-to-average must be a number ≥ 1 (peak rate / average rate), got {p2a}"
         )));
     }
@@ -456,7 +456,7 @@ fn check_input(input: &PlanInput) -> Result<(f64, Vec<String>), PlanError> {
 }
 
 /// One model's share of the measured mix, its daily volume and, with a price, its cost.
-fn model_plan(m: &ModelResult, mix: &Mix, volume: &Volume, catalog: &Catalog) -> ModelPlan {
+fn model_plan(m: &ModelResult, mix: &Mix, volume: &Volume, catalog: &Catalog) -> ModelCapacity {
     let Mix { sent, tin, tout } = *mix;
     let (daily_in, daily_out) = (volume.daily_input_tokens, volume.daily_output_tokens);
     let (daily_requests, p2a) = (volume.daily_requests, volume.peak_to_average);
@@ -493,7 +493,7 @@ fn model_plan(m: &ModelResult, mix: &Mix, volume: &Volume, catalog: &Catalog) ->
         None => (None, None),
     };
     let per_day = ci.zip(co).map(|(i, o)| i + o);
-    ModelPlan {
+    ModelCapacity {
         model: m.model.clone(),
         label: m.label.clone(),
         measured_requests: m.requests.sent,
@@ -520,8 +520,8 @@ fn model_plan(m: &ModelResult, mix: &Mix, volume: &Volume, catalog: &Catalog) ->
 }
 
 /// The cost over every model; none where a model with traffic has no price.
-fn cost_totals(models: &[ModelPlan], missing: Vec<String>) -> CostTotals {
-    let sum = |f: fn(&ModelPlan) -> Option<f64>| -> Option<f64> {
+fn cost_totals(models: &[ModelCapacity], missing: Vec<String>) -> CostTotals {
+    let sum = |f: fn(&ModelCapacity) -> Option<f64>| -> Option<f64> {
         if missing.is_empty() {
             Some(models.iter().filter_map(f).sum())
         } else {
@@ -556,14 +556,14 @@ fn baseline_cost(name: &str, p: &Price, v: &Volume, total_day: Option<f64>) -> B
 }
 
 /// Makes the plan. `source.path` is left empty for the caller to fill in.
-pub fn plan(
+pub fn capacity_plan(
     result: &RunResult,
-    input: &PlanInput,
+    input: &CapacityInput,
     catalog: &Catalog,
-) -> Result<PlanReport, PlanError> {
+) -> Result<CapacityPlan, CapacityError> {
     let (p2a, mut notes) = check_input(input)?;
     if result.models.is_empty() {
-        return Err(PlanError::NoMix(
+        return Err(CapacityError::NoMix(
             "the result has no models: no workload mix to plan from".into(),
         ));
     }
@@ -573,7 +573,7 @@ pub fn plan(
     let tin: u64 = result.models.iter().map(|m| m.tokens.input).sum();
     let tout: u64 = result.models.iter().map(|m| m.tokens.output).sum();
     if sent == 0 || tin == 0 {
-        return Err(PlanError::NoMix(format!(
+        return Err(CapacityError::NoMix(format!(
             "the result measured {sent} requests sent and {tin} input tokens: no workload mix to derive requests per day from (was anything sent inside the measurement window?)"
         )));
     }
@@ -586,7 +586,7 @@ pub fn plan(
         None => (daily_in * tout as f64 / tin as f64, "measured ratio"),
     };
     if daily_out > 0.0 && tout == 0 {
-        return Err(PlanError::NoMix(
+        return Err(CapacityError::NoMix(
             "the result measured no output tokens, so daily output tokens cannot be split by model"
                 .into(),
         ));
@@ -677,7 +677,7 @@ pub fn plan(
         "a month is {DAYS_PER_MONTH} days; costs use the measured token mix and the prices shown, not the run's own cost projection"
     ));
 
-    Ok(PlanReport {
+    Ok(CapacityPlan {
         source: SourceInfo {
             path: String::new(),
             scenario: result.scenario.name.clone(),
@@ -1066,7 +1066,7 @@ impl Table {
     }
 }
 
-impl PlanReport {
+impl CapacityPlan {
     /// Renders the report.
     pub fn render(&self, format: Format) -> String {
         if format == Format::Json {
@@ -1440,8 +1440,8 @@ mod tests {
         RunResult::read(&p).expect("fixture reads")
     }
 
-    fn input(daily_in: f64) -> PlanInput {
-        PlanInput {
+    fn input(daily_in: f64) -> CapacityInput {
+        CapacityInput {
             daily_input_tokens: daily_in,
             daily_output_tokens: None,
             peak_to_average: Some(2.0),
@@ -1461,7 +1461,7 @@ mod tests {
         idle.tokens.input = 0;
         idle.tokens.output = 0;
         r.models.push(idle);
-        let rep = plan(&r, &input(50e6), &Catalog::builtin()).unwrap();
+        let rep = capacity_plan(&r, &input(50e6), &Catalog::builtin()).unwrap();
         let m = &rep.models[3];
         assert_eq!(m.mean_input_tokens_per_request, None);
         assert_eq!(m.per_day_usd, Some(0.0));
@@ -1480,9 +1480,11 @@ mod tests {
             m.tokens.output = 0;
         }
         let mut i = input(1e6);
-        assert!(plan(&r, &i, &Catalog::builtin()).is_ok());
+        assert!(capacity_plan(&r, &i, &Catalog::builtin()).is_ok());
         i.daily_output_tokens = Some(1e6);
-        let e = plan(&r, &i, &Catalog::builtin()).unwrap_err().to_string();
+        let e = capacity_plan(&r, &i, &Catalog::builtin())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no output tokens"), "{e}");
     }
 
@@ -1491,7 +1493,7 @@ mod tests {
         let r = fixture("seed-sweep.json");
         let mut i = input(50e6);
         i.peak_to_average = Some(100.0);
-        let rep = plan(&r, &i, &Catalog::builtin()).unwrap();
+        let rep = capacity_plan(&r, &i, &Catalog::builtin()).unwrap();
         let c = &rep.capacity;
         assert_eq!(c.holds_peak, Some(false));
         assert_eq!(c.step.as_ref().unwrap().index, 3);

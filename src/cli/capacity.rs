@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 
-use crate::analysis::capacity::{self, Format, PlanInput};
+use crate::analysis::capacity::{self, CapacityInput, Format};
 use crate::cli::args::PlanArgs;
 use crate::cli::exit::{user, Exit, UserError};
 use crate::cli::shared::write_text;
@@ -29,14 +29,14 @@ pub fn cmd(a: PlanArgs) -> Result<Exit> {
         .transpose()
         .map_err(user)?;
     let result = RunResult::read(&a.result).map_err(user)?;
-    let input = PlanInput {
+    let input = CapacityInput {
         daily_input_tokens,
         daily_output_tokens,
         peak_to_average: a.peak_to_average,
         baseline,
         headroom_target,
     };
-    let mut report = capacity::plan(&result, &input, &catalog)
+    let mut report = capacity::capacity_plan(&result, &input, &catalog)
         .map_err(|e| user(format!("{}: {e}", a.result.display())))?;
     report.source.path = a.result.display().to_string();
     if let Some(p) = &a.json {

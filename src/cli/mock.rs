@@ -105,9 +105,9 @@ pub async fn cmd(a: MockArgs) -> Result<Exit> {
         .await
         .context("starting the mock server")?;
     outln!("llmload mock listening on {}", server.base_url());
-    let (tx, mut rx) = watch::channel(Stop::Run);
+    let (tx, mut rx) = watch::channel(Stop::Running);
     crate::cli::signals::spawn_handler(Arc::new(tx));
-    let _ = rx.wait_for(|s| *s >= Stop::Arrivals).await;
+    let _ = rx.wait_for(|s| *s >= Stop::NoNewArrivals).await;
     server.shutdown().await;
     Ok(Exit::Ok)
 }

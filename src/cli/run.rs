@@ -48,7 +48,7 @@ pub async fn cmd(a: RunArgs) -> Result<Exit> {
     }
 
     // Signals: the first stops arrivals and drains; the second exits at once.
-    let (stop_tx, stop_rx) = watch::channel(Stop::Run);
+    let (stop_tx, stop_rx) = watch::channel(Stop::Running);
     let stop_tx = Arc::new(stop_tx);
     crate::cli::signals::spawn_handler(stop_tx.clone());
     let live = Arc::new(Live::default());

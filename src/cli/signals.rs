@@ -7,7 +7,7 @@ use tokio::sync::watch;
 
 use crate::engine::runner::Stop;
 
-/// Watches for signals and drives `stop`: the first sets [`Stop::Arrivals`], the second exits
+/// Watches for signals and drives `stop`: the first sets [`Stop::NoNewArrivals`], the second exits
 /// the process.
 pub fn spawn_handler(stop: Arc<watch::Sender<Stop>>) {
     tokio::spawn(async move {
@@ -17,7 +17,7 @@ pub fn spawn_handler(stop: Arc<watch::Sender<Stop>>) {
             count += 1;
             if count == 1 {
                 eprintln!("\nstopping: no new requests; in-flight ones get a grace period (Ctrl-C again to exit now)");
-                stop.send_replace(Stop::Arrivals);
+                stop.send_replace(Stop::NoNewArrivals);
             } else {
                 eprintln!("exiting now; the records file holds every request finished so far");
                 std::process::exit(130);

@@ -30,7 +30,7 @@ pub async fn cmd(a: SweepArgs) -> Result<Exit> {
     let threads = worker_threads(a.threads);
     probe_fits(&plan, &s)?;
     let (result_path, records_stem) = output_paths(&plan, &a.out, a.output.as_ref(), a.no_records)?;
-    let (stop_tx, stop_rx) = watch::channel(Stop::Run);
+    let (stop_tx, stop_rx) = watch::channel(Stop::Running);
     let stop_tx = Arc::new(stop_tx);
     crate::cli::signals::spawn_handler(stop_tx.clone());
     let run_id = format!("{:016x}", rand::random::<u64>());

@@ -133,7 +133,7 @@ where
 
 /// Runs one calibration scenario with no progress view and no stop, its records in `records`.
 async fn run_step(plan: Plan, records: &Path, threads: usize) -> Result<RunResult> {
-    let (_stop_tx, stop_rx) = watch::channel(Stop::Run);
+    let (_stop_tx, stop_rx) = watch::channel(Stop::Running);
     let mut session = Session::start(plan, 1)?;
     session.record_to(records)?;
     let live = Arc::new(Live::default());

@@ -23,7 +23,7 @@ use crate::config::schedule::ShardPart;
 use crate::core::time::rfc3339;
 use crate::engine::client::{ClientSettings, TargetClient};
 use crate::engine::mock::MockServer;
-use crate::engine::runner::{self, Judge, Live, RunOptions, RunOutput, Stop, TargetRuntime};
+use crate::engine::runner::{self, ClientWithQuotas, Judge, Live, RunOptions, RunOutput, Stop};
 use crate::results::{self, policy, RunMeta, RunResult, RunStatus, Shard};
 
 /// A plan that cannot start as written: a missing API key, an unreadable key file, a client
@@ -224,7 +224,7 @@ pub struct Finished {
 pub struct Session {
     plan: Plan,
     mocks: Vec<MockThread>,
-    targets: Vec<TargetRuntime>,
+    targets: Vec<ClientWithQuotas>,
     records: Option<(PathBuf, std::fs::File)>,
 }
 
@@ -309,7 +309,12 @@ impl Session {
 }
 
 /// One target's client, with its key, TLS, limits and quota share.
-fn target_runtime(plan: &Plan, t: &Target, base_url: &str, shards: u32) -> Result<TargetRuntime> {
+fn target_runtime(
+    plan: &Plan,
+    t: &Target,
+    base_url: &str,
+    shards: u32,
+) -> Result<ClientWithQuotas> {
     let api_key = api_key(t)?;
     if t.insecure {
         eprintln!(
@@ -337,7 +342,7 @@ fn target_runtime(plan: &Plan, t: &Target, base_url: &str, shards: u32) -> Resul
         Some(n) => client.with_max_response_bytes(n),
         None => client,
     };
-    Ok(TargetRuntime::new(
+    Ok(ClientWithQuotas::new(
         client,
         shard_quota(t.requests_per_minute, shards),
         shard_quota(t.tokens_per_minute, shards),
@@ -359,7 +364,7 @@ struct Labels<'a> {
 impl Labels<'_> {
     /// The result of `out`, with a shard's partial data when sharded.
     fn result(self, plan: &Plan, out: &RunOutput, ready_before_start_s: f64) -> RunResult {
-        let frame = results::Frame::new(plan);
+        let frame = results::PlanOutline::new(plan);
         let run_id = match (self.run_id, self.sharded) {
             (Some(id), _) => id,
             (None, true) => {
@@ -568,7 +573,7 @@ max_tokens = 4
         let p = plan("base_url = \"mock\"", "concurrency = 4\nrequests = 20");
         let mut session = Session::start(p, 1).expect("starts");
         session.record_to(&records).expect("records file");
-        let (_tx, rx) = watch::channel(Stop::Run);
+        let (_tx, rx) = watch::channel(Stop::Running);
         let live = Arc::new(Live::default());
         let mut s = Settings::step("step-1", 2);
         s.warnings = Some(vec!["found before the run".into()]);
@@ -596,7 +601,7 @@ max_tokens = 4
         for index in 0..2 {
             let p = plan("base_url = \"mock\"", "concurrency = 2\nrequests = 6");
             let session = Session::start(p, 2).expect("starts");
-            let (_tx, rx) = watch::channel(Stop::Run);
+            let (_tx, rx) = watch::channel(Stop::Running);
             let s = Settings {
                 part: ShardPart { index, count: 2 },
                 sharded: true,
@@ -626,8 +631,8 @@ max_tokens = 4
     async fn a_stop_before_the_start_gives_an_interrupted_result() {
         let p = plan("base_url = \"mock\"", "rate = \"5/s\"\nduration = \"30s\"");
         let session = Session::start(p, 1).expect("starts");
-        let (tx, rx) = watch::channel(Stop::Run);
-        tx.send_replace(Stop::Arrivals);
+        let (tx, rx) = watch::channel(Stop::Running);
+        tx.send_replace(Stop::NoNewArrivals);
         let done = tokio::time::timeout(
             Duration::from_secs(20),
             session.run(Arc::new(Live::default()), rx, Settings::step("s", 1)),

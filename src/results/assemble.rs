@@ -7,8 +7,8 @@ use crate::core::record::Outcome;
 use crate::metrics::{Collector, Stats};
 use crate::results::cost::{self, CostBasis};
 use crate::results::{
-    counts, groups, latency, load, series, throughput, validity, warnings, Frame, Host,
-    ModelResult, RunMeta, RunResult, Tool, Validity, SCHEMA_VERSION,
+    counts, groups, latency, load, series, throughput, validity, warnings, Host, ModelResult,
+    PlanOutline, RunMeta, RunResult, Tool, Validity, SCHEMA_VERSION,
 };
 
 /// The measurement window and what every row's rates and costs are relative to.
@@ -97,11 +97,11 @@ pub(super) fn model_result(
 
 /// Assembles the result file from a finished collector.
 pub fn build(plan: &Plan, c: &Collector, meta: RunMeta) -> RunResult {
-    assemble(&Frame::new(plan), c, meta)
+    assemble(&PlanOutline::new(plan), c, meta)
 }
 
 /// Assembles a result from a plan's frame and a finished (or merged) collector.
-pub fn assemble(frame: &Frame, c: &Collector, mut meta: RunMeta) -> RunResult {
+pub fn assemble(frame: &PlanOutline, c: &Collector, mut meta: RunMeta) -> RunResult {
     let cx = Ctx::new(frame.slo_set, frame.daily_requests, c);
     let mut overall = model_result(&c.overall, "*", "all models", "", CostBasis::None, &cx);
     if let Some(x) = overall.slo.as_mut() {

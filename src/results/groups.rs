@@ -9,7 +9,7 @@ use crate::metrics::{Groups, Stats};
 use crate::results::assemble::{model_result, Ctx};
 use crate::results::cost::CostBasis;
 use crate::results::guard::GuardCounts;
-use crate::results::{FallbackResult, Frame, GuardResult, ModelResult, RouteResult};
+use crate::results::{FallbackResult, GuardResult, ModelResult, PlanOutline, RouteResult};
 
 /// One breakdown row: costs summed request by request, judged by the scenario's objectives.
 fn group(s: &Stats, label: String, model: &str, slo: Slo, cx: &Ctx) -> ModelResult {
@@ -21,7 +21,7 @@ fn group(s: &Stats, label: String, model: &str, slo: Slo, cx: &Ctx) -> ModelResu
 }
 
 /// One row per request class.
-pub(super) fn classes(frame: &Frame, g: &Groups, cx: &Ctx) -> Vec<ModelResult> {
+pub(super) fn classes(frame: &PlanOutline, g: &Groups, cx: &Ctx) -> Vec<ModelResult> {
     g.classes
         .iter()
         .zip(&frame.classes)
@@ -31,7 +31,7 @@ pub(super) fn classes(frame: &Frame, g: &Groups, cx: &Ctx) -> Vec<ModelResult> {
 
 /// One row per session turn that had requests; the last slot, which also holds later turns,
 /// is labelled "turn N+" unless the turn count is bounded by the slots.
-pub(super) fn turns(frame: &Frame, g: &Groups, cx: &Ctx) -> Vec<ModelResult> {
+pub(super) fn turns(frame: &PlanOutline, g: &Groups, cx: &Ctx) -> Vec<ModelResult> {
     g.turns
         .iter()
         .enumerate()
@@ -51,7 +51,7 @@ pub(super) fn turns(frame: &Frame, g: &Groups, cx: &Ctx) -> Vec<ModelResult> {
 }
 
 /// Fresh and repeated requests.
-pub(super) fn cache(frame: &Frame, g: &Groups, cx: &Ctx) -> Vec<ModelResult> {
+pub(super) fn cache(frame: &PlanOutline, g: &Groups, cx: &Ctx) -> Vec<ModelResult> {
     g.cache
         .iter()
         .zip(["fresh", "repeat"])
@@ -60,7 +60,7 @@ pub(super) fn cache(frame: &Frame, g: &Groups, cx: &Ctx) -> Vec<ModelResult> {
 }
 
 /// Model labels by index; empty for an index the plan does not have.
-fn label(frame: &Frame, m: usize) -> String {
+fn label(frame: &PlanOutline, m: usize) -> String {
     frame
         .models
         .get(m)
@@ -69,7 +69,7 @@ fn label(frame: &Frame, m: usize) -> String {
 }
 
 /// Non-zero counts by model label.
-fn by_label(frame: &Frame, counts: &[u64]) -> BTreeMap<String, u64> {
+fn by_label(frame: &PlanOutline, counts: &[u64]) -> BTreeMap<String, u64> {
     counts
         .iter()
         .enumerate()
@@ -80,7 +80,7 @@ fn by_label(frame: &Frame, counts: &[u64]) -> BTreeMap<String, u64> {
 
 /// Where each routing rule sent requests; the entry for requests no rule matched is shown
 /// only when there were some.
-pub(super) fn routing(frame: &Frame, g: &Groups) -> Vec<RouteResult> {
+pub(super) fn routing(frame: &PlanOutline, g: &Groups) -> Vec<RouteResult> {
     g.routes
         .iter()
         .enumerate()
@@ -108,7 +108,7 @@ pub(super) fn routing(frame: &Frame, g: &Groups) -> Vec<RouteResult> {
 }
 
 /// The end user's view of fallback chains, when fallback is on.
-pub(super) fn fallback(frame: &Frame, g: &Groups, cx: &Ctx) -> Option<FallbackResult> {
+pub(super) fn fallback(frame: &PlanOutline, g: &Groups, cx: &Ctx) -> Option<FallbackResult> {
     let ((chains, on), u) = frame.fallback.as_ref().zip(g.end_user.as_ref())?;
     let end_user = group(u, "end user".into(), "*", frame.slo, cx);
     let requests = end_user.requests.issued;
@@ -130,7 +130,7 @@ pub(super) fn fallback(frame: &Frame, g: &Groups, cx: &Ctx) -> Option<FallbackRe
 }
 
 /// The context-window guard's counts, when any model has a window.
-pub(super) fn context_guard(frame: &Frame, guard: &GuardCounts) -> Option<GuardResult> {
+pub(super) fn context_guard(frame: &PlanOutline, guard: &GuardCounts) -> Option<GuardResult> {
     frame.context_guard.map(|policy| GuardResult {
         policy,
         over_window: guard.over_window,
@@ -145,7 +145,7 @@ mod tests {
     use crate::core::record::Outcome;
     use crate::metrics::{Collector, Window};
 
-    fn frame(max_turns: Option<f64>) -> Frame {
+    fn frame(max_turns: Option<f64>) -> PlanOutline {
         serde_json::from_value(serde_json::json!({
             "scenario": {"name": "x", "path": "x.toml", "sha256": "ab", "seed": 1},
             "slo": {}, "slo_set": false, "daily_requests": null,
@@ -182,7 +182,7 @@ mod tests {
             turns: vec![ok(5), Stats::default(), ok(2)],
             ..Groups::default()
         };
-        let labels = |f: &Frame| -> Vec<String> {
+        let labels = |f: &PlanOutline| -> Vec<String> {
             turns(f, &g, &ctx()).into_iter().map(|r| r.label).collect()
         };
         // The empty second slot is left out.

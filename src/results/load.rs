@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use crate::core::metric::Metric;
 use crate::metrics::{Collector, Summary};
 use crate::results::assemble::Ctx;
-use crate::results::{Frame, LoadResult};
+use crate::results::{LoadResult, PlanOutline};
 
 /// The load section; `lag` is the run's schedule lag summary (ms).
-pub(super) fn load(frame: &Frame, c: &Collector, cx: &Ctx, lag: Summary) -> LoadResult {
+pub(super) fn load(frame: &PlanOutline, c: &Collector, cx: &Ctx, lag: Summary) -> LoadResult {
     let open = frame.mode != "closed";
     let mut histograms = BTreeMap::new();
     histograms.insert(

@@ -14,10 +14,10 @@ pub mod sweep;
 mod assemble;
 mod cost;
 mod counts;
-mod frame;
 mod groups;
 mod latency;
 mod load;
+mod outline;
 mod series;
 mod throughput;
 mod validity;
@@ -25,7 +25,7 @@ mod warnings;
 
 pub use assemble::{assemble, build};
 pub use counts::nothing_measured_line;
-pub use frame::{Frame, FrameModel, FrameRoute};
+pub use outline::{OutlineModel, OutlineRoute, PlanOutline};
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -19,7 +19,7 @@ use crate::core::hex;
 use crate::core::time::rfc3339;
 use crate::metrics::{Collector, CollectorState, Hist};
 use crate::results::guard::GuardCounts;
-use crate::results::{self, Frame, Host, RunMeta, RunResult, RunStatus, Shard};
+use crate::results::{self, Host, PlanOutline, RunMeta, RunResult, RunStatus, Shard};
 
 /// Version of the `partial` section's layout.
 pub const PARTIAL_VERSION: u32 = 1;
@@ -145,7 +145,7 @@ pub fn clock_info() -> ClockInfo {
 /// which carries the scenario file's SHA-256 and the seed, but not the path it was given by)
 /// and the shard count. The contents
 /// of prompt, dataset and trace files are not part of it: give every shard the same files.
-pub fn plan_hash(frame: &Frame, count: u32) -> String {
+pub fn plan_hash(frame: &PlanOutline, count: u32) -> String {
     // The path the scenario was given by differs between machines (and working folders);
     // its content hash does not.
     let mut f = frame.clone();
@@ -203,7 +203,7 @@ pub struct Partial {
     /// This host's clock, as the kernel knows it.
     pub clock: ClockInfo,
     /// The plan, as the result needs it.
-    pub frame: Frame,
+    pub frame: PlanOutline,
     /// Every counter and histogram, raw.
     pub collector: CollectorState,
     /// The generator's health, raw.
@@ -226,7 +226,7 @@ impl Partial {
     /// The raw facts of a shard's run.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        frame: Frame,
+        frame: PlanOutline,
         count: u32,
         start_at: SystemTime,
         ready_before_start_s: f64,
@@ -602,7 +602,7 @@ mod tests {
 
     #[test]
     fn the_plan_hash_ignores_the_path_but_not_the_content_seed_or_count() {
-        let frame: Frame = serde_json::from_value(serde_json::json!({
+        let frame: PlanOutline = serde_json::from_value(serde_json::json!({
             "scenario": {"name": "x", "path": "scenarios/x.toml", "sha256": "ab", "seed": 1},
             "slo": {}, "slo_set": false, "daily_requests": null, "models": [],
             "mode": "open", "arrival": "poisson", "burstiness": null, "concurrency": null,

@@ -7,12 +7,12 @@ use crate::metrics::{Collector, Summary};
 use crate::results::assemble::Ctx;
 use crate::results::policy::{CPU_SATURATED, LONG_QUEUE_US, MIN_LOOP_LAG_SAMPLES};
 use crate::results::throughput::clamped;
-use crate::results::{Frame, GeneratorHealth, RunMeta, RunStatus};
+use crate::results::{GeneratorHealth, PlanOutline, RunMeta, RunStatus};
 
 /// The reasons the run is invalid (empty when valid), in a fixed order, and the generator's
 /// health over the window. `lag` is the run's schedule lag (ms).
 pub(super) fn judge(
-    frame: &Frame,
+    frame: &PlanOutline,
     c: &Collector,
     meta: &RunMeta,
     cx: &Ctx,
@@ -46,7 +46,7 @@ fn generator_health(meta: &RunMeta, cx: &Ctx) -> GeneratorHealth {
 }
 
 /// Open loop: too few of the measured arrivals were sent in the window.
-fn send_ratio(frame: &Frame, c: &Collector, meta: &RunMeta, cx: &Ctx) -> Option<String> {
+fn send_ratio(frame: &PlanOutline, c: &Collector, meta: &RunMeta, cx: &Ctx) -> Option<String> {
     let open = frame.mode != "closed";
     if !open || c.arrivals_in_window <= c.skipped_in_window {
         return None;
@@ -125,7 +125,7 @@ mod tests {
     use crate::core::record::{Phase, RequestRecord};
     use crate::metrics::Window;
 
-    fn frame(mode: &str) -> Frame {
+    fn frame(mode: &str) -> PlanOutline {
         serde_json::from_value(serde_json::json!({
             "scenario": {"name": "x", "path": "x.toml", "sha256": "ab", "seed": 1},
             "slo": {}, "slo_set": false, "daily_requests": null, "models": [],

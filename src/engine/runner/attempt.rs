@@ -94,7 +94,7 @@ pub(super) async fn request(
         t_sched = Instant::now() + think_time(&sh, index, turn);
         tokio::select! {
             _ = tokio::time::sleep_until(t_sched) => {}
-            _ = wait_stop(sh.stop.clone(), Stop::Arrivals) => return,
+            _ = wait_stop(sh.stop.clone(), Stop::NoNewArrivals) => return,
         }
         t_dispatch = Instant::now();
     }
@@ -181,7 +181,7 @@ async fn chain(
         let sent = attempt_once(sh, job, model, &mut rec, permit).await;
         let next = next_model(sh.plan.workload.fallback.as_ref(), rec.outcome, model);
         if let (true, Some(n)) = (sent, next) {
-            if *sh.stop.borrow() < Stop::Arrivals {
+            if *sh.stop.borrow() < Stop::NoNewArrivals {
                 rec.fell_back = true;
                 sh.emit(model, rec);
                 model = n;
@@ -228,7 +228,7 @@ async fn attempt_once(
                 Ok(p) => *permit = Some(p),
                 Err(_) => return cancel(sh, rec, "the run ended while waiting for an in-flight slot"),
             },
-            _ = wait_stop(sh.stop.clone(), Stop::Arrivals) => {
+            _ = wait_stop(sh.stop.clone(), Stop::NoNewArrivals) => {
                 return cancel(sh, rec, "the run was stopped while waiting for an in-flight slot");
             }
         }
@@ -280,7 +280,7 @@ fn cancel(sh: &Shared, rec: &mut RequestRecord, why: &str) -> bool {
 #[inline]
 async fn send(
     sh: &Shared,
-    target: &super::TargetRuntime,
+    target: &super::ClientWithQuotas,
     body: bytes::Bytes,
     rec: &mut RequestRecord,
 ) {
@@ -291,7 +291,7 @@ async fn send(
     sh.live.in_flight.fetch_add(1, Ordering::Relaxed);
     let finished = tokio::select! {
         _ = target.client.execute(&clock, body, rec) => true,
-        _ = wait_stop(sh.stop.clone(), Stop::All) => false,
+        _ = wait_stop(sh.stop.clone(), Stop::AbandonInFlight) => false,
     };
     sh.live.in_flight.fetch_sub(1, Ordering::Relaxed);
     if !finished {

@@ -85,7 +85,7 @@ pub(super) struct CollectorTask {
     pub(super) writer: RecordsWriter,
     pub(super) live: Arc<Live>,
     pub(super) judge: Option<Judge>,
-    /// Raised to [`Stop::Arrivals`] when the judge says stop.
+    /// Raised to [`Stop::NoNewArrivals`] when the judge says stop.
     pub(super) stopper: Arc<watch::Sender<Stop>>,
     pub(super) clock: Clock,
 }
@@ -148,9 +148,9 @@ impl CollectorTask {
         let j = self.judge.as_mut()?;
         let why = j(&mut self.collector, self.clock.us(now))?;
         self.stopper.send_if_modified(|s| {
-            let raise = *s < Stop::Arrivals;
+            let raise = *s < Stop::NoNewArrivals;
             if raise {
-                *s = Stop::Arrivals;
+                *s = Stop::NoNewArrivals;
             }
             raise
         });
@@ -198,7 +198,7 @@ mod tests {
         writer: RecordsWriter,
         judge: Option<Judge>,
     ) -> (CollectorTask, Arc<watch::Sender<Stop>>) {
-        let stopper = Arc::new(watch::channel(Stop::Run).0);
+        let stopper = Arc::new(watch::channel(Stop::Running).0);
         let collector = Collector::new(
             2,
             Window {
@@ -249,7 +249,7 @@ mod tests {
         assert_eq!(collector.models[1].issued(), n / 2);
         assert_eq!(writer.written, n);
         assert!(aborted.is_none());
-        assert_eq!(*stopper.borrow(), Stop::Run);
+        assert_eq!(*stopper.borrow(), Stop::Running);
         let lines = std::fs::read_to_string(&path)
             .expect("read")
             .lines()
@@ -271,7 +271,7 @@ mod tests {
         // Paused time: the ticks run as soon as the runtime is idle.
         tokio::time::timeout(
             Duration::from_secs(10),
-            rx.wait_for(|s| *s == Stop::Arrivals),
+            rx.wait_for(|s| *s == Stop::NoNewArrivals),
         )
         .await
         .expect("the judge stops arrivals within a few ticks")

@@ -42,7 +42,7 @@ mod records;
 mod route;
 
 pub use pacing::arrivals;
-pub use quota::TargetRuntime;
+pub use quota::ClientWithQuotas;
 
 use collect::{CollectorTask, Outbox, OutboxSender};
 use records::RecordsWriter;
@@ -70,12 +70,12 @@ pub struct Live {
 /// How far a stop has gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stop {
-    /// Running.
-    Run,
+    /// Not stopping: arrivals go on.
+    Running,
     /// No new arrivals; queued ones are cancelled; in-flight ones may finish.
-    Arrivals,
+    NoNewArrivals,
     /// Abandon in-flight requests now.
-    All,
+    AbandonInFlight,
 }
 
 /// A live judgement, called about once a second with the metrics so far and the time (µs since
@@ -129,7 +129,7 @@ pub struct RunOutput {
 /// cap, the stop signal and the way out for finished records.
 struct Shared {
     plan: Plan,
-    targets: Vec<TargetRuntime>,
+    targets: Vec<ClientWithQuotas>,
     sampler: Sampler,
     clock: Clock,
     window_end_us: Option<u64>,
@@ -153,7 +153,7 @@ impl Shared {
     /// The shared state of a run of `plan` on `targets`, timed by `clock`.
     fn new(
         plan: Plan,
-        targets: Vec<TargetRuntime>,
+        targets: Vec<ClientWithQuotas>,
         clock: Clock,
         part: ShardPart,
         live: Arc<Live>,
@@ -251,7 +251,7 @@ async fn wait_stop(mut rx: watch::Receiver<Stop>, at_least: Stop) {
 /// Runs a plan to its end (or until `stop` says so) and returns the folded metrics.
 pub async fn run(
     plan: Plan,
-    targets: Vec<TargetRuntime>,
+    targets: Vec<ClientWithQuotas>,
     records: Option<std::fs::File>,
     live: Arc<Live>,
     stop: watch::Receiver<Stop>,
@@ -262,7 +262,7 @@ pub async fn run(
     let part = opts.shard;
     // Request tasks watch an internal channel: it follows the caller's stops, and the runner
     // itself escalates to `All` when the drain period runs out.
-    let internal = Arc::new(watch::channel(Stop::Run).0);
+    let internal = Arc::new(watch::channel(Stop::Running).0);
     let forward = forward_stops(stop.clone(), internal.clone());
     let clock = Clock { start };
     let (_, window_end_us) = window_us(&plan);
@@ -294,7 +294,7 @@ pub async fn run(
         Some(mine) => pacing::open_loop(&sh, mine).await,
         None => pacing::closed_loop(&sh).await,
     };
-    let interrupted = *stop.borrow() >= Stop::Arrivals;
+    let interrupted = *stop.borrow() >= Stop::NoNewArrivals;
     drain(&sh, &internal, interrupted, opts.interrupt_grace).await;
     forward.abort();
     let health = monitor.finish().await;
@@ -399,7 +399,7 @@ async fn drain(sh: &Shared, internal: &watch::Sender<Stop>, interrupted: bool, g
     };
     let drained = tokio::time::timeout(grace, wait_idle(sh)).await.is_ok();
     if !drained {
-        internal.send_replace(Stop::All);
+        internal.send_replace(Stop::AbandonInFlight);
         let _ = tokio::time::timeout(Duration::from_secs(5), wait_idle(sh)).await;
     }
 }
@@ -473,9 +473,9 @@ mod tests {
         let targets = plan
             .targets
             .iter()
-            .map(|_| TargetRuntime::new(offline_client(), None, None, 1))
+            .map(|_| ClientWithQuotas::new(offline_client(), None, None, 1))
             .collect();
-        let stop = watch::channel(Stop::Run).1;
+        let stop = watch::channel(Stop::Running).1;
         Shared::new(
             plan,
             targets,
@@ -537,23 +537,23 @@ duration = "2s"
 
     #[tokio::test]
     async fn the_callers_stops_reach_the_request_tasks_and_never_go_back() {
-        let (tx, rx) = watch::channel(Stop::Run);
-        let internal = Arc::new(watch::channel(Stop::Run).0);
+        let (tx, rx) = watch::channel(Stop::Running);
+        let internal = Arc::new(watch::channel(Stop::Running).0);
         let mut seen = internal.subscribe();
         let fwd = forward_stops(rx, internal.clone());
-        tx.send_replace(Stop::Arrivals);
+        tx.send_replace(Stop::NoNewArrivals);
         tokio::time::timeout(
             Duration::from_secs(10),
-            seen.wait_for(|s| *s == Stop::Arrivals),
+            seen.wait_for(|s| *s == Stop::NoNewArrivals),
         )
         .await
         .expect("forwarded")
         .expect("sender alive");
         // The runner escalates on its own; the caller's lower value does not undo it.
-        internal.send_replace(Stop::All);
-        tx.send_replace(Stop::Arrivals);
+        internal.send_replace(Stop::AbandonInFlight);
+        tx.send_replace(Stop::NoNewArrivals);
         drop(tx);
         let _ = tokio::time::timeout(Duration::from_secs(10), fwd).await;
-        assert_eq!(*internal.borrow(), Stop::All);
+        assert_eq!(*internal.borrow(), Stop::AbandonInFlight);
     }
 }

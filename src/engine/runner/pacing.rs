@@ -73,7 +73,7 @@ pub(super) async fn open_loop(
     loop {
         let tick = tokio::select! {
             biased;
-            _ = wait_stop(sh.stop.clone(), Stop::Arrivals) => break,
+            _ = wait_stop(sh.stop.clone(), Stop::NoNewArrivals) => break,
             t = pacer.next() => match t {
                 Some(t) => t,
                 None => break,
@@ -167,7 +167,7 @@ pub(super) async fn closed_loop(sh: &Arc<Shared>) -> u64 {
                 None => std::future::pending().await,
             }
         } => {}
-        _ = wait_stop(sh.stop.clone(), Stop::Arrivals) => {}
+        _ = wait_stop(sh.stop.clone(), Stop::NoNewArrivals) => {}
     }
     sh.clock.us(Instant::now())
 }
@@ -180,7 +180,7 @@ async fn closed_worker(sh: &Arc<Shared>, w: u32, next: &AtomicU64) {
         Shape::Open { .. } | Shape::Trace(_) => return,
     };
     loop {
-        if *sh.stop.borrow() >= Stop::Arrivals {
+        if *sh.stop.borrow() >= Stop::NoNewArrivals {
             return;
         }
         let now = Instant::now();
@@ -200,7 +200,7 @@ async fn closed_worker(sh: &Arc<Shared>, w: u32, next: &AtomicU64) {
                 };
                 tokio::select! {
                     _ = tokio::time::sleep_until(wake) => continue,
-                    _ = wait_stop(sh.stop.clone(), Stop::Arrivals) => return,
+                    _ = wait_stop(sh.stop.clone(), Stop::NoNewArrivals) => return,
                 }
             }
             Some(_) => {}

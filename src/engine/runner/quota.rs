@@ -21,14 +21,14 @@ type Limiter = RateLimiter<
 >;
 
 /// A target's client and quotas.
-pub struct TargetRuntime {
+pub struct ClientWithQuotas {
     /// HTTP client.
     pub client: TargetClient,
     rpm: Option<Limiter>,
     tpm: Option<(Limiter, u32)>,
 }
 
-impl TargetRuntime {
+impl ClientWithQuotas {
     /// Wraps a client with the target's quotas (token buckets holding one second's worth,
     /// so a quota smooths traffic instead of allowing a minute-long burst).
     pub fn new(
@@ -37,7 +37,7 @@ impl TargetRuntime {
         tpm: Option<f64>,
         largest_request_tokens: u32,
     ) -> Self {
-        TargetRuntime {
+        ClientWithQuotas {
             client,
             rpm: rpm.map(|r| bucket(r, 1).0),
             tpm: tpm.map(|t| bucket(t, largest_request_tokens)),
@@ -56,14 +56,14 @@ impl TargetRuntime {
         if let Some(l) = &self.rpm {
             tokio::select! {
                 _ = l.until_ready() => {}
-                _ = wait_stop(stop.clone(), Stop::Arrivals) => return Err("the run was stopped while waiting on requests_per_minute"),
+                _ = wait_stop(stop.clone(), Stop::NoNewArrivals) => return Err("the run was stopped while waiting on requests_per_minute"),
             }
         }
         if let Some((l, burst)) = &self.tpm {
             let n = tpm_cost(est_chars(), max_tokens, *burst);
             tokio::select! {
                 _ = l.until_n_ready(n) => {}
-                _ = wait_stop(stop.clone(), Stop::Arrivals) => return Err("the run was stopped while waiting on tokens_per_minute"),
+                _ = wait_stop(stop.clone(), Stop::NoNewArrivals) => return Err("the run was stopped while waiting on tokens_per_minute"),
             }
         }
         Ok(())
@@ -137,9 +137,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_stop_cancels_a_quota_wait_with_its_reason() {
-        let (tx, rx) = watch::channel(Stop::Run);
+        let (tx, rx) = watch::channel(Stop::Running);
         let (rpm, _) = bucket(1.0, 1);
-        let t = TargetRuntime {
+        let t = ClientWithQuotas {
             client: super::super::tests::offline_client(),
             rpm: Some(rpm),
             tpm: None,
@@ -147,7 +147,7 @@ mod tests {
         // The first request takes the only token at once.
         assert_eq!(t.admit(&rx, || 0, 1).await, Ok(()));
         // The next one would wait a minute; a stop ends the wait.
-        tx.send_replace(Stop::Arrivals);
+        tx.send_replace(Stop::NoNewArrivals);
         assert_eq!(
             t.admit(&rx, || 0, 1).await,
             Err("the run was stopped while waiting on requests_per_minute")

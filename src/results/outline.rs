@@ -9,9 +9,10 @@ use crate::results::ScenarioInfo;
 
 /// What the result needs to know of the plan, as plain data: a shard's partial result
 /// carries it so `llmload merge` can assemble the whole run's result without the scenario's
-/// files. Equal frames (and seeds and shard counts) mean the same plan.
+/// files. Equal outlines (and seeds and shard counts) mean the same plan. A partial result stores it
+/// under the key `frame`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Frame {
+pub struct PlanOutline {
     /// Scenario identity.
     pub scenario: ScenarioInfo,
     /// The scenario's objectives.
@@ -21,7 +22,7 @@ pub struct Frame {
     /// Daily request volume for cost projections.
     pub daily_requests: Option<f64>,
     /// Models, in plan order.
-    pub models: Vec<FrameModel>,
+    pub models: Vec<OutlineModel>,
     /// `open`, `closed` or `trace`.
     pub mode: String,
     /// Open loop: arrival process name.
@@ -43,7 +44,7 @@ pub struct Frame {
     /// Sessions: the turn count's upper bound, when bounded.
     pub sessions_max_turns: Option<f64>,
     /// Routing rules.
-    pub routes: Vec<FrameRoute>,
+    pub routes: Vec<OutlineRoute>,
     /// Fallback chains (labels) and the outcomes that trigger them.
     pub fallback: Option<(Vec<Vec<String>>, Vec<String>)>,
     /// Context-window guard policy, when any model has a window.
@@ -52,7 +53,7 @@ pub struct Frame {
 
 /// A model as the result names it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FrameModel {
+pub struct OutlineModel {
     /// Model id.
     pub id: String,
     /// Label.
@@ -67,7 +68,7 @@ pub struct FrameModel {
 
 /// A routing rule as the result names it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FrameRoute {
+pub struct OutlineRoute {
     /// Rule name.
     pub name: String,
     /// Condition in words.
@@ -76,9 +77,9 @@ pub struct FrameRoute {
     pub model: String,
 }
 
-impl Frame {
+impl PlanOutline {
     /// The frame of a plan.
-    pub fn new(plan: &Plan) -> Frame {
+    pub fn new(plan: &Plan) -> PlanOutline {
         let (mode, arrival, burstiness, concurrency, on_full) = match &plan.load.shape {
             Shape::Open { arrival, .. } => {
                 let (name, b) = match arrival {
@@ -99,7 +100,7 @@ impl Frame {
         };
         let w = &plan.workload;
         let label = |m: usize| plan.models[m].label.clone();
-        Frame {
+        PlanOutline {
             scenario: ScenarioInfo {
                 name: plan.name.clone(),
                 description: plan.description.clone(),
@@ -115,7 +116,7 @@ impl Frame {
             models: plan
                 .models
                 .iter()
-                .map(|m| FrameModel {
+                .map(|m| OutlineModel {
                     id: m.id.clone(),
                     label: m.label.clone(),
                     target: plan
@@ -147,7 +148,7 @@ impl Frame {
             routes: w
                 .routes
                 .iter()
-                .map(|r| FrameRoute {
+                .map(|r| OutlineRoute {
                     name: r.name.clone(),
                     condition: r.condition(&w.classes),
                     model: label(r.model),
