@@ -303,3 +303,174 @@ fn the_scan_sees_paths_and_cycles() {
         Some("metrics")
     );
 }
+
+/// `text` with comments, string literals and char literals blanked (newlines kept), so braces
+/// and `fn` are counted only where they are code.
+fn blank_literals(text: &str) -> String {
+    let c: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let blank = |out: &mut String, ch: char| out.push(if ch == '\n' { '\n' } else { ' ' });
+    let mut i = 0;
+    while i < c.len() {
+        let ident_before = i > 0 && (c[i - 1].is_alphanumeric() || c[i - 1] == '_');
+        if c[i] == '/' && c.get(i + 1) == Some(&'/') {
+            while i < c.len() && c[i] != '\n' {
+                i += 1;
+            }
+        } else if c[i] == '/' && c.get(i + 1) == Some(&'*') {
+            while i < c.len() && !(c[i] == '*' && c.get(i + 1) == Some(&'/')) {
+                blank(&mut out, c[i]);
+                i += 1;
+            }
+            i += 2;
+        } else if c[i] == 'r' && !ident_before && matches!(c.get(i + 1), Some('"') | Some('#')) {
+            let mut j = i + 1;
+            let mut hashes = 0;
+            while c.get(j) == Some(&'#') {
+                hashes += 1;
+                j += 1;
+            }
+            if c.get(j) != Some(&'"') {
+                out.push(c[i]);
+                i += 1;
+                continue;
+            }
+            j += 1;
+            while j < c.len()
+                && !(c[j] == '"' && (0..hashes).all(|k| c.get(j + 1 + k) == Some(&'#')))
+            {
+                blank(&mut out, c[j]);
+                j += 1;
+            }
+            i = j + 1 + hashes;
+        } else if c[i] == '"' {
+            i += 1;
+            while i < c.len() && c[i] != '"' {
+                if c[i] == '\\' {
+                    i += 1;
+                }
+                if i < c.len() {
+                    blank(&mut out, c[i]);
+                }
+                i += 1;
+            }
+            i += 1;
+        } else if c[i] == '\'' {
+            // A char literal ('x', '\n', '\u{7f}'), or else a lifetime left as it is.
+            let end = if c.get(i + 1) == Some(&'\\') {
+                (i + 2..c.len().min(i + 12)).find(|&k| c[k] == '\'')
+            } else {
+                (c.get(i + 2) == Some(&'\'')).then_some(i + 2)
+            };
+            match end {
+                Some(e) => i = e + 1,
+                None => {
+                    out.push(c[i]);
+                    i += 1;
+                }
+            }
+        } else {
+            out.push(c[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Every function in `code` longer than `limit` lines (from `fn` to its closing brace), with its
+/// first line.
+fn long_functions(code: &str, limit: usize) -> Vec<(String, usize, usize)> {
+    let code = blank_literals(code);
+    let bytes = code.as_bytes();
+    let mut found = Vec::new();
+    for (at, _) in code.match_indices("fn ") {
+        if at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_') {
+            continue;
+        }
+        let name = ident(&code[at + 3..]).to_string();
+        if name.is_empty() {
+            continue;
+        }
+        // The body opens at the first `{` outside the signature's parentheses; a `;` first
+        // means a declaration without a body.
+        let (mut depth, mut open) = (0i32, None);
+        for (k, b) in bytes.iter().enumerate().skip(at) {
+            match b {
+                b'(' | b'[' | b'<' => depth += 1,
+                b')' | b']' => depth -= 1,
+                b'>' if bytes[k - 1] != b'-' => depth -= 1,
+                b'{' if depth <= 0 => {
+                    open = Some(k);
+                    break;
+                }
+                b';' if depth <= 0 => break,
+                _ => {}
+            }
+        }
+        let Some(open) = open else { continue };
+        let mut level = 0;
+        let mut close = None;
+        for (k, b) in bytes.iter().enumerate().skip(open) {
+            match b {
+                b'{' => level += 1,
+                b'}' => {
+                    level -= 1;
+                    if level == 0 {
+                        close = Some(k);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(close) = close else { continue };
+        let first = code[..at].matches('\n').count() + 1;
+        let lines = code[at..=close].matches('\n').count() + 1;
+        if lines > limit {
+            found.push((name, first, lines));
+        }
+    }
+    found
+}
+
+/// No function outside tests is longer than a reader can hold in mind.
+#[test]
+fn no_function_is_over_150_lines() {
+    const LIMIT: usize = 150;
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut long = Vec::new();
+    for f in files {
+        if f.file_name().is_some_and(|n| n == "tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).expect("read source");
+        let code = text.split("\n#[cfg(test)]").next().unwrap_or("");
+        for (name, line, n) in long_functions(code, LIMIT) {
+            let rel = f
+                .strip_prefix(&src)
+                .expect("under src")
+                .display()
+                .to_string();
+            long.push(format!("src/{rel}:{line} fn {name}: {n} lines"));
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {LIMIT} lines:\n{}",
+        long.join("\n")
+    );
+}
+
+/// The length scan itself: strings, chars, comments and lifetimes do not confuse it.
+#[test]
+fn the_length_scan_counts_code_only() {
+    let body = "    x();\n".repeat(5);
+    let code = format!(
+        "fn a<'a>(s: &'a str) -> Vec<u8> {{\n    let b = '{{';\n    let s = \"}}\\\"}}\";\n    // }}\n    let r = r#\"}}\"#;\n{body}}}\nfn b() {{}}\n"
+    );
+    let found = long_functions(&code, 3);
+    assert_eq!(found, vec![("a".to_string(), 1, 11)]);
+    assert!(long_functions(&code, 11).is_empty());
+}
