@@ -772,4 +772,47 @@ mod tests {
         back.write_jsonl(&mut again);
         assert_eq!(again, line);
     }
+
+    /// docs/results.md lists the records file's fields in a table; it names every field the
+    /// writer can write, in the order lines carry them.
+    #[test]
+    fn the_documented_fields_are_the_written_ones_in_order() {
+        let mut line = Vec::new();
+        every_field_set().write_jsonl(&mut line);
+        // The keys in the order the line has them (serde_json's map would sort them).
+        struct Keys(Vec<String>);
+        impl<'de> serde::Deserialize<'de> for Keys {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Keys, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = Keys;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut m: A,
+                    ) -> Result<Keys, A::Error> {
+                        let mut keys = Vec::new();
+                        while let Some((k, _)) = m.next_entry::<String, serde::de::IgnoredAny>()? {
+                            keys.push(k);
+                        }
+                        Ok(Keys(keys))
+                    }
+                }
+                d.deserialize_map(V)
+            }
+        }
+        let Keys(written) = serde_json::from_slice(&line).expect("the line parses");
+        let doc = include_str!("../../docs/results.md");
+        let start = doc
+            .find("| `index` | integer |")
+            .expect("docs/results.md has the records table");
+        let table = &doc[start..doc[start..].find("\n\n").map_or(doc.len(), |e| start + e)];
+        let documented: Vec<&str> = table
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
+            .collect();
+        assert_eq!(documented, written);
+    }
 }
