@@ -539,7 +539,9 @@ duration = "2s"
         assert_eq!(o.record(), "targets[0].headers.X-Key=<redacted>");
         assert_eq!(parse("seed=7").unwrap().record(), "seed=7");
         assert_eq!(
-            parse("targets[0].base_url=http://u:pw@h:1/v1").unwrap().record(),
+            parse("targets[0].base_url=http://u:pw@h:1/v1")
+                .unwrap()
+                .record(),
             "targets[0].base_url=http://<redacted>@h:1/v1"
         );
     }

@@ -164,7 +164,11 @@ fn percent_decode(s: &str) -> String {
     let mut k = 0;
     while k < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
-        match (b[k], b.get(k + 1).copied().and_then(hex), b.get(k + 2).copied().and_then(hex)) {
+        match (
+            b[k],
+            b.get(k + 1).copied().and_then(hex),
+            b.get(k + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push((h * 16 + l) as u8);
                 k += 3;
@@ -202,7 +206,9 @@ fn auth(
             } else if t.headers.keys().any(|k| k.eq_ignore_ascii_case(name)) {
                 p.push(
                     &format!("{field}.header"),
-                    format!("`{name}` is also set in `headers`; the key goes in it, so drop it there"),
+                    format!(
+                        "`{name}` is also set in `headers`; the key goes in it, so drop it there"
+                    ),
                 );
             }
             AuthStyle::Header(name.to_string())
@@ -533,5 +539,72 @@ mod tests {
             "{}",
             found[1].1
         );
+    }
+
+    #[test]
+    fn a_query_string_stays_after_the_path_and_url_credentials_become_basic_auth() {
+        let t = "[[targets]]\nname = \"sim\"\n\
+                 base_url = \"https://x.openai.azure.com/openai/deployments/d/?api-version=2024-10-21\"\n\
+                 api_key_env = \"AZURE_KEY\"\nauth = \"api-key\"\n\
+                 [[targets]]\nname = \"gw\"\nbase_url = \"http://me:p%40ss@127.0.0.1:9/v1/\"\n\
+                 [[targets]]\nname = \"own\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
+                 api_key_file = \"key.txt\"\nauth = { header = \"X-Api-Token\" }";
+        check(t, |targets, problems| {
+            assert_eq!(problems, []);
+            assert!(matches!(&targets[0].base, Base::Url(u)
+                if u == "https://x.openai.azure.com/openai/deployments/d?api-version=2024-10-21"));
+            assert_eq!(
+                targets[0].auth.style,
+                crate::config::plan::AuthStyle::ApiKey
+            );
+            assert!(matches!(&targets[1].base, Base::Url(u) if u == "http://127.0.0.1:9/v1"));
+            assert_eq!(targets[1].auth.basic, Some(("me".into(), "p@ss".into())));
+            assert!(
+                !format!("{:?}", targets[1]).contains("p@ss"),
+                "Debug hides it"
+            );
+            assert_eq!(
+                targets[2].auth.style,
+                crate::config::plan::AuthStyle::Header("X-Api-Token".into())
+            );
+        });
+    }
+
+    #[test]
+    fn a_bad_auth_style_or_a_clash_is_a_problem_that_never_quotes_the_password() {
+        let t = "[[targets]]\nname = \"sim\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
+                 api_key_env = \"K\"\nauth = \"basic\"\n\
+                 [[targets]]\nname = \"a\"\nbase_url = \"http://127.0.0.1:9/v1\"\nauth = \"api-key\"\n\
+                 [[targets]]\nname = \"b\"\nbase_url = \"http://u:hunter2@127.0.0.1:9/v1#frag\"\n\
+                 api_key_env = \"K\"\n\
+                 [[targets]]\nname = \"c\"\nbase_url = \"ftp://u:hunter2@h/v1\"\n\
+                 [[targets]]\nname = \"d\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key_env = \"K\"\n\
+                 auth = { header = \"bad name\" }";
+        check(t, |_, problems| {
+            let style = "must be \"bearer\" (Authorization: Bearer KEY, the default), \"api-key\" (api-key: KEY, Azure OpenAI) or { header = \"X-Name\" } (X-Name: KEY)";
+            assert_eq!(
+                problems,
+                [
+                    ("targets[0].auth", style),
+                    (
+                        "targets[1].auth",
+                        "says how the API key is sent, but there is no key: add api_key_env or api_key_file"
+                    ),
+                    (
+                        "targets[2].base_url",
+                        "a URL fragment (`#…`) is never sent to the server; remove it"
+                    ),
+                    (
+                        "targets[2].base_url",
+                        "the user:password in the URL is sent as basic auth in the Authorization header, where the API key would go too; drop one, or send the key under another header with `auth`"
+                    ),
+                    (
+                        "targets[3].base_url",
+                        "`ftp://<redacted>@h/v1` is neither \"mock\" nor an http(s):// URL such as \"https://api.example.com/v1\""
+                    ),
+                    ("targets[4].auth.header", "not a valid HTTP header name"),
+                ]
+            );
+        });
     }
 }

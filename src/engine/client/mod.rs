@@ -125,10 +125,7 @@ fn endpoint_url(base: &str, path: &str) -> String {
 }
 
 /// The credential headers: the key in its style, the URL's user and password as basic auth.
-fn auth_headers(
-    key: Option<&str>,
-    auth: &crate::config::plan::Auth,
-) -> Vec<(String, String)> {
+fn auth_headers(key: Option<&str>, auth: &crate::config::plan::Auth) -> Vec<(String, String)> {
     use crate::config::plan::AuthStyle;
     let mut out = Vec::new();
     if let Some(key) = key {
@@ -1119,5 +1116,60 @@ mod tests {
         apply_usage(&mut r, None, String::from(" the of and"));
         assert!(r.output_tokens.is_none());
         assert_eq!(r.untokenized_output.as_deref(), Some(" the of and"));
+    }
+
+    #[test]
+    fn the_endpoint_path_goes_before_the_query_for_every_endpoint_kind() {
+        let base = "https://x.openai.azure.com/openai/deployments/d?api-version=2024-10-21";
+        assert_eq!(
+            endpoint_url(base, "/chat/completions"),
+            "https://x.openai.azure.com/openai/deployments/d/chat/completions?api-version=2024-10-21"
+        );
+        assert_eq!(
+            endpoint_url(base, "/completions"),
+            "https://x.openai.azure.com/openai/deployments/d/completions?api-version=2024-10-21"
+        );
+        assert_eq!(
+            endpoint_url("http://h/v1", "/completions"),
+            "http://h/v1/completions"
+        );
+    }
+
+    #[test]
+    fn each_auth_style_sends_the_key_under_its_header_and_url_credentials_as_basic() {
+        use crate::config::plan::{Auth, AuthStyle};
+        let with = |style, basic: Option<(&str, &str)>| {
+            let auth = Auth {
+                style,
+                basic: basic.map(|(u, p)| (u.to_string(), p.to_string())),
+            };
+            auth_headers(Some("K1"), &auth)
+        };
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(
+            with(AuthStyle::Bearer, None),
+            [pair("Authorization", "Bearer K1")]
+        );
+        assert_eq!(with(AuthStyle::ApiKey, None), [pair("api-key", "K1")]);
+        assert_eq!(
+            with(
+                AuthStyle::Header("X-T".into()),
+                Some(("Aladdin", "open sesame"))
+            ),
+            // RFC 7617's example credentials and their encoding.
+            [
+                pair("X-T", "K1"),
+                pair("Authorization", "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")
+            ]
+        );
+        let auth = Auth {
+            style: AuthStyle::ApiKey,
+            basic: Some(("Aladdin".into(), "open sesame".into())),
+        };
+        let mut text = "K1 open sesame QWxhZGRpbjpvcGVuIHNlc2FtZQ==".to_string();
+        for s in secrets(Some("K1"), &auth, &auth_headers(Some("K1"), &auth)) {
+            s.scrub(&mut text);
+        }
+        assert_eq!(text, "<redacted> <redacted> <redacted>");
     }
 }
