@@ -744,4 +744,42 @@ mod tests {
             LeanClient::new("http://u:p@127.0.0.1:1/v1", &[], Duration::from_secs(1), 1).is_err()
         );
     }
+
+    proptest::proptest! {
+        /// The fuzz target's property on random input: no panic, and below the size limits
+        /// the same answer however the bytes are split.
+        #[test]
+        fn any_bytes_give_an_answer_independent_of_the_split(
+            input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            piece in 1usize..64,
+        ) {
+            let a = read_response_from(&input, piece);
+            let b = read_response_from(&input, input.len());
+            match (&a, &b) {
+                (Ok(x), Ok(y)) => proptest::prop_assert_eq!(x, y),
+                (Err(x), Err(y)) => proptest::prop_assert_eq!(x.kind, y.kind),
+                _ => proptest::prop_assert!(false, "{:?} vs {:?}", a, b),
+            }
+        }
+
+        /// Any chunked body, after any interim responses, decodes to its bytes in any pieces.
+        #[test]
+        fn chunked_bodies_after_interim_responses_decode_in_any_pieces(
+            chunks in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 1..40), 0..8),
+            interim in 0usize..3,
+            piece in 1usize..32,
+        ) {
+            let mut input = b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n".repeat(interim);
+            input.extend_from_slice(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+            for c in &chunks {
+                input.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+                input.extend_from_slice(c);
+                input.extend_from_slice(b"\r\n");
+            }
+            input.extend_from_slice(b"0\r\n\r\n");
+            let want: Vec<u8> = chunks.concat();
+            let got = read_response_from(&input, piece).map_err(|e| e.message);
+            proptest::prop_assert_eq!(got, Ok((200, want)));
+        }
+    }
 }
