@@ -697,7 +697,8 @@ mod tests {
 
     #[test]
     fn the_reader_gives_the_same_answer_however_the_bytes_arrive() {
-        let cases: [(&[u8], Result<(u16, &[u8]), LeanErrorKind>); 6] = [
+        type Answer<'a> = Result<(u16, &'a [u8]), LeanErrorKind>;
+        let cases: [(&[u8], Answer); 6] = [
             (b"HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n", Ok((200, b"abc"))),
             (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", Ok((101, b""))),
             (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", Err(LeanErrorKind::Io)),
