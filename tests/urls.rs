@@ -343,6 +343,11 @@ fn a_url_password_is_sent_as_basic_auth_and_appears_in_no_artefact() {
             String::from_utf8_lossy(&val.stdout).contains(&format!("http://127.0.0.1:{port}/v1")),
             "validate shows the URL without its credentials"
         );
+        assert!(
+            String::from_utf8_lossy(&val.stdout).contains("no key, basic auth from the URL"),
+            "{}",
+            String::from_utf8_lossy(&val.stdout)
+        );
         assert_no_password(client, &files);
         println!("{client}: scanned {} artefacts, no password", files.len());
     }

@@ -221,6 +221,13 @@ fn auth(
             AuthStyle::Bearer
         }
     };
+    let clash = t.headers.keys().find(|k| k.eq_ignore_ascii_case("api-key"));
+    if let (AuthStyle::ApiKey, Some(k)) = (&style, clash) {
+        p.push(
+            &at(i, &format!("headers.{k}")),
+            "with auth = \"api-key\" the key goes in this header; drop it here and name the key with api_key_env",
+        );
+    }
     let has_key = t.api_key_env.is_some() || t.api_key_file.is_some();
     if t.auth.is_some() && !has_key {
         p.push(
@@ -575,6 +582,7 @@ mod tests {
         let t = "[[targets]]\nname = \"sim\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
                  api_key_env = \"K\"\nauth = \"basic\"\n\
                  [[targets]]\nname = \"a\"\nbase_url = \"http://127.0.0.1:9/v1\"\nauth = \"api-key\"\n\
+                 headers = { API-Key = \"k\" }\n\
                  [[targets]]\nname = \"b\"\nbase_url = \"http://u:hunter2@127.0.0.1:9/v1#frag\"\n\
                  api_key_env = \"K\"\n\
                  [[targets]]\nname = \"c\"\nbase_url = \"ftp://u:hunter2@h/v1\"\n\
@@ -586,6 +594,10 @@ mod tests {
                 problems,
                 [
                     ("targets[0].auth", style),
+                    (
+                        "targets[1].headers.API-Key",
+                        "with auth = \"api-key\" the key goes in this header; drop it here and name the key with api_key_env"
+                    ),
                     (
                         "targets[1].auth",
                         "says how the API key is sent, but there is no key: add api_key_env or api_key_file"
