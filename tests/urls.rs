@@ -414,12 +414,12 @@ fn interim_responses_before_the_stream_are_skipped_and_ttft_is_the_real_ones() {
     const HOLD: Duration = Duration::from_millis(400);
     for client in ["lean", "reqwest"] {
         let n = 3;
-        // 103 Early Hints at once, then the real response HOLD later.
+        // 103 Early Hints and 100 Continue at once, then the real response HOLD later.
         let (port, _, h) = server(n, |_, req| {
             vec![
                 (
                     Duration::ZERO,
-                    b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n".to_vec(),
+                    b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n".to_vec(),
                 ),
                 (HOLD, stream_body(req)),
             ]
