@@ -445,3 +445,53 @@ fn interim_responses_before_the_stream_are_skipped_and_ttft_is_the_real_ones() {
         }
     }
 }
+
+#[test]
+fn a_url_password_given_as_a_flag_appears_in_no_artefact() {
+    let (port, seen, h) = server(2, |_, r| plain(r));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("flags.json");
+    let url = format!("http://alice:{PASSWORD}@127.0.0.1:{port}/v1");
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["run", "--url", &url, "--model", "m", "--concurrency", "1"])
+        .args([
+            "--requests",
+            "2",
+            "--input-tokens",
+            "16",
+            "--output-tokens",
+            "4",
+        ])
+        .arg("--output")
+        .arg(&out);
+    let run = output_with_timeout(cmd, Duration::from_secs(60));
+    let _ = h.join();
+    let result = std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(seen.lock().expect("log").len(), 2);
+    assert!(
+        result.contains(&format!("at http://<redacted>@127.0.0.1:{port}/v1")),
+        "the description names the URL without its credentials"
+    );
+    let mut files = vec![
+        (
+            "stdout".to_string(),
+            String::from_utf8_lossy(&run.stdout).to_string(),
+        ),
+        (
+            "stderr".to_string(),
+            String::from_utf8_lossy(&run.stderr).to_string(),
+        ),
+    ];
+    for entry in std::fs::read_dir(dir.path()).expect("dir") {
+        let p = entry.expect("entry").path();
+        let body = String::from_utf8_lossy(&std::fs::read(&p).expect("read")).to_string();
+        files.push((p.display().to_string(), body));
+    }
+    assert!(files.len() >= 4, "result and records written: {files:?}");
+    assert_no_password("flags", &files);
+}
