@@ -578,6 +578,7 @@ fn client(url: &str, key: Option<&str>) -> TargetClient {
         name: "t",
         base_url: url,
         api_key: key.map(String::from),
+        auth: Default::default(),
         headers: &[],
         timeouts: Timeouts {
             connect: Duration::from_secs(2),

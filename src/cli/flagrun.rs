@@ -28,7 +28,9 @@ pub fn scenario_text(f: &FlagRunArgs) -> String {
     let model = f.model.clone().unwrap_or_default();
     let mut doc = DocumentMut::new();
     doc["name"] = value(scenario_name(&model));
-    doc["description"] = value(format!("Run from flags: {model} at {url}"));
+    // The description lands in the result: never with the URL's credentials.
+    let shown = crate::core::redact::strip_userinfo(&url);
+    doc["description"] = value(format!("Run from flags: {model} at {shown}"));
 
     let mut target = Table::new();
     target["name"] = value("target");

@@ -29,6 +29,10 @@ pub fn cmd(path: &Path, sets: &[String]) -> Result<Exit> {
             Some(v) => format!("key from ${v} (NOT SET: `run` will refuse to start)"),
             None => "no key".into(),
         };
+        let key = match (&t.auth.basic, &t.base) {
+            (Some(_), Base::Url(_)) => format!("{key}, basic auth from the URL"),
+            _ => key,
+        };
         outln!("  target {}: {base}, {key}", t.name);
     }
     let total: f64 = plan.models.iter().map(|m| m.weight).sum();

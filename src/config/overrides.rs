@@ -40,7 +40,8 @@ enum Seg {
 
 impl Override {
     /// How the override is recorded in the result: `KEY=VALUE` as written, except that values of
-    /// HTTP headers (which may carry credentials) are replaced by `<redacted>`.
+    /// HTTP headers (which may carry credentials) are replaced by `<redacted>`, and so is the
+    /// `user:password` of a `base_url`.
     pub fn record(&self) -> String {
         let header =
             self.segs.windows(2).any(|w| {
@@ -48,6 +49,9 @@ impl Override {
             }) || matches!(self.segs.last(), Some(Seg::Key(k)) if k == "headers");
         if header {
             format!("{}=<redacted>", self.field)
+        } else if matches!(self.segs.last(), Some(Seg::Key(k)) if k == "base_url") {
+            let raw = crate::core::redact::strip_userinfo(&self.raw);
+            format!("{}={raw}", self.field)
         } else {
             format!("{}={}", self.field, self.raw)
         }
@@ -534,5 +538,11 @@ duration = "2s"
         let o = parse("targets[0].headers.X-Key=secret").unwrap();
         assert_eq!(o.record(), "targets[0].headers.X-Key=<redacted>");
         assert_eq!(parse("seed=7").unwrap().record(), "seed=7");
+        assert_eq!(
+            parse("targets[0].base_url=http://u:pw@h:1/v1")
+                .unwrap()
+                .record(),
+            "targets[0].base_url=http://<redacted>@h:1/v1"
+        );
     }
 }

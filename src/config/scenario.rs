@@ -142,6 +142,11 @@ pub struct TargetSpec {
     /// Name of the environment variable that holds the API key (never the key itself).
     #[serde(default)]
     pub api_key_env: Option<String>,
+    /// How the API key is sent: "bearer" (`Authorization: Bearer KEY`, the default),
+    /// "api-key" (`api-key: KEY`, Azure OpenAI) or `{ header = "X-Name" }` (`X-Name: KEY`).
+    /// Checked by the plan (an unknown style is a problem naming `targets[i].auth`).
+    #[serde(default)]
+    pub auth: Option<toml::Value>,
     /// Extra HTTP headers sent with every request.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,

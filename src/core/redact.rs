@@ -41,6 +41,12 @@ pub fn scrub(text: &str) -> String {
     s
 }
 
+/// `text` with the `user:password@` of every URL in it (with or without a scheme) replaced by
+/// `<redacted>@`, and nothing else changed: for quoting a URL the user wrote back to them.
+pub fn strip_userinfo(text: &str) -> String {
+    redact_bare_userinfo(&redact_userinfo(text))
+}
+
 /// Whether a character ends a credential value.
 fn ends_value(c: char) -> bool {
     c.is_whitespace() || matches!(c, '&' | '"' | '\'' | ',' | ';' | ')' | '>' | '<')
@@ -140,4 +146,20 @@ fn redact_key_like(s: &str) -> String {
     }
     flush(&mut word, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strip_userinfo_takes_out_url_credentials_only() {
+        assert_eq!(
+            strip_userinfo("http://u:s3cr%40t@h:8/v1?x=1"),
+            "http://<redacted>@h:8/v1?x=1"
+        );
+        assert_eq!(strip_userinfo("u:s3cret@h:8/v1"), "<redacted>@h:8/v1");
+        assert_eq!(strip_userinfo("https://h/v1?key=a"), "https://h/v1?key=a");
+        assert_eq!(strip_userinfo("ftp://me@h"), "ftp://<redacted>@h");
+    }
 }

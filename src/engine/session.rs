@@ -326,6 +326,7 @@ fn target_runtime(
         name: &t.name,
         base_url,
         api_key,
+        auth: t.auth.clone(),
         headers: &t.headers,
         timeouts: t.timeouts,
         pool_max_idle: t.pool_max_idle,

@@ -93,6 +93,8 @@ pub struct Target {
     pub base: Base,
     /// Environment variable holding the API key.
     pub api_key_env: Option<String>,
+    /// How the key is sent, and the basic-auth credentials taken out of the URL.
+    pub auth: Auth,
     /// Extra headers.
     pub headers: Vec<(String, String)>,
     /// Extra body fields.
@@ -120,6 +122,38 @@ pub struct Target {
     pub max_response_bytes: Option<usize>,
     /// Client back-off on 429 (None: off).
     pub retry_on_429: Option<RetryPolicy>,
+}
+
+/// How a target's API key is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum AuthStyle {
+    /// `Authorization: Bearer KEY`.
+    #[default]
+    Bearer,
+    /// `api-key: KEY` (Azure OpenAI).
+    ApiKey,
+    /// `NAME: KEY` under a header name of the scenario's choosing.
+    Header(String),
+}
+
+/// A target's credentials other than the key itself: the key's header style, and the
+/// `user:password` of the base URL (taken out of it at validation and sent as HTTP basic auth).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Auth {
+    /// How the API key (from `api_key_env` / `api_key_file`) is sent.
+    pub style: AuthStyle,
+    /// User name and password (percent-decoded) from the URL, when it had them.
+    pub basic: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password is never printed, not even in a debug dump of the plan.
+        f.debug_struct("Auth")
+            .field("style", &self.style)
+            .field("basic", &self.basic.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Request timeouts.

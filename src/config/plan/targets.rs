@@ -50,7 +50,8 @@ fn at(i: usize, k: &str) -> String {
 }
 
 fn target(i: usize, t: &TargetSpec, dir: &Path, p: &mut Problems) -> Target {
-    let base = base(i, &t.base_url, p);
+    let (base, basic) = base(i, &t.base_url, p);
+    let auth = auth(i, t, basic, p);
     if let Some(env) = &t.api_key_env {
         if env.is_empty() || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             p.push(
@@ -89,6 +90,7 @@ fn target(i: usize, t: &TargetSpec, dir: &Path, p: &mut Problems) -> Target {
         name: t.name.clone(),
         base,
         api_key_env: t.api_key_env.clone(),
+        auth,
         headers,
         body,
         timeouts,
@@ -107,27 +109,144 @@ fn target(i: usize, t: &TargetSpec, dir: &Path, p: &mut Problems) -> Target {
     }
 }
 
-/// `base_url`: "mock" or an http(s) URL, kept without its trailing slash.
-fn base(i: usize, base_url: &str, p: &mut Problems) -> Base {
+/// `base_url`: "mock" or an http(s) URL, kept without its trailing slash, its query string
+/// (if any) kept after the path, and its `user:password@` (if any) taken out and returned
+/// apart (percent-decoded) for HTTP basic auth. No message repeats the URL's credentials.
+fn base(i: usize, base_url: &str, p: &mut Problems) -> (Base, Option<(String, String)>) {
     if base_url == "mock" {
-        Base::Mock(Box::default())
-    } else if base_url.starts_with("http://") || base_url.starts_with("https://") {
-        match reqwest::Url::parse(base_url) {
-            Ok(_) => Base::Url(base_url.trim_end_matches('/').to_string()),
-            Err(e) => {
-                p.push(&at(i, "base_url"), format!("not a valid URL: {e}"));
-                Base::Url(String::new())
-            }
-        }
-    } else {
+        return (Base::Mock(Box::default()), None);
+    }
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
         p.push(
             &at(i, "base_url"),
             format!(
-                "`{base_url}` is neither \"mock\" nor an http(s):// URL such as \"https://api.example.com/v1\""
+                "`{}` is neither \"mock\" nor an http(s):// URL such as \"https://api.example.com/v1\"",
+                crate::core::redact::strip_userinfo(base_url)
             ),
         );
-        Base::Url(String::new())
+        return (Base::Url(String::new()), None);
     }
+    if let Err(e) = reqwest::Url::parse(base_url) {
+        // The parser's message never quotes the input.
+        p.push(&at(i, "base_url"), format!("not a valid URL: {e}"));
+        return (Base::Url(String::new()), None);
+    }
+    let (scheme, rest) = base_url.split_at(base_url.find("://").map_or(0, |k| k + 3));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let (basic, host) = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            (Some((percent_decode(user), percent_decode(pass))), host)
+        }
+        None => (None, authority),
+    };
+    if tail.contains('#') {
+        p.push(
+            &at(i, "base_url"),
+            "a URL fragment (`#…`) is never sent to the server; remove it",
+        );
+    }
+    let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
+    let mut url = format!("{scheme}{host}{}", path.trim_end_matches('/'));
+    if !query.is_empty() {
+        url.push('?');
+        url.push_str(query);
+    }
+    (Base::Url(url), basic)
+}
+
+/// `%XX` escapes decoded (as RFC 3986 writes them in a URL's user information); anything
+/// else kept as it stands.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut k = 0;
+    while k < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[k],
+            b.get(k + 1).copied().and_then(hex),
+            b.get(k + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                k += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                k += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `auth`: how the key is sent. A style other than the default needs a key to send; URL
+/// credentials (sent as `Authorization: Basic`) cannot share the Authorization header with
+/// the key.
+fn auth(
+    i: usize,
+    t: &TargetSpec,
+    basic: Option<(String, String)>,
+    p: &mut Problems,
+) -> crate::config::plan::Auth {
+    use crate::config::plan::{Auth, AuthStyle};
+    let field = at(i, "auth");
+    let style = match &t.auth {
+        None => AuthStyle::Bearer,
+        Some(toml::Value::String(s)) if s == "bearer" => AuthStyle::Bearer,
+        Some(toml::Value::String(s)) if s == "api-key" => AuthStyle::ApiKey,
+        Some(toml::Value::Table(tb))
+            if tb.len() == 1 && tb.get("header").is_some_and(toml::Value::is_str) =>
+        {
+            let name = tb.get("header").and_then(toml::Value::as_str).unwrap_or("");
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                p.push(&format!("{field}.header"), "not a valid HTTP header name");
+            } else if t.headers.keys().any(|k| k.eq_ignore_ascii_case(name)) {
+                p.push(
+                    &format!("{field}.header"),
+                    format!(
+                        "`{name}` is also set in `headers`; the key goes in it, so drop it there"
+                    ),
+                );
+            }
+            AuthStyle::Header(name.to_string())
+        }
+        Some(_) => {
+            p.push(
+                &field,
+                "must be \"bearer\" (Authorization: Bearer KEY, the default), \"api-key\" (api-key: KEY, Azure OpenAI) or { header = \"X-Name\" } (X-Name: KEY)",
+            );
+            AuthStyle::Bearer
+        }
+    };
+    let clash = t.headers.keys().find(|k| k.eq_ignore_ascii_case("api-key"));
+    if let (AuthStyle::ApiKey, Some(k)) = (&style, clash) {
+        p.push(
+            &at(i, &format!("headers.{k}")),
+            "with auth = \"api-key\" the key goes in this header; drop it here and name the key with api_key_env",
+        );
+    }
+    let has_key = t.api_key_env.is_some() || t.api_key_file.is_some();
+    if t.auth.is_some() && !has_key {
+        p.push(
+            &field,
+            "says how the API key is sent, but there is no key: add api_key_env or api_key_file",
+        );
+    }
+    let key_in_authorization = match &style {
+        AuthStyle::Bearer => true,
+        AuthStyle::ApiKey => false,
+        AuthStyle::Header(n) => n.eq_ignore_ascii_case("authorization"),
+    };
+    if basic.is_some() && has_key && key_in_authorization {
+        p.push(
+            &at(i, "base_url"),
+            "the user:password in the URL is sent as basic auth in the Authorization header, where the API key would go too; drop one, or send the key under another header with `auth`",
+        );
+    }
+    Auth { style, basic }
 }
 
 /// The valid extra headers; credentials belong in the environment.
@@ -427,5 +546,77 @@ mod tests {
             "{}",
             found[1].1
         );
+    }
+
+    #[test]
+    fn a_query_string_stays_after_the_path_and_url_credentials_become_basic_auth() {
+        let t = "[[targets]]\nname = \"sim\"\n\
+                 base_url = \"https://x.openai.azure.com/openai/deployments/d/?api-version=2024-10-21\"\n\
+                 api_key_env = \"AZURE_KEY\"\nauth = \"api-key\"\n\
+                 [[targets]]\nname = \"gw\"\nbase_url = \"http://me:p%40ss@127.0.0.1:9/v1/\"\n\
+                 [[targets]]\nname = \"own\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
+                 api_key_file = \"key.txt\"\nauth = { header = \"X-Api-Token\" }";
+        check(t, |targets, problems| {
+            assert_eq!(problems, []);
+            assert!(matches!(&targets[0].base, Base::Url(u)
+                if u == "https://x.openai.azure.com/openai/deployments/d?api-version=2024-10-21"));
+            assert_eq!(
+                targets[0].auth.style,
+                crate::config::plan::AuthStyle::ApiKey
+            );
+            assert!(matches!(&targets[1].base, Base::Url(u) if u == "http://127.0.0.1:9/v1"));
+            assert_eq!(targets[1].auth.basic, Some(("me".into(), "p@ss".into())));
+            assert!(
+                !format!("{:?}", targets[1]).contains("p@ss"),
+                "Debug hides it"
+            );
+            assert_eq!(
+                targets[2].auth.style,
+                crate::config::plan::AuthStyle::Header("X-Api-Token".into())
+            );
+        });
+    }
+
+    #[test]
+    fn a_bad_auth_style_or_a_clash_is_a_problem_that_never_quotes_the_password() {
+        let t = "[[targets]]\nname = \"sim\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
+                 api_key_env = \"K\"\nauth = \"basic\"\n\
+                 [[targets]]\nname = \"a\"\nbase_url = \"http://127.0.0.1:9/v1\"\nauth = \"api-key\"\n\
+                 headers = { API-Key = \"k\" }\n\
+                 [[targets]]\nname = \"b\"\nbase_url = \"http://u:hunter2@127.0.0.1:9/v1#frag\"\n\
+                 api_key_env = \"K\"\n\
+                 [[targets]]\nname = \"c\"\nbase_url = \"ftp://u:hunter2@h/v1\"\n\
+                 [[targets]]\nname = \"d\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key_env = \"K\"\n\
+                 auth = { header = \"bad name\" }";
+        check(t, |_, problems| {
+            let style = "must be \"bearer\" (Authorization: Bearer KEY, the default), \"api-key\" (api-key: KEY, Azure OpenAI) or { header = \"X-Name\" } (X-Name: KEY)";
+            assert_eq!(
+                problems,
+                [
+                    ("targets[0].auth", style),
+                    (
+                        "targets[1].headers.API-Key",
+                        "with auth = \"api-key\" the key goes in this header; drop it here and name the key with api_key_env"
+                    ),
+                    (
+                        "targets[1].auth",
+                        "says how the API key is sent, but there is no key: add api_key_env or api_key_file"
+                    ),
+                    (
+                        "targets[2].base_url",
+                        "a URL fragment (`#…`) is never sent to the server; remove it"
+                    ),
+                    (
+                        "targets[2].base_url",
+                        "the user:password in the URL is sent as basic auth in the Authorization header, where the API key would go too; drop one, or send the key under another header with `auth`"
+                    ),
+                    (
+                        "targets[3].base_url",
+                        "`ftp://<redacted>@h/v1` is neither \"mock\" nor an http(s):// URL such as \"https://api.example.com/v1\""
+                    ),
+                    ("targets[4].auth.header", "not a valid HTTP header name"),
+                ]
+            );
+        });
     }
 }

@@ -84,6 +84,8 @@ enum Body {
     Length(usize),
     /// Until the server closes.
     UntilClose,
+    /// After the last chunk: trailers (if any) and the empty line.
+    Trailers,
     /// Complete.
     Done,
 }
@@ -118,10 +120,15 @@ impl LeanClient {
         let rest = url
             .strip_prefix("http://")
             .ok_or_else(|| "the lean client speaks plain http:// only".to_string())?;
-        let (hostport, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
+        // The request target is the path and query, precomputed once into the request head.
+        let (hostport, path) = match rest.find(['/', '?']) {
+            Some(i) if rest[i..].starts_with('?') => (&rest[..i], format!("/{}", &rest[i..])),
+            Some(i) => (&rest[..i], rest[i..].to_string()),
+            None => (rest, "/".to_string()),
         };
+        if hostport.contains('@') {
+            return Err("credentials in the URL belong in the plan's basic auth".into());
+        }
         if hostport.is_empty() {
             return Err("no host in the URL".into());
         }
@@ -216,6 +223,8 @@ impl LeanClient {
         let written = Instant::now();
         let mut rx_at = None;
         let mut buf = BytesMut::with_capacity(16 * 1024);
+        // Bytes of interim (1xx) responses skipped so far.
+        let mut skipped = 0;
         loop {
             let n = match rxstamp::read(&s, &mut buf, written).await {
                 Ok(r) => {
@@ -224,14 +233,14 @@ impl LeanClient {
                 }
                 Err(e) => {
                     return Err((
-                        !buf.is_empty(),
+                        skipped > 0 || !buf.is_empty(),
                         LeanError::new(LeanErrorKind::Io, format!("read: {e}")),
                     ))
                 }
             };
             if n == 0 {
                 // Blank lines before a status line are not an answer (RFC 9112 §2.2).
-                let answered = buf.iter().any(|b| !b.is_ascii_whitespace());
+                let answered = skipped > 0 || buf.iter().any(|b| !b.is_ascii_whitespace());
                 return Err((
                     answered,
                     LeanError::new(
@@ -240,80 +249,283 @@ impl LeanClient {
                     ),
                 ));
             }
-            let mut hs = [httparse::EMPTY_HEADER; 64];
-            let mut resp = httparse::Response::new(&mut hs);
-            match resp.parse(&buf) {
-                Ok(httparse::Status::Complete(len)) => {
-                    let status = resp.code.unwrap_or(0);
-                    let headers: Vec<(String, String)> = resp
-                        .headers
-                        .iter()
-                        .map(|h| {
-                            (
-                                h.name.to_ascii_lowercase(),
-                                String::from_utf8_lossy(h.value).trim().to_string(),
-                            )
-                        })
-                        .collect();
-                    let get = |n: &str| {
-                        headers
-                            .iter()
-                            .find(|(k, _)| k == n)
-                            .map(|(_, v)| v.as_str())
-                    };
-                    let chunked = get("transfer-encoding")
-                        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-                    let close = get("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-                    let body = if chunked {
-                        Body::Chunked {
-                            left: 0,
-                            crlf: false,
-                        }
-                    } else if let Some(n) =
-                        get("content-length").and_then(|v| v.parse::<usize>().ok())
-                    {
-                        if n == 0 {
-                            Body::Done
-                        } else {
-                            Body::Length(n)
-                        }
-                    } else if status == 204 || status == 304 || (100..200).contains(&status) {
-                        Body::Done
-                    } else {
-                        Body::UntilClose
-                    };
-                    buf.advance(len);
-                    return Ok(LeanResponse {
-                        status,
-                        keep_alive: !close && body != Body::UntilClose,
-                        headers,
-                        stream: Some(s),
-                        buf,
-                        body,
-                        pool: self.pool.clone(),
-                        reconnected: false,
-                        written,
-                        rx_at,
-                    });
-                }
-                Ok(httparse::Status::Partial) => {
-                    if buf.len() > MAX_HEAD {
-                        return Err((
-                            true,
-                            LeanError::new(LeanErrorKind::Protocol, "response head too large"),
+            if let Some(head) = take_head(&mut buf, &mut skipped).map_err(|e| (true, e))? {
+                return Ok(LeanResponse {
+                    status: head.status,
+                    keep_alive: !head.close && head.body != Body::UntilClose,
+                    headers: head.headers,
+                    stream: Some(s),
+                    buf,
+                    body: head.body,
+                    pool: self.pool.clone(),
+                    reconnected: false,
+                    written,
+                    rx_at,
+                });
+            }
+        }
+    }
+}
+
+/// A final response head.
+struct Head {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Body,
+    close: bool,
+}
+
+/// The final response head at the front of `buf`, taken out of it; interim (1xx) responses
+/// before it are taken out and skipped (their size added to `skipped`: more than
+/// [`MAX_HEAD`] of them is an error, like a head too large). None: more bytes are needed.
+fn take_head(buf: &mut BytesMut, skipped: &mut usize) -> Result<Option<Head>, LeanError> {
+    loop {
+        let mut hs = [httparse::EMPTY_HEADER; 64];
+        let mut resp = httparse::Response::new(&mut hs);
+        match resp.parse(buf) {
+            Ok(httparse::Status::Complete(len)) => {
+                let status = resp.code.unwrap_or(0);
+                // 101 Switching Protocols is final (and never asked for); other 1xx are
+                // interim: the final response follows on the same connection (RFC 9110 §15.2).
+                if (100..200).contains(&status) && status != 101 {
+                    *skipped += len;
+                    if *skipped > MAX_HEAD {
+                        return Err(LeanError::new(
+                            LeanErrorKind::Protocol,
+                            "too many interim (1xx) responses",
                         ));
                     }
+                    buf.advance(len);
+                    continue;
                 }
-                Err(e) => {
-                    return Err((
-                        true,
-                        LeanError::new(
+                let head = head_of(status, resp.headers);
+                buf.advance(len);
+                return Ok(Some(head));
+            }
+            Ok(httparse::Status::Partial) => {
+                if buf.len() > MAX_HEAD {
+                    return Err(LeanError::new(
+                        LeanErrorKind::Protocol,
+                        "response head too large",
+                    ));
+                }
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(LeanError::new(
+                    LeanErrorKind::Protocol,
+                    format!("not an HTTP/1.1 response: {e}"),
+                ))
+            }
+        }
+    }
+}
+
+/// The head's headers (names lower-case) and how its body is delimited.
+fn head_of(status: u16, raw: &[httparse::Header<'_>]) -> Head {
+    let headers: Vec<(String, String)> = raw
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_ascii_lowercase(),
+                String::from_utf8_lossy(h.value).trim().to_string(),
+            )
+        })
+        .collect();
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_str())
+    };
+    let chunked =
+        get("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    let close = get("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+    let body = if chunked {
+        Body::Chunked {
+            left: 0,
+            crlf: false,
+        }
+    } else if let Some(n) = get("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        if n == 0 {
+            Body::Done
+        } else {
+            Body::Length(n)
+        }
+    } else if status == 204 || status == 304 || (100..200).contains(&status) {
+        Body::Done
+    } else {
+        Body::UntilClose
+    };
+    Head {
+        status,
+        headers,
+        body,
+        close,
+    }
+}
+
+/// What the body decoder made of the bytes at hand.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// A piece of body.
+    Data(Bytes),
+    /// The body is complete.
+    End,
+    /// The body is complete but the connection cannot be reused (trailers too long).
+    EndNotReusable,
+    /// More bytes are needed.
+    NeedMore,
+}
+
+/// Decodes the next piece of body from `buf` (consuming framing), without reading.
+#[inline]
+fn step(body: &mut Body, buf: &mut BytesMut) -> Result<Step, LeanError> {
+    loop {
+        match *body {
+            Body::Done => return Ok(Step::End),
+            Body::Length(left) => {
+                if buf.is_empty() {
+                    return Ok(Step::NeedMore);
+                }
+                let n = left.min(buf.len());
+                let out = buf.split_to(n).freeze();
+                *body = if n == left {
+                    Body::Done
+                } else {
+                    Body::Length(left - n)
+                };
+                return Ok(Step::Data(out));
+            }
+            Body::UntilClose => {
+                if buf.is_empty() {
+                    return Ok(Step::NeedMore);
+                }
+                return Ok(Step::Data(buf.split().freeze()));
+            }
+            Body::Chunked { left, crlf } => {
+                if left > 0 {
+                    if buf.is_empty() {
+                        return Ok(Step::NeedMore);
+                    }
+                    let n = left.min(buf.len());
+                    let out = buf.split_to(n).freeze();
+                    *body = Body::Chunked {
+                        left: left - n,
+                        crlf: n == left,
+                    };
+                    return Ok(Step::Data(out));
+                } else if crlf {
+                    if buf.len() < 2 {
+                        return Ok(Step::NeedMore);
+                    }
+                    if &buf[..2] != b"\r\n" {
+                        return Err(LeanError::new(
                             LeanErrorKind::Protocol,
-                            format!("not an HTTP/1.1 response: {e}"),
-                        ),
-                    ))
+                            "bad chunk terminator",
+                        ));
+                    }
+                    buf.advance(2);
+                    *body = Body::Chunked {
+                        left: 0,
+                        crlf: false,
+                    };
+                } else if let Some(pos) = buf.windows(2).position(|w| w == b"\r\n") {
+                    let line = &buf[..pos];
+                    let hex = line.split(|&b| b == b';').next().unwrap_or(b"");
+                    let size = std::str::from_utf8(hex)
+                        .ok()
+                        .and_then(|h| usize::from_str_radix(h.trim(), 16).ok())
+                        .ok_or_else(|| {
+                            LeanError::new(LeanErrorKind::Protocol, "bad chunk size line")
+                        })?;
+                    buf.advance(pos + 2);
+                    *body = if size == 0 {
+                        Body::Trailers
+                    } else {
+                        Body::Chunked {
+                            left: size,
+                            crlf: false,
+                        }
+                    };
+                } else if buf.len() > 1024 {
+                    return Err(LeanError::new(
+                        LeanErrorKind::Protocol,
+                        "chunk size line too long",
+                    ));
+                } else {
+                    return Ok(Step::NeedMore);
                 }
             }
+            Body::Trailers => {
+                // The last chunk is followed by trailers (rare) and an empty line. Read
+                // through it: a connection pooled with that line still unread would hand it
+                // to the next request as the start of its response.
+                if buf.starts_with(b"\r\n") {
+                    buf.advance(2);
+                } else if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    buf.advance(p + 4);
+                } else if buf.len() > 8 * 1024 {
+                    // Trailers too long: the body is complete, the connection not reusable.
+                    *body = Body::Done;
+                    return Ok(Step::EndNotReusable);
+                } else {
+                    return Ok(Step::NeedMore);
+                }
+                *body = Body::Done;
+                return Ok(Step::End);
+            }
+        }
+    }
+}
+
+/// The connection closed while `body` needed more: the end of a close-delimited body (or of
+/// trailers), else an error.
+fn on_close(body: &mut Body) -> Result<(), LeanError> {
+    match body {
+        Body::UntilClose | Body::Trailers | Body::Done => {
+            *body = Body::Done;
+            Ok(())
+        }
+        Body::Length(_) | Body::Chunked { .. } => Err(LeanError::new(
+            LeanErrorKind::Io,
+            "the connection closed mid-body",
+        )),
+    }
+}
+
+/// Reads a whole response from `input` as the client reads one from a socket, the bytes
+/// arriving `piece` at a time: the final status and the decoded body, or the error. For the
+/// fuzz target and tests; the client itself runs the same head and body decoders.
+pub fn read_response_from(input: &[u8], piece: usize) -> Result<(u16, Vec<u8>), LeanError> {
+    let mut pieces = input.chunks(piece.max(1));
+    let mut buf = BytesMut::new();
+    let mut skipped = 0;
+    let head = loop {
+        let Some(p) = pieces.next() else {
+            return Err(LeanError::new(
+                LeanErrorKind::Io,
+                "the server closed the connection before a response",
+            ));
+        };
+        buf.extend_from_slice(p);
+        if let Some(head) = take_head(&mut buf, &mut skipped)? {
+            break head;
+        }
+    };
+    let mut body = head.body;
+    let mut out = Vec::new();
+    loop {
+        match step(&mut body, &mut buf)? {
+            Step::Data(d) => out.extend_from_slice(&d),
+            Step::End | Step::EndNotReusable => return Ok((head.status, out)),
+            Step::NeedMore => match pieces.next() {
+                Some(p) => buf.extend_from_slice(p),
+                None => {
+                    on_close(&mut body)?;
+                    return Ok((head.status, out));
+                }
+            },
         }
     }
 }
@@ -350,113 +562,24 @@ impl LeanResponse {
     /// The next piece of body, as soon as the socket has some; None at the end of the body.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, LeanError> {
         loop {
-            match self.body {
-                Body::Done => return Ok(None),
-                Body::Length(left) => {
-                    if !self.buf.is_empty() {
-                        let n = left.min(self.buf.len());
-                        let out = self.buf.split_to(n).freeze();
-                        self.body = if n == left {
-                            Body::Done
-                        } else {
-                            Body::Length(left - n)
-                        };
-                        return Ok(Some(out));
-                    }
-                    if self.fill().await? == 0 {
-                        return Err(LeanError::new(
-                            LeanErrorKind::Io,
-                            "the connection closed mid-body",
-                        ));
-                    }
+            match step(&mut self.body, &mut self.buf)? {
+                Step::Data(d) => return Ok(Some(d)),
+                Step::End => return Ok(None),
+                Step::EndNotReusable => {
+                    self.keep_alive = false;
+                    return Ok(None);
                 }
-                Body::UntilClose => {
-                    if !self.buf.is_empty() {
-                        return Ok(Some(self.buf.split().freeze()));
-                    }
-                    if self.fill().await? == 0 {
-                        self.body = Body::Done;
+                Step::NeedMore => {
+                    let n = match self.fill().await {
+                        Ok(n) => n,
+                        // A broken connection after the last chunk loses only the trailers.
+                        Err(_) if self.body == Body::Trailers => 0,
+                        Err(e) => return Err(e),
+                    };
+                    if n == 0 {
+                        on_close(&mut self.body)?;
+                        self.keep_alive = false;
                         return Ok(None);
-                    }
-                }
-                Body::Chunked { left, crlf } => {
-                    if left > 0 {
-                        if !self.buf.is_empty() {
-                            let n = left.min(self.buf.len());
-                            let out = self.buf.split_to(n).freeze();
-                            self.body = Body::Chunked {
-                                left: left - n,
-                                crlf: n == left,
-                            };
-                            return Ok(Some(out));
-                        }
-                    } else if crlf {
-                        if self.buf.len() >= 2 {
-                            if &self.buf[..2] != b"\r\n" {
-                                return Err(LeanError::new(
-                                    LeanErrorKind::Protocol,
-                                    "bad chunk terminator",
-                                ));
-                            }
-                            self.buf.advance(2);
-                            self.body = Body::Chunked {
-                                left: 0,
-                                crlf: false,
-                            };
-                            continue;
-                        }
-                    } else if let Some(pos) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                        let line = &self.buf[..pos];
-                        let hex = line.split(|&b| b == b';').next().unwrap_or(b"");
-                        let size = std::str::from_utf8(hex)
-                            .ok()
-                            .and_then(|h| usize::from_str_radix(h.trim(), 16).ok())
-                            .ok_or_else(|| {
-                                LeanError::new(LeanErrorKind::Protocol, "bad chunk size line")
-                            })?;
-                        self.buf.advance(pos + 2);
-                        if size == 0 {
-                            // The last chunk is followed by trailers (rare) and an empty line.
-                            // Read through it: a connection pooled with that line still unread
-                            // would hand it to the next request as the start of its response.
-                            loop {
-                                if self.buf.starts_with(b"\r\n") {
-                                    self.buf.advance(2);
-                                    break;
-                                }
-                                if let Some(p) = self.buf.windows(4).position(|w| w == b"\r\n\r\n")
-                                {
-                                    self.buf.advance(p + 4);
-                                    break;
-                                }
-                                if self.buf.len() > 8 * 1024
-                                    || !matches!(self.fill().await, Ok(n) if n > 0)
-                                {
-                                    // Trailers too long, or the server closed: the body is
-                                    // complete, but this connection is not reusable.
-                                    self.keep_alive = false;
-                                    break;
-                                }
-                            }
-                            self.body = Body::Done;
-                            return Ok(None);
-                        }
-                        self.body = Body::Chunked {
-                            left: size,
-                            crlf: false,
-                        };
-                        continue;
-                    } else if self.buf.len() > 1024 {
-                        return Err(LeanError::new(
-                            LeanErrorKind::Protocol,
-                            "chunk size line too long",
-                        ));
-                    }
-                    if self.fill().await? == 0 {
-                        return Err(LeanError::new(
-                            LeanErrorKind::Io,
-                            "the connection closed mid-body",
-                        ));
                     }
                 }
             }
@@ -561,5 +684,103 @@ mod tests {
         assert!(LeanClient::new("https://x/v1", &[], Duration::from_secs(1), 4).is_err());
         let bad = vec![("X-A".to_string(), "v\r\nInjected: 1".to_string())];
         assert!(LeanClient::new("http://127.0.0.1:1/v1", &bad, Duration::from_secs(1), 4).is_err());
+    }
+
+    #[tokio::test]
+    async fn interim_responses_are_skipped_for_the_final_one() {
+        let url = serve_once(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
+        let c = LeanClient::new(&url, &[], Duration::from_secs(2), 4).expect("client");
+        let mut r = c.send(b"{}").await.expect("response");
+        assert_eq!((r.status, r.header("link")), (200, None));
+        assert_eq!(body_of(&mut r).await.expect("body"), b"ok");
+    }
+
+    #[test]
+    fn the_reader_gives_the_same_answer_however_the_bytes_arrive() {
+        type Answer<'a> = Result<(u16, &'a [u8]), LeanErrorKind>;
+        let cases: [(&[u8], Answer); 6] = [
+            (b"HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n", Ok((200, b"abc"))),
+            (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", Ok((101, b""))),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", Err(LeanErrorKind::Io)),
+            (b"HTTP/1.1 200 OK\r\n\r\nuntil close", Ok((200, b"until close"))),
+            (b"HTTP/1.1 100 Continue\r\n\r\n", Err(LeanErrorKind::Io)),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", Err(LeanErrorKind::Protocol)),
+        ];
+        for (input, want) in cases {
+            for piece in [1, 2, 7, input.len()] {
+                let got = read_response_from(input, piece);
+                let got = got
+                    .as_ref()
+                    .map(|(s, b)| (*s, b.as_slice()))
+                    .map_err(|e| e.kind);
+                assert_eq!(
+                    got,
+                    want,
+                    "{} in pieces of {piece}",
+                    String::from_utf8_lossy(input)
+                );
+            }
+        }
+        // An endless run of interim responses is an error, not a hang.
+        let flood = b"HTTP/1.1 102 Processing\r\n\r\n".repeat(MAX_HEAD / 10);
+        assert_eq!(
+            read_response_from(&flood, 4096).map_err(|e| e.kind),
+            Err(LeanErrorKind::Protocol)
+        );
+    }
+
+    #[test]
+    fn the_query_string_is_part_of_the_precomputed_request_line() {
+        let c = |url: &str| {
+            let c = LeanClient::new(url, &[], Duration::from_secs(1), 1).expect("client");
+            let head = String::from_utf8_lossy(&c.head).to_string();
+            head.lines().next().unwrap_or_default().to_string()
+        };
+        assert_eq!(
+            c("http://127.0.0.1:1/openai/deployments/d/chat/completions?api-version=2024-10-21"),
+            "POST /openai/deployments/d/chat/completions?api-version=2024-10-21 HTTP/1.1"
+        );
+        assert_eq!(c("http://127.0.0.1:1?a=b"), "POST /?a=b HTTP/1.1");
+        assert!(
+            LeanClient::new("http://u:p@127.0.0.1:1/v1", &[], Duration::from_secs(1), 1).is_err()
+        );
+    }
+
+    proptest::proptest! {
+        /// The fuzz target's property on random input: no panic, and below the size limits
+        /// the same answer however the bytes are split.
+        #[test]
+        fn any_bytes_give_an_answer_independent_of_the_split(
+            input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            piece in 1usize..64,
+        ) {
+            let a = read_response_from(&input, piece);
+            let b = read_response_from(&input, input.len());
+            match (&a, &b) {
+                (Ok(x), Ok(y)) => proptest::prop_assert_eq!(x, y),
+                (Err(x), Err(y)) => proptest::prop_assert_eq!(x.kind, y.kind),
+                _ => proptest::prop_assert!(false, "{:?} vs {:?}", a, b),
+            }
+        }
+
+        /// Any chunked body, after any interim responses, decodes to its bytes in any pieces.
+        #[test]
+        fn chunked_bodies_after_interim_responses_decode_in_any_pieces(
+            chunks in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 1..40), 0..8),
+            interim in 0usize..3,
+            piece in 1usize..32,
+        ) {
+            let mut input = b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n".repeat(interim);
+            input.extend_from_slice(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+            for c in &chunks {
+                input.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+                input.extend_from_slice(c);
+                input.extend_from_slice(b"\r\n");
+            }
+            input.extend_from_slice(b"0\r\n\r\n");
+            let want: Vec<u8> = chunks.concat();
+            let got = read_response_from(&input, piece).map_err(|e| e.message);
+            proptest::prop_assert_eq!(got, Ok((200, want)));
+        }
     }
 }

@@ -13,7 +13,7 @@ pub mod wire;
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use tokio::time::{timeout_at, Instant};
 
 use crate::config::plan::{RetryPolicy, Timeouts};
@@ -90,7 +90,9 @@ pub struct TargetClient {
     lean: Option<lean::LeanClient>,
     max_response: usize,
     retry: Option<RetryPolicy>,
-    secret: Option<Secret>,
+    /// Credentials to scrub from what the server sends back: the key, the URL's password and
+    /// its basic-auth token.
+    secrets: Vec<Secret>,
 }
 
 /// The API key, kept only to scrub it from anything the server sends back; never printed.
@@ -112,6 +114,53 @@ impl Secret {
                 .replace(&*self.0, "<redacted>");
         }
     }
+}
+
+/// `base` (which may end in `?query`) with `path` put before the query.
+fn endpoint_url(base: &str, path: &str) -> String {
+    match base.split_once('?') {
+        Some((before, query)) => format!("{before}{path}?{query}"),
+        None => format!("{base}{path}"),
+    }
+}
+
+/// The credential headers: the key in its style, the URL's user and password as basic auth.
+fn auth_headers(key: Option<&str>, auth: &crate::config::plan::Auth) -> Vec<(String, String)> {
+    use crate::config::plan::AuthStyle;
+    let mut out = Vec::new();
+    if let Some(key) = key {
+        out.push(match &auth.style {
+            AuthStyle::Bearer => ("Authorization".to_string(), format!("Bearer {key}")),
+            AuthStyle::ApiKey => ("api-key".to_string(), key.to_string()),
+            AuthStyle::Header(name) => (name.clone(), key.to_string()),
+        });
+    }
+    if let Some((user, password)) = &auth.basic {
+        use base64::Engine as _;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        out.push(("Authorization".to_string(), format!("Basic {token}")));
+    }
+    out
+}
+
+/// What to scrub from server text: the key, the URL's password, and each credential header's
+/// value (the basic-auth token).
+fn secrets(
+    key: Option<&str>,
+    auth: &crate::config::plan::Auth,
+    credentials: &[(String, String)],
+) -> Vec<Secret> {
+    let password = auth.basic.as_ref().map(|(_, p)| p.as_str());
+    let basic = credentials
+        .iter()
+        .filter_map(|(_, v)| v.strip_prefix("Basic "));
+    key.into_iter()
+        .chain(password)
+        .chain(basic)
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(|k| Secret(k.into()))
+        .collect()
 }
 
 /// Extra header names whose values are treated as credentials (never printed by reqwest's
@@ -136,10 +185,13 @@ fn looks_secret(name: &str) -> bool {
 pub struct ClientSettings<'a> {
     /// Target name (for messages).
     pub name: &'a str,
-    /// Base URL without trailing slash.
+    /// Base URL without trailing slash or credentials; a query string, if any, goes after the
+    /// endpoint's path.
     pub base_url: &'a str,
     /// API key, already read from the environment.
     pub api_key: Option<String>,
+    /// How the key is sent, and the basic-auth credentials taken from the URL.
+    pub auth: crate::config::plan::Auth,
     /// Extra headers.
     pub headers: &'a [(String, String)],
     /// Timeouts.
@@ -166,15 +218,16 @@ impl TargetClient {
     pub fn new(s: ClientSettings<'_>) -> Result<TargetClient, ClientError> {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(key) = &s.api_key {
-            let mut v = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-                ClientError::BadHeader {
-                    target: s.name.to_string(),
-                    what: "the API key".into(),
-                }
-            })?;
+        let credentials = auth_headers(s.api_key.as_deref(), &s.auth);
+        for (k, v) in &credentials {
+            let bad = || ClientError::BadHeader {
+                target: s.name.to_string(),
+                what: "the API key".into(),
+            };
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| bad())?;
+            let mut v = HeaderValue::from_str(v).map_err(|_| bad())?;
             v.set_sensitive(true);
-            headers.insert(AUTHORIZATION, v);
+            headers.insert(name, v);
         }
         for (k, v) in s.headers {
             let name =
@@ -226,12 +279,10 @@ impl TargetClient {
             EndpointKind::Chat => "/chat/completions",
             EndpointKind::Completions => "/completions",
         };
-        let url = format!("{}{}", s.base_url, path);
+        let url = endpoint_url(s.base_url, path);
         let lean = if s.lean {
             let mut hs: Vec<(String, String)> = s.headers.to_vec();
-            if let Some(key) = &s.api_key {
-                hs.push(("Authorization".into(), format!("Bearer {key}")));
-            }
+            hs.extend(credentials.iter().cloned());
             Some(
                 lean::LeanClient::new(&url, &hs, s.timeouts.connect, s.pool_max_idle).map_err(
                     |message| ClientError::Build {
@@ -252,12 +303,7 @@ impl TargetClient {
             lean,
             max_response: MAX_RESPONSE_BYTES,
             retry: None,
-            secret: s
-                .api_key
-                .as_deref()
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .map(|k| Secret(k.into())),
+            secrets: secrets(s.api_key.as_deref(), &s.auth, &credentials),
         })
     }
 
@@ -284,7 +330,7 @@ impl TargetClient {
     /// careless server that echoes the key cannot put it in a result, record or log.
     pub async fn execute(&self, clock: &Clock, body: Bytes, rec: &mut RequestRecord) {
         self.execute_inner(clock, body, rec).await;
-        if let Some(secret) = &self.secret {
+        for secret in &self.secrets {
             for text in [&mut rec.error, &mut rec.response_id, &mut rec.finish_reason]
                 .into_iter()
                 .flatten()
@@ -1070,5 +1116,60 @@ mod tests {
         apply_usage(&mut r, None, String::from(" the of and"));
         assert!(r.output_tokens.is_none());
         assert_eq!(r.untokenized_output.as_deref(), Some(" the of and"));
+    }
+
+    #[test]
+    fn the_endpoint_path_goes_before_the_query_for_every_endpoint_kind() {
+        let base = "https://x.openai.azure.com/openai/deployments/d?api-version=2024-10-21";
+        assert_eq!(
+            endpoint_url(base, "/chat/completions"),
+            "https://x.openai.azure.com/openai/deployments/d/chat/completions?api-version=2024-10-21"
+        );
+        assert_eq!(
+            endpoint_url(base, "/completions"),
+            "https://x.openai.azure.com/openai/deployments/d/completions?api-version=2024-10-21"
+        );
+        assert_eq!(
+            endpoint_url("http://h/v1", "/completions"),
+            "http://h/v1/completions"
+        );
+    }
+
+    #[test]
+    fn each_auth_style_sends_the_key_under_its_header_and_url_credentials_as_basic() {
+        use crate::config::plan::{Auth, AuthStyle};
+        let with = |style, basic: Option<(&str, &str)>| {
+            let auth = Auth {
+                style,
+                basic: basic.map(|(u, p)| (u.to_string(), p.to_string())),
+            };
+            auth_headers(Some("K1"), &auth)
+        };
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(
+            with(AuthStyle::Bearer, None),
+            [pair("Authorization", "Bearer K1")]
+        );
+        assert_eq!(with(AuthStyle::ApiKey, None), [pair("api-key", "K1")]);
+        assert_eq!(
+            with(
+                AuthStyle::Header("X-T".into()),
+                Some(("Aladdin", "open sesame"))
+            ),
+            // RFC 7617's example credentials and their encoding.
+            [
+                pair("X-T", "K1"),
+                pair("Authorization", "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")
+            ]
+        );
+        let auth = Auth {
+            style: AuthStyle::ApiKey,
+            basic: Some(("Aladdin".into(), "open sesame".into())),
+        };
+        let mut text = "K1 open sesame QWxhZGRpbjpvcGVuIHNlc2FtZQ==".to_string();
+        for s in secrets(Some("K1"), &auth, &auth_headers(Some("K1"), &auth)) {
+            s.scrub(&mut text);
+        }
+        assert_eq!(text, "<redacted> <redacted> <redacted>");
     }
 }

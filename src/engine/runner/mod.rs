@@ -455,6 +455,7 @@ mod tests {
             name: "t",
             base_url: "http://127.0.0.1:9",
             api_key: None,
+            auth: Default::default(),
             headers: &[],
             timeouts: Default::default(),
             pool_max_idle: 1,
