@@ -1,6 +1,6 @@
 //! What the built-in mock server is told to do: its models' latency, output length, capacity
 //! and faults, as a scenario (`base_url = "mock"`) or `llmload mock` flags describe them, and
-//! the checks on those settings. The server itself is [`crate::engine::mock`].
+//! the checks on those settings. The server itself is `engine::mock`, on a higher floor.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

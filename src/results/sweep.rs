@@ -1,6 +1,6 @@
 //! A capacity sweep as the result file holds it (`sweep` in docs/results.md): its steps, each
 //! with the run it measured and its verdict, and the knee found. The procedure that runs the
-//! steps is [`crate::engine::sweep`]; the analysis that judges them is [`crate::analysis::knee`].
+//! steps is `engine::sweep`; the analysis that judges them is `analysis::knee` (both on higher floors).
 
 use serde::{Deserialize, Serialize};
 

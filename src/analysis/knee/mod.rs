@@ -1,7 +1,7 @@
 //! A capacity sweep's analysis: judging each step (steady or over capacity, within SLO or not),
 //! finding the knee (the sustainable rate), bounding how far off it may be when steps were cut
 //! short, and the sweep's table. Reads results only; the procedure that runs the steps is
-//! [`crate::engine::sweep`].
+//! `engine::sweep`, on a higher floor.
 
 use std::fmt::Write;
 
