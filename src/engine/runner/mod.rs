@@ -282,6 +282,7 @@ pub async fn run(
     ));
 
     let meters = live.meters.clone();
+    let live_end = live.clone();
     let monitor = crate::engine::monitor::Monitor::start(
         clock.start,
         opts.exclude_tids.clone(),
@@ -317,6 +318,11 @@ pub async fn run(
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     };
     if let Some(m) = &meters {
+        // Every request has ended (or been abandoned): the last sample is stale.
+        m.in_flight.store(
+            live_end.in_flight.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
         m.runs_finished.fetch_add(1, Ordering::Relaxed);
     }
     if window_end_us.is_none() || interrupted || aborted.is_some() {
