@@ -17,7 +17,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::core::record::Outcome;
-use crate::metrics::meters::{phase_name, HistSnapshot, Meters, PhaseMeters, PHASES};
+use crate::core::record::Phase;
+use crate::metrics::meters::{phase_name, HistSnapshot, Meters, ModelMeters, PhaseMeters, PHASES};
 
 /// The `Content-Type` of a scrape's answer.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -145,78 +146,92 @@ const HISTOGRAMS: [HistFamily; 6] = [
     ),
 ];
 
+/// A token counter family: name (without `_total`), help, and which counter of a phase.
+type TokenFamily = (&'static str, &'static str, fn(&PhaseMeters) -> u64);
+
+const TOKENS: [TokenFamily; 2] = [
+    (
+        "llmload_input_tokens",
+        "Input (prompt) tokens of sent requests.",
+        |p| p.input_tokens.load(Ordering::Relaxed),
+    ),
+    (
+        "llmload_output_tokens",
+        "Output tokens of sent requests, counted when the request ends.",
+        |p| p.output_tokens.load(Ordering::Relaxed),
+    ),
+];
+
 impl Collector for Snapshot {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let m = &self.0;
-        let models = m.models();
-        {
-            let mut fam = enc.encode_descriptor(
-                "llmload_requests",
-                "Requests ended, by model, phase and outcome (dropped, cancelled and skipped ones were never sent).",
-                None,
-                MetricType::Counter,
-            )?;
-            for mm in &models {
-                for ph in PHASES {
-                    let p = mm.phase(ph);
-                    for o in Outcome::ALL {
-                        let n = p.outcomes[o.index()].load(Ordering::Relaxed);
-                        let labels = [
-                            ("model", mm.model.as_str()),
-                            ("target", mm.target.as_str()),
-                            ("phase", phase_name(ph)),
-                            ("outcome", o.name()),
-                        ];
-                        fam.encode_family(&labels)?
-                            .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
-                    }
-                }
-            }
-        }
-        let tokens: [(&str, &str, fn(&PhaseMeters) -> u64); 2] = [
-            (
-                "llmload_input_tokens",
-                "Input (prompt) tokens of sent requests.",
-                |p| p.input_tokens.load(Ordering::Relaxed),
-            ),
-            (
-                "llmload_output_tokens",
-                "Output tokens of sent requests, counted when the request ends.",
-                |p| p.output_tokens.load(Ordering::Relaxed),
-            ),
-        ];
-        for (name, help, get) in tokens {
-            let mut fam = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
-            for mm in &models {
-                for ph in PHASES {
-                    let labels = [
-                        ("model", mm.model.as_str()),
-                        ("target", mm.target.as_str()),
-                        ("phase", phase_name(ph)),
-                    ];
-                    fam.encode_family(&labels)?
-                        .encode_counter::<NoLabelSet, _, u64>(&get(mm.phase(ph)), None)?;
-                }
-            }
-        }
-        for (name, help, get) in HISTOGRAMS {
-            let mut fam =
-                enc.encode_descriptor(name, help, Some(&Unit::Seconds), MetricType::Histogram)?;
-            for mm in &models {
-                for ph in PHASES {
-                    let labels = [
-                        ("model", mm.model.as_str()),
-                        ("target", mm.target.as_str()),
-                        ("phase", phase_name(ph)),
-                    ];
-                    let (sum, count, buckets) = seconds(&get(mm.phase(ph)));
-                    fam.encode_family(&labels)?
-                        .encode_histogram::<NoLabelSet>(sum, count, &buckets, None)?;
-                }
-            }
-        }
-        encode_process(&mut enc, m)
+        let models = self.0.models();
+        encode_requests(&mut enc, &models)?;
+        encode_per_phase(&mut enc, &models)?;
+        encode_process(&mut enc, &self.0)
     }
+}
+
+/// The model, target and phase labels of one series.
+fn labels(m: &ModelMeters, ph: Phase) -> [(&'static str, &str); 3] {
+    [
+        ("model", m.model.as_str()),
+        ("target", m.target.as_str()),
+        ("phase", phase_name(ph)),
+    ]
+}
+
+/// `llmload_requests_total` by model, target, phase and outcome.
+fn encode_requests(
+    enc: &mut DescriptorEncoder,
+    models: &[Arc<ModelMeters>],
+) -> Result<(), std::fmt::Error> {
+    let mut fam = enc.encode_descriptor(
+        "llmload_requests",
+        "Requests ended, by model, phase and outcome (dropped, cancelled and skipped ones were never sent).",
+        None,
+        MetricType::Counter,
+    )?;
+    for mm in models {
+        for ph in PHASES {
+            let p = mm.phase(ph);
+            for o in Outcome::ALL {
+                let n = p.outcomes[o.index()].load(Ordering::Relaxed);
+                let [a, b, c] = labels(mm, ph);
+                let l = [a, b, c, ("outcome", o.name())];
+                fam.encode_family(&l)?
+                    .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The token counters and the latency histograms, by model, target and phase.
+fn encode_per_phase(
+    enc: &mut DescriptorEncoder,
+    models: &[Arc<ModelMeters>],
+) -> Result<(), std::fmt::Error> {
+    for (name, help, get) in TOKENS {
+        let mut fam = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+        for mm in models {
+            for ph in PHASES {
+                fam.encode_family(&labels(mm, ph))?
+                    .encode_counter::<NoLabelSet, _, u64>(&get(mm.phase(ph)), None)?;
+            }
+        }
+    }
+    for (name, help, get) in HISTOGRAMS {
+        let mut fam =
+            enc.encode_descriptor(name, help, Some(&Unit::Seconds), MetricType::Histogram)?;
+        for mm in models {
+            for ph in PHASES {
+                let (sum, count, buckets) = seconds(&get(mm.phase(ph)));
+                fam.encode_family(&labels(mm, ph))?
+                    .encode_histogram::<NoLabelSet>(sum, count, &buckets, None)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The run-wide gauges and counters: in flight, generator CPU, runs started and finished.
@@ -275,7 +290,7 @@ fn seconds(h: &HistSnapshot) -> (f64, u64, Vec<(f64, u64)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::record::{Phase, RequestRecord};
+    use crate::core::record::RequestRecord;
 
     fn ok_record(ttft_us: u64) -> RequestRecord {
         let mut r = RequestRecord::unsent(0, "m".into(), Phase::Measure, Outcome::Ok, 0, 0);
