@@ -180,6 +180,24 @@ fn records(c: &mut Criterion) {
             col.add(0, black_box(&sample_record(i % 1_000_000)));
         })
     });
+    // What `--metrics-addr` adds to the collector for the same record (the request path does
+    // nothing for it); the record's construction is in both figures.
+    g.bench_function("live_meters_16_token_request", |b| {
+        let meters = llmload::metrics::meters::Meters::default();
+        let mut run = meters.for_models(&[("m".into(), "t".into())]);
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            run.add(0, black_box(&sample_record(i % 1_000_000)));
+        })
+    });
+    g.bench_function("build_16_token_record", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            black_box(sample_record(i % 1_000_000))
+        })
+    });
     g.finish();
 }
 

@@ -158,6 +158,9 @@ pub struct SweepArgs {
     /// needs make a quicker, less certain sweep (default 10m, or `[sweep] max_step_duration`).
     #[arg(long)]
     pub max_step_duration: Option<String>,
+    /// Live metrics for Prometheus.
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 /// `llmload plan` (docs/capacity.md).
@@ -327,6 +330,22 @@ pub struct RunArgs {
     /// How long after --start-at a shard may still begin (later: it refuses, exit 2).
     #[arg(long, default_value = "1s", value_name = "DURATION")]
     pub start_tolerance: String,
+    /// Live metrics for Prometheus.
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+}
+
+/// `--metrics-addr` and `--metrics-linger` (docs/metrics.md#live-metrics-prometheus).
+#[derive(Debug, Clone, Default, Args)]
+pub struct MetricsArgs {
+    /// Serve live metrics (OpenMetrics text, for Prometheus) at http://HOST:PORT/metrics while
+    /// the run goes, e.g. 127.0.0.1:9464 (port 0: any free port, printed at the start).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
+    /// After the run, keep serving /metrics this long, so a scraper collects the final values
+    /// (e.g. "30s"; default: stop with the run).
+    #[arg(long, value_name = "DURATION", requires = "metrics_addr", value_parser = duration)]
+    pub metrics_linger: Option<std::time::Duration>,
 }
 
 /// `llmload run --url … --model …`: the run described by flags instead of a scenario file.
@@ -473,6 +492,11 @@ fn progress_interval(s: &str) -> Result<std::time::Duration, String> {
         ));
     }
     Ok(d)
+}
+
+/// A duration flag with its unit ("30s", "2m").
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::core::units::parse_duration(s)
 }
 
 fn threads(s: &str) -> Result<usize, String> {

@@ -14,15 +14,17 @@ use tokio::sync::watch;
 
 use crate::analysis::gate::{self, claims::Claims, live::LiveGate};
 use crate::analysis::report;
-use crate::cli::args::RunArgs;
+use crate::cli::args::{MetricsArgs, RunArgs};
 use crate::cli::exit::{user, Exit, UserError};
 use crate::cli::progress::{Length, Mode, Progress};
 use crate::cli::shared::{create_parent, file_stamp, run_plan, sanitize, worker_threads};
 use crate::config::plan::{Base, Plan, Shape};
 use crate::config::schedule::ShardPart;
 use crate::core::units;
+use crate::engine::exporter::Exporter;
 use crate::engine::runner::{Judge, Live, Stop};
 use crate::engine::session::{self, Finished, Session, Settings};
+use crate::metrics::meters::Meters;
 use crate::results::{shard, RunResult};
 
 /// When and as which part of the run this process runs: `--grace`, `--shard`, `--start-at`.
@@ -41,6 +43,7 @@ pub async fn cmd(a: RunArgs) -> Result<Exit> {
     let timing = timing(&a)?;
     let claims = claims(&a, &plan)?;
     let fd_warning = open_files(&plan)?;
+    let metrics = start_metrics(&a.metrics)?;
     let mut session = Session::start(plan.clone(), timing.part.count)?;
     let (result_path, records_path) = output_files(&a, &plan, &timing)?;
     if let Some(p) = &records_path {
@@ -51,7 +54,10 @@ pub async fn cmd(a: RunArgs) -> Result<Exit> {
     let (stop_tx, stop_rx) = watch::channel(Stop::Running);
     let stop_tx = Arc::new(stop_tx);
     crate::cli::signals::spawn_handler(stop_tx.clone());
-    let live = Arc::new(Live::default());
+    let live = Arc::new(Live {
+        meters: metrics.as_ref().map(|m| m.1.clone()),
+        ..Live::default()
+    });
     let progress = spawn_progress(&a, &plan, timing.part, live.clone());
     let ready_before_start_s = timing.start_at.map_or(0.0, session::seconds_until);
     if let (Some(at), false) = (timing.start_at, a.quiet) {
@@ -76,6 +82,7 @@ pub async fn cmd(a: RunArgs) -> Result<Exit> {
         worker_threads: worker_threads(a.threads),
         warnings: Some(fd_warning.into_iter().collect()),
     };
+    let stop_rx_after = stop_rx.clone();
     let done = session.run(live, stop_rx, settings).await;
     progress.finish();
 
@@ -89,11 +96,45 @@ pub async fn cmd(a: RunArgs) -> Result<Exit> {
         outln!("records: {} ({} lines)", p.display(), done.records_written);
     }
     let gate_failed = judge(&a, claims.as_ref(), result, &result_path)?;
+    stop_metrics(metrics, a.metrics.metrics_linger, stop_rx_after).await;
     let code = exit_code(&done, gate_failed);
     if let (Exit::Gate, Some(why)) = (code, &done.aborted) {
         eprintln!("aborted: {why}");
     }
     Ok(code)
+}
+
+/// The live metrics endpoint and what it serves.
+pub(crate) type Metrics = (Exporter, Arc<Meters>);
+
+/// `--metrics-addr`: starts the endpoint (an address that cannot be used is a usage error,
+/// before anything is sent) and prints where it listens.
+pub(crate) fn start_metrics(m: &MetricsArgs) -> Result<Option<Metrics>> {
+    let Some(addr) = &m.metrics_addr else {
+        return Ok(None);
+    };
+    let meters = Arc::new(Meters::default());
+    let exporter = Exporter::start(addr, meters.clone()).map_err(user)?;
+    eprintln!("metrics: http://{}/metrics", exporter.local_addr());
+    Ok(Some((exporter, meters)))
+}
+
+/// Stops the endpoint, after `--metrics-linger` (cut short by a stop signal) so a scraper
+/// collects the final values.
+pub(crate) async fn stop_metrics(
+    m: Option<Metrics>,
+    linger: Option<Duration>,
+    mut stop: watch::Receiver<Stop>,
+) {
+    let Some((exporter, _)) = m else { return };
+    if let Some(d) = linger {
+        stop.borrow_and_update();
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = stop.changed() => {}
+        }
+    }
+    exporter.stop().await;
 }
 
 /// Reads `--grace`, `--shard`, `--start-at` and `--start-tolerance`, refusing combinations a

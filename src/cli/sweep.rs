@@ -29,6 +29,8 @@ pub async fn cmd(a: SweepArgs) -> Result<Exit> {
     let s = settings(&a, &plan)?;
     let threads = worker_threads(a.threads);
     probe_fits(&plan, &s)?;
+    let metrics = crate::cli::run::start_metrics(&a.metrics)?;
+    let meters = metrics.as_ref().map(|m| m.1.clone());
     let (result_path, records_stem) = output_paths(&plan, &a.out, a.output.as_ref(), a.no_records)?;
     let (stop_tx, stop_rx) = watch::channel(Stop::Running);
     let stop_tx = Arc::new(stop_tx);
@@ -44,7 +46,8 @@ pub async fn cmd(a: SweepArgs) -> Result<Exit> {
         let rx = stop_rx.clone();
         let id = format!("{run_id}-step{k:02}");
         let view = (!a.quiet).then(|| format!("step {k} "));
-        async move { run_step(p, rec.as_deref(), threads, rx, &id, view).await }
+        let meters = meters.clone();
+        async move { run_step(p, rec.as_deref(), threads, rx, &id, view, meters).await }
     };
     let quiet = a.quiet;
     let mut progress = |line: String| {
@@ -76,6 +79,7 @@ pub async fn cmd(a: SweepArgs) -> Result<Exit> {
             .iter()
             .all(|st| st.result.nothing_measured().is_some())
     });
+    crate::cli::run::stop_metrics(metrics, a.metrics.metrics_linger, stop_rx).await;
     Ok(if done.interrupted {
         Exit::Usage
     } else if measured_nothing {
@@ -148,13 +152,17 @@ async fn run_step(
     stop_rx: watch::Receiver<Stop>,
     run_id: &str,
     view: Option<String>,
+    meters: Option<Arc<crate::metrics::meters::Meters>>,
 ) -> Result<RunResult> {
     let len = Length::of(&plan.load, 1);
     let mut session = Session::start(plan, 1)?;
     if let Some(p) = records {
         session.record_to(p)?;
     }
-    let live = Arc::new(Live::default());
+    let live = Arc::new(Live {
+        meters,
+        ..Live::default()
+    });
     let shown =
         view.map(|label| Progress::start(live.clone(), &label, len, Mode::for_stderr(false, None)));
     let done = session

@@ -1,9 +1,10 @@
 //! Sending load and measuring it: request bodies, the HTTP clients, the runner, the generator's
-//! own monitor, the built-in mock server, the session that turns a plan into a result (for a
+//! own monitor, the live metrics endpoint, the built-in mock server, the session that turns a plan into a result (for a
 //! run, a shard, a sweep step or a calibration step), capacity sweeps and calibration.
 pub mod body;
 pub mod calibrate;
 pub mod client;
+pub mod exporter;
 pub mod mock;
 pub mod monitor;
 pub mod runner;

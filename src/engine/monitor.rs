@@ -4,12 +4,15 @@
 //! Owns only sampling. It must stay cheap (a wake-up every 50 ms) and must not count the CPU of
 //! an in-process mock server, which runs on threads of its own whose ids are given to it.
 
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::core::timer::Timer;
+use crate::metrics::meters::Meters;
 use crate::results::health::Health;
 
 /// How often the event loop is probed.
@@ -23,8 +26,9 @@ pub struct Monitor {
 
 impl Monitor {
     /// Starts sampling from `start` (the run's clock origin). CPU of the threads in
-    /// `exclude_tids` (Linux thread ids) is left out.
-    pub fn start(start: Instant, exclude_tids: Vec<i32>) -> Monitor {
+    /// `exclude_tids` (Linux thread ids) is left out. Each second's CPU is also added to
+    /// `meters` (the live metrics), when given.
+    pub fn start(start: Instant, exclude_tids: Vec<i32>, meters: Option<Arc<Meters>>) -> Monitor {
         let (stop, mut rx) = watch::channel(false);
         let task = tokio::spawn(async move {
             let mut h = Health::default();
@@ -58,6 +62,10 @@ impl Monitor {
                             h.cpu_per_s.resize(prev + 1, 0.0);
                         }
                         h.cpu_per_s[prev] += (c - p).max(0.0);
+                        if let Some(m) = &meters {
+                            let us = ((c - p).max(0.0) * 1e6) as u64;
+                            m.generator_cpu_us.fetch_add(us, Ordering::Relaxed);
+                        }
                     }
                     last_cpu = cpu;
                     last_sec = Some(sec);

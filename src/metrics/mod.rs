@@ -7,6 +7,7 @@
 pub mod errors;
 pub mod hist;
 pub mod merge;
+pub mod meters;
 pub mod recent;
 
 use std::collections::BTreeMap;
@@ -849,7 +850,7 @@ pub fn tpot_us(r: &RequestRecord) -> Option<f64> {
 /// remainder), so a chunk of four words counts about four tokens. None when unknown.
 /// [`token_split`] into `out` (cleared first), without allocating in the usual case of one
 /// token per event; false when unknown.
-fn token_split_into(r: &RequestRecord, out: &mut Vec<u32>) -> bool {
+pub(crate) fn token_split_into(r: &RequestRecord, out: &mut Vec<u32>) -> bool {
     out.clear();
     let n = r.output_events as usize;
     if n == 0 {
@@ -937,19 +938,35 @@ fn record_latencies(h: &mut Hists, r: &RequestRecord, per_event: Option<&[u32]>)
     if run.1 > 0 {
         h.tokens_per_chunk.record_n(run.0 as u64, run.1);
     }
-    // Gaps before events that carry no whole token are carried into the next event, so the
-    // token-weighted ITL still sums to the decode time.
+    for_each_gap(r, k, |gap, itl| {
+        h.inter_chunk.record(gap);
+        if let Some((v, n)) = itl {
+            h.itl.record_n(v, n);
+        }
+    });
+}
+
+/// Walks a successful record's gaps between output events (µs), with each gap's token-weighted
+/// inter-token latency: `Some((µs per token, tokens))` for an event that carries tokens
+/// (`per_event` from [`token_split_into`]). Gaps before events that carry no whole token are
+/// carried into the next event, so the token-weighted ITL still sums to the decode time.
+#[inline]
+pub(crate) fn for_each_gap(
+    r: &RequestRecord,
+    per_event: &[u32],
+    mut f: impl FnMut(u64, Option<(u64, u64)>),
+) {
     let mut carried = 0u64;
     for (i, &(gap, _)) in r.gaps.iter().enumerate() {
-        h.inter_chunk.record(gap as u64);
-        let n = k.get(i + 1).copied().unwrap_or(0) as u64;
+        let n = per_event.get(i + 1).copied().unwrap_or(0) as u64;
         let g = gap as u64 + carried;
         if n == 0 {
             carried = g;
+            f(gap as u64, None);
             continue;
         }
         carried = 0;
-        h.itl.record_n(g / n, n);
+        f(gap as u64, Some((g / n, n)));
     }
 }
 

@@ -83,6 +83,8 @@ pub(super) struct CollectorTask {
     pub(super) collector: Collector,
     pub(super) outbox: Arc<Outbox>,
     pub(super) writer: RecordsWriter,
+    /// The live metrics a scrape reads, when one is served.
+    pub(super) meters: Option<crate::metrics::meters::RunMeters>,
     pub(super) live: Arc<Live>,
     pub(super) judge: Option<Judge>,
     /// Raised to [`Stop::NoNewArrivals`] when the judge says stop.
@@ -118,6 +120,9 @@ impl CollectorTask {
                     let now = Instant::now();
                     let in_flight = self.live.in_flight.load(Ordering::Relaxed);
                     self.collector.sample_in_flight(self.clock.us(now), in_flight);
+                    if let Some(m) = &self.live.meters {
+                        m.in_flight.store(in_flight, Ordering::Relaxed);
+                    }
                     if now.duration_since(flushed) >= Duration::from_secs(1) {
                         self.writer.flush();
                         flushed = now;
@@ -139,6 +144,9 @@ impl CollectorTask {
         for (m, r) in batch.drain(..) {
             self.live.recent.add(&r);
             self.collector.add(m, &r);
+            if let Some(meters) = &mut self.meters {
+                meters.add(m, &r);
+            }
             self.writer.write(&r);
         }
     }
@@ -212,6 +220,7 @@ mod tests {
             collector,
             outbox,
             writer,
+            meters: None,
             live: Arc::new(Live::default()),
             judge,
             stopper: stopper.clone(),

@@ -65,6 +65,9 @@ pub struct Live {
     /// Per-second figures of recently ended requests, fed by the collector task (not the
     /// request path) for the progress view's sliding window.
     pub recent: crate::metrics::recent::Recent,
+    /// The live metrics a `--metrics-addr` scrape reads, when one is served; the collector
+    /// task folds each record into them too.
+    pub meters: Option<Arc<crate::metrics::meters::Meters>>,
 }
 
 /// How far a stop has gone.
@@ -278,11 +281,18 @@ pub async fn run(
         OutboxSender(outbox.clone()),
     ));
 
-    let monitor = crate::engine::monitor::Monitor::start(clock.start, opts.exclude_tids.clone());
+    let meters = live.meters.clone();
+    let live_end = live.clone();
+    let monitor = crate::engine::monitor::Monitor::start(
+        clock.start,
+        opts.exclude_tids.clone(),
+        meters.clone(),
+    );
     let collect = CollectorTask {
         collector,
         outbox,
         writer: RecordsWriter::new(records),
+        meters: run_meters(&sh.plan, meters.as_deref()),
         live,
         judge: opts.judge,
         stopper: internal.clone(),
@@ -307,6 +317,14 @@ pub async fn run(
         // its message instead of writing a silently incomplete result.
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     };
+    if let Some(m) = &meters {
+        // Every request has ended (or been abandoned): the last sample is stale.
+        m.in_flight.store(
+            live_end.in_flight.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        m.runs_finished.fetch_add(1, Ordering::Relaxed);
+    }
     if window_end_us.is_none() || interrupted || aborted.is_some() {
         let end = window_end_us.map_or(send_end.max(collector.last_end_us), |e| e.min(send_end));
         collector.set_window_end(end);
@@ -386,6 +404,24 @@ fn new_collector(plan: &Plan, keep_partial: bool) -> Collector {
         collector.keep_second_hists();
     }
     collector
+}
+
+/// The live meters of the plan's models (by id and target), when a scrape is served.
+fn run_meters(
+    plan: &Plan,
+    meters: Option<&crate::metrics::meters::Meters>,
+) -> Option<crate::metrics::meters::RunMeters> {
+    let m = meters?;
+    let ids: Vec<(String, String)> = plan
+        .models
+        .iter()
+        .map(|x| {
+            let target = plan.targets.get(x.target).map(|t| t.name.clone());
+            (x.id.clone(), target.unwrap_or_default())
+        })
+        .collect();
+    m.runs_started.fetch_add(1, Ordering::Relaxed);
+    Some(m.for_models(&ids))
 }
 
 /// After sending stops: in-flight requests may finish within the drain timeout (or the
