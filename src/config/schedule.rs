@@ -33,8 +33,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use rand::rngs::ChaCha8Rng;
 use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1, Gamma};
 use tokio::time::Instant;
 
@@ -534,7 +534,7 @@ impl OpenLoop {
 }
 
 /// Iterator over intended send offsets; see [`OpenLoop::offsets`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Offsets {
     spans: Vec<RateSpan>,
     sampler: Sampler,
@@ -549,6 +549,25 @@ pub struct Offsets {
     emitted: u64,
     max: Option<u64>,
     done: bool,
+}
+
+// The generator has no `Clone` (a copied stream is easy to reuse by accident); a copy of an
+// iterator must continue the same draws, so the state is carried over explicitly.
+impl Clone for Offsets {
+    fn clone(&self) -> Self {
+        Self {
+            spans: self.spans.clone(),
+            sampler: self.sampler.clone(),
+            rng: ChaCha8Rng::deserialize_state(&self.rng.serialize_state()),
+            span: self.span,
+            sum: self.sum,
+            comp: self.comp,
+            last: self.last,
+            emitted: self.emitted,
+            max: self.max,
+            done: self.done,
+        }
+    }
 }
 
 impl Offsets {

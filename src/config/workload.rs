@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::config::synth::Synth;
@@ -330,8 +330,8 @@ impl Sampler {
         let mut repeat = false;
         loop {
             let mut rng = ChaCha8Rng::seed_from_u64(mix(self.seed ^ 0x5245_5045_4154, i));
-            if i > 0 && self.repeat_ratio > 0.0 && rng.gen::<f64>() < self.repeat_ratio {
-                i = rng.gen_range(0..i);
+            if i > 0 && self.repeat_ratio > 0.0 && rng.random::<f64>() < self.repeat_ratio {
+                i = rng.random_range(0..i);
                 repeat = true;
                 continue;
             }
@@ -343,8 +343,8 @@ impl Sampler {
 
     fn fresh(&self, index: u64, classes: &[Class]) -> Draw {
         let mut rng = ChaCha8Rng::seed_from_u64(mix(self.seed, index));
-        let weighted_model = pick(&self.model_cumulative, rng.gen());
-        let class = pick(&self.class_cumulative, rng.gen());
+        let weighted_model = pick(&self.model_cumulative, rng.random());
+        let class = pick(&self.class_cumulative, rng.random());
         let turns = self
             .turns
             .as_ref()
@@ -378,10 +378,10 @@ impl Sampler {
 
 fn draw_item(class: &Class, rng: &mut ChaCha8Rng) -> (Item, u32) {
     let item = match &class.source {
-        PromptSource::List(ps) => Item::Listed(rng.gen_range(0..ps.len().max(1))),
+        PromptSource::List(ps) => Item::Listed(rng.random_range(0..ps.len().max(1))),
         PromptSource::Synthetic(s) => Item::Synthetic {
             tokens: s.input_tokens.sample(rng).round().max(1.0) as u32,
-            seed: rng.gen(),
+            seed: rng.random(),
         },
     };
     let sampled = class.max_tokens.sample(rng).round().max(1.0) as u32;

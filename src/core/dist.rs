@@ -4,7 +4,7 @@
 //! It owns no RNG: every caller passes its own seeded generator, so a scenario and seed
 //! always reproduce the same draws.
 
-use rand::Rng;
+use rand::{Rng, RngExt};
 use rand_distr::{Distribution, LogNormal, Normal};
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 /// another major version of these crates draws other values from the same seed, so two results
 /// with the same seed are the same draws only when this matches. A unit test keeps it in step
 /// with Cargo.toml.
-pub const DRAWS: &str = "ChaCha8Rng (rand_chacha 0.3, rand 0.8, rand_distr 0.4)";
+pub const DRAWS: &str = "ChaCha8Rng (chacha20 0.10, rand 0.10, rand_distr 0.6)";
 
 /// A distribution of non-negative values, with optional clamping bounds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,7 +144,7 @@ impl Dist {
                 if max <= min {
                     return min;
                 }
-                return rng.gen_range(min..=max);
+                return rng.random_range(min..=max);
             }
             Dist::Normal {
                 mean,
@@ -191,8 +191,8 @@ impl Dist {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::rngs::ChaCha8Rng;
     use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
 
     fn mean_and_sd(d: &Dist, n: usize) -> (f64, f64) {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -274,18 +274,35 @@ mod draws_tests {
     /// the draws must change what results say drew them.
     #[test]
     fn draws_names_the_dependency_versions() {
-        let manifest = include_str!("../../Cargo.toml");
-        for krate in ["rand_chacha", "rand", "rand_distr"] {
-            let line = manifest
-                .lines()
-                .find(|l| l.starts_with(&format!("{krate} = ")))
-                .unwrap_or_else(|| panic!("{krate} is a dependency"));
-            let version = line.split('"').nth(1).expect("a quoted version");
+        let manifest: toml::Table =
+            toml::from_str(include_str!("../../Cargo.toml")).expect("Cargo.toml parses");
+        let deps = &manifest["dependencies"];
+        for krate in ["rand", "rand_distr"] {
+            let version = match &deps[krate] {
+                toml::Value::String(v) => v.as_str(),
+                t => t["version"].as_str().expect("a version"),
+            };
             assert!(
                 super::DRAWS.contains(&format!("{krate} {version}")),
                 "DRAWS `{}` does not name {krate} {version}",
                 super::DRAWS
             );
         }
+        // The generator itself comes with rand; its version is the one the lock file holds.
+        let lock: toml::Table =
+            toml::from_str(include_str!("../../Cargo.lock")).expect("Cargo.lock parses");
+        let chacha = lock["package"]
+            .as_array()
+            .expect("packages")
+            .iter()
+            .find(|p| p["name"].as_str() == Some("chacha20"))
+            .expect("chacha20 is in the lock");
+        let version = chacha["version"].as_str().expect("a version");
+        let minor: String = version.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
+        assert!(
+            super::DRAWS.contains(&format!("chacha20 {minor}")),
+            "DRAWS `{}` does not name chacha20 {minor}",
+            super::DRAWS
+        );
     }
 }

@@ -181,7 +181,7 @@ pub struct Tool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
     /// The generator and distribution code that drew the seeded values (schedule, workload,
-    /// mock), e.g. "ChaCha8Rng (rand_chacha 0.3, rand 0.8, rand_distr 0.4)": the same seed draws
+    /// mock), e.g. "ChaCha8Rng (chacha20 0.10, rand 0.10, rand_distr 0.6)": the same seed draws
     /// the same values only under the same generator. Absent in older results.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draws: Option<String>,

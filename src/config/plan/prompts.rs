@@ -106,7 +106,7 @@ pub(super) fn mean_tokens(c: &Class) -> f64 {
         }
         PromptSource::List(_) => 0.0,
         PromptSource::Synthetic(s) => {
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+            let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(1);
             let n = 20_000;
             let sum: f64 = (0..n)
                 .map(|_| s.input_tokens.sample(&mut rng).round().max(1.0))

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use rand::{Rng, RngCore};
-use rand_chacha::ChaCha8Rng;
+use rand::rngs::ChaCha8Rng;
+use rand::{Rng, RngExt};
 use tokio::sync::futures::OwnedNotified;
 use tokio::sync::{AcquireError, OwnedSemaphorePermit};
 use tokio::time::{Instant, Sleep};
@@ -123,7 +123,7 @@ impl Fault {
     /// One uniform draw (always made, so the draw sequence does not depend on the
     /// probabilities being zero) mapped onto the cumulative probabilities.
     pub fn draw(f: &Faults, rng: &mut ChaCha8Rng) -> Option<Fault> {
-        let u: f64 = rng.gen();
+        let u: f64 = rng.random();
         let mut acc = 0.0;
         for ((_, p), fault) in f.probabilities().into_iter().zip(Fault::ALL) {
             acc += p;

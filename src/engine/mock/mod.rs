@@ -44,7 +44,7 @@ impl MockConfig {
     pub fn fault_of(&self, model: &str, n: u64) -> Option<&'static str> {
         use rand::SeedableRng;
         let m = self.models.get(model).unwrap_or(&self.default_model);
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.seed);
+        let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(n);
         gen::Fault::draw(&m.faults, &mut rng).map(gen::Fault::name)
     }
