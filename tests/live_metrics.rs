@@ -317,3 +317,115 @@ fn an_address_in_use_stops_the_run_before_it_starts() {
     );
     drop(held);
 }
+
+const SWEEP: &str = r#"
+name = "live-sweep"
+seed = 3
+
+[[targets]]
+name = "sim"
+base_url = "mock"
+timeouts = { first_token = "10s", idle = "5s", total = "30s" }
+
+[[models]]
+id = "m"
+target = "sim"
+mock = { ttft = "20ms", itl = "5ms", output_tokens = 4, max_concurrency = 4 }
+
+[workload]
+prompts = ["hello"]
+max_tokens = 4
+
+[load]
+concurrency = 1
+duration = "1s"
+
+[sweep]
+steps = 2
+step_duration = "1s"
+step_warmup = "200ms"
+max_refinements = 0
+"#;
+
+/// A sweep serves one set of counters across its steps: after it, every step has started and
+/// finished, and the measured requests by outcome are the sum of the steps' own results.
+#[test]
+fn a_sweep_adds_every_step_to_the_same_counters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = write_scenario(dir.path(), SWEEP);
+    let result_path = dir.path().join("sweep.json");
+    let mut child = Command::new(bin())
+        .arg("sweep")
+        .arg(&scenario)
+        .arg("-o")
+        .arg(&result_path)
+        .args(["--metrics-addr", "127.0.0.1:0", "--metrics-linger", "60s"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn llmload");
+    let out = lines(child.stdout.take().expect("stdout"));
+    let err = lines(child.stderr.take().expect("stderr"));
+    let line = wait_line(
+        &err,
+        "metrics: http://",
+        Duration::from_secs(30),
+        &mut child,
+    );
+    let addr = line
+        .trim_start_matches("metrics: http://")
+        .trim_end_matches("/metrics")
+        .to_string();
+    wait_line(&out, "result: ", Duration::from_secs(240), &mut child);
+    let fin = parse(&scrape(&addr));
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let result: Value =
+        serde_json::from_str(&std::fs::read_to_string(&result_path).expect("result"))
+            .expect("json");
+    let steps = result["sweep"]["steps"].as_array().expect("steps");
+    assert!(steps.len() >= 3, "synchronous, probe and rate steps");
+    let n = steps.len() as f64;
+    assert_eq!(value(&fin, "llmload_runs_started_total", &[]), n);
+    assert_eq!(value(&fin, "llmload_runs_finished_total", &[]), n);
+
+    let sel = [("model", "m"), ("target", "sim"), ("phase", "measure")];
+    let of_steps = |field: &str| -> f64 {
+        steps
+            .iter()
+            .map(|s| {
+                s["result"]["models"][0]["requests"][field]
+                    .as_u64()
+                    .unwrap_or(0) as f64
+            })
+            .sum()
+    };
+    let mut ok = sel.to_vec();
+    ok.push(("outcome", "ok"));
+    let scraped_ok = value(&fin, "llmload_requests_total", &ok);
+    assert!(scraped_ok > 0.0);
+    assert_eq!(scraped_ok, of_steps("ok"), "ok requests over the steps");
+    let issued: f64 = fin
+        .iter()
+        .filter(|(name, l, _)| {
+            name == "llmload_requests_total" && l["model"] == "m" && l["phase"] == "measure"
+        })
+        .map(|s| s.2)
+        .sum();
+    assert_eq!(issued, of_steps("issued"), "issued requests over the steps");
+    let ttft_count: f64 = steps
+        .iter()
+        .map(|s| {
+            s["result"]["models"][0]["latency_ms"]["ttft"]["count"]
+                .as_u64()
+                .unwrap_or(0) as f64
+        })
+        .sum();
+    assert_eq!(
+        value(&fin, "llmload_ttft_seconds_count", &sel),
+        ttft_count,
+        "TTFT samples over the steps"
+    );
+}

@@ -389,6 +389,10 @@ pub struct FlagRunArgs {
     /// With --url: NAME of the environment variable holding the API key.
     #[arg(long, value_name = "VAR", requires = "url")]
     pub api_key_env: Option<String>,
+    /// With --url: how the key is sent: "bearer" (Authorization: Bearer, the default), "api-key"
+    /// (Azure's api-key header) or "header:NAME" (NAME: <key>).
+    #[arg(long, value_name = "STYLE", requires = "url")]
+    pub auth: Option<String>,
 }
 
 /// `llmload calibrate`.
@@ -482,8 +486,7 @@ pub struct MockArgs {
     pub truth_log: Option<PathBuf>,
 }
 
-/// `--threads`: a whole number of at least 1 (0 would record no worker threads in the result and
-/// turn the generator-CPU validity check off).
+/// `--progress-interval`: a duration of at least 100 ms.
 fn progress_interval(s: &str) -> Result<std::time::Duration, String> {
     let d = crate::core::units::parse_duration(s)?;
     if d < std::time::Duration::from_millis(100) {
@@ -499,6 +502,8 @@ fn duration(s: &str) -> Result<std::time::Duration, String> {
     crate::core::units::parse_duration(s)
 }
 
+/// `--threads`: a whole number of at least 1 (0 would record no worker threads in the result and
+/// turn the generator-CPU validity check off).
 fn threads(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),

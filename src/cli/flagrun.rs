@@ -38,6 +38,18 @@ pub fn scenario_text(f: &FlagRunArgs) -> String {
     if let Some(env) = &f.api_key_env {
         target["api_key_env"] = value(env.clone());
     }
+    if let Some(auth) = &f.auth {
+        // "header:NAME" is the flag's spelling of the scenario's `auth = { header = "NAME" }`;
+        // anything else is passed through for the scenario's own validation to judge.
+        target["auth"] = match auth.strip_prefix("header:") {
+            Some(name) => {
+                let mut t = InlineTable::new();
+                t.insert("header", Value::from(name));
+                value(t)
+            }
+            None => value(auth.clone()),
+        };
+    }
     let mut targets = ArrayOfTables::new();
     targets.push(target);
     doc["targets"] = Item::ArrayOfTables(targets);
@@ -95,6 +107,8 @@ fn flag_for(field: &str) -> &'static str {
         "--url"
     } else if f("targets[0].api_key_env") {
         "--api-key-env"
+    } else if f("targets[0].auth") {
+        "--auth"
     } else if f("models[0].id") || f("name") {
         "--model"
     } else if f("load.rate") {
@@ -251,5 +265,32 @@ requests = 500
         a.api_key_env = Some("sk-123".into());
         let e = plan(&a, &[]).unwrap_err().to_string();
         assert!(e.starts_with("--api-key-env: "), "{e}");
+        let mut a = args("mock", "m");
+        a.auth = Some("token".into());
+        let e = plan(&a, &[]).unwrap_err().to_string();
+        assert!(e.starts_with("--auth: targets[0].auth: "), "{e}");
+    }
+
+    #[test]
+    fn auth_styles_from_the_flag() {
+        use crate::config::plan::AuthStyle;
+        for (flag, want) in [
+            (None, AuthStyle::Bearer),
+            (Some("bearer"), AuthStyle::Bearer),
+            (Some("api-key"), AuthStyle::ApiKey),
+            (
+                Some("header:X-Api-Key"),
+                AuthStyle::Header("X-Api-Key".into()),
+            ),
+        ] {
+            let mut a = args(
+                "http://127.0.0.1:9/openai/deployments/d?api-version=2024-10-21",
+                "m",
+            );
+            a.api_key_env = Some("KEY_VAR".into());
+            a.auth = flag.map(str::to_string);
+            let p = plan(&a, &[]).expect("valid");
+            assert_eq!(p.targets[0].auth.style, want, "{flag:?}");
+        }
     }
 }

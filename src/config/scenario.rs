@@ -908,10 +908,7 @@ impl Source {
 
     /// Parses the text into a [`ScenarioFile`], with located errors.
     pub fn parse(&self) -> Result<ScenarioFile, ScenarioError> {
-        let de = toml::Deserializer::new(&self.text);
-        serde_path_to_error::deserialize::<_, ScenarioFile>(de).map_err(|e| {
-            let field = e.path().to_string();
-            let inner = e.into_inner();
+        let located = |field: String, inner: toml::de::Error| {
             let (line, column) = inner
                 .span()
                 .map(|s| self.line_col(s.start))
@@ -924,6 +921,11 @@ impl Source {
                 field,
                 message: inner.message().trim().to_string(),
             }])
+        };
+        let de = toml::Deserializer::parse(&self.text).map_err(|e| located(String::new(), e))?;
+        serde_path_to_error::deserialize::<_, ScenarioFile>(de).map_err(|e| {
+            let field = e.path().to_string();
+            located(field, e.into_inner())
         })
     }
 
@@ -943,7 +945,7 @@ impl Source {
     /// Locates a dotted field path (`load.rate`, `models[2].target`): the key if present,
     /// else the closest existing parent.
     pub fn locate(&self, field: &str) -> (usize, usize) {
-        let Ok(doc) = toml_edit::ImDocument::parse(self.text.as_str()) else {
+        let Ok(doc) = toml_edit::Document::parse(self.text.as_str()) else {
             return (1, 1);
         };
         let mut item: &toml_edit::Item = doc.as_item();

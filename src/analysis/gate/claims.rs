@@ -386,10 +386,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Claims, GateError> {
         path: path.to_path_buf(),
         text: text.to_string(),
     };
-    let de = toml::Deserializer::new(text);
-    let spec: FileSpec = serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner();
+    let located = |field: String, inner: toml::de::Error| {
         let (line, column) = inner
             .span()
             .map(|s| src.line_col(s.start))
@@ -401,6 +398,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Claims, GateError> {
             field: if field == "." { String::new() } else { field },
             message: inner.message().trim().to_string(),
         }])
+    };
+    let de = toml::Deserializer::parse(text).map_err(|e| located(String::new(), e))?;
+    let spec: FileSpec = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        located(field, e.into_inner())
     })?;
     let mut problems = Vec::new();
     if spec.claims.is_empty() {
@@ -458,7 +460,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Claims, GateError> {
 /// Line and column of byte `offset` inside claim `i`'s `expr` string: the string's own
 /// position plus the offset (exact for strings without escapes, which expressions never need).
 fn locate_in_string(src: &Source, i: usize, offset: usize) -> (usize, usize) {
-    let Ok(doc) = toml_edit::ImDocument::parse(src.text.as_str()) else {
+    let Ok(doc) = toml_edit::Document::parse(src.text.as_str()) else {
         return (1, 1);
     };
     let span = doc

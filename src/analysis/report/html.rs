@@ -14,7 +14,7 @@ pub fn render(page: &Page) -> Result<String, minijinja::Error> {
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
     env.add_template("report.html", TEMPLATE)?;
     let t = env.get_template("report.html")?;
-    t.render(minijinja::context! { page => page })
+    t.render(minijinja::context! { page => minijinja::value::Serde(page) })
 }
 
 #[cfg(test)]

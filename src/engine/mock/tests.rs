@@ -594,42 +594,69 @@ async fn shutdown_ends_a_stalled_stream_promptly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_concurrency_queues_requests() {
     tokio::time::timeout(LIMIT, async {
-        let srv = start(cfg_with(MockModel {
+        // Judged on the mock's own timeline (its truth log), not on when the client read the
+        // bytes: on a busy machine the client's reads lag by tens of ms, the schedule does not.
+        let path = std::env::temp_dir().join(format!(
+            "llmload-mock-queue-{}-{:?}.jsonl",
+            std::process::id(),
+            Instant::now()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let mut cfg = cfg_with(MockModel {
             ttft_ms: Dist::fixed(100.0),
             itl_ms: Dist::fixed(20.0),
-            output_tokens: Some(Dist::fixed(5.0)),
+            output_tokens: Some(Dist::fixed(10.0)),
             max_concurrency: Some(1),
             ..MockModel::default()
-        }))
-        .await;
+        });
+        cfg.truth_log = Some(path.clone());
+        let srv = start(cfg).await;
         let url = format!("{}/chat/completions", srv.base_url());
-        let t0 = Instant::now();
         let a = {
             let url = url.clone();
             tokio::spawn(async move { stream(&url, &chat_body(), Duration::from_secs(5)).await })
         };
+        // b arrives while a is served (a takes 100 ms + 9 × 20 ms).
         tokio::time::sleep(Duration::from_millis(20)).await;
         let b =
             tokio::spawn(async move { stream(&url, &chat_body(), Duration::from_secs(5)).await });
         let (a, b) = (a.await.expect("a"), b.await.expect("b"));
-        let _ = t0;
-        let a_first = a.content()[0].0;
-        let a_last = a.content()[4].0;
-        // b was sent 20 ms after a; its clock starts when a is done (~180 ms).
-        let b_first = b.content()[0].0 + Duration::from_millis(20);
-        assert!(a_last >= Duration::from_millis(170), "a took {a_last:?}");
-        assert!(
-            b_first >= a_first + Duration::from_millis(150),
-            "a first {a_first:?}, b first {b_first:?}"
-        );
-        assert!(
-            b_first >= a_last + Duration::from_millis(90),
-            "a last {a_last:?}, b first {b_first:?}"
-        );
-        // Both got their role chunk right away (headers at receive time).
-        assert!(b.events[0].at < Duration::from_millis(100));
+        assert_eq!(a.content().len(), 10);
         assert!(b.last_is_done());
         srv.shutdown().await;
+
+        let text = std::fs::read_to_string(&path).expect("truth log");
+        let _ = std::fs::remove_file(&path);
+        let mut log: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect();
+        assert_eq!(log.len(), 2);
+        // Served one after the other: the first is the one whose tokens came first (two
+        // requests sent 20 ms apart can reach the server in either order).
+        log.sort_by_key(|l| l["first_token_unix_us"].as_u64());
+        let us = |l: &Value, k: &str| l[k].as_u64().expect(k);
+        let (first, second) = (&log[0], &log[1]);
+        assert!(
+            us(second, "received_unix_us") < us(first, "last_token_unix_us"),
+            "the second arrived while the first was served: {first} {second}"
+        );
+        // The second's clock starts when the first is done: its first token comes a whole TTFT
+        // after the first's last.
+        assert!(
+            us(second, "first_token_unix_us") >= us(first, "last_token_unix_us") + 100_000,
+            "first {first}, second {second}"
+        );
+        // The queued request got its role chunk (headers) at once, not when the queue let it
+        // in: its first token came the wait (about 280 ms) plus the TTFT after it.
+        let gap = |r: &Streamed| r.content()[0].0.saturating_sub(r.events[0].at);
+        let queued_gap = gap(&a).max(gap(&b));
+        assert!(
+            queued_gap >= Duration::from_millis(200),
+            "role chunk to first token: {:?} and {:?}",
+            gap(&a),
+            gap(&b)
+        );
     })
     .await
     .expect("test timed out");
@@ -983,7 +1010,10 @@ async fn hostile_faults_on_the_wire() {
         let url = format!("{}/chat/completions", srv.base_url());
         let s = stream(&url, &chat_body(), Duration::from_secs(2)).await;
         assert!(s.error, "the body ends in an error");
-        assert!(!s.content().is_empty() && s.content().len() < 10);
+        // Fewer than the ten tokens asked for. Not "at least one": a reset discards what the
+        // receiving kernel had buffered and the client had not read yet, so on a busy machine
+        // the first half can be lost with the connection.
+        assert!(s.content().len() < 10, "{} tokens", s.content().len());
         srv.shutdown().await;
 
         // endless: far more than the request asked for, without end.
