@@ -72,7 +72,7 @@ pub fn read(body: &str, extra: &[String]) -> (ServerPoint, BTreeMap<String, Stri
                 e.1 = e.1.max(s.value);
             }
             Ok(_) => {}
-            Err(()) => malformed += 1,
+            Err(Malformed) => malformed += 1,
         }
     }
     let mut point = ServerPoint::default();
@@ -98,8 +98,12 @@ pub fn read(body: &str, extra: &[String]) -> (ServerPoint, BTreeMap<String, Stri
     (point, sources, malformed)
 }
 
+/// A line that is not a valid sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
+
 /// One line: `Ok(None)` for a comment or blank line, `Err` for a line that is not a sample.
-pub fn sample(line: &str) -> Result<Option<Sample<'_>>, ()> {
+pub fn sample(line: &str) -> Result<Option<Sample<'_>>, Malformed> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return Ok(None);
@@ -109,7 +113,7 @@ pub fn sample(line: &str) -> Result<Option<Sample<'_>>, ()> {
         .unwrap_or(line.len());
     let name = &line[..name_end];
     if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-        return Err(());
+        return Err(Malformed);
     }
     let mut rest = &line[name_end..];
     let mut labels = Vec::new();
@@ -119,15 +123,15 @@ pub fn sample(line: &str) -> Result<Option<Sample<'_>>, ()> {
     // The value, then an optional timestamp; nothing else.
     let mut fields = rest.split_ascii_whitespace();
     if !rest.starts_with([' ', '\t']) {
-        return Err(());
+        return Err(Malformed);
     }
-    let value = fields.next().ok_or(())?;
+    let value = fields.next().ok_or(Malformed)?;
     let value = parse_value(value)?;
     if let Some(ts) = fields.next() {
-        ts.parse::<f64>().map_err(|_| ())?;
+        ts.parse::<f64>().map_err(|_| Malformed)?;
     }
     if fields.next().is_some() {
-        return Err(());
+        return Err(Malformed);
     }
     Ok(Some(Sample {
         name,
@@ -137,7 +141,7 @@ pub fn sample(line: &str) -> Result<Option<Sample<'_>>, ()> {
 }
 
 /// The labels after `{`, up to and including the closing `}`; returns what follows.
-fn label_set<'a>(mut r: &'a str, out: &mut Vec<(&'a str, String)>) -> Result<&'a str, ()> {
+fn label_set<'a>(mut r: &'a str, out: &mut Vec<(&'a str, String)>) -> Result<&'a str, Malformed> {
     loop {
         r = r.trim_start();
         if let Some(after) = r.strip_prefix('}') {
@@ -145,22 +149,25 @@ fn label_set<'a>(mut r: &'a str, out: &mut Vec<(&'a str, String)>) -> Result<&'a
         }
         let key_end = r
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .ok_or(())?;
+            .ok_or(Malformed)?;
         let key = &r[..key_end];
         if key.is_empty() {
-            return Err(());
+            return Err(Malformed);
         }
-        r = r[key_end..].trim_start().strip_prefix('=').ok_or(())?;
-        r = r.trim_start().strip_prefix('"').ok_or(())?;
+        r = r[key_end..]
+            .trim_start()
+            .strip_prefix('=')
+            .ok_or(Malformed)?;
+        r = r.trim_start().strip_prefix('"').ok_or(Malformed)?;
         let mut value = String::new();
         let mut chars = r.char_indices();
         let end = loop {
-            match chars.next().ok_or(())? {
+            match chars.next().ok_or(Malformed)? {
                 (k, '"') => break k,
-                (_, '\\') => match chars.next().ok_or(())?.1 {
+                (_, '\\') => match chars.next().ok_or(Malformed)?.1 {
                     'n' => value.push('\n'),
                     c @ ('\\' | '"') => value.push(c),
-                    _ => return Err(()),
+                    _ => return Err(Malformed),
                 },
                 (_, c) => value.push(c),
             }
@@ -170,13 +177,13 @@ fn label_set<'a>(mut r: &'a str, out: &mut Vec<(&'a str, String)>) -> Result<&'a
         if let Some(after) = r.strip_prefix(',') {
             r = after;
         } else if !r.starts_with('}') {
-            return Err(());
+            return Err(Malformed);
         }
     }
 }
 
 /// A sample value: a float, or `NaN`, `+Inf`, `-Inf` (as Go's strconv writes them).
-fn parse_value(s: &str) -> Result<f64, ()> {
+fn parse_value(s: &str) -> Result<f64, Malformed> {
     match s {
         "NaN" => Ok(f64::NAN),
         "+Inf" | "Inf" => Ok(f64::INFINITY),
@@ -185,9 +192,9 @@ fn parse_value(s: &str) -> Result<f64, ()> {
             .chars()
             .any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E') =>
         {
-            Err(())
+            Err(Malformed)
         }
-        _ => s.parse().map_err(|_| ()),
+        _ => s.parse().map_err(|_| Malformed),
     }
 }
 
@@ -324,7 +331,7 @@ my_queue_depth{shard="c"} 1
             "ééé 1",
         ];
         for line in bad {
-            assert_eq!(sample(line), Err(()), "{line:?}");
+            assert_eq!(sample(line), Err(Malformed), "{line:?}");
         }
         let body = format!(
             "{}\nllamacpp:requests_processing 1\n{}",
