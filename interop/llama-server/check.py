@@ -92,7 +92,8 @@ def check_server_metrics(res, check):
     check(v.get("malformed_lines", 0) == 0, f"{v.get('malformed_lines')} malformed lines")
     target = v.get("target")
     in_series = [p["server"][target] for p in res["timeseries"] if target in p.get("server", {})]
-    check(len(in_series) == samples,
+    # A read in the run's last moments may fall after the series' last second.
+    check(samples - 1 <= len(in_series) <= samples,
           f"{len(in_series)} seconds of the series have server gauges, summary says {samples}")
     running = v.get("gauges", {}).get("running", {})
     check(running.get("metric") == "llamacpp:requests_processing",
