@@ -89,10 +89,16 @@ fn the_running_gauge_equals_the_concurrency_in_every_steady_second() {
     // series (the run's last moments) may be in the summary alone.
     let in_series = running.iter().filter(|v| v.is_some()).count() as u64;
     let summarised = g["samples"].as_u64().expect("count");
-    assert!(in_series <= summarised && summarised - in_series <= 1, "{s}");
+    assert!(
+        in_series <= summarised && summarised - in_series <= 1,
+        "{s}"
+    );
     if in_series == summarised {
         let mean = running.iter().flatten().sum::<f64>() / in_series as f64;
-        assert!((g["mean"].as_f64().expect("mean") - mean).abs() < 1e-9, "{s}");
+        assert!(
+            (g["mean"].as_f64().expect("mean") - mean).abs() < 1e-9,
+            "{s}"
+        );
     }
 
     // The terminal summary has the line, and the report the chart beside TTFT.
@@ -204,4 +210,24 @@ fn a_bad_server_metrics_url_is_refused_before_the_run_with_its_line() {
     );
     assert!(!r.stderr.contains("secret"));
     assert_eq!(r.result, Value::Null);
+}
+
+#[test]
+fn validate_names_the_scraped_endpoint_without_its_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = scenario("", "", "concurrency = 1\nrequests = 1").replace(
+        "base_url = \"mock\"\n",
+        "base_url = \"mock\"\nserver_metrics = \"http://u:pw-secret@127.0.0.1:9/metrics\"\n",
+    );
+    let path = common::write_scenario(dir.path(), &text);
+    let mut cmd = Command::new(bin());
+    cmd.arg("validate").arg(&path);
+    let out = output_with_timeout(cmd, Duration::from_secs(30));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("server metrics from http://127.0.0.1:9/metrics"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("pw-secret"), "{stdout}");
 }
