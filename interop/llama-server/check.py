@@ -32,6 +32,8 @@ import sys
 TTFT_P50_MAX_MS = 30_000.0
 TTFT_P99_MAX_MS = 110_000.0
 DECODE_MAX_TOK_S = 10_000.0
+# llama-server's slots (run.sh starts it with --parallel 4).
+SLOTS = 4
 
 
 def load_toml(path):
@@ -73,6 +75,37 @@ def parse_metrics(path):
                 except ValueError:
                     pass
     return out
+
+
+def check_server_metrics(res, check):
+    """The scrape of llama-server's /metrics during the run: samples in the result's series and
+    summary, and the processing gauge's maximum between 1 and the server's slot count (the run
+    keeps 4 requests in flight on 4 slots). Returns that maximum."""
+    views = res.get("server_metrics") or []
+    if not check(len(views) == 1, f"server_metrics has {len(views)} entries, want 1"):
+        return None
+    v = views[0]
+    samples = v.get("samples", 0)
+    check(samples >= 1, f"server_metrics.samples = {samples}, want at least 1")
+    check(v.get("scrape_errors", 0) <= v.get("scrapes", 0) // 2,
+          f"{v.get('scrape_errors')} of {v.get('scrapes')} scrapes failed: {v.get('errors_by_kind')}")
+    check(v.get("malformed_lines", 0) == 0, f"{v.get('malformed_lines')} malformed lines")
+    target = v.get("target")
+    in_series = [p["server"][target] for p in res["timeseries"] if target in p.get("server", {})]
+    # A read in the run's last moments may fall after the series' last second.
+    check(samples - 1 <= len(in_series) <= samples,
+          f"{len(in_series)} seconds of the series have server gauges, summary says {samples}")
+    running = v.get("gauges", {}).get("running", {})
+    check(running.get("metric") == "llamacpp:requests_processing",
+          f"running gauge from {running.get('metric')!r}, want llamacpp:requests_processing")
+    check(v.get("gauges", {}).get("waiting", {}).get("metric") == "llamacpp:requests_deferred",
+          "waiting gauge is not llamacpp:requests_deferred")
+    top = running.get("max")
+    check(top is not None and 1 <= top <= SLOTS,
+          f"llamacpp:requests_processing max {top}, want between 1 and {SLOTS} (the slots)")
+    seen = [p.get("running") for p in in_series if p.get("running") is not None]
+    check(seen and max(seen) == top, f"series running max {max(seen) if seen else None} != {top}")
+    return top
 
 
 def pct(values, q):
@@ -201,6 +234,11 @@ def cmd_run(args):
             check(server_in == sum_in,
                   f"server processed {server_in} prompt tokens, llmload counted {sum_in}")
 
+    # --- The server's own gauges, scraped by llmload during the run (server_metrics) -------------
+    server_view = None
+    if scen["targets"][0].get("server_metrics"):
+        server_view = check_server_metrics(res, check)
+
     # --- Latency and speed are plausible ---------------------------------------------------------
     lat = o["latency_ms"]
     ttft = lat["ttft"]
@@ -251,6 +289,7 @@ def cmd_run(args):
         "decode_p50_tok_s": dec.get("p50") if stream else None,
         "output_tok_s": o["throughput"]["output_tokens_per_s"],
         "elapsed_s": res["load"]["elapsed_s"],
+        "server_processing_max": server_view,
         "passed": not failures,
         "warnings": warnings,
     }
@@ -265,7 +304,8 @@ def cmd_run(args):
     for w in warnings:
         print(f"warn {label}: {w}")
     print(f"ok   {label}: {planned}/{planned} requests ok, {sum_out} output tokens "
-          f"(server {server_out}), ttft p50 {ttft['p50']:.1f} ms")
+          f"(server {server_out}), ttft p50 {ttft['p50']:.1f} ms"
+          + ("" if server_view is None else f", server processing max {server_view:g}"))
     return 0
 
 

@@ -13,7 +13,8 @@
 #    port, loopback only) with 4 slots and the prompt cache off, and probes its wire quirks.
 # 4. Runs the scenarios in interop/llama-server/scenarios/ (chat and completions, streamed and
 #    not) once with each HTTP client (default and lean), checks every run with check.py and
-#    prints a summary table. Exits non-zero on any failure.
+#    prints a summary table. Exits non-zero on any failure. The chat-stream scenario also
+#    scrapes llama-server's /metrics during the run (server_metrics).
 #
 # Environment:
 #   LLMLOAD_INTEROP_CACHE  cache folder (default ~/.cache/llmload-interop)
@@ -228,7 +229,8 @@ base="http://127.0.0.1:$port"
 # are not chosen by prompt match), so every request's prompt is processed anew and the server's
 # prompt-token counter matches usage.prompt_tokens. --ctx-size 2048 is split over the 4 slots (512 each), ample
 # for prompts of ~40 tokens and at most 32 new tokens. --metrics exposes the server's own token
-# counters, which check.py compares with llmload's totals.
+# counters, which check.py compares with llmload's totals, and its gauges (requests processing
+# and deferred), which the chat-stream scenario scrapes during the run (server_metrics).
 server_args=(
   --model "$model_path"
   --alias "$MODEL_ALIAS"
@@ -283,7 +285,7 @@ for client in "${clients[@]}"; do
   for s in "${scenarios[@]}"; do
     label="$s-$client"
     scen="$out/$label.toml"
-    sed -e "s|@BASE_URL@|$base/v1|g" -e "s|@CLIENT@|$client|g" \
+    sed -e "s|@BASE_URL@|$base/v1|g" -e "s|@CLIENT@|$client|g" -e "s|@METRICS_URL@|$base/metrics|g" \
       "$here/scenarios/$s.toml" >"$scen"
     cp -f "$here/scenarios/$s.toml" "$out/$s.template.toml"
     "$llmload" validate "$scen" >"$out/$label.validate.txt" 2>&1 \

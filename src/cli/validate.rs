@@ -33,6 +33,13 @@ pub fn cmd(path: &Path, sets: &[String]) -> Result<Exit> {
             (Some(_), Base::Url(_)) => format!("{key}, basic auth from the URL"),
             _ => key,
         };
+        let key = match &t.server_metrics {
+            Some(s) => format!(
+                "{key}, server metrics from {}",
+                s.url.as_deref().unwrap_or("the mock's /metrics")
+            ),
+            None => key,
+        };
         outln!("  target {}: {base}, {key}", t.name);
     }
     let total: f64 = plan.models.iter().map(|m| m.weight).sum();

@@ -186,6 +186,13 @@ pub struct TargetSpec {
     /// Client back-off on HTTP 429 (off when absent).
     #[serde(default)]
     pub retry_on_429: Option<RetrySpec>,
+    /// The server's own Prometheus endpoint (`http(s)://host:port/metrics`, or "mock" for the
+    /// built-in mock's), scraped once a second during the run (see docs/scenarios.md).
+    #[serde(default)]
+    pub server_metrics: Option<String>,
+    /// Gauges to keep from `server_metrics` besides the known ones, by metric name.
+    #[serde(default)]
+    pub server_metrics_gauges: Vec<String>,
 }
 
 /// `retry_on_429 = { max_retries = 3, max_wait = "5s" }` on a target.

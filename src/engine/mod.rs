@@ -9,6 +9,7 @@ pub mod mock;
 pub mod monitor;
 pub mod runner;
 pub mod rxstamp;
+pub mod scrape;
 pub mod session;
 pub mod sweep;
 pub mod sys;

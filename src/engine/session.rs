@@ -24,6 +24,7 @@ use crate::core::time::rfc3339;
 use crate::engine::client::{ClientSettings, TargetClient};
 use crate::engine::mock::MockServer;
 use crate::engine::runner::{self, ClientWithQuotas, Judge, Live, RunOptions, RunOutput, Stop};
+use crate::engine::scrape;
 use crate::results::{self, policy, RunMeta, RunResult, RunStatus, Shard};
 
 /// A plan that cannot start as written: a missing API key, an unreadable key file, a client
@@ -226,6 +227,7 @@ pub struct Session {
     mocks: Vec<MockThread>,
     targets: Vec<ClientWithQuotas>,
     records: Option<(PathBuf, std::fs::File)>,
+    scrapes: Vec<scrape::Job>,
 }
 
 impl Session {
@@ -235,6 +237,7 @@ impl Session {
     pub fn start(plan: Plan, shards: u32) -> Result<Session> {
         let mut mocks = Vec::new();
         let mut targets = Vec::new();
+        let mut scrapes = Vec::new();
         for t in &plan.targets {
             let base_url = match &t.base {
                 Base::Mock(cfg) => {
@@ -248,12 +251,14 @@ impl Session {
                 Base::Url(u) => u.clone(),
             };
             targets.push(target_runtime(&plan, t, &base_url, shards)?);
+            scrapes.extend(scrape_job(t, &base_url));
         }
         Ok(Session {
             plan,
             mocks,
             targets,
             records: None,
+            scrapes,
         })
     }
 
@@ -273,6 +278,7 @@ impl Session {
             mocks,
             targets,
             records,
+            scrapes,
         } = self;
         let (records_path, file) = records.unzip();
         let mock_tids: Vec<i32> = mocks.iter().map(|m| m.tid).collect();
@@ -285,7 +291,9 @@ impl Session {
             start_at: s.start_at,
             keep_partial: s.sharded,
         };
+        let scrapers = scrape::Scrapers::start(scrapes, live.clone());
         let out = runner::run(plan.clone(), targets, file, live, stop, opts).await;
+        let scraped = scrapers.finish().await;
         for m in mocks {
             m.stop().await;
         }
@@ -298,7 +306,8 @@ impl Session {
             records: records_path.as_deref(),
             mocked: !mock_tids.is_empty(),
         };
-        let result = meta.result(&plan, &out, s.ready_before_start_s);
+        let mut result = meta.result(&plan, &out, s.ready_before_start_s);
+        results::server::attach(&mut result, scraped);
         Finished {
             result,
             records_written: out.records_written,
@@ -306,6 +315,22 @@ impl Session {
             aborted: out.aborted,
         }
     }
+}
+
+/// The scrape of a target's own metrics endpoint, when it has one: the built-in mock's is
+/// beside its API (`…/v1` → `…/metrics`).
+fn scrape_job(t: &Target, base_url: &str) -> Option<scrape::Job> {
+    let s = t.server_metrics.as_ref()?;
+    let url = match &s.url {
+        Some(u) => u.clone(),
+        None => format!("{}/metrics", base_url.trim_end_matches("/v1")),
+    };
+    Some(scrape::Job {
+        target: t.name.clone(),
+        url,
+        basic: s.basic.clone(),
+        gauges: s.gauges.clone(),
+    })
 }
 
 /// One target's client, with its key, TLS, limits and quota share.

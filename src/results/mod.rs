@@ -7,6 +7,7 @@
 pub mod guard;
 pub mod health;
 pub mod policy;
+pub mod server;
 pub mod shard;
 pub mod sweep;
 
@@ -113,6 +114,10 @@ pub struct RunResult {
     /// The shards a merged result was made from (only in `llmload merge` output).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<crate::results::shard::ShardSummary>,
+    /// Each target's own Prometheus gauges over the run, for targets with `server_metrics`
+    /// (see docs/results.md#server-metrics).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_metrics: Vec<server::ServerMetrics>,
 }
 
 /// One routing rule's traffic.
@@ -576,6 +581,10 @@ pub struct SeriesPoint {
     /// CPU cores the generator used in this second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_cores_used: Option<f64>,
+    /// The server's own gauges scraped in this second, by target name (targets with
+    /// `server_metrics` only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub server: BTreeMap<String, server::ServerPoint>,
 }
 
 /// Facts of a run that the collector does not know.

@@ -62,7 +62,7 @@ pub fn markdown(page: &Page, inputs: &[Input]) -> String {
         ));
     }
     out.push('\n');
-    for id in ["summary_models", "summary_classes", "cost"] {
+    for id in ["summary_models", "summary_classes", "cost", "server_gauges"] {
         if let Some(t) = page.tables().into_iter().find(|t| t.id == id) {
             if t.rows.is_empty() {
                 continue;

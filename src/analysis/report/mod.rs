@@ -4,6 +4,7 @@ pub mod cdf;
 pub mod export;
 pub mod html;
 pub mod page;
+pub mod server;
 pub mod svg;
 
 use std::fmt::Write;
@@ -94,6 +95,7 @@ pub fn summary_table(r: &RunResult) -> String {
     fallback_lines(&mut out, r);
     guard_line(&mut out, r);
     load_lines(&mut out, r);
+    server::summary_lines(&mut out, r);
     verdict_lines(&mut out, r);
     out
 }

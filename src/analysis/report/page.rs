@@ -134,7 +134,7 @@ struct Entity<'a> {
     color: usize,
 }
 
-fn file_id(s: &str) -> String {
+pub(super) fn file_id(s: &str) -> String {
     let mut o: String = s
         .chars()
         .map(|c| {
@@ -151,7 +151,7 @@ fn file_id(s: &str) -> String {
     o.trim_matches('_').to_string()
 }
 
-fn f1(v: f64) -> String {
+pub(super) fn f1(v: f64) -> String {
     format!("{v:.1}")
 }
 
@@ -315,6 +315,9 @@ pub fn build_at(
         ));
     }
     sections.push(time_section(inputs, &labels));
+    if let Some(s) = super::server::section(inputs, &labels) {
+        sections.push(s);
+    }
     if let Some(s) = sweep_section(inputs, &labels) {
         sections.push(s);
     }
@@ -1413,6 +1416,7 @@ mod tests {
                 ttft_p99_ms: Some(t as f64),
                 errors: [("http_5xx".to_string(), 2)].into_iter().collect(),
                 cpu_cores_used: None,
+                server: Default::default(),
             })
             .collect();
         let (k, b) = buckets(&ts, 4);

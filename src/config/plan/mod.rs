@@ -122,6 +122,31 @@ pub struct Target {
     pub max_response_bytes: Option<usize>,
     /// Client back-off on 429 (None: off).
     pub retry_on_429: Option<RetryPolicy>,
+    /// The server's own metrics endpoint, scraped during the run (None: not scraped).
+    pub server_metrics: Option<ServerScrape>,
+}
+
+/// A target's own Prometheus endpoint and the gauges to keep from it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServerScrape {
+    /// The URL without `user:password@`; None: the target's built-in mock (its address is
+    /// known once it has started).
+    pub url: Option<String>,
+    /// User name and password (percent-decoded) from the URL, sent as HTTP basic auth.
+    pub basic: Option<(String, String)>,
+    /// Gauges kept besides the known ones, by metric name.
+    pub gauges: Vec<String>,
+}
+
+impl std::fmt::Debug for ServerScrape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password is never printed, not even in a debug dump of the plan.
+        f.debug_struct("ServerScrape")
+            .field("url", &self.url)
+            .field("basic", &self.basic.as_ref().map(|_| "<redacted>"))
+            .field("gauges", &self.gauges)
+            .finish()
+    }
 }
 
 /// How a target's API key is sent.

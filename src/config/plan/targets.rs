@@ -86,6 +86,7 @@ fn target(i: usize, t: &TargetSpec, dir: &Path, p: &mut Problems) -> Target {
         p.push(&at(i, "max_response_bytes"), "must be at least 1024");
     }
     let retry_on_429 = retry_on_429(i, t, p);
+    let server_metrics = server_metrics(i, t, p);
     Target {
         name: t.name.clone(),
         base,
@@ -106,7 +107,93 @@ fn target(i: usize, t: &TargetSpec, dir: &Path, p: &mut Problems) -> Target {
             .max_response_bytes
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         retry_on_429,
+        server_metrics,
     }
+}
+
+/// `server_metrics` (an http(s) URL, or "mock" on a mock target) and `server_metrics_gauges`
+/// (Prometheus metric names). The URL's `user:password@` is taken out for basic auth and no
+/// message repeats it.
+fn server_metrics(
+    i: usize,
+    t: &TargetSpec,
+    p: &mut Problems,
+) -> Option<crate::config::plan::ServerScrape> {
+    for (k, g) in t.server_metrics_gauges.iter().enumerate() {
+        if !is_metric_name(g) {
+            p.push(
+                &at(i, &format!("server_metrics_gauges[{k}]")),
+                format!("`{g}` is not a Prometheus metric name (letters, digits, `_` and `:`, not starting with a digit)"),
+            );
+        }
+    }
+    let Some(url) = &t.server_metrics else {
+        if !t.server_metrics_gauges.is_empty() {
+            p.push(
+                &at(i, "server_metrics_gauges"),
+                "needs `server_metrics`, the endpoint to read the gauges from",
+            );
+        }
+        return None;
+    };
+    let field = at(i, "server_metrics");
+    let gauges = t.server_metrics_gauges.clone();
+    if url == "mock" {
+        if t.base_url != "mock" {
+            p.push(
+                &field,
+                "\"mock\" names the built-in mock's endpoint, but this target's base_url is not \"mock\"; give the server's http(s)://…/metrics URL",
+            );
+        }
+        return Some(crate::config::plan::ServerScrape {
+            url: None,
+            basic: None,
+            gauges,
+        });
+    }
+    let parsed = if url.starts_with("http://") || url.starts_with("https://") {
+        reqwest::Url::parse(url).map_err(|e| format!("not a valid URL: {e}"))
+    } else {
+        Err(format!(
+            "`{}` is neither \"mock\" nor an http(s):// URL such as \"http://127.0.0.1:8000/metrics\"",
+            crate::core::redact::strip_userinfo(url)
+        ))
+    };
+    let mut u = match parsed {
+        Ok(u) => u,
+        Err(e) => {
+            p.push(&field, e);
+            return None;
+        }
+    };
+    if u.fragment().is_some() {
+        p.push(
+            &field,
+            "a URL fragment (`#…`) is never sent to the server; remove it",
+        );
+    }
+    let basic = (!u.username().is_empty() || u.password().is_some()).then(|| {
+        (
+            percent_decode(u.username()),
+            percent_decode(u.password().unwrap_or("")),
+        )
+    });
+    // Both only fail for URLs that cannot carry credentials, which http(s) URLs always can.
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    Some(crate::config::plan::ServerScrape {
+        url: Some(u.to_string()),
+        basic,
+        gauges,
+    })
+}
+
+/// Whether `s` is a Prometheus metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+fn is_metric_name(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next()
+        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_' || f == ':')
+        && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == ':')
 }
 
 /// `base_url`: "mock" or an http(s) URL, kept without its trailing slash, its query string
@@ -418,6 +505,52 @@ mod tests {
                 })
             );
             assert_eq!(t.pool_max_idle, usize::MAX);
+        });
+    }
+
+    #[test]
+    fn a_server_metrics_url_loses_its_credentials_and_bad_ones_name_their_field() {
+        let t = "[[targets]]\nname = \"sim\"\nbase_url = \"http://127.0.0.1:8000/v1\"\n\
+                 server_metrics = \"http://u:p%40ss@127.0.0.1:8000/metrics\"\n\
+                 server_metrics_gauges = [\"my_queue_depth\", \"vllm:x\"]";
+        check(t, |targets, problems| {
+            assert_eq!(problems, []);
+            let s = targets[0].server_metrics.as_ref().expect("scraped");
+            assert_eq!(s.url.as_deref(), Some("http://127.0.0.1:8000/metrics"));
+            assert_eq!(s.basic, Some(("u".into(), "p@ss".into())));
+            assert_eq!(s.gauges, ["my_queue_depth", "vllm:x"]);
+            assert!(!format!("{s:?}").contains("p@ss"));
+        });
+        let t = "[[targets]]\nname = \"sim\"\nbase_url = \"mock\"\nserver_metrics = \"mock\"\n\
+                 [[targets]]\nname = \"b\"\nbase_url = \"http://h/v1\"\nserver_metrics = \"mock\"\n\
+                 [[targets]]\nname = \"c\"\nbase_url = \"http://h/v1\"\n\
+                 server_metrics = \"user:secret@h/metrics\"\n\
+                 [[targets]]\nname = \"d\"\nbase_url = \"http://h/v1\"\n\
+                 server_metrics_gauges = [\"9bad\"]";
+        check(t, |targets, problems| {
+            let m = targets[0].server_metrics.as_ref().expect("the mock's");
+            assert_eq!(m.url, None);
+            assert_eq!(
+                problems,
+                [
+                    (
+                        "targets[1].server_metrics",
+                        "\"mock\" names the built-in mock's endpoint, but this target's base_url is not \"mock\"; give the server's http(s)://…/metrics URL"
+                    ),
+                    (
+                        "targets[2].server_metrics",
+                        "`<redacted>@h/metrics` is neither \"mock\" nor an http(s):// URL such as \"http://127.0.0.1:8000/metrics\""
+                    ),
+                    (
+                        "targets[3].server_metrics_gauges[0]",
+                        "`9bad` is not a Prometheus metric name (letters, digits, `_` and `:`, not starting with a digit)"
+                    ),
+                    (
+                        "targets[3].server_metrics_gauges",
+                        "needs `server_metrics`, the endpoint to read the gauges from"
+                    ),
+                ]
+            );
         });
     }
 

@@ -1,8 +1,9 @@
 //! The built-in mock LLM server: an OpenAI-compatible simulator with configurable
 //! latency, output length, capacity limit and faults.
 //!
-//! It serves `GET /v1/models`, `POST /v1/chat/completions`, `POST /v1/completions` and
-//! `GET /health`. It is used in-process (scenario `base_url = "mock"`), standalone
+//! It serves `GET /v1/models`, `POST /v1/chat/completions`, `POST /v1/completions`,
+//! `GET /health` and `GET /metrics` (its requests processing and deferred, in the Prometheus
+//! text format under llama-server's names). It is used in-process (scenario `base_url = "mock"`), standalone
 //! (`llmload mock --port 8000`) and by the integration tests.
 //!
 //! Timing: response headers go out when the request is received (for streams the chat

@@ -35,6 +35,8 @@ const DEFAULT_OUTPUT_TOKENS: u64 = 16;
 pub(crate) struct ModelRt {
     pub cfg: MockModel,
     pub sem: Option<Arc<Semaphore>>,
+    /// Requests received and not yet answered in full (for `GET /metrics`).
+    in_flight: AtomicU64,
 }
 
 impl ModelRt {
@@ -44,7 +46,38 @@ impl ModelRt {
             sem: cfg
                 .max_concurrency
                 .map(|n| Arc::new(Semaphore::new(n as usize))),
+            in_flight: AtomicU64::new(0),
         })
+    }
+
+    /// (processing, deferred): requests holding a capacity slot (all in flight when the
+    /// model has no `max_concurrency`), and those waiting for one.
+    fn load(&self) -> (u64, u64) {
+        let in_flight = self.in_flight.load(Ordering::Relaxed);
+        let processing = match (&self.sem, self.cfg.max_concurrency) {
+            (Some(sem), Some(cap)) => {
+                (u64::from(cap).saturating_sub(sem.available_permits() as u64)).min(in_flight)
+            }
+            _ => in_flight,
+        };
+        (processing, in_flight - processing)
+    }
+}
+
+/// Counts a request in flight on its model from its parsing until its response (or stream)
+/// is dropped.
+struct InFlight(Arc<ModelRt>);
+
+impl InFlight {
+    fn new(m: &Arc<ModelRt>) -> InFlight {
+        m.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(m.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -113,6 +146,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/completions", post(completions))
         .route("/v1/models", get(models))
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(shared)
@@ -147,6 +181,34 @@ async fn health() -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
         "{\"status\":\"ok\"}",
+    )
+        .into_response()
+}
+
+/// The mock's own gauges in the Prometheus text format, under llama-server's names: requests
+/// processing (holding a capacity slot, or in flight when there is no limit) and deferred
+/// (waiting for a slot), summed over the mock's models.
+async fn metrics(State(sh): State<Arc<Shared>>) -> Response {
+    let (mut processing, mut deferred) = sh.default.load();
+    for m in sh.models.values() {
+        let (p, d) = m.load();
+        processing += p;
+        deferred += d;
+    }
+    let body = format!(
+        "# HELP llamacpp:requests_processing Number of requests processing\n\
+         # TYPE llamacpp:requests_processing gauge\n\
+         llamacpp:requests_processing {processing}\n\
+         # HELP llamacpp:requests_deferred Number of requests deferred\n\
+         # TYPE llamacpp:requests_deferred gauge\n\
+         llamacpp:requests_deferred {deferred}\n"
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
     )
         .into_response()
 }
@@ -224,6 +286,7 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
     rng.set_stream(n);
     let model_name = req.model.as_deref().unwrap_or(DEFAULT_MODEL_ID);
     let model = sh.models.get(model_name).unwrap_or(&sh.default).clone();
+    let in_flight = InFlight::new(&model);
     let cfg = &model.cfg;
 
     // Draw order (fixed, for reproducibility): fault, ttft, output length, then per chunk
@@ -292,7 +355,13 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
         return resp;
     }
     if plan.stream {
-        let body = Body::from_stream(SseStream::new(plan, sh.clone(), model, permit));
+        // The stream holds the request's place in flight until it ends or is dropped.
+        let body = Body::from_stream(SseStream::new(plan, sh.clone(), model, permit).map(
+            move |chunk| {
+                let _ = &in_flight;
+                chunk
+            },
+        ));
         (
             [
                 (header::CONTENT_TYPE, "text/event-stream"),
@@ -302,7 +371,9 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
         )
             .into_response()
     } else {
-        full_response(sh, model, plan, permit).await
+        let resp = full_response(sh, model, plan, permit).await;
+        drop(in_flight);
+        resp
     }
 }
 
