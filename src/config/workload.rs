@@ -201,6 +201,8 @@ pub struct Synthetic {
     pub synth: Synth,
     /// Its tokenizer.
     pub encoding: Encoding,
+    /// Why the lengths are not exact under the models' tokenizers, when they are not.
+    pub inexact: Option<String>,
     /// Prompt length in tokens.
     pub input_tokens: Dist,
     /// Share of each prompt that is common to all prompts of the source.

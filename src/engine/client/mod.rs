@@ -18,7 +18,7 @@ use tokio::time::{timeout_at, Instant};
 
 use crate::config::plan::{RetryPolicy, Timeouts};
 use crate::config::scenario::EndpointKind;
-use crate::config::tokens;
+use crate::config::tokenizer::Tokenizer;
 use crate::core::record::{Outcome, RequestRecord, TokenSource};
 
 /// Default largest response body accepted before the request is classified `too_large`
@@ -891,14 +891,15 @@ fn apply_usage(rec: &mut RequestRecord, usage: Option<&wire::Usage>, text: Strin
     }
 }
 
-/// Counts output tokens the server did not report: the built-in tokenizer on the received
-/// text, on a blocking thread (building its table or encoding a long text must never stall
-/// the event loop that timestamps other requests), else the number of output events.
-pub async fn count_output_offline(rec: &mut RequestRecord) {
+/// Counts output tokens the server did not report: the model's tokenizer `tok` on the
+/// received text, on a blocking thread (building its table or encoding a long text must never
+/// stall the event loop that timestamps other requests), else the number of output events.
+pub async fn count_output_offline(rec: &mut RequestRecord, tok: &Tokenizer) {
     let Some(text) = rec.untokenized_output.take() else {
         return;
     };
-    let counted = tokio::task::spawn_blocking(move || tokens::count(&text))
+    let tok = tok.clone();
+    let counted = tokio::task::spawn_blocking(move || tok.count(&text))
         .await
         .ok()
         .flatten();
