@@ -681,6 +681,25 @@ impl Synth {
     }
 }
 
+/// How many words make a prompt that a server counts as a given number of tokens: a straight
+/// line fitted to probe requests (`tokenizer = "server"`), template and system prompt included.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sizing {
+    /// Tokens the server counts besides the words (chat template, system prompt, BOS).
+    pub overhead: f64,
+    /// Tokens the server counts per word.
+    pub per_word: f64,
+}
+
+impl Sizing {
+    /// Words for a prompt the server should count as `tokens` tokens (at least 1).
+    #[inline]
+    pub fn words(&self, tokens: u32) -> u32 {
+        let w = (f64::from(tokens) - self.overhead) / self.per_word.max(1e-9);
+        w.round().clamp(1.0, f64::from(u32::MAX)) as u32
+    }
+}
+
 /// Fewest distinct words a tokenizer's vocabulary must keep for its texts to stay varied.
 const MIN_WORDS: usize = 32;
 

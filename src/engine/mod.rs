@@ -12,3 +12,4 @@ pub mod rxstamp;
 pub mod session;
 pub mod sweep;
 pub mod sys;
+pub mod token_probe;

@@ -197,7 +197,14 @@ mod tests {
         let (src, f) = scenario(&format!("{TARGETS}{models}\n{REST}"));
         let mut p = Problems::new(&src);
         let (mut targets, index) = super::super::targets::build(&f.targets, Path::new("."), &mut p);
-        let built = build(&f, &index, &Catalog::builtin(), &mut targets, &mut p);
+        let built = build(
+            &f,
+            &index,
+            &Catalog::builtin(),
+            &mut targets,
+            Path::new("."),
+            &mut p,
+        );
         test(&built, &targets, &fields(p.found()));
     }
 

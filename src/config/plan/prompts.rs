@@ -120,6 +120,7 @@ pub(super) fn synthetic(
         encoding: synth.encoding(),
         synth,
         inexact,
+        sizing: Vec::new(),
         input_tokens,
         shared_prefix,
         prefix_seed: seed ^ class.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5052_4546_4958,

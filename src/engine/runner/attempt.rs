@@ -60,7 +60,7 @@ pub(super) async fn request(
             )
         } else {
             let (item, max_tokens) = sh.sampler.turn(index, turn, class);
-            let (p, exact) = sh.materialize(r.draw.class, item);
+            let (p, exact) = sh.materialize(r.draw.class, item, None);
             owned = p;
             let p = owned.get();
             let (model, route) = sh.choose(index, r.draw.class, r.draw.weighted_model, p.chars);
