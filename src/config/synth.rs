@@ -796,6 +796,79 @@ mod tests {
         count_with(enc, text).expect("embedded table loads")
     }
 
+    /// The tokenizer file of a test tokenizer.
+    fn file(t: &crate::config::tokenizer::Tokenizer) -> &TokenizerFile {
+        match t {
+            crate::config::tokenizer::Tokenizer::File(f) => f,
+            _ => panic!("a file tokenizer"),
+        }
+    }
+
+    /// The first `n` pool words, bare.
+    fn pool_words(n: usize) -> Vec<&'static str> {
+        POOL[..n].iter().map(|w| &w[1..]).collect()
+    }
+
+    #[test]
+    fn a_tokenizer_files_vocabulary_gives_exact_prompts() {
+        use crate::config::tokenizer::testkit::{bpe_json, load};
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Of the first 200 pool words, those whose letter-by-letter merges do not collide with
+        // another word's are one token each (with or without their space); the other pool
+        // words are several, so a generator using them would be off.
+        let words = pool_words(200);
+        let spaced = load(dir.path(), "spaced.json", &bpe_json(&words, true, false));
+        let split = load(dir.path(), "split.json", &bpe_json(&words, false, false));
+        assert!(
+            file(&spaced).count(" river") > Some(1),
+            "an unlisted word is several tokens"
+        );
+        for t in [&spaced, &split] {
+            let f = file(t);
+            let s = Synth::for_files(&[f]).expect("exact for this tokenizer");
+            let single = POOL.iter().filter(|w| f.count(&w[1..]) == Some(1)).count();
+            assert!(
+                (MIN_WORDS..200).contains(&s.distinct_words()),
+                "{}",
+                s.distinct_words()
+            );
+            assert!(s.distinct_words() <= single);
+            for (n, prefix, seed) in [(1, 0, 9), (7, 3, 10), (250, 0, 11), (999, 500, 12)] {
+                let text = s.text(n, prefix, seed + 1, seed);
+                assert_eq!(f.count(&text), Some(u64::from(n)), "{n} words");
+            }
+            // The built-in pool is not exact under it.
+            let builtin = Synth::new(Encoding::O200k).text(500, 0, 1, 2);
+            assert_ne!(f.count(&builtin), Some(500));
+        }
+        // Both files at once: the words each encodes as one token.
+        let both = Synth::for_files(&[file(&spaced), file(&split)]).expect("exact for both");
+        let text = both.text(300, 100, 3, 4);
+        assert_eq!(file(&spaced).count(&text), Some(300));
+        assert_eq!(file(&split).count(&text), Some(300));
+    }
+
+    #[test]
+    fn a_tokenizer_that_cannot_be_exact_says_why() {
+        use crate::config::tokenizer::testkit::{bpe_json, load};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let few = load(
+            dir.path(),
+            "few.json",
+            &bpe_json(&pool_words(10), true, false),
+        );
+        let e = Synth::for_files(&[file(&few)]).unwrap_err();
+        assert!(e.starts_with("only ") && e.contains("at least 32"), "{e}");
+        // Words are one token alone, but neighbours merge into one.
+        let cross = load(
+            dir.path(),
+            "cross.json",
+            &bpe_json(&pool_words(200), true, true),
+        );
+        let e = Synth::for_files(&[file(&cross)]).unwrap_err();
+        assert!(e.contains("merge across their boundaries"), "{e}");
+    }
+
     #[test]
     fn pool_words_are_one_token_bare_and_spaced_in_both_encodings() {
         assert_eq!(POOL.len(), 1 << WORD_BITS);

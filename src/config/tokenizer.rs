@@ -211,6 +211,75 @@ fn find_file(given: &Path) -> Result<PathBuf, String> {
 
 #[cfg(test)]
 pub(crate) mod testkit {
+    use std::path::Path;
+
+    use super::Tokenizer;
+
+    /// A small BPE `tokenizer.json` over the letters a–z and the space: each of `words` is
+    /// one token (built letter by letter through merges), any other word is several.
+    /// `spaced`: no pre-tokenizer, and each word also has a one-token form with its leading
+    /// space; otherwise a whitespace pre-tokenizer. `cross`: every pair "a b" of the words
+    /// also merges into one token (words then merge across their boundary).
+    pub(crate) fn bpe_json(words: &[&str], spaced: bool, cross: bool) -> String {
+        let mut vocab: Vec<String> = ('a'..='z').map(String::from).collect();
+        vocab.push(" ".into());
+        let mut merges: Vec<(String, String)> = Vec::new();
+        let mut add = |vocab: &mut Vec<String>, l: String, r: String| {
+            let joined = format!("{l}{r}");
+            if !vocab.contains(&joined) {
+                vocab.push(joined);
+                merges.push((l, r));
+            }
+        };
+        for w in words {
+            let forms = if spaced {
+                vec![w.to_string(), format!(" {w}")]
+            } else {
+                vec![w.to_string()]
+            };
+            for f in forms {
+                let chars: Vec<char> = f.chars().collect();
+                for i in 1..chars.len() {
+                    let left: String = chars[..i].iter().collect();
+                    add(&mut vocab, left, chars[i].to_string());
+                }
+            }
+        }
+        if cross {
+            for a in words {
+                for b in words {
+                    add(&mut vocab, a.to_string(), format!(" {b}"));
+                }
+            }
+        }
+        let vocab: serde_json::Map<String, serde_json::Value> = vocab
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| (t, i.into()))
+            .collect();
+        let merges: Vec<[String; 2]> = merges.into_iter().map(|(l, r)| [l, r]).collect();
+        serde_json::json!({
+            "version": "1.0",
+            "truncation": null,
+            "padding": null,
+            "added_tokens": [],
+            "normalizer": null,
+            "pre_tokenizer": if spaced { serde_json::Value::Null } else { serde_json::json!({ "type": "Whitespace" }) },
+            "post_processor": null,
+            "decoder": null,
+            "model": { "type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
+                       "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
+                       "ignore_merges": false, "vocab": vocab, "merges": merges }
+        })
+        .to_string()
+    }
+
+    /// `json` written to `dir/name` and loaded.
+    pub(crate) fn load(dir: &Path, name: &str, json: &str) -> Tokenizer {
+        std::fs::write(dir.join(name), json).expect("write the tokenizer file");
+        Tokenizer::load(name, dir).expect("the tokenizer file loads")
+    }
+
     /// A small WordLevel `tokenizer.json`: whitespace pre-tokenizer, one token per listed
     /// word, `[UNK]` for any other word.
     pub(crate) fn word_level_json(words: &[&str]) -> String {
