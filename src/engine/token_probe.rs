@@ -254,6 +254,40 @@ requests = 1
     }
 
     #[tokio::test]
+    async fn a_server_without_usage_is_a_clear_error() {
+        // A completions server that answers without `usage`.
+        let app = axum::Router::new().route(
+            "/v1/completions",
+            axum::routing::post(|| async {
+                axum::Json(serde_json::json!({
+                    "id": "c1", "object": "text_completion", "model": "m",
+                    "choices": [{ "index": 0, "text": " a", "finish_reason": "length" }]
+                }))
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let text = scenario("completions", "words", "")
+            .replace(
+                "base_url = \"mock\"",
+                &format!("base_url = \"http://{addr}/v1\""),
+            )
+            .replace("max_tokens = 2", "max_tokens = 2\nstream = false");
+        let (r, _) = run(&text).await;
+        server.abort();
+        let e = r.unwrap_err();
+        assert!(
+            e.contains("model `m`") && e.contains("sent no usage.prompt_tokens"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_byte_counting_mock_is_fitted_but_not_called_exact() {
         let (r, _) = run(&scenario("completions", "bytes", "")).await;
         let f = &r.expect("calibrates")[0].figures;

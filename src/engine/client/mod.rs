@@ -1068,6 +1068,29 @@ mod tests {
         r
     }
 
+    #[tokio::test]
+    async fn output_without_usage_is_counted_with_the_models_tokenizer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let json = crate::config::tokenizer::testkit::word_level_json(&["a"]);
+        let file = crate::config::tokenizer::testkit::load(dir.path(), "t.json", &json);
+        // Four words to the file's whitespace pre-tokenizer, more tokens to o200k_base.
+        let text = "naïve café — ünïcödé";
+        assert!(crate::config::tokens::count(text).expect("o200k") > 4);
+        for (tok, want) in [
+            (file, 4),
+            (
+                Tokenizer::Builtin(crate::config::tokens::Encoding::O200k),
+                crate::config::tokens::count(text).expect("o200k"),
+            ),
+        ] {
+            let mut r = rec(3);
+            r.untokenized_output = Some(text.into());
+            count_output_offline(&mut r, &tok).await;
+            assert_eq!(r.output_tokens, Some(want), "{tok:?}");
+            assert_eq!(r.output_tokens_source, Some(TokenSource::Tokenizer));
+        }
+    }
+
     #[test]
     fn usage_below_the_event_count_is_flagged_and_kept() {
         let usage = wire::Usage {

@@ -295,6 +295,38 @@ duration = "2s"
         assert_eq!((over, skipped), (1, 1));
     }
 
+    #[tokio::test]
+    async fn the_guard_counts_with_the_models_own_tokenizer() {
+        // A tokenizer file under which every word is one token: the 100-word prompt is 100
+        // tokens (o200k_base counts it differently).
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tok.json");
+        std::fs::write(
+            &path,
+            crate::config::tokenizer::testkit::word_level_json(&["lorem"]),
+        )
+        .expect("write");
+        let text = scenario("skip").replace(
+            "context_window = 40",
+            &format!(
+                "context_window = 40\ntokenizer = {:?}",
+                path.display().to_string()
+            ),
+        );
+        let sh = shared(plan(&text));
+        let crate::config::workload::PromptSource::List(ps) = &sh.plan.workload.classes[1].source
+        else {
+            panic!("listed prompts");
+        };
+        let prompt = ps[0].clone();
+        let mut rec = sh.record(0, 0, 1, None, 0, 0);
+        let c = &sh.plan.workload.classes[1];
+        assert!(!admit(&sh, &job(&prompt, 1), 0, c, &mut rec).await);
+        let o200k = tokens::count(&prompt.joined_text()).expect("tokenizer");
+        assert_ne!(o200k, 100);
+        assert_eq!(rec.input_tokens, Some(100));
+    }
+
     #[test]
     fn the_byte_bound_never_undercounts_tokens() {
         let system = "You are terse.";
