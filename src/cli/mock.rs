@@ -83,6 +83,7 @@ pub async fn cmd(a: MockArgs) -> Result<Exit> {
             error_event: prob("fault-error-event", a.fault_error_event)?,
             ..Faults::default()
         },
+        prompt_tokens: Default::default(),
     };
     for spec in &a.fault {
         model

@@ -45,6 +45,7 @@ pub async fn cmd(a: RunArgs) -> Result<Exit> {
     let fd_warning = open_files(&plan)?;
     let metrics = start_metrics(&a.metrics)?;
     let mut session = Session::start(plan.clone(), timing.part.count)?;
+    session.calibrate_tokens().await?;
     let (result_path, records_path) = output_files(&a, &plan, &timing)?;
     if let Some(p) = &records_path {
         session.record_to(p)?;

@@ -156,6 +156,7 @@ async fn run_step(
 ) -> Result<RunResult> {
     let len = Length::of(&plan.load, 1);
     let mut session = Session::start(plan, 1)?;
+    session.calibrate_tokens().await?;
     if let Some(p) = records {
         session.record_to(p)?;
     }

@@ -57,6 +57,20 @@ pub struct MockModel {
     pub max_concurrency: Option<u32>,
     /// Injected failures.
     pub faults: Faults,
+    /// How `usage.prompt_tokens` is counted.
+    pub prompt_tokens: PromptCount,
+}
+
+/// How the mock counts a request's prompt tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptCount {
+    /// A quarter of the prompt's UTF-8 bytes, rounded up, at least 1.
+    #[default]
+    Bytes,
+    /// Whitespace-separated words, plus a template's tokens: for chat, 4 per message and 3
+    /// to open the answer; for completions, 1 (a BOS token).
+    Words,
 }
 
 /// One change of a mock model's time to first token.
@@ -229,6 +243,7 @@ impl Default for MockModel {
             reasoning_tokens: 0,
             max_concurrency: None,
             faults: Faults::default(),
+            prompt_tokens: PromptCount::Bytes,
         }
     }
 }

@@ -10,5 +10,6 @@ pub mod scenario;
 pub mod schedule;
 pub mod sweep;
 pub mod synth;
+pub mod tokenizer;
 pub mod tokens;
 pub mod workload;

@@ -329,6 +329,11 @@ pub struct ModelSpec {
     /// value for this model.
     #[serde(default)]
     pub slo: Option<SloSpec>,
+    /// The model's tokenizer: `o200k_base` (default), `cl100k_base`, a path to a Hugging Face
+    /// `tokenizer.json` or model folder, or `server` (synthetic prompts calibrated against the
+    /// endpoint).
+    #[serde(default)]
+    pub tokenizer: Option<String>,
 }
 
 fn one() -> f64 {
@@ -380,6 +385,10 @@ pub struct MockSpec {
     /// Fault injection probabilities.
     #[serde(default)]
     pub faults: Option<FaultsSpec>,
+    /// How `usage.prompt_tokens` is counted: `bytes` (default, a quarter of the prompt's
+    /// bytes) or `words` (whitespace-separated words plus a fixed template overhead).
+    #[serde(default)]
+    pub prompt_tokens: Option<crate::config::mock::PromptCount>,
 }
 
 /// One change of the mock's time to first token.

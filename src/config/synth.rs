@@ -12,6 +12,9 @@
 //! (SentencePiece, Llama 3's, …) will count these texts somewhat differently, and chat templates
 //! add their own tokens around the text.
 
+use std::sync::{Arc, OnceLock};
+
+use crate::config::tokenizer::TokenizerFile;
 use crate::config::tokens::Encoding;
 
 /// The word pool: 512 (2^9) lowercase ASCII words, each stored with its leading space; each is
@@ -543,39 +546,130 @@ const MAX_WORD_BYTES: usize = 10;
 const PREFIX_DOMAIN: u64 = 0x7072_6566_6978_0001;
 const BODY_DOMAIN: u64 = 0x626f_6479_0000_0002;
 
-/// Generator of exact-length synthetic prompts for one encoding.
+/// Generator of exact-length synthetic prompts for one tokenizer.
 ///
-/// Cheap to build (no tokenizer table is loaded) and immutable: share one across tasks.
+/// Cheap to build for a built-in encoding (no tokenizer table is loaded) and immutable: share
+/// one across tasks.
 #[derive(Debug, Clone)]
 pub struct Synth {
     enc: Encoding,
+    vocab: Arc<Vocab>,
+}
+
+/// The words a generator draws from: `1 << WORD_BITS` fixed-size slots (a vocabulary of fewer
+/// words repeats them), so drawing a word is one masked index and one 16-byte copy.
+pub struct Vocab {
+    slots: [[u8; SLOT]; 1 << WORD_BITS],
+    lens: [u8; 1 << WORD_BITS],
+    distinct: usize,
+}
+
+impl std::fmt::Debug for Vocab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Vocab({} words)", self.distinct)
+    }
+}
+
+impl Vocab {
+    /// The vocabulary of `words` (each with its leading space, at most `MAX_WORD_BYTES`
+    /// bytes), repeated to fill the slots; None for an empty list.
+    fn of(words: &[&str]) -> Option<Vocab> {
+        if words.is_empty() {
+            return None;
+        }
+        let mut v = Vocab {
+            slots: [[0u8; SLOT]; 1 << WORD_BITS],
+            lens: [0u8; 1 << WORD_BITS],
+            distinct: words.len(),
+        };
+        for i in 0..v.slots.len() {
+            let w = words[i % words.len()].as_bytes();
+            v.slots[i][..w.len()].copy_from_slice(w);
+            v.lens[i] = w.len() as u8;
+        }
+        Some(v)
+    }
+}
+
+/// The built-in pool, whose every word is one token in o200k_base and cl100k_base.
+fn builtin_vocab() -> Arc<Vocab> {
+    static V: OnceLock<Arc<Vocab>> = OnceLock::new();
+    V.get_or_init(|| Arc::new(Vocab::of(&POOL).expect("the pool is not empty")))
+        .clone()
 }
 
 impl Synth {
-    /// The generator for `enc`. Both supported encodings currently share one word pool.
+    /// The generator for `enc`. Both built-in encodings share one word pool.
     pub fn new(enc: Encoding) -> Synth {
-        Synth { enc }
+        Synth {
+            enc,
+            vocab: builtin_vocab(),
+        }
     }
 
-    /// The encoding whose token counts [`Synth::text`] makes exact.
+    /// A generator whose texts are exact under every tokenizer of `files`: the pool's words
+    /// that each of them encodes as one token (bare, and with its leading space after another
+    /// word), checked by encoding sample texts of several lengths. `Err` says why exactness
+    /// cannot be had (too few such words, or a sample whose count is off).
+    pub fn for_files(files: &[&TokenizerFile]) -> Result<Synth, String> {
+        let words: Vec<&str> = POOL
+            .iter()
+            .copied()
+            .filter(|w| files.iter().all(|f| single_token(f, w)))
+            .collect();
+        if words.len() < MIN_WORDS {
+            return Err(format!(
+                "only {} of the {} built-in pool words are single tokens under this tokenizer (at least {MIN_WORDS} are needed)",
+                words.len(),
+                POOL.len()
+            ));
+        }
+        let synth = Synth {
+            enc: Encoding::default(),
+            vocab: Arc::new(Vocab::of(&words).expect("not empty")),
+        };
+        for (n, prefix, seed) in SAMPLES {
+            let text = synth.text(n, prefix, seed ^ 0x5A5A, seed);
+            for f in files {
+                let got = f.count(&text);
+                if got != Some(u64::from(n)) {
+                    return Err(format!(
+                        "a sample prompt of {n} words counts {} tokens under this tokenizer (words merge across their boundaries)",
+                        got.map_or_else(|| "no".to_string(), |g| g.to_string())
+                    ));
+                }
+            }
+        }
+        Ok(synth)
+    }
+
+    /// Distinct words the generator draws from.
+    pub fn distinct_words(&self) -> usize {
+        self.vocab.distinct
+    }
+
+    /// The encoding whose token counts [`Synth::text`] makes exact (for a generator built from
+    /// tokenizer files: o200k_base, though exactness is then that of the files).
     pub fn encoding(&self) -> Encoding {
         self.enc
     }
 
-    /// Text of exactly `tokens` tokens under the encoding (the empty string for 0).
+    /// Text of exactly `tokens` tokens under the tokenizer (the empty string for 0).
     ///
     /// The first `prefix_tokens` tokens (clamped to `tokens`) are a pure function of
     /// `prefix_seed`: every text with the same `prefix_seed` and prefix length starts with the
     /// same bytes, and a shorter prefix of one seed is a byte prefix of a longer one. The rest
     /// is a pure function of `seed` (and of whether a prefix precedes it: the first word of the
     /// text carries no leading space). Different seeds give different texts except with
-    /// probability 2^-9 per token.
+    /// probability 2^-9 per token (more for a vocabulary of fewer words).
     pub fn text(&self, tokens: u32, prefix_tokens: u32, prefix_seed: u64, seed: u64) -> String {
         let prefix = prefix_tokens.min(tokens);
+        let v = &*self.vocab;
         // Every word is copied as a whole slot, so the buffer has a slot's room to spare.
         let mut buf = vec![0u8; tokens as usize * MAX_WORD_BYTES + SLOT];
-        let mut at = push_words(&mut buf, 0, prefix, prefix_seed ^ PREFIX_DOMAIN, true);
+        let mut at = push_words(v, &mut buf, 0, prefix, prefix_seed ^ PREFIX_DOMAIN, true);
         at = push_words(
+            v,
             &mut buf,
             at,
             tokens - prefix,
@@ -587,40 +681,63 @@ impl Synth {
     }
 }
 
+/// How many words make a prompt that a server counts as a given number of tokens: a straight
+/// line fitted to probe requests (`tokenizer = "server"`), template and system prompt included.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sizing {
+    /// Tokens the server counts besides the words (chat template, system prompt, BOS).
+    pub overhead: f64,
+    /// Tokens the server counts per word.
+    pub per_word: f64,
+}
+
+impl Sizing {
+    /// Words for a prompt the server should count as `tokens` tokens (at least 1).
+    #[inline]
+    pub fn words(&self, tokens: u32) -> u32 {
+        let w = (f64::from(tokens) - self.overhead) / self.per_word.max(1e-9);
+        w.round().clamp(1.0, f64::from(u32::MAX)) as u32
+    }
+}
+
+/// Fewest distinct words a tokenizer's vocabulary must keep for its texts to stay varied.
+const MIN_WORDS: usize = 32;
+
+/// Texts encoded when a generator is built for tokenizer files: (words, prefix words, seed).
+const SAMPLES: [(u32, u32, u64); 6] = [
+    (1, 0, 1),
+    (2, 1, 2),
+    (3, 0, 3),
+    (64, 16, 4),
+    (1000, 0, 5),
+    (4000, 1000, 6),
+];
+
+/// Whether `f` encodes pool word `w` (with its leading space) as one token bare, and as one
+/// more token after another word.
+fn single_token(f: &TokenizerFile, w: &str) -> bool {
+    const BEFORE: &str = "word";
+    let base = f.count(BEFORE);
+    f.count(&w[1..]) == Some(1)
+        && base.is_some()
+        && f.count(&format!("{BEFORE}{w}")) == base.map(|b| b + 1)
+}
+
 /// Bytes of one word slot: a word and its leading space, zero-padded.
 const SLOT: usize = 16;
-
-/// The pool as fixed-size slots, so a word is one 16-byte copy.
-static SLOTS: [[u8; SLOT]; 512] = {
-    let mut slots = [[0u8; SLOT]; 512];
-    let mut i = 0;
-    while i < POOL.len() {
-        let w = POOL[i].as_bytes();
-        let mut j = 0;
-        while j < w.len() {
-            slots[i][j] = w[j];
-            j += 1;
-        }
-        i += 1;
-    }
-    slots
-};
-
-/// Length of each pool word, its leading space included.
-static LENS: [u8; 512] = {
-    let mut lens = [0u8; 512];
-    let mut i = 0;
-    while i < POOL.len() {
-        lens[i] = POOL[i].len() as u8;
-        i += 1;
-    }
-    lens
-};
 
 /// Writes `n` words drawn from the stream of `seed` into `buf` at `at` (the first without its
 /// space if `bare_first`); returns the new end. `buf` must have `n * MAX_WORD_BYTES + SLOT`
 /// bytes from `at`.
-fn push_words(buf: &mut [u8], mut at: usize, n: u32, seed: u64, bare_first: bool) -> usize {
+#[inline]
+fn push_words(
+    v: &Vocab,
+    buf: &mut [u8],
+    mut at: usize,
+    n: u32,
+    seed: u64,
+    bare_first: bool,
+) -> usize {
     let mut rng = SplitMix64::new(seed);
     let mut left = n;
     let mut skip = usize::from(bare_first);
@@ -630,12 +747,12 @@ fn push_words(buf: &mut [u8], mut at: usize, n: u32, seed: u64, bare_first: bool
         for _ in 0..k {
             let i = (bits & ((1 << WORD_BITS) - 1)) as usize;
             bits >>= WORD_BITS;
-            buf[at..at + SLOT].copy_from_slice(&SLOTS[i]);
+            buf[at..at + SLOT].copy_from_slice(&v.slots[i]);
             // A bare word: move it back over its own space.
             if skip == 1 {
                 buf.copy_within(at + 1..at + SLOT, at);
             }
-            at += usize::from(LENS[i]) - skip;
+            at += usize::from(v.lens[i]) - skip;
             skip = 0;
         }
         left -= k;
@@ -677,6 +794,79 @@ mod tests {
 
     fn count(enc: Encoding, text: &str) -> u64 {
         count_with(enc, text).expect("embedded table loads")
+    }
+
+    /// The tokenizer file of a test tokenizer.
+    fn file(t: &crate::config::tokenizer::Tokenizer) -> &TokenizerFile {
+        match t {
+            crate::config::tokenizer::Tokenizer::File(f) => f,
+            _ => panic!("a file tokenizer"),
+        }
+    }
+
+    /// The first `n` pool words, bare.
+    fn pool_words(n: usize) -> Vec<&'static str> {
+        POOL[..n].iter().map(|w| &w[1..]).collect()
+    }
+
+    #[test]
+    fn a_tokenizer_files_vocabulary_gives_exact_prompts() {
+        use crate::config::tokenizer::testkit::{bpe_json, load};
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Of the first 200 pool words, those whose letter-by-letter merges do not collide with
+        // another word's are one token each (with or without their space); the other pool
+        // words are several, so a generator using them would be off.
+        let words = pool_words(200);
+        let spaced = load(dir.path(), "spaced.json", &bpe_json(&words, true, false));
+        let split = load(dir.path(), "split.json", &bpe_json(&words, false, false));
+        assert!(
+            file(&spaced).count(" river") > Some(1),
+            "an unlisted word is several tokens"
+        );
+        for t in [&spaced, &split] {
+            let f = file(t);
+            let s = Synth::for_files(&[f]).expect("exact for this tokenizer");
+            let single = POOL.iter().filter(|w| f.count(&w[1..]) == Some(1)).count();
+            assert!(
+                (MIN_WORDS..200).contains(&s.distinct_words()),
+                "{}",
+                s.distinct_words()
+            );
+            assert!(s.distinct_words() <= single);
+            for (n, prefix, seed) in [(1, 0, 9), (7, 3, 10), (250, 0, 11), (999, 500, 12)] {
+                let text = s.text(n, prefix, seed + 1, seed);
+                assert_eq!(f.count(&text), Some(u64::from(n)), "{n} words");
+            }
+            // The built-in pool is not exact under it.
+            let builtin = Synth::new(Encoding::O200k).text(500, 0, 1, 2);
+            assert_ne!(f.count(&builtin), Some(500));
+        }
+        // Both files at once: the words each encodes as one token.
+        let both = Synth::for_files(&[file(&spaced), file(&split)]).expect("exact for both");
+        let text = both.text(300, 100, 3, 4);
+        assert_eq!(file(&spaced).count(&text), Some(300));
+        assert_eq!(file(&split).count(&text), Some(300));
+    }
+
+    #[test]
+    fn a_tokenizer_that_cannot_be_exact_says_why() {
+        use crate::config::tokenizer::testkit::{bpe_json, load};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let few = load(
+            dir.path(),
+            "few.json",
+            &bpe_json(&pool_words(10), true, false),
+        );
+        let e = Synth::for_files(&[file(&few)]).unwrap_err();
+        assert!(e.starts_with("only ") && e.contains("at least 32"), "{e}");
+        // Words are one token alone, but neighbours merge into one.
+        let cross = load(
+            dir.path(),
+            "cross.json",
+            &bpe_json(&pool_words(200), true, true),
+        );
+        let e = Synth::for_files(&[file(&cross)]).unwrap_err();
+        assert!(e.contains("merge across their boundaries"), "{e}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::config::synth::Synth;
+use crate::config::synth::{Sizing, Synth};
 use crate::config::tokens::Encoding;
 use crate::core::dist::Dist;
 
@@ -201,6 +201,11 @@ pub struct Synthetic {
     pub synth: Synth,
     /// Its tokenizer.
     pub encoding: Encoding,
+    /// Why the lengths are not exact under the models' tokenizers, when they are not.
+    pub inexact: Option<String>,
+    /// Per model (index into the plan's models): the words-for-tokens line fitted against the
+    /// server, for models with `tokenizer = "server"` once probed; empty otherwise.
+    pub sizing: Vec<Option<Sizing>>,
     /// Prompt length in tokens.
     pub input_tokens: Dist,
     /// Share of each prompt that is common to all prompts of the source.
@@ -214,6 +219,22 @@ impl Synthetic {
     pub fn text(&self, tokens: u32, seed: u64) -> String {
         let prefix = (tokens as f64 * self.shared_prefix).round() as u32;
         self.synth.text(tokens, prefix, self.prefix_seed, seed)
+    }
+
+    /// The server-fitted sizing for model `model`, when it was calibrated.
+    #[inline]
+    pub fn sizing_for(&self, model: usize) -> Option<Sizing> {
+        self.sizing.get(model).copied().flatten()
+    }
+
+    /// The prompt text for item `seed` that model `model` counts as `tokens` tokens: the words
+    /// its server-fitted sizing gives, else `tokens` words.
+    #[inline]
+    pub fn text_for(&self, model: usize, tokens: u32, seed: u64) -> String {
+        match self.sizing_for(model) {
+            Some(s) => self.text(s.words(tokens), seed),
+            None => self.text(tokens, seed),
+        }
     }
 }
 

@@ -13,3 +13,4 @@ pub mod scrape;
 pub mod session;
 pub mod sweep;
 pub mod sys;
+pub mod token_probe;

@@ -25,6 +25,7 @@ use crate::engine::client::{ClientSettings, TargetClient};
 use crate::engine::mock::MockServer;
 use crate::engine::runner::{self, ClientWithQuotas, Judge, Live, RunOptions, RunOutput, Stop};
 use crate::engine::scrape;
+use crate::engine::token_probe;
 use crate::results::{self, policy, RunMeta, RunResult, RunStatus, Shard};
 
 /// A plan that cannot start as written: a missing API key, an unreadable key file, a client
@@ -228,6 +229,7 @@ pub struct Session {
     targets: Vec<ClientWithQuotas>,
     records: Option<(PathBuf, std::fs::File)>,
     scrapes: Vec<scrape::Job>,
+    calibrated: Vec<token_probe::Fitted>,
 }
 
 impl Session {
@@ -259,7 +261,39 @@ impl Session {
             targets,
             records: None,
             scrapes,
+            calibrated: Vec::new(),
         })
+    }
+
+    /// The plan the session runs (with server-fitted prompt sizes once calibrated).
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// For models with `tokenizer = "server"`: probes the endpoint and sizes their synthetic
+    /// prompts (see [`token_probe`]); nothing to do otherwise. The probes are not part of the
+    /// run. The error says which model and why.
+    pub async fn calibrate_tokens(&mut self) -> Result<()> {
+        if !self.plan.models.iter().any(|m| m.tokenizer.is_server()) {
+            return Ok(());
+        }
+        self.calibrated = token_probe::calibrate(&mut self.plan, &self.targets)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
+        Ok(())
+    }
+
+    /// The server calibrations done so far.
+    pub fn calibrated(&self) -> &[token_probe::Fitted] {
+        &self.calibrated
+    }
+
+    /// Stops the session's mocks without running (tests).
+    #[cfg(test)]
+    pub async fn stop_mocks(self) {
+        for m in self.mocks {
+            m.stop().await;
+        }
     }
 
     /// Creates (truncates) the records file the run writes each request to.
@@ -279,6 +313,7 @@ impl Session {
             targets,
             records,
             scrapes,
+            calibrated,
         } = self;
         let (records_path, file) = records.unzip();
         let mock_tids: Vec<i32> = mocks.iter().map(|m| m.tid).collect();
@@ -297,6 +332,7 @@ impl Session {
         for m in mocks {
             m.stop().await;
         }
+        let meta_warnings = s.warnings.is_some();
         let meta = Labels {
             part: s.part,
             sharded: s.sharded,
@@ -308,6 +344,12 @@ impl Session {
         };
         let mut result = meta.result(&plan, &out, s.ready_before_start_s);
         results::server::attach(&mut result, scraped);
+        result.tokenizers = tokenizer_uses(&plan, &calibrated);
+        if meta_warnings {
+            result
+                .warnings
+                .extend(tokenizer_warnings(&plan, &calibrated));
+        }
         Finished {
             result,
             records_written: out.records_written,
@@ -452,6 +494,85 @@ fn status(out: &RunOutput) -> RunStatus {
     } else {
         RunStatus::Complete
     }
+}
+
+/// Per model: its tokenizer, whether its synthetic prompts were exact, and the server
+/// calibration figures.
+fn tokenizer_uses(plan: &Plan, calibrated: &[token_probe::Fitted]) -> Vec<results::TokenizerUse> {
+    plan.models
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let info = m.tokenizer.info();
+            let calibration: Vec<results::ServerCalibration> = calibrated
+                .iter()
+                .filter(|f| f.model == i)
+                .map(|f| f.figures.clone())
+                .collect();
+            let synthetic: Vec<&crate::config::workload::Synthetic> = plan
+                .workload
+                .classes
+                .iter()
+                .filter(|c| c.model.is_none_or(|cm| cm == i))
+                .filter_map(|c| match &c.source {
+                    crate::config::workload::PromptSource::Synthetic(s) => Some(s),
+                    _ => None,
+                })
+                .collect();
+            let synthetic_exact = (!synthetic.is_empty()).then(|| {
+                if m.tokenizer.is_server() {
+                    !calibration.is_empty() && calibration.iter().all(|c| c.exact)
+                } else {
+                    synthetic.iter().all(|s| s.inexact.is_none())
+                }
+            });
+            results::TokenizerUse {
+                model: m.label.clone(),
+                kind: info.kind,
+                name: info.name,
+                sha256: info.sha256,
+                synthetic_exact,
+                calibration,
+            }
+        })
+        .collect()
+}
+
+/// What the result says about prompt sizes: synthetic prompts that are not token-exact for a
+/// model's tokenizer, and sizes calibrated against a server.
+fn tokenizer_warnings(plan: &Plan, calibrated: &[token_probe::Fitted]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in &plan.workload.classes {
+        if let crate::config::workload::PromptSource::Synthetic(s) = &c.source {
+            if let Some(why) = &s.inexact {
+                if !out.contains(why) {
+                    out.push(why.clone());
+                }
+            }
+        }
+    }
+    for f in calibrated {
+        let c = &f.figures;
+        let probes: Vec<String> = c
+            .probes
+            .iter()
+            .map(|p| format!("{} words → {}", p.words, p.prompt_tokens))
+            .collect();
+        out.push(format!(
+            "model `{}`, class `{}`: synthetic prompt sizes were calibrated against the server ({} tokens besides the words, {} per word; probes: {}){}",
+            plan.models[f.model].label,
+            c.class,
+            c.overhead_tokens,
+            c.tokens_per_word,
+            probes.join(", "),
+            if c.exact {
+                ""
+            } else {
+                "; the server does not count one token per word, so sizes are approximate"
+            }
+        ));
+    }
+    out
 }
 
 /// What the run itself warns about: TLS verification off, a records file that failed part

@@ -118,6 +118,56 @@ pub struct RunResult {
     /// (see docs/results.md#server-metrics).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub server_metrics: Vec<server::ServerMetrics>,
+    /// Per model: the tokenizer that sized its synthetic prompts and counted what the server
+    /// did not report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokenizers: Vec<TokenizerUse>,
+}
+
+/// Which tokenizer a model used, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenizerUse {
+    /// Model label.
+    pub model: String,
+    /// `builtin`, `file` or `server`.
+    pub kind: String,
+    /// The built-in encoding's name, the tokenizer file's path, or `server`.
+    pub name: String,
+    /// SHA-256 of the tokenizer file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Whether the synthetic prompts sent to this model have the requested token counts under
+    /// its tokenizer (absent when it got no synthetic prompts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synthetic_exact: Option<bool>,
+    /// `server`: the probe requests and the line fitted to them, per request class.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calibration: Vec<ServerCalibration>,
+}
+
+/// Synthetic prompt sizes fitted against a server (`tokenizer = "server"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerCalibration {
+    /// Request class.
+    pub class: String,
+    /// Each probe: words sent and the server's `usage.prompt_tokens`.
+    pub probes: Vec<TokenProbe>,
+    /// Tokens the server counts besides the words (template, system prompt, BOS).
+    pub overhead_tokens: f64,
+    /// Tokens the server counts per word.
+    pub tokens_per_word: f64,
+    /// Whether every probe lies on the fitted line with one token per word, so that prompt
+    /// sizes are exact.
+    pub exact: bool,
+}
+
+/// One probe request of a server calibration.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TokenProbe {
+    /// Words in the prompt.
+    pub words: u32,
+    /// `usage.prompt_tokens` the server reported.
+    pub prompt_tokens: u64,
 }
 
 /// One routing rule's traffic.

@@ -12,7 +12,7 @@ pub(super) fn from_counts(c: &Collector, out: &mut Vec<String>) {
     let o = &c.overall;
     if o.output_sources[1] > 0 || o.output_sources[2] > 0 {
         out.push(format!(
-            "output tokens of {} requests were counted by the built-in tokenizer ({}) and of {} by event count: the server sent no usage",
+            "output tokens of {} requests were counted by the model's tokenizer (see tokenizers; {} unless a model names its own) and of {} by event count: the server sent no usage",
             o.output_sources[1],
             crate::config::tokens::NAME,
             o.output_sources[2]

@@ -131,6 +131,7 @@ mod tests {
             price: None,
             context_window: None,
             slo: super::super::Slo::default(),
+            tokenizer: Default::default(),
         };
         let models = [model("A"), model("B"), model("C")];
         let fb = build(f.fallback.as_ref().expect("[fallback]"), &models, &mut p);

@@ -61,6 +61,7 @@ mod tests {
             price: None,
             context_window: None,
             slo: Slo::default(),
+            tokenizer: Default::default(),
         };
         let mut models = [model("a"), model("b")];
         let run = slo(&f, &mut models);

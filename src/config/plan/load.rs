@@ -345,7 +345,7 @@ mod tests {
             time_scale: 1.0,
             entries,
             synth: super::super::prompts::synthetic(
-                crate::config::tokens::Encoding::default(),
+                super::super::prompts::generator(None, &[]),
                 crate::core::dist::Dist::fixed(1.0),
                 0.0,
                 0,

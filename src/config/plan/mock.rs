@@ -52,6 +52,9 @@ pub(super) fn model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> 
     if let Some(n) = spec.max_concurrency {
         mm.max_concurrency = Some(n);
     }
+    if let Some(c) = spec.prompt_tokens {
+        mm.prompt_tokens = c;
+    }
     if let Some(f) = &spec.faults {
         let faults = Faults {
             rate_limit: f.rate_limit,

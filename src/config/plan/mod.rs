@@ -252,6 +252,8 @@ pub struct Model {
     pub context_window: Option<u64>,
     /// Objectives for this model: the scenario's `[slo]` with the model's own overrides.
     pub slo: Slo,
+    /// The model's tokenizer (o200k_base unless the scenario names one).
+    pub tokenizer: crate::config::tokenizer::Tokenizer,
 }
 
 /// Request contents.
@@ -577,7 +579,7 @@ impl Plan {
         }
         let (mut targets, target_index) = targets::build(&f.targets, &dir, &mut p);
         let catalog = models::catalog(f.prices.as_deref(), &dir, &mut p);
-        let mut models = models::build(&f, &target_index, &catalog, &mut targets, &mut p);
+        let mut models = models::build(&f, &target_index, &catalog, &mut targets, &dir, &mut p);
         let mut workload = workload::build(&f, &dir, &models, &mut p);
         workload.routes = routes::build(&f.routes, &models, &workload.classes, &mut p);
         workload.fallback = f

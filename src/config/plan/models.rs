@@ -9,6 +9,7 @@ use super::{Base, Model, Problems, Slo, Target};
 use crate::config::mock::MockModel;
 use crate::config::prices::{Catalog, Price};
 use crate::config::scenario::{ModelSpec, ScenarioFile};
+use crate::config::tokenizer::Tokenizer;
 
 /// The built-in price catalog with the scenario's own price file (relative to `dir`) over it.
 pub(super) fn catalog(prices: Option<&str>, dir: &Path, p: &mut Problems) -> Catalog {
@@ -29,6 +30,7 @@ pub(super) fn build(
     target_index: &HashMap<&str, usize>,
     catalog: &Catalog,
     targets: &mut [Target],
+    dir: &Path,
     p: &mut Problems,
 ) -> Vec<Model> {
     if f.models.is_empty() {
@@ -70,7 +72,14 @@ pub(super) fn build(
                 Err((field, msg)) => p.push(&at(&format!("mock.{field}")), msg),
             }
         }
-        models.push(model(m, target, catalog));
+        let mut model = model(m, target, catalog);
+        if let Some(t) = &m.tokenizer {
+            match Tokenizer::load(t, dir) {
+                Ok(t) => model.tokenizer = t,
+                Err(e) => p.push(&at("tokenizer"), e),
+            }
+        }
+        models.push(model);
     }
     if !models.is_empty() && models.iter().map(|m| m.weight).sum::<f64>() <= 0.0 {
         p.push(
@@ -140,6 +149,7 @@ fn model(m: &ModelSpec, target: usize, catalog: &Catalog) -> Model {
             .context_window
             .or_else(|| listed.and_then(|e| e.context_window)),
         slo: Slo::default(),
+        tokenizer: Tokenizer::default(),
     }
 }
 
@@ -187,7 +197,14 @@ mod tests {
         let (src, f) = scenario(&format!("{TARGETS}{models}\n{REST}"));
         let mut p = Problems::new(&src);
         let (mut targets, index) = super::super::targets::build(&f.targets, Path::new("."), &mut p);
-        let built = build(&f, &index, &Catalog::builtin(), &mut targets, &mut p);
+        let built = build(
+            &f,
+            &index,
+            &Catalog::builtin(),
+            &mut targets,
+            Path::new("."),
+            &mut p,
+        );
         test(&built, &targets, &fields(p.found()));
     }
 
@@ -306,6 +323,7 @@ mod tests {
             price: None,
             context_window: None,
             slo: Slo::default(),
+            tokenizer: Default::default(),
         };
         let models = [model("x", "A"), model("x", "B"), model("y", "x")];
         assert_eq!(by_name(&models, "B"), Ok(1));

@@ -6,16 +6,18 @@ use std::path::Path;
 use super::Problems;
 use crate::config::scenario::PromptsSpec as PS;
 use crate::config::synth::Synth;
+use crate::config::tokenizer::{Tokenizer, TokenizerFile};
 use crate::config::tokens::Encoding;
 use crate::config::workload::{self, Class, Prompt, PromptSource, Synthetic};
 use crate::core::dist::Dist;
 
-/// Builds one prompt source, reporting problems at `field`.
+/// Builds one prompt source, reporting problems at `field`. `toks` are the tokenizers of the
+/// models the source's requests can go to: synthetic prompts are made exact for all of them.
 pub(super) fn source(
     spec: &PS,
     dir: &Path,
-    seed: u64,
-    class: u64,
+    (seed, class): (u64, u64),
+    toks: &[&Tokenizer],
     field: &str,
     p: &mut Problems,
 ) -> PromptSource {
@@ -58,7 +60,7 @@ pub(super) fn source(
                 );
             }
             PromptSource::Synthetic(synthetic(
-                s.tokenizer.unwrap_or_default(),
+                generator(s.tokenizer, toks),
                 d.clone(),
                 prefix.clamp(0.0, 1.0),
                 seed,
@@ -68,39 +70,73 @@ pub(super) fn source(
     }
 }
 
-/// Synthetic prompts; class `class` gets its own shared prefix.
+/// The generator of synthetic prompts for models with tokenizers `toks`, and why its counts
+/// are not exact when they are not. A `synthetic.tokenizer` named in the workload (`enc`)
+/// wins; otherwise the vocabulary is the pool's words that every tokenizer file among `toks`
+/// encodes as one token (the built-in encodings take every pool word; `server` models are
+/// calibrated at run time).
+pub(super) fn generator(enc: Option<Encoding>, toks: &[&Tokenizer]) -> (Synth, Option<String>) {
+    if let Some(e) = enc {
+        return (Synth::new(e), None);
+    }
+    let files: Vec<&TokenizerFile> = toks
+        .iter()
+        .filter_map(|t| match t {
+            Tokenizer::File(f) => Some(&**f),
+            _ => None,
+        })
+        .collect();
+    let builtin = toks.iter().find_map(|t| t.builtin()).unwrap_or_default();
+    if files.is_empty() {
+        return (Synth::new(builtin), None);
+    }
+    match Synth::for_files(&files) {
+        Ok(s) => (s, None),
+        Err(why) => (
+            Synth::new(builtin),
+            Some(format!(
+                "synthetic prompts are not token-exact for {}: {why}; their lengths are {} tokens",
+                files
+                    .iter()
+                    .map(|f| f.path.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                builtin.name()
+            )),
+        ),
+    }
+}
+
+/// Synthetic prompts from `(generator, why not exact)`; class `class` gets its own shared
+/// prefix.
 pub(super) fn synthetic(
-    enc: Encoding,
+    (synth, inexact): (Synth, Option<String>),
     input_tokens: Dist,
     shared_prefix: f64,
     seed: u64,
     class: u64,
 ) -> Synthetic {
     Synthetic {
-        synth: Synth::new(enc),
-        encoding: enc,
+        encoding: synth.encoding(),
+        synth,
+        inexact,
+        sizing: Vec::new(),
         input_tokens,
         shared_prefix,
         prefix_seed: seed ^ class.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5052_4546_4958,
     }
 }
 
-/// A class's mean prompt size in tokens: the tokenizer over a listed source (system prompt
+/// A class's mean prompt size in tokens: tokenizer `tok` over a listed source (system prompt
 /// included), the sample mean of a synthetic one.
-pub(super) fn mean_tokens(c: &Class) -> f64 {
+pub(super) fn mean_tokens(c: &Class, tok: &Tokenizer) -> f64 {
     use rand::SeedableRng;
-    let sys = c
-        .system
-        .as_ref()
-        .and_then(|s| crate::config::tokens::count(s))
-        .unwrap_or(0) as f64;
+    let sys = c.system.as_ref().and_then(|s| tok.count(s)).unwrap_or(0) as f64;
     match &c.source {
         PromptSource::List(ps) if !ps.is_empty() => {
             let total: u64 = ps
                 .iter()
-                .map(|p| {
-                    crate::config::tokens::count(&p.joined_text()).unwrap_or(p.chars as u64 / 4)
-                })
+                .map(|p| tok.count(&p.joined_text()).unwrap_or(p.chars as u64 / 4))
                 .sum();
             sys + total as f64 / ps.len() as f64
         }
@@ -133,8 +169,8 @@ mod tests {
         let s = source(
             spec,
             Path::new("/nonexistent"),
-            1,
-            0,
+            (1, 0),
+            &[],
             "workload.prompts",
             &mut p,
         );
@@ -197,7 +233,7 @@ mod tests {
         let class = |input: f64| Class {
             name: "c".into(),
             source: PromptSource::Synthetic(synthetic(
-                Encoding::default(),
+                generator(None, &[]),
                 Dist::fixed(input),
                 0.0,
                 1,
@@ -207,8 +243,9 @@ mod tests {
             system: None,
             model: None,
         };
-        assert_eq!(mean_tokens(&class(250.0)), 250.0);
+        let tok = Tokenizer::default();
+        assert_eq!(mean_tokens(&class(250.0), &tok), 250.0);
         // Lengths are whole tokens, at least one.
-        assert_eq!(mean_tokens(&class(0.2)), 1.0);
+        assert_eq!(mean_tokens(&class(0.2), &tok), 1.0);
     }
 }

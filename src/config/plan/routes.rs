@@ -98,6 +98,7 @@ mod tests {
             price: None,
             context_window: None,
             slo: super::super::Slo::default(),
+            tokenizer: Default::default(),
         }
     }
 

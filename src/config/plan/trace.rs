@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::models::by_name;
 use super::{prompts, Model, Problems, Trace, TraceItem, Workload};
 use crate::config::scenario::ScenarioFile;
-use crate::config::tokens::Encoding;
+
 use crate::config::workload::PromptSource;
 use crate::core::dist::Dist;
 
@@ -28,7 +28,11 @@ pub(super) fn build(
         }
         let synth = match workload.classes.first().map(|c| &c.source) {
             Some(PromptSource::Synthetic(s)) => s.clone(),
-            _ => prompts::synthetic(Encoding::default(), Dist::fixed(1.0), 0.0, f.seed, 0),
+            _ => {
+                let toks: Vec<_> = models.iter().map(|m| &m.tokenizer).collect();
+                let gen = prompts::generator(None, &toks);
+                prompts::synthetic(gen, Dist::fixed(1.0), 0.0, f.seed, 0)
+            }
         };
         let entries = entries(&path, scale, models, p);
         if workload.named_classes {
@@ -101,6 +105,7 @@ mod tests {
             price: None,
             context_window: None,
             slo: super::super::Slo::default(),
+            tokenizer: Default::default(),
         }];
         let workload = super::super::workload::build(&f, dir, &models, &mut p);
         let t = build(&f, dir, &models, &workload, &mut p);
@@ -138,7 +143,7 @@ mod tests {
                 ]
             );
             // Without a synthetic workload, prompts are made with the default tokenizer.
-            assert_eq!(t.synth.encoding, Encoding::default());
+            assert_eq!(t.synth.encoding, crate::config::tokens::Encoding::default());
         });
     }
 

@@ -37,7 +37,10 @@ pub(super) fn build(f: &ScenarioFile, dir: &Path, models: &[Model], p: &mut Prob
     let (classes, mut class_weights) = if named_classes {
         declared_classes(f, dir, models, &default_max, p)
     } else {
-        (vec![default_class(f, dir, default_max, p)], vec![1.0])
+        (
+            vec![default_class(f, dir, models, default_max, p)],
+            vec![1.0],
+        )
     };
     let mix_by = w.mix_by.unwrap_or_default();
     if mix_by == MixBy::InputTokens {
@@ -50,7 +53,11 @@ pub(super) fn build(f: &ScenarioFile, dir: &Path, models: &[Model], p: &mut Prob
             // A class's share of requests is its share of input tokens divided by its
             // mean prompt size.
             for (c, wgt) in classes.iter().zip(class_weights.iter_mut()) {
-                let mean = prompts::mean_tokens(c);
+                let tok = c.model.map_or_else(
+                    || models.first().map(|m| &m.tokenizer),
+                    |m| models.get(m).map(|m| &m.tokenizer),
+                );
+                let mean = prompts::mean_tokens(c, tok.unwrap_or(&Default::default()));
                 *wgt = if mean > 0.0 { *wgt / mean } else { 0.0 };
             }
         }
@@ -145,7 +152,9 @@ fn declared_classes(
                 "a system prompt applies to endpoint = \"chat\" only",
             );
         }
-        let source = prompts::source(&c.prompts, dir, f.seed, i as u64, &at("prompts"), p);
+        let toks = reachable(models, model);
+        let seeds = (f.seed, i as u64);
+        let source = prompts::source(&c.prompts, dir, seeds, &toks, &at("prompts"), p);
         classes.push(Class {
             name: c.name.clone(),
             source,
@@ -166,10 +175,17 @@ fn declared_classes(
 
 /// The one class of a scenario that declares none: `workload.prompts`, or (for a trace
 /// replay, which makes its own prompts) an empty prompt.
-fn default_class(f: &ScenarioFile, dir: &Path, max_tokens: Dist, p: &mut Problems) -> Class {
+fn default_class(
+    f: &ScenarioFile,
+    dir: &Path,
+    models: &[Model],
+    max_tokens: Dist,
+    p: &mut Problems,
+) -> Class {
     let w = &f.workload;
+    let toks = reachable(models, None);
     let source = match (&w.prompts, &f.load.trace) {
-        (Some(spec), _) => prompts::source(spec, dir, f.seed, 0, "workload.prompts", p),
+        (Some(spec), _) => prompts::source(spec, dir, (f.seed, 0), &toks, "workload.prompts", p),
         (None, Some(_)) => PromptSource::List(vec![Prompt::text("")]),
         (None, None) => {
             p.push(
@@ -185,6 +201,18 @@ fn default_class(f: &ScenarioFile, dir: &Path, max_tokens: Dist, p: &mut Problem
         max_tokens,
         system: w.system.clone(),
         model: None,
+    }
+}
+
+/// The tokenizers of the models a class's requests can go to: its own model's, else every
+/// model's (weights and routing rules choose among them).
+fn reachable(
+    models: &[Model],
+    class_model: Option<usize>,
+) -> Vec<&crate::config::tokenizer::Tokenizer> {
+    match class_model.and_then(|m| models.get(m)) {
+        Some(m) => vec![&m.tokenizer],
+        None => models.iter().map(|m| &m.tokenizer).collect(),
     }
 }
 
@@ -233,6 +261,7 @@ mod tests {
             price: None,
             context_window: None,
             slo: super::super::Slo::default(),
+            tokenizer: Default::default(),
         }];
         let w = build(&f, Path::new("."), &models, &mut p);
         test(&w, &fields(p.found()));

@@ -18,7 +18,7 @@ use tokio::time::{timeout_at, Instant};
 
 use crate::config::plan::{RetryPolicy, Timeouts};
 use crate::config::scenario::EndpointKind;
-use crate::config::tokens;
+use crate::config::tokenizer::Tokenizer;
 use crate::core::record::{Outcome, RequestRecord, TokenSource};
 
 /// Default largest response body accepted before the request is classified `too_large`
@@ -891,14 +891,15 @@ fn apply_usage(rec: &mut RequestRecord, usage: Option<&wire::Usage>, text: Strin
     }
 }
 
-/// Counts output tokens the server did not report: the built-in tokenizer on the received
-/// text, on a blocking thread (building its table or encoding a long text must never stall
-/// the event loop that timestamps other requests), else the number of output events.
-pub async fn count_output_offline(rec: &mut RequestRecord) {
+/// Counts output tokens the server did not report: the model's tokenizer `tok` on the
+/// received text, on a blocking thread (building its table or encoding a long text must never
+/// stall the event loop that timestamps other requests), else the number of output events.
+pub async fn count_output_offline(rec: &mut RequestRecord, tok: &Tokenizer) {
     let Some(text) = rec.untokenized_output.take() else {
         return;
     };
-    let counted = tokio::task::spawn_blocking(move || tokens::count(&text))
+    let tok = tok.clone();
+    let counted = tokio::task::spawn_blocking(move || tok.count(&text))
         .await
         .ok()
         .flatten();
@@ -1065,6 +1066,29 @@ mod tests {
         let mut r = RequestRecord::unsent(0, "m".into(), Phase::Measure, Outcome::Ok, 0, 0);
         r.output_events = events;
         r
+    }
+
+    #[tokio::test]
+    async fn output_without_usage_is_counted_with_the_models_tokenizer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let json = crate::config::tokenizer::testkit::word_level_json(&["a"]);
+        let file = crate::config::tokenizer::testkit::load(dir.path(), "t.json", &json);
+        // Four words to the file's whitespace pre-tokenizer, more tokens to o200k_base.
+        let text = "naïve café — ünïcödé";
+        assert!(crate::config::tokens::count(text).expect("o200k") > 4);
+        for (tok, want) in [
+            (file, 4),
+            (
+                Tokenizer::Builtin(crate::config::tokens::Encoding::O200k),
+                crate::config::tokens::count(text).expect("o200k"),
+            ),
+        ] {
+            let mut r = rec(3);
+            r.untokenized_output = Some(text.into());
+            count_output_offline(&mut r, &tok).await;
+            assert_eq!(r.output_tokens, Some(want), "{tok:?}");
+            assert_eq!(r.output_tokens_source, Some(TokenSource::Tokenizer));
+        }
     }
 
     #[test]

@@ -51,6 +51,35 @@ pub(crate) fn prompt_tokens(bytes: u64) -> u32 {
     u32::try_from(bytes.div_ceil(4).max(1)).unwrap_or(u32::MAX)
 }
 
+/// Prompt tokens counted as words (`prompt_tokens = "words"`): the whitespace-separated words
+/// of every message's text content plus 4 per message and 3 to open the answer (chat), or of
+/// the prompt plus 1 (completions). The body was already parsed once, so it is valid JSON.
+pub(crate) fn prompt_words(body: &[u8], chat: bool) -> u32 {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let words = |t: &serde_json::Value| -> u64 {
+        match t {
+            serde_json::Value::String(s) => s.split_whitespace().count() as u64,
+            serde_json::Value::Array(parts) => parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(|x| x.as_str()).or(p.as_str()))
+                .map(|s| s.split_whitespace().count() as u64)
+                .sum(),
+            _ => 0,
+        }
+    };
+    let n = if chat {
+        let msgs = v.get("messages").and_then(|m| m.as_array());
+        msgs.map_or(0, |ms| {
+            ms.iter()
+                .map(|m| 4 + m.get("content").map_or(0, words))
+                .sum::<u64>()
+        }) + 3
+    } else {
+        1 + v.get("prompt").map_or(0, words)
+    };
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 /// Total byte length of the `content` of every message.
 #[derive(Default)]
 pub(crate) struct MessagesLen(pub u64);

@@ -20,10 +20,10 @@ use tokio::time::Instant;
 
 use super::conn::ConnInfo;
 use super::gen::{delay, Fault, Kind, Plan, SseStream, StopWait, MAX_TOKENS};
-use super::request::{prompt_tokens, Req};
+use super::request::{prompt_tokens, prompt_words, Req};
 use super::truth::Msg;
 use super::{MockConfig, MockModel, Stop, DEFAULT_MODEL_ID, STALL_LIMIT};
-use crate::config::mock::Faults;
+use crate::config::mock::{Faults, PromptCount};
 
 /// Largest accepted request body.
 const BODY_LIMIT: usize = 64 << 20;
@@ -326,7 +326,10 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
         tokens_per_chunk: cfg.tokens_per_chunk.max(1),
         length,
         include_usage: req.include_usage(),
-        prompt_tokens: prompt_tokens(text_bytes),
+        prompt_tokens: match cfg.prompt_tokens {
+            PromptCount::Bytes => prompt_tokens(text_bytes),
+            PromptCount::Words => prompt_words(&body, kind == Kind::Chat),
+        },
         received,
         received_unix_us: u64::try_from(now.as_micros()).unwrap_or(u64::MAX),
         rng,

@@ -60,7 +60,7 @@ pub(super) async fn request(
             )
         } else {
             let (item, max_tokens) = sh.sampler.turn(index, turn, class);
-            let (p, exact) = sh.materialize(r.draw.class, item);
+            let (p, exact) = sh.materialize(r.draw.class, item, None);
             owned = p;
             let p = owned.get();
             let (model, route) = sh.choose(index, r.draw.class, r.draw.weighted_model, p.chars);
@@ -236,7 +236,7 @@ async fn attempt_once(
     let model = &sh.plan.models[model_index];
     let class = &sh.plan.workload.classes[job.class];
     let target = &sh.targets[model.target];
-    if !guard::admit(sh, job, model, class, rec).await {
+    if !guard::admit(sh, job, model_index, class, rec).await {
         return false;
     }
     let est_chars = || {
@@ -263,7 +263,7 @@ async fn attempt_once(
         },
     );
     send(sh, target, body, rec).await;
-    finish(sh, job, rec).await;
+    finish(sh, job, model_index, rec).await;
     true
 }
 
@@ -304,12 +304,14 @@ async fn send(
 
 /// After a sent attempt: offline token counts the server did not give, and the live counts.
 #[inline]
-async fn finish(sh: &Shared, job: &Job<'_>, rec: &mut RequestRecord) {
-    crate::engine::client::count_output_offline(rec).await;
+async fn finish(sh: &Shared, job: &Job<'_>, model: usize, rec: &mut RequestRecord) {
+    if let Some(m) = sh.plan.models.get(model) {
+        crate::engine::client::count_output_offline(rec, &m.tokenizer).await;
+    }
     // Count the prompt offline only for requests a provider would bill (some output came);
     // a refused request has no input cost to estimate.
     if rec.input_tokens.is_none() && (rec.outcome == Outcome::Ok || rec.output_events > 0) {
-        if let Some(n) = job_prompt_tokens(sh, job).await {
+        if let Some(n) = job_prompt_tokens(sh, job, model).await {
             rec.input_tokens = Some(n);
             rec.input_tokens_source = Some(TokenSource::Tokenizer);
         }

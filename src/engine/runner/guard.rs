@@ -14,7 +14,6 @@ use tokio::time::Instant;
 
 use crate::config::plan::Model;
 use crate::config::scenario::GuardKind;
-use crate::config::tokens;
 use crate::config::workload::{Class, Item, Message, Prompt, PromptBody};
 use crate::core::record::{Outcome, RequestRecord, TokenSource};
 
@@ -27,10 +26,13 @@ use super::Shared;
 pub(super) async fn admit(
     sh: &Shared,
     job: &Job<'_>,
-    model: &Model,
+    model_index: usize,
     class: &Class,
     rec: &mut RequestRecord,
 ) -> bool {
+    let Some(model) = sh.plan.models.get(model_index) else {
+        return true;
+    };
     let Some(window) = model.context_window else {
         return true;
     };
@@ -38,7 +40,7 @@ pub(super) async fn admit(
     if token_bound(bytes, job.exact, job.prompt.chars) + job.max_tokens as u64 <= window {
         return true;
     }
-    check_tokens(sh, job, model, class, rec, window, bytes).await
+    check_tokens(sh, job, (model_index, model), class, rec, window, bytes).await
 }
 
 /// The tokenizer's verdict for a prompt whose byte bound did not fit: counts an excess, and
@@ -46,13 +48,15 @@ pub(super) async fn admit(
 async fn check_tokens(
     sh: &Shared,
     job: &Job<'_>,
-    model: &Model,
+    (model_index, model): (usize, &Model),
     class: &Class,
     rec: &mut RequestRecord,
     window: u64,
     bytes: usize,
 ) -> bool {
-    let total = job_prompt_tokens(sh, job).await.unwrap_or(bytes as u64);
+    let total = job_prompt_tokens(sh, job, model_index)
+        .await
+        .unwrap_or(bytes as u64);
     if total + job.max_tokens as u64 <= window {
         return true;
     }
@@ -111,9 +115,16 @@ fn mark_skipped(rec: &mut RequestRecord, total: u64, max_tokens: u32, window: u6
 }
 
 impl Shared {
-    /// Tokens of the class's system prompt (counted once).
-    pub(super) async fn system_tokens(&self, class: usize) -> u64 {
-        let cell = &self.system_tokens[class];
+    /// The index of model `model`'s tokenizer among the run's distinct ones.
+    #[inline]
+    fn tok_index(&self, model: usize) -> usize {
+        self.tok_of.get(model).copied().unwrap_or(0)
+    }
+
+    /// Tokens of the class's system prompt under model `model`'s tokenizer (counted once).
+    pub(super) async fn system_tokens(&self, model: usize, class: usize) -> u64 {
+        let t = self.tok_index(model);
+        let cell = &self.system_tokens[t][class];
         if let Some(n) = cell.get() {
             return *n;
         }
@@ -121,7 +132,8 @@ impl Shared {
             .system
             .clone()
             .unwrap_or_default();
-        let n = tokio::task::spawn_blocking(move || tokens::count(&text).unwrap_or(0))
+        let tok = self.tokenizers[t].clone();
+        let n = tokio::task::spawn_blocking(move || tok.count(&text).unwrap_or(0))
             .await
             .unwrap_or(0);
         *cell.get_or_init(|| n)
@@ -131,22 +143,24 @@ impl Shared {
     /// tokenizer (once per listed prompt) otherwise.
     async fn prompt_tokens(
         &self,
-        class: usize,
+        (model, class): (usize, usize),
         item: Item,
         prompt: &Prompt,
         exact: Option<u64>,
     ) -> Option<u64> {
-        let sys = self.system_tokens(class).await;
+        let sys = self.system_tokens(model, class).await;
         if let Some(n) = exact {
             return Some(n + sys);
         }
         let Item::Listed(i) = item else { return None };
-        let cell = self.prompt_tokens.get(class)?.get(i)?;
+        let t = self.tok_index(model);
+        let cell = self.prompt_tokens.get(t)?.get(class)?.get(i)?;
         if let Some(n) = cell.get() {
             return n.map(|n| n + sys);
         }
         let text = prompt.joined_text();
-        let n = tokio::task::spawn_blocking(move || tokens::count(&text))
+        let tok = self.tokenizers[t].clone();
+        let n = tokio::task::spawn_blocking(move || tok.count(&text))
             .await
             .ok()
             .flatten();
@@ -157,21 +171,22 @@ impl Shared {
 /// Tokens of a request's whole prompt: its class's system prompt and its own prompt; for a
 /// later session turn, the previous turn's input plus output (which already hold the system
 /// prompt) plus the new message. None when a count is not known.
-pub(super) async fn job_prompt_tokens(sh: &Shared, job: &Job<'_>) -> Option<u64> {
+pub(super) async fn job_prompt_tokens(sh: &Shared, job: &Job<'_>, model: usize) -> Option<u64> {
     let own = sh
-        .prompt_tokens(job.class, job.item, job.prompt, job.exact)
+        .prompt_tokens((model, job.class), job.item, job.prompt, job.exact)
         .await?;
     if job.turn == 0 {
         return Some(own);
     }
     let history = job.history_tokens?;
-    Some(history + own.saturating_sub(sh.system_tokens(job.class).await))
+    Some(history + own.saturating_sub(sh.system_tokens(model, job.class).await))
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::tests::{plan, shared};
     use super::*;
+    use crate::config::tokens;
 
     /// One model with a 40-token window; class 0's prompt fits, class 1's does not.
     fn scenario(guard: &str) -> String {
@@ -231,8 +246,8 @@ duration = "2s"
         };
         let prompt = ps[0].clone();
         let mut rec = sh.record(0, 0, class, None, 0, 0);
-        let (model, c) = (&sh.plan.models[0], &sh.plan.workload.classes[class]);
-        let sent = admit(&sh, &job(&prompt, class), model, c, &mut rec).await;
+        let c = &sh.plan.workload.classes[class];
+        let sent = admit(&sh, &job(&prompt, class), 0, c, &mut rec).await;
         let g = sh.guard.lock().expect("not poisoned").clone();
         (sent, rec, g.over_window, g.skipped)
     }
@@ -278,6 +293,38 @@ duration = "2s"
             )
         );
         assert_eq!((over, skipped), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn the_guard_counts_with_the_models_own_tokenizer() {
+        // A tokenizer file under which every word is one token: the 100-word prompt is 100
+        // tokens (o200k_base counts it differently).
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("tok.json");
+        std::fs::write(
+            &path,
+            crate::config::tokenizer::testkit::word_level_json(&["lorem"]),
+        )
+        .expect("write");
+        let text = scenario("skip").replace(
+            "context_window = 40",
+            &format!(
+                "context_window = 40\ntokenizer = {:?}",
+                path.display().to_string()
+            ),
+        );
+        let sh = shared(plan(&text));
+        let crate::config::workload::PromptSource::List(ps) = &sh.plan.workload.classes[1].source
+        else {
+            panic!("listed prompts");
+        };
+        let prompt = ps[0].clone();
+        let mut rec = sh.record(0, 0, 1, None, 0, 0);
+        let c = &sh.plan.workload.classes[1];
+        assert!(!admit(&sh, &job(&prompt, 1), 0, c, &mut rec).await);
+        let o200k = tokens::count(&prompt.joined_text()).expect("tokenizer");
+        assert_ne!(o200k, 100);
+        assert_eq!(rec.input_tokens, Some(100));
     }
 
     #[test]

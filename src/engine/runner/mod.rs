@@ -27,6 +27,7 @@ use tokio::time::Instant;
 
 use crate::config::plan::Plan;
 use crate::config::schedule::ShardPart;
+use crate::config::tokenizer::Tokenizer;
 use crate::config::workload::{PromptSource, Sampler};
 use crate::core::record::{Phase, RequestRecord};
 use crate::engine::client::Clock;
@@ -128,6 +129,26 @@ pub struct RunOutput {
     pub guard: GuardCounts,
 }
 
+/// The distinct tokenizers of `plan`'s models, and each model's index among them.
+fn distinct_tokenizers(plan: &Plan) -> (Vec<Tokenizer>, Vec<usize>) {
+    let mut distinct: Vec<Tokenizer> = Vec::new();
+    let mut of = Vec::with_capacity(plan.models.len());
+    for m in &plan.models {
+        let i = match distinct.iter().position(|t| *t == m.tokenizer) {
+            Some(i) => i,
+            None => {
+                distinct.push(m.tokenizer.clone());
+                distinct.len() - 1
+            }
+        };
+        of.push(i);
+    }
+    if distinct.is_empty() {
+        distinct.push(Tokenizer::default());
+    }
+    (distinct, of)
+}
+
 /// What every request task of one run shares: the plan, the targets, the clock, the in-flight
 /// cap, the stop signal and the way out for finished records.
 struct Shared {
@@ -144,10 +165,14 @@ struct Shared {
     outbox: OutboxSender,
     pending: AtomicUsize,
     idle: Notify,
-    /// Per class, per listed prompt: its tokens (counted once, when needed).
-    prompt_tokens: Vec<Vec<OnceLock<Option<u64>>>>,
-    /// Per class: its system prompt's tokens.
-    system_tokens: Vec<OnceLock<u64>>,
+    /// The distinct tokenizers of the plan's models.
+    tokenizers: Vec<Tokenizer>,
+    /// Per model: the index of its tokenizer in `tokenizers`.
+    tok_of: Vec<usize>,
+    /// Per tokenizer, per class, per listed prompt: its tokens (counted once, when needed).
+    prompt_tokens: Vec<Vec<Vec<OnceLock<Option<u64>>>>>,
+    /// Per tokenizer, per class: its system prompt's tokens.
+    system_tokens: Vec<Vec<OnceLock<u64>>>,
     abandoned: AtomicU64,
     guard: std::sync::Mutex<GuardCounts>,
 }
@@ -164,6 +189,7 @@ impl Shared {
         outbox: OutboxSender,
     ) -> Shared {
         let (warmup_us, window_end_us) = window_us(&plan);
+        let (tokenizers, tok_of) = distinct_tokenizers(&plan);
         let weights: Vec<f64> = plan.models.iter().map(|m| m.weight).collect();
         let sampler = Sampler::new(
             plan.seed,
@@ -186,21 +212,32 @@ impl Shared {
             outbox,
             pending: AtomicUsize::new(0),
             idle: Notify::new(),
-            prompt_tokens: plan
-                .workload
-                .classes
+            prompt_tokens: tokenizers
                 .iter()
-                .map(|c| match &c.source {
-                    PromptSource::List(ps) => (0..ps.len()).map(|_| OnceLock::new()).collect(),
-                    PromptSource::Synthetic(_) => Vec::new(),
+                .map(|_| {
+                    let classes = plan.workload.classes.iter();
+                    classes
+                        .map(|c| match &c.source {
+                            PromptSource::List(ps) => {
+                                (0..ps.len()).map(|_| OnceLock::new()).collect()
+                            }
+                            PromptSource::Synthetic(_) => Vec::new(),
+                        })
+                        .collect()
                 })
                 .collect(),
-            system_tokens: plan
-                .workload
-                .classes
+            system_tokens: tokenizers
                 .iter()
-                .map(|_| OnceLock::new())
+                .map(|_| {
+                    plan.workload
+                        .classes
+                        .iter()
+                        .map(|_| OnceLock::new())
+                        .collect()
+                })
                 .collect(),
+            tokenizers,
+            tok_of,
             abandoned: AtomicU64::new(0),
             guard: std::sync::Mutex::new(GuardCounts::default()),
             targets,

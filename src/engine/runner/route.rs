@@ -61,9 +61,15 @@ impl Shared {
         d
     }
 
-    /// The prompt of `item` in `class`, and its exact tokens when generated.
+    /// The prompt of `item` in `class`, and its exact tokens when generated; a generated one
+    /// is sized for model `model`'s server-fitted sizing when it has one.
     #[inline]
-    pub(super) fn materialize(&self, class: usize, item: Item) -> (PromptRef<'_>, Option<u64>) {
+    pub(super) fn materialize(
+        &self,
+        class: usize,
+        item: Item,
+        model: Option<usize>,
+    ) -> (PromptRef<'_>, Option<u64>) {
         let c = &self.plan.workload.classes[class];
         match (item, &c.source) {
             (Item::Listed(i), PromptSource::List(ps)) => (PromptRef::Listed(&ps[i]), None),
@@ -74,7 +80,11 @@ impl Shared {
                     // A listed class never draws a synthetic item.
                     _ => return (PromptRef::Owned(Prompt::text("")), Some(0)),
                 };
-                let text = synth.text(tokens, mix_seed(self.plan.seed, class as u64, seed));
+                let seed = mix_seed(self.plan.seed, class as u64, seed);
+                let text = match model {
+                    Some(m) => synth.text_for(m, tokens, seed),
+                    None => synth.text(tokens, seed),
+                };
                 (PromptRef::Owned(Prompt::text(text)), Some(tokens as u64))
             }
             (Item::Listed(_), PromptSource::Synthetic(_)) => {
@@ -99,19 +109,47 @@ impl Shared {
         pick_model(&self.plan.workload, class, weighted, chars)
     }
 
-    /// Arrival `index`'s draw, prompt, model and route.
+    /// Arrival `index`'s draw, prompt, model and route. When the model does not depend on
+    /// the prompt's size (no routing rules, or a class or trace that names its model) it is
+    /// chosen first, so a generated prompt is made once, sized for that model.
     #[inline]
     pub(super) fn resolve(&self, index: u64) -> Resolved<'_> {
         let draw = self.draw(index);
-        let (prompt, exact_tokens) = self.materialize(draw.class, draw.item);
-        let (model, route) =
-            self.choose(index, draw.class, draw.weighted_model, prompt.get().chars);
+        let w = &self.plan.workload;
+        let fixed = w.routes.is_empty()
+            || w.classes[draw.class].model.is_some()
+            || self.trace_item(index).is_some_and(|e| e.model.is_some());
+        let (prompt, exact_tokens, model, route) = if fixed {
+            let (model, route) = self.choose(index, draw.class, draw.weighted_model, 0);
+            let (prompt, exact) = self.materialize(draw.class, draw.item, Some(model));
+            (prompt, exact, model, route)
+        } else {
+            let (prompt, exact) = self.materialize(draw.class, draw.item, None);
+            let (model, route) =
+                self.choose(index, draw.class, draw.weighted_model, prompt.get().chars);
+            // A routed model with a server-fitted sizing gets its prompt made anew for it.
+            if self.sized(draw.class, model) {
+                let (prompt, exact) = self.materialize(draw.class, draw.item, Some(model));
+                (prompt, exact, model, route)
+            } else {
+                (prompt, exact, model, route)
+            }
+        };
         Resolved {
             draw,
             prompt,
             exact_tokens,
             model,
             route,
+        }
+    }
+
+    /// Whether `class`'s generated prompts have a server-fitted sizing for `model`.
+    #[inline]
+    fn sized(&self, class: usize, model: usize) -> bool {
+        match &self.plan.workload.classes[class].source {
+            PromptSource::Synthetic(s) => s.sizing_for(model).is_some(),
+            PromptSource::List(_) => false,
         }
     }
 
