@@ -285,6 +285,12 @@ impl Session {
             start_at: s.start_at,
             keep_partial: s.sharded,
         };
+        let transport: Vec<_> = plan
+            .targets
+            .iter()
+            .zip(&targets)
+            .map(|(t, c)| (t.name.clone(), c.client.clone()))
+            .collect();
         let out = runner::run(plan.clone(), targets, file, live, stop, opts).await;
         for m in mocks {
             m.stop().await;
@@ -298,7 +304,8 @@ impl Session {
             records: records_path.as_deref(),
             mocked: !mock_tids.is_empty(),
         };
-        let result = meta.result(&plan, &out, s.ready_before_start_s);
+        let mut result = meta.result(&plan, &out, s.ready_before_start_s);
+        result.transport = transport.iter().map(|(n, c)| c.transport(n)).collect();
         Finished {
             result,
             records_written: out.records_written,

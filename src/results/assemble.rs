@@ -133,6 +133,7 @@ pub fn assemble(frame: &PlanOutline, c: &Collector, mut meta: RunMeta) -> RunRes
         sweep: None,
         partial: None,
         merged_from: Vec::new(),
+        transport: Vec::new(),
         classes: groups::classes(frame, g, &cx),
         turns: groups::turns(frame, g, &cx),
         cache: groups::cache(frame, g, &cx),
