@@ -14,6 +14,7 @@
 #
 #   benches/tls.sh                    # 20 s per run (about 4 minutes)
 #   DURATION=5 benches/tls.sh         # a smoke check
+#   ROUNDS=3 benches/tls.sh           # the modes interleaved three times, one row per round
 #   MODES="http:lean https:lean" benches/tls.sh
 #   BIN=/tmp/other-llmload benches/tls.sh
 set -euo pipefail
@@ -27,6 +28,7 @@ if [ -z "${BIN:-}" ]; then
 fi
 DURATION="${DURATION:-20}"
 RATE="${RATE:-300}"
+ROUNDS="${ROUNDS:-1}"
 MODES="${MODES:-http:lean https:lean https:reqwest http:reqwest}"
 GEN_CORE="${GEN_CORE:-0}"
 MOCK_CORE="${MOCK_CORE:-1}"
@@ -83,10 +85,11 @@ TOML
   [ -s "$OUT/$1.json" ] || { echo "$1 wrote no result:" >&2; cat "$OUT/$1.stderr" >&2; exit 1; }
 }
 
+for round in $(seq 1 "$ROUNDS"); do
 for mode in $MODES; do
   scheme=${mode%%:*}
   client=${mode#*:}
-  name="$scheme-$client"
+  name="$scheme-$client.$round"
   start_mock "acc-$name" "$scheme" 100ms
   run "acc-$name" "$scheme" "$client" "concurrency = 32
 warmup = \"2s\"
@@ -97,11 +100,12 @@ arrival = \"constant\"
 warmup = \"2s\"
 duration = \"${DURATION}s\""
 done
+done
 cleanup
 
-python3 - "$OUT" "$MODES" <<'PY'
+python3 - "$OUT" "$MODES" "$ROUNDS" <<'PY'
 import json, os, sys
-out, modes = sys.argv[1], sys.argv[2].split()
+out, modes, rounds = sys.argv[1], sys.argv[2].split(), int(sys.argv[3])
 
 def load(n):
     return json.load(open(os.path.join(out, n + ".json")))
@@ -127,31 +131,33 @@ def truth_err(n):
     if not k:
         return None, opened
     return {"n": k, "mean": sum(errs) / k, "p50": errs[k // 2],
+            "p90": errs[min(k - 1, int(0.90 * k))],
             "p99": errs[min(k - 1, int(0.99 * k))]}, opened
 
 def fmt_setup(s):
     return f"{s['p50']:.3f} / {s['p99']:.3f}" if s else "-"
 
 rows, cpu = [], {}
-for mode in modes:
-    name = mode.replace(":", "-")
+for mode, r in [(m, r) for r in range(1, rounds + 1) for m in modes]:
+    name = mode.replace(":", "-") + f".{r}"
     acc, c = load("acc-" + name), load("cpu-" + name)
     e, opened = truth_err("acc-" + name)
     rps = c["overall"]["throughput"]["requests_per_s"]
     us = c["generator"]["cpu_cores_used_mean"] / rps * 1e6 if rps else float("nan")
-    cpu[mode] = us
+    cpu[(mode, r)] = us
     tr = (acc.get("transport") or [{}])[0]
     valid = "yes" if acc["validity"]["valid"] and c["validity"]["valid"] else "no"
-    rows.append([mode, tr.get("client", "?"), tr.get("http_version", "?"), tr.get("time_source", "?"),
-                 f"{e['p99']:.3f}" if e else "-", f"{e['p50']:.3f}" if e else "-",
+    rows.append([str(r), mode, tr.get("client", "?"), tr.get("http_version", "?"), tr.get("time_source", "?"),
+                 f"{e['p99']:.3f}" if e else "-", f"{e['p90']:.3f}" if e else "-",
+                 f"{e['p50']:.3f}" if e else "-",
                  f"{e['mean']:.3f}" if e else "-", str(e["n"] if e else 0), str(opened),
                  str(tr.get("new_connections", "-")), fmt_setup(tr.get("connect_ms")),
                  fmt_setup(tr.get("tls_handshake_ms")), f"{rps:.0f}", f"{us:.0f}", valid])
 for row in rows:
-    scheme, client = row[0].split(":")
-    base = cpu.get("http:" + client)
-    row.insert(-1, f"{cpu[row[0]] / base:.2f}×" if base else "-")
-head = ["transport", "client", "HTTP", "time source", "TTFT err p99 ms", "p50 ms", "mean ms",
+    r, mode = int(row[0]), row[1]
+    base = cpu.get(("http:" + mode.split(":")[1], r))
+    row.insert(-1, f"{cpu[(mode, r)] / base:.2f}×" if base else "-")
+head = ["round", "transport", "client", "HTTP", "time source", "TTFT err p99 ms", "p90 ms", "p50 ms", "mean ms",
         "n", "opened conn (left out)", "new conns", "connect p50/p99 ms", "handshake p50/p99 ms",
         "req/s (cpu run)", "CPU µs/req", "CPU vs http, same client", "valid"]
 print()
