@@ -9,6 +9,9 @@
 #   FULL=1 benches/capacity.sh     # adds the 1M-request memory run (about 4 more minutes)
 #   BIN=/tmp/other-llmload NO_CRITERION=1 benches/capacity.sh   # another build, no criterion step
 #   CLIENT=reqwest benches/capacity.sh   # the scenarios name this HTTP client (default: auto)
+#   SCHEME=https benches/capacity.sh     # the mock serves https (self-signed, trusted by the
+#                                        # scenarios through tls.ca_bundle); benches/tls.sh
+#                                        # compares https and http side by side
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=benches/lib.sh
@@ -22,6 +25,13 @@ CLIENT_LINE=""
 [ -n "${CLIENT:-}" ] && CLIENT_LINE="client = \"$CLIENT\""
 OUT="${OUT:-$PWD/target/capacity}"
 rm -rf "$OUT" && mkdir -p "$OUT"
+SCHEME="${SCHEME:-http}"
+TLS_FLAGS=()
+if [ "$SCHEME" = https ]; then
+  TLS_FLAGS=(--tls-self-signed "$OUT/ca.pem")
+  CLIENT_LINE="$CLIENT_LINE
+tls = { ca_bundle = \"$OUT/ca.pem\" }"
+fi
 QUICK="${QUICK:-}"
 LONG=60s; MID=20s
 if [ -n "$QUICK" ]; then LONG=10s; MID=5s; fi
@@ -37,7 +47,7 @@ trap cleanup EXIT
 start_mock() {
   cleanup
   taskset -c "$MOCK_CORE" "$BIN" mock --port 0 --ttft "$2" --itl "$3" --output-tokens "$4" \
-    --truth-log "$OUT/$1.truth.jsonl" > "$OUT/$1.mock.out" 2>&1 &
+    --truth-log "$OUT/$1.truth.jsonl" "${TLS_FLAGS[@]}" > "$OUT/$1.mock.out" 2>&1 &
   MOCK_PID=$!
   URL=$(mock_url "$OUT/$1.mock.out")
 }

@@ -12,6 +12,9 @@
 #   benches/instructions.sh                              # the release build, client as default
 #   CLIENTS="lean reqwest" benches/instructions.sh       # one row per client
 #   BINS="/tmp/old-llmload target/release/llmload" benches/instructions.sh   # builds side by side
+#   SCHEMES="http https" CLIENTS="lean reqwest" benches/instructions.sh   # https: the mock serves
+#       TLS with a self-signed certificate the scenario trusts (tls.ca_bundle); the handshakes
+#       (one per connection, 4 per run) cancel out in the difference
 #
 # Needs valgrind and taskset.
 set -euo pipefail
@@ -25,6 +28,7 @@ if [ -z "$BINS" ]; then
   BINS="$PWD/target/release/llmload"
 fi
 CLIENTS="${CLIENTS:-auto}"
+SCHEMES="${SCHEMES:-http}"
 N1="${N1:-200}"
 N2="${N2:-1200}"
 GEN_CORE="${GEN_CORE:-0}"
@@ -33,14 +37,30 @@ OUT="${OUT:-$PWD/target/instructions}"
 mkdir -p "$OUT"
 
 MOCK_PID=""
-cleanup() { [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null || true; }
+cleanup() {
+  if [ -n "$MOCK_PID" ]; then
+    kill "$MOCK_PID" 2>/dev/null || true
+    wait "$MOCK_PID" 2>/dev/null || true
+    MOCK_PID=""
+  fi
+}
 trap cleanup EXIT
 
 first_bin=${BINS%% *}
-taskset -c "$MOCK_CORE" "$first_bin" mock --port 0 --ttft 5ms --itl 5ms --output-tokens 16 \
-  > "$OUT/mock.out" 2>&1 &
-MOCK_PID=$!
-URL=$(mock_url "$OUT/mock.out")
+# start_mock SCHEME: the mock, serving https with a fresh self-signed certificate when asked.
+start_mock() {
+  cleanup
+  local tls=()
+  TLS_LINE=""
+  if [ "$1" = https ]; then
+    tls=(--tls-self-signed "$OUT/ca.pem")
+    TLS_LINE="tls = { ca_bundle = \"$OUT/ca.pem\" }"
+  fi
+  taskset -c "$MOCK_CORE" "$first_bin" mock --port 0 --ttft 5ms --itl 5ms --output-tokens 16 \
+    "${tls[@]}" > "$OUT/mock.out" 2>&1 &
+  MOCK_PID=$!
+  URL=$(mock_url "$OUT/mock.out")
+}
 
 # instructions BIN CLIENT N: total instructions of one run (all threads).
 instructions() {
@@ -53,6 +73,7 @@ seed = 1
 name = "mock"
 base_url = "$URL"
 $client_line
+$TLS_LINE
 [[models]]
 id = "sim"
 target = "mock"
@@ -71,11 +92,14 @@ TOML
   grep -h "^summary:" "$OUT"/callgrind.out.* | awk '{s += $2} END {print s}'
 }
 
-printf "%-40s %-8s %14s\n" "binary" "client" "instr/request"
-for bin in $BINS; do
-  for client in $CLIENTS; do
-    a=$(instructions "$bin" "$client" "$N1")
-    b=$(instructions "$bin" "$client" "$N2")
-    printf "%-40s %-8s %14.0f\n" "$bin" "$client" "$(echo "($b - $a) / ($N2 - $N1)" | bc -l)"
+printf "%-40s %-6s %-8s %14s\n" "binary" "scheme" "client" "instr/request"
+for scheme in $SCHEMES; do
+  start_mock "$scheme"
+  for bin in $BINS; do
+    for client in $CLIENTS; do
+      a=$(instructions "$bin" "$client" "$N1")
+      b=$(instructions "$bin" "$client" "$N2")
+      printf "%-40s %-6s %-8s %14.0f\n" "$bin" "$scheme" "$client" "$(echo "($b - $a) / ($N2 - $N1)" | bc -l)"
+    done
   done
 done

@@ -662,15 +662,15 @@ fn refused_connections_are_classified_and_the_run_finishes() {
 
 #[test]
 fn both_clients_count_and_classify_alike() {
-    // `lean` is what a plain-http target gets by default; `reqwest` is the explicit choice
-    // (and what https and HTTP/2 targets get). Both must give the same exact counts.
+    // `lean` is what http and https targets get by default; `reqwest` is the explicit choice
+    // (and what HTTP/2 targets get). Both must give the same exact counts.
     for kind in ["lean", "reqwest"] {
         both_clients_case(kind);
     }
-    // https is refused at validation for an explicit lean client.
+    // HTTP/2 is refused at validation for an explicit lean client (it speaks HTTP/1.1 only).
     let bad = scenario(r#"ttft = "5ms""#, "", "concurrency = 1\nrequests = 1").replace(
         "base_url = \"mock\"",
-        "base_url = \"https://127.0.0.1:9/v1\"\nclient = \"lean\"",
+        "base_url = \"https://127.0.0.1:9/v1\"\nclient = \"lean\"\nhttp = \"2\"",
     );
     let r = run_scenario(&bad, &["--quiet"], &[]);
     assert_eq!(r.code, 2);

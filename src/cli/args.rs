@@ -484,6 +484,22 @@ pub struct MockArgs {
     /// first and last tokens were handed to the HTTP layer (µs since the Unix epoch).
     #[arg(long)]
     pub truth_log: Option<PathBuf>,
+    /// Serve https with this certificate chain (PEM); needs --tls-key.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve https with a self-signed certificate for localhost, 127.0.0.1 and ::1 made at
+    /// start, and write that certificate (PEM) to FILE for clients to trust
+    /// (`tls.ca_bundle`).
+    #[arg(long, value_name = "FILE")]
+    pub tls_self_signed: Option<PathBuf>,
 }
 
 /// `--progress-interval`: a duration of at least 100 ms.

@@ -11,6 +11,7 @@ use crate::cli::exit::{Exit, UserError};
 use crate::config::mock::{Faults, MockConfig, MockModel};
 use crate::core::dist::Dist;
 use crate::core::units;
+use crate::engine::mock::tls::MockTls;
 use crate::engine::mock::MockServer;
 use crate::engine::runner::Stop;
 
@@ -21,6 +22,33 @@ fn prob(name: &str, v: f64) -> Result<f64> {
         )));
     }
     Ok(v)
+}
+
+/// The TLS settings from `--tls-cert`/`--tls-key` or `--tls-self-signed` (whose certificate is
+/// written out first), or None for plain http.
+fn mock_tls(a: &MockArgs) -> Result<Option<MockTls>> {
+    if let (Some(cert), Some(key)) = (&a.tls_cert, &a.tls_key) {
+        let read = |flag: &str, p: &std::path::Path| {
+            std::fs::read(p)
+                .map_err(|e| anyhow!(UserError(format!("--{flag} {}: {e}", p.display()))))
+        };
+        let (c, k) = (read("tls-cert", cert)?, read("tls-key", key)?);
+        let tls = MockTls::from_pem(&c, &k).map_err(|e| {
+            anyhow!(UserError(format!(
+                "--tls-cert {} / --tls-key {}: {e}",
+                cert.display(),
+                key.display()
+            )))
+        })?;
+        return Ok(Some(tls));
+    }
+    let Some(out) = &a.tls_self_signed else {
+        return Ok(None);
+    };
+    let tls = MockTls::self_signed().map_err(|e| anyhow!("--tls-self-signed: {e}"))?;
+    std::fs::write(out, &tls.cert_pem)
+        .with_context(|| format!("--tls-self-signed: writing {}", out.display()))?;
+    Ok(Some(tls))
 }
 
 /// `llmload mock`: serves until the first SIGINT or SIGTERM.
@@ -102,7 +130,8 @@ pub async fn cmd(a: MockArgs) -> Result<Exit> {
     let listener = tokio::net::TcpListener::bind((a.host.as_str(), a.port))
         .await
         .with_context(|| format!("binding {}:{}", a.host, a.port))?;
-    let server = MockServer::start(listener, cfg)
+    let tls = mock_tls(&a)?;
+    let server = MockServer::start_with(listener, cfg, tls)
         .await
         .context("starting the mock server")?;
     outln!("llmload mock listening on {}", server.base_url());

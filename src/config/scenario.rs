@@ -210,27 +210,29 @@ pub struct RetrySpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClientKind {
-    /// Lean where it can serve the target (plain http://, HTTP/1.1, no proxy), else reqwest.
+    /// Lean where it can serve the target (http:// or https:// over HTTP/1.1, no proxy), else
+    /// reqwest.
     #[default]
     Auto,
     /// reqwest over hyper: HTTP/1.1 and HTTP/2, TLS, proxies. Also accepted as "default",
     /// its name while it was the default.
     #[serde(alias = "default")]
     Reqwest,
-    /// llmload's own HTTP/1.1 reader: plain http only.
+    /// llmload's own HTTP/1.1 reader: http:// and https:// (HTTP/1.1 by ALPN), no proxy.
     Lean,
 }
 
 impl ClientKind {
-    /// Whether a target with this choice uses the lean transport. `proxied`: an HTTP proxy is
-    /// set in the environment (reqwest would send plain-http requests through it; the lean
-    /// client would not, so "auto" leaves such targets to reqwest).
+    /// Whether a target with this choice uses the lean transport. `proxied`: a proxy for the
+    /// target's scheme is set in the environment (reqwest would send requests through it; the
+    /// lean client would not, so "auto" leaves such targets to reqwest).
     pub fn uses_lean(self, base_url: &str, http: Option<HttpVersion>, proxied: bool) -> bool {
         match self {
             ClientKind::Lean => true,
             ClientKind::Reqwest => false,
             ClientKind::Auto => {
-                !base_url.starts_with("https://") && http != Some(HttpVersion::Http2) && !proxied
+                let _ = base_url;
+                http != Some(HttpVersion::Http2) && !proxied
             }
         }
     }
@@ -242,6 +244,19 @@ pub fn http_proxy_in_env() -> bool {
     ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
         .iter()
         .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+}
+
+/// Whether the environment sets a proxy reqwest would use for `base_url`: for an https://
+/// target `https_proxy`, `HTTPS_PROXY`, `all_proxy` or `ALL_PROXY`; otherwise as
+/// [`http_proxy_in_env`].
+pub fn proxy_in_env_for(base_url: &str) -> bool {
+    if base_url.starts_with("https://") {
+        ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+    } else {
+        http_proxy_in_env()
+    }
 }
 
 /// HTTP version choice.
@@ -1131,7 +1146,10 @@ duration = "2s"
         assert!(auto.uses_lean("http://127.0.0.1:8000/v1", None, false));
         assert!(auto.uses_lean("mock", Some(HttpVersion::Http1), false));
         assert!(auto.uses_lean("http://h/v1", Some(HttpVersion::Auto), false));
-        assert!(!auto.uses_lean("https://h/v1", None, false));
+        // https speaks HTTP/1.1 through the lean client too, unless HTTP/2 is asked for.
+        assert!(auto.uses_lean("https://h/v1", None, false));
+        assert!(!auto.uses_lean("https://h/v1", Some(HttpVersion::Http2), false));
+        assert!(!auto.uses_lean("https://h/v1", None, true));
         assert!(!auto.uses_lean("http://h/v1", Some(HttpVersion::Http2), false));
         assert!(
             !auto.uses_lean("http://h/v1", None, true),

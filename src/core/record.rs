@@ -270,6 +270,14 @@ pub struct RequestRecord {
     /// any response (the server never saw it); counted, and included in every latency.
     #[serde(default, skip_serializing_if = "is_zero_u32")]
     pub reconnects: u32,
+    /// TCP connect time in µs, when this request opened the connection it was answered on
+    /// (lean client only; inside the request's TTFT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_us: Option<u64>,
+    /// TLS handshake time in µs, when this request opened an https connection (lean client
+    /// only; inside the request's TTFT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_handshake_us: Option<u64>,
     /// Short error description (never contains credentials).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -353,6 +361,8 @@ impl RequestRecord {
             retries: 0,
             backoff_us: 0,
             reconnects: 0,
+            connect_us: None,
+            tls_handshake_us: None,
             error: None,
             gaps: Vec::new(),
             first_event_bytes: 0,
@@ -412,6 +422,8 @@ impl RequestRecord {
             retries,
             backoff_us,
             reconnects,
+            connect_us,
+            tls_handshake_us,
             error,
             // Not written (`#[serde(skip)]`): working state of the request and the collector.
             gaps: _,
@@ -492,6 +504,8 @@ impl RequestRecord {
         if *reconnects != 0 {
             w.u64(key!("reconnects"), *reconnects as u64);
         }
+        w.opt_u64(key!("connect_us"), *connect_us);
+        w.opt_u64(key!("tls_handshake_us"), *tls_handshake_us);
         if let Some(s) = error {
             // Credentials a message may carry (a URL's user:password, a key echoed back) never
             // reach the file.
@@ -726,6 +740,8 @@ mod tests {
             retries: 3,
             backoff_us: 1_500_000,
             reconnects: 1,
+            connect_us: Some(412),
+            tls_handshake_us: Some(1_830),
             error: Some("HTTP 429: slow \"down\"".into()),
             gaps: vec![(10, 4), (20, 5)],
             first_event_bytes: 9,
@@ -756,7 +772,8 @@ mod tests {
             r#""output_tokens_source":"events","input_tokens":42,"input_tokens_source":"tokenizer","#,
             r#""reasoning_tokens":7,"cached_tokens":32,"output_events":117,"usage_mismatch":true,"#,
             r#""response_id":"chatcmpl-mock-42-135","finish_reason":"length","retry_after_s":2.5,"#,
-            r#""retries":3,"backoff_us":1500000,"reconnects":1,"error":"HTTP 429: slow \"down\""}"#,
+            r#""retries":3,"backoff_us":1500000,"reconnects":1,"connect_us":412,"#,
+            r#""tls_handshake_us":1830,"error":"HTTP 429: slow \"down\""}"#,
             "\n"
         );
         assert_eq!(String::from_utf8_lossy(&line), expected);

@@ -326,6 +326,12 @@ impl Session {
             start_at: s.start_at,
             keep_partial: s.sharded,
         };
+        let transport: Vec<_> = plan
+            .targets
+            .iter()
+            .zip(&targets)
+            .map(|(t, c)| (t.name.clone(), c.client.clone()))
+            .collect();
         let scrapers = scrape::Scrapers::start(scrapes, live.clone());
         let out = runner::run(plan.clone(), targets, file, live, stop, opts).await;
         let scraped = scrapers.finish().await;
@@ -350,6 +356,7 @@ impl Session {
                 .warnings
                 .extend(tokenizer_warnings(&plan, &calibrated));
         }
+        result.transport = transport.iter().map(|(n, c)| c.transport(n)).collect();
         Finished {
             result,
             records_written: out.records_written,

@@ -135,6 +135,7 @@ pub fn assemble(frame: &PlanOutline, c: &Collector, mut meta: RunMeta) -> RunRes
         merged_from: Vec::new(),
         server_metrics: Vec::new(),
         tokenizers: Vec::new(),
+        transport: Vec::new(),
         classes: groups::classes(frame, g, &cx),
         turns: groups::turns(frame, g, &cx),
         cache: groups::cache(frame, g, &cx),

@@ -122,6 +122,10 @@ pub struct RunResult {
     /// did not report.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tokenizers: Vec<TokenizerUse>,
+    /// How each target was reached: client, HTTP version, TLS, where token times come from,
+    /// and connection set-up times (absent in merged results and in older results).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transport: Vec<TransportResult>,
 }
 
 /// Which tokenizer a model used, and how.
@@ -168,6 +172,47 @@ pub struct TokenProbe {
     pub words: u32,
     /// `usage.prompt_tokens` the server reported.
     pub prompt_tokens: u64,
+}
+
+/// How one target was reached, and what opening its connections cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TransportResult {
+    /// Target name.
+    pub target: String,
+    /// `lean` or `reqwest`.
+    pub client: String,
+    /// `1.1` (the lean client, always), or the reqwest client's setting: `auto` (HTTP/2 when
+    /// the server offers it by ALPN, else 1.1), `1.1` or `2`.
+    pub http_version: String,
+    /// Whether the target is https.
+    pub tls: bool,
+    /// Where response and token instants come from: `kernel_receive_stamp` (the kernel's
+    /// receive stamp of the socket read; under TLS, of the read that completed the record) or
+    /// `user_space_read` (the client's clock when its read returned).
+    pub time_source: String,
+    /// Connections opened over the whole run, every phase (lean client; absent for reqwest,
+    /// which does not report them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_connections: Option<u64>,
+    /// TCP connect time of those connections (ms), every phase; inside the TTFT of the
+    /// request that opened the connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_ms: Option<SetupSummary>,
+    /// TLS handshake time of those connections (ms), every phase (https only); inside the
+    /// TTFT of the request that opened the connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_handshake_ms: Option<SetupSummary>,
+}
+
+/// A set-up time distribution (ms).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SetupSummary {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
 }
 
 /// One routing rule's traffic.

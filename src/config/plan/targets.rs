@@ -404,14 +404,8 @@ fn lean(i: usize, t: &TargetSpec, p: &mut Problems) -> bool {
     let lean = t.client.unwrap_or_default().uses_lean(
         &t.base_url,
         t.http,
-        crate::config::scenario::http_proxy_in_env(),
+        crate::config::scenario::proxy_in_env_for(&t.base_url),
     );
-    if explicit_lean && t.base_url.starts_with("https://") {
-        p.push(
-            &at(i, "client"),
-            "the lean client speaks plain http:// only; use `client = \"reqwest\"` (or leave `client` out) for https",
-        );
-    }
     if explicit_lean && t.http == Some(HttpVersion::Http2) {
         p.push(
             &at(i, "client"),
@@ -612,16 +606,11 @@ mod tests {
         check(t, |_, problems| {
             assert_eq!(
                 problems,
-                [
-                    (
-                        "targets[0].client",
-                        "the lean client speaks plain http:// only; use `client = \"reqwest\"` (or leave `client` out) for https"
-                    ),
-                    (
-                        "targets[0].client",
-                        "the lean client speaks HTTP/1.1 only; drop `http = \"2\"`"
-                    ),
-                ]
+                // https is served (HTTP/1.1 over TLS); HTTP/2 is not.
+                [(
+                    "targets[0].client",
+                    "the lean client speaks HTTP/1.1 only; drop `http = \"2\"`"
+                )]
             );
         });
     }

@@ -1,11 +1,12 @@
-//! A lean HTTP/1.1 client for plain `http://` targets: the request is written and the response
-//! (chunked, sized or close-delimited) is read in the calling task, straight from the socket,
-//! with a small keep-alive pool of its own.
+//! A lean HTTP/1.1 client for `http://` and `https://` targets: the request is written and the
+//! response (chunked, sized or close-delimited) is read in the calling task, straight from the
+//! socket (through rustls for https, see `tls`), with a small keep-alive pool of its own.
 //!
 //! Why: with the pooled hyper client every body chunk crosses from the connection's task to the
 //! request's task — two wake-ups per streamed token — which dominated llmload's CPU per request
-//! (docs/performance.md). Here one socket read is one wake-up. It does not speak TLS or HTTP/2
-//! (targets needing them use the default client) and never panics on server bytes.
+//! (docs/performance.md). Here one socket read is one wake-up. It does not speak HTTP/2 or go
+//! through proxies (targets needing them use the default client) and never panics on server
+//! bytes.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,6 +16,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use super::tls::{TlsFailure, TlsSettings, TlsStream};
 use crate::engine::rxstamp;
 
 /// Largest response head accepted.
@@ -29,6 +31,8 @@ pub enum LeanErrorKind {
     Io,
     /// The server sent something that is not HTTP/1.1.
     Protocol,
+    /// The TLS handshake failed (certificate, alert, protocol version, ALPN).
+    Tls,
 }
 
 /// A transport error with a description (never containing credentials).
@@ -49,8 +53,46 @@ impl LeanError {
     }
 }
 
+/// One connection: plain TCP or TLS over TCP.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+impl Conn {
+    #[inline]
+    async fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.write_all(data).await,
+            Conn::Tls(s) => s.write_all(data).await,
+        }
+    }
+
+    /// One read's bytes (plaintext under TLS) appended to `buf`, with their arrival stamp.
+    #[inline]
+    async fn read(
+        &mut self,
+        buf: &mut BytesMut,
+        not_before: Instant,
+    ) -> std::io::Result<rxstamp::Read> {
+        match self {
+            Conn::Plain(s) => rxstamp::read(s, buf, not_before).await,
+            Conn::Tls(s) => s.read(buf, not_before).await,
+        }
+    }
+}
+
+/// How long opening a new connection took, for a request that opened one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setup {
+    /// TCP connect (name resolution included).
+    pub connect: Duration,
+    /// TLS handshake (https only).
+    pub handshake: Option<Duration>,
+}
+
 struct Pool {
-    idle: Mutex<Vec<TcpStream>>,
+    idle: Mutex<Vec<Conn>>,
     /// Most idle connections kept (the target's `pool_max_idle`).
     max_idle: usize,
 }
@@ -59,6 +101,10 @@ struct Pool {
 #[derive(Clone)]
 pub struct LeanClient {
     addr: String,
+    /// Host name or address, for TLS server-name checks.
+    host: String,
+    /// TLS settings, for https targets.
+    tls: Option<TlsSettings>,
     head: Arc<Vec<u8>>,
     connect_timeout: Duration,
     pool: Arc<Pool>,
@@ -95,13 +141,15 @@ pub struct LeanResponse {
     /// HTTP status.
     pub status: u16,
     headers: Vec<(String, String)>,
-    stream: Option<TcpStream>,
+    stream: Option<Conn>,
     buf: BytesMut,
     body: Body,
     keep_alive: bool,
     pool: Arc<Pool>,
     /// The request was sent again on a fresh connection after a pooled one turned out closed.
     pub reconnected: bool,
+    /// Connection set-up times, when this request opened the connection it was answered on.
+    pub setup: Option<Setup>,
     /// When the request was written.
     written: Instant,
     /// When the bytes of the latest read reached the host (kernel stamp), when known.
@@ -109,17 +157,45 @@ pub struct LeanResponse {
 }
 
 impl LeanClient {
-    /// A client for `url` (`http://host[:port]/path`), sending `headers` with every request
-    /// and keeping at most `max_idle` idle connections (0: a fresh connection per request).
+    /// A client for `url` (`http://host[:port]/path`, or `https://` with the system's trust store),
+    /// sending `headers` with every request and keeping at most `max_idle` idle connections
+    /// (0: a fresh connection per request).
     pub fn new(
         url: &str,
         headers: &[(String, String)],
         connect_timeout: Duration,
         max_idle: usize,
     ) -> Result<LeanClient, String> {
-        let rest = url
-            .strip_prefix("http://")
-            .ok_or_else(|| "the lean client speaks plain http:// only".to_string())?;
+        let tls = if url.starts_with("https://") {
+            Some(TlsSettings::new(None, false)?)
+        } else {
+            None
+        };
+        LeanClient::with_tls(url, headers, connect_timeout, max_idle, tls)
+    }
+
+    /// [`LeanClient::new`] with the TLS settings of an `https://` target given (None for
+    /// plain http).
+    pub fn with_tls(
+        url: &str,
+        headers: &[(String, String)],
+        connect_timeout: Duration,
+        max_idle: usize,
+        tls: Option<TlsSettings>,
+    ) -> Result<LeanClient, String> {
+        let (rest, port) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+            (Some(r), _) => (r, 80),
+            (_, Some(r)) => (r, 443),
+            _ => return Err("the lean client speaks http:// and https:// only".to_string()),
+        };
+        let tls = if port == 443 {
+            Some(match tls {
+                Some(t) => t,
+                None => TlsSettings::new(None, false)?,
+            })
+        } else {
+            None
+        };
         // The request target is the path and query, precomputed once into the request head.
         let (hostport, path) = match rest.find(['/', '?']) {
             Some(i) if rest[i..].starts_with('?') => (&rest[..i], format!("/{}", &rest[i..])),
@@ -132,13 +208,11 @@ impl LeanClient {
         if hostport.is_empty() {
             return Err("no host in the URL".into());
         }
-        let addr = if hostport
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        {
-            hostport.to_string()
-        } else {
-            format!("{hostport}:80")
+        let (addr, host) = match hostport.rsplit_once(':') {
+            Some((h, p)) if p.parse::<u16>().is_ok() && !h.is_empty() => {
+                (hostport.to_string(), h.to_string())
+            }
+            _ => (format!("{hostport}:{port}"), hostport.to_string()),
         };
         let mut head = format!("POST {path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\nAccept: text/event-stream, application/json\r\n");
         for (k, v) in headers {
@@ -157,6 +231,8 @@ impl LeanClient {
             && rxstamp::keep_on();
         Ok(LeanClient {
             addr,
+            host,
+            tls,
             head: Arc::new(head.into_bytes()),
             connect_timeout,
             stamps,
@@ -167,7 +243,56 @@ impl LeanClient {
         })
     }
 
-    async fn connect(&self) -> Result<TcpStream, LeanError> {
+    /// Whether requests go over TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Whether reads carry the kernel's receive stamps.
+    pub fn kernel_stamps(&self) -> bool {
+        self.stamps
+    }
+
+    /// A new connection (TCP, then TLS for https) and how long each step took. The TLS
+    /// handshake has the connect timeout too.
+    async fn connect(&self) -> Result<(Conn, Setup), LeanError> {
+        let start = Instant::now();
+        let tcp = self.connect_tcp().await?;
+        let connected = Instant::now();
+        let mut setup = Setup {
+            connect: connected - start,
+            handshake: None,
+        };
+        let Some(tls) = &self.tls else {
+            return Ok((Conn::Plain(tcp), setup));
+        };
+        let shake = TlsStream::handshake(tls, tcp, &self.host);
+        let s = match tokio::time::timeout(self.connect_timeout, shake).await {
+            Err(_) => {
+                return Err(LeanError::new(
+                    LeanErrorKind::Tls,
+                    "TLS handshake timed out",
+                ))
+            }
+            Ok(Err(TlsFailure::Tls(m))) => {
+                return Err(LeanError::new(
+                    LeanErrorKind::Tls,
+                    format!("TLS handshake with {}: {m}", self.addr),
+                ))
+            }
+            Ok(Err(TlsFailure::Io(e))) => {
+                return Err(LeanError::new(
+                    LeanErrorKind::Tls,
+                    format!("TLS handshake with {}: {e}", self.addr),
+                ))
+            }
+            Ok(Ok(s)) => s,
+        };
+        setup.handshake = Some(connected.elapsed());
+        Ok((Conn::Tls(Box::new(s)), setup))
+    }
+
+    async fn connect_tcp(&self) -> Result<TcpStream, LeanError> {
         let s = tokio::time::timeout(self.connect_timeout, TcpStream::connect(&self.addr))
             .await
             .map_err(|_| LeanError::new(LeanErrorKind::Connect, "connect timed out"))?
@@ -197,18 +322,15 @@ impl LeanClient {
                 Err((true, e)) => return Err(e),
             }
         }
-        let s = self.connect().await?;
+        let (s, setup) = self.connect().await?;
         let mut r = self.exchange(s, body).await.map_err(|(_, e)| e)?;
         r.reconnected = reconnected;
+        r.setup = Some(setup);
         Ok(r)
     }
 
     /// Err((true, e)) when the server had answered something (do not retry).
-    async fn exchange(
-        &self,
-        mut s: TcpStream,
-        body: &[u8],
-    ) -> Result<LeanResponse, (bool, LeanError)> {
+    async fn exchange(&self, mut s: Conn, body: &[u8]) -> Result<LeanResponse, (bool, LeanError)> {
         let mut req = Vec::with_capacity(self.head.len() + 32 + body.len());
         req.extend_from_slice(&self.head);
         req.extend_from_slice(body.len().to_string().as_bytes());
@@ -226,7 +348,7 @@ impl LeanClient {
         // Bytes of interim (1xx) responses skipped so far.
         let mut skipped = 0;
         loop {
-            let n = match rxstamp::read(&s, &mut buf, written).await {
+            let n = match s.read(&mut buf, written).await {
                 Ok(r) => {
                     rx_at = r.at.or(rx_at);
                     r.n
@@ -259,6 +381,7 @@ impl LeanClient {
                     body: head.body,
                     pool: self.pool.clone(),
                     reconnected: false,
+                    setup: None,
                     written,
                     rx_at,
                 });
@@ -546,11 +669,12 @@ impl LeanResponse {
     }
 
     async fn fill(&mut self) -> Result<usize, LeanError> {
-        let Some(s) = self.stream.as_ref() else {
+        let Some(s) = self.stream.as_mut() else {
             return Ok(0);
         };
         let floor = self.rx_at.unwrap_or(self.written);
-        let r = rxstamp::read(s, &mut self.buf, floor)
+        let r = s
+            .read(&mut self.buf, floor)
             .await
             .map_err(|e| LeanError::new(LeanErrorKind::Io, format!("read: {e}")))?;
         if r.at.is_some() {
@@ -680,8 +804,17 @@ mod tests {
     }
 
     #[test]
-    fn only_plain_http_and_no_header_injection() {
-        assert!(LeanClient::new("https://x/v1", &[], Duration::from_secs(1), 4).is_err());
+    fn http_and_https_only_and_no_header_injection() {
+        assert!(LeanClient::new("ftp://x/v1", &[], Duration::from_secs(1), 4).is_err());
+        let c = LeanClient::new("https://x/v1", &[], Duration::from_secs(1), 4).expect("https");
+        assert!(c.is_tls());
+        assert_eq!((c.addr.as_str(), c.host.as_str()), ("x:443", "x"));
+        let c = LeanClient::new("https://127.0.0.1:8443/v1", &[], Duration::from_secs(1), 4)
+            .expect("https");
+        assert_eq!(
+            (c.addr.as_str(), c.host.as_str()),
+            ("127.0.0.1:8443", "127.0.0.1")
+        );
         let bad = vec![("X-A".to_string(), "v\r\nInjected: 1".to_string())];
         assert!(LeanClient::new("http://127.0.0.1:1/v1", &bad, Duration::from_secs(1), 4).is_err());
     }

@@ -8,6 +8,7 @@
 pub mod lean;
 mod scan;
 pub mod sse;
+pub mod tls;
 pub mod wire;
 
 use std::time::Duration;
@@ -88,11 +89,23 @@ pub struct TargetClient {
     timeouts: Timeouts,
     stream: bool,
     lean: Option<lean::LeanClient>,
+    /// The HTTP version setting (for the result's transport section).
+    http_version: crate::config::scenario::HttpVersion,
+    /// Connection set-up times of the lean client, for the result.
+    setups: std::sync::Arc<std::sync::Mutex<SetupLog>>,
     max_response: usize,
     retry: Option<RetryPolicy>,
     /// Credentials to scrub from what the server sends back: the key, the URL's password and
     /// its basic-auth token.
     secrets: Vec<Secret>,
+}
+
+/// Connection set-up times of one target's lean client (µs).
+#[derive(Debug, Clone, Default)]
+struct SetupLog {
+    connections: u64,
+    connect: crate::metrics::hist::Hist,
+    handshake: crate::metrics::hist::Hist,
 }
 
 /// The API key, kept only to scrub it from anything the server sends back; never printed.
@@ -283,13 +296,18 @@ impl TargetClient {
         let lean = if s.lean {
             let mut hs: Vec<(String, String)> = s.headers.to_vec();
             hs.extend(credentials.iter().cloned());
+            let build_err = |message: String| ClientError::Build {
+                target: s.name.to_string(),
+                message: format!("client = \"lean\": {message}"),
+            };
+            let tls = if url.starts_with("https://") {
+                Some(tls::TlsSettings::new(s.ca_bundle, s.insecure).map_err(build_err)?)
+            } else {
+                None
+            };
             Some(
-                lean::LeanClient::new(&url, &hs, s.timeouts.connect, s.pool_max_idle).map_err(
-                    |message| ClientError::Build {
-                        target: s.name.to_string(),
-                        message: format!("client = \"lean\": {message}"),
-                    },
-                )?,
+                lean::LeanClient::with_tls(&url, &hs, s.timeouts.connect, s.pool_max_idle, tls)
+                    .map_err(build_err)?,
             )
         } else {
             None
@@ -301,6 +319,8 @@ impl TargetClient {
             timeouts: s.timeouts,
             stream: s.stream,
             lean,
+            http_version: s.http,
+            setups: Default::default(),
             max_response: MAX_RESPONSE_BYTES,
             retry: None,
             secrets: secrets(s.api_key.as_deref(), &s.auth, &credentials),
@@ -405,12 +425,16 @@ impl TargetClient {
                         lean::LeanErrorKind::Connect => Outcome::Connect,
                         lean::LeanErrorKind::Io => Outcome::StreamCut,
                         lean::LeanErrorKind::Protocol => Outcome::MalformedChunk,
+                        lean::LeanErrorKind::Tls => Outcome::Tls,
                     };
                     finish_err(clock, rec, outcome, &e.message);
                     return None;
                 }
                 Ok(Ok(r)) => {
                     rec.reconnects += r.reconnected as u32;
+                    if let Some(setup) = r.setup {
+                        self.note_setup(rec, setup);
+                    }
                     Resp::Lean(r)
                 }
             }
@@ -421,6 +445,71 @@ impl TargetClient {
             )
         };
         Some(resp)
+    }
+
+    /// Puts a new connection's set-up times on the record and in the target's log (once per
+    /// connection, not per request).
+    #[cold]
+    fn note_setup(&self, rec: &mut RequestRecord, setup: lean::Setup) {
+        let connect = setup.connect.as_micros() as u64;
+        let handshake = setup.handshake.map(|d| d.as_micros() as u64);
+        rec.connect_us = Some(connect);
+        rec.tls_handshake_us = handshake;
+        if let Ok(mut log) = self.setups.lock() {
+            log.connections += 1;
+            log.connect.record(connect);
+            if let Some(h) = handshake {
+                log.handshake.record(h);
+            }
+        }
+    }
+
+    /// How this target is reached and what its connections cost to open, for the result.
+    pub fn transport(&self, target: &str) -> crate::results::TransportResult {
+        use crate::config::scenario::HttpVersion;
+        use crate::results::{SetupSummary, TransportResult};
+        let summary = |h: &crate::metrics::hist::Hist| {
+            let s = h.summary(1e-3);
+            (s.count > 0).then_some(SetupSummary {
+                p50: s.p50,
+                p99: s.p99,
+                max: s.max,
+            })
+        };
+        let tls = self.url.starts_with("https://");
+        match &self.lean {
+            Some(lean) => {
+                let log = self.setups.lock().map(|l| l.clone()).unwrap_or_default();
+                TransportResult {
+                    target: target.to_string(),
+                    client: "lean".into(),
+                    http_version: "1.1".into(),
+                    tls,
+                    time_source: if lean.kernel_stamps() {
+                        "kernel_receive_stamp"
+                    } else {
+                        "user_space_read"
+                    }
+                    .into(),
+                    new_connections: Some(log.connections),
+                    connect_ms: summary(&log.connect),
+                    tls_handshake_ms: summary(&log.handshake),
+                }
+            }
+            None => TransportResult {
+                target: target.to_string(),
+                client: "reqwest".into(),
+                http_version: match self.http_version {
+                    HttpVersion::Auto => "auto",
+                    HttpVersion::Http1 => "1.1",
+                    HttpVersion::Http2 => "2",
+                }
+                .into(),
+                tls,
+                time_source: "user_space_read".into(),
+                ..Default::default()
+            },
+        }
     }
 
     /// Reads and classifies a response whose head has arrived.

@@ -4,6 +4,9 @@
 //! `ConnectInfo<ConnInfo>`. Once the flag is set, the next write, flush or shutdown fails and
 //! the socket is closed with `SO_LINGER` 0, so the kernel sends RST instead of FIN: the
 //! client sees "connection reset by peer", as it would from a crashed server or a middlebox.
+//!
+//! With TLS on, a task accepts connections and starts one handshake task per connection; the
+//! listener hands axum the connections whose handshake succeeded.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -15,13 +18,77 @@ use std::time::Duration;
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
+
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Accepts TCP connections with `TCP_NODELAY` set (small SSE frames must not wait for
 /// Nagle's algorithm) and a reset flag each.
 pub(crate) struct MockListener {
-    pub inner: TcpListener,
+    pub inner: Arc<TcpListener>,
+    /// With TLS: connections whose handshake is done.
+    pub tls: Option<tokio::sync::mpsc::Receiver<(MockIo, ConnInfo)>>,
+}
+
+/// A connection as axum sees it: plain, or TLS over the plain one.
+pub(crate) enum MockIo {
+    Plain(ConnStream),
+    Tls(Box<tokio_rustls::server::TlsStream<ConnStream>>),
+}
+
+impl MockListener {
+    /// A listener; with `tls`, handshakes run in tasks of their own.
+    pub fn new(inner: TcpListener, tls: Option<Arc<rustls::ServerConfig>>) -> MockListener {
+        let inner = Arc::new(inner);
+        let Some(config) = tls else {
+            return MockListener { inner, tls: None };
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let l = inner.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, info) = tokio::select! {
+                    _ = tx.closed() => return,
+                    got = accept_tcp(&l) => got,
+                };
+                let (tx, acceptor) = (tx.clone(), acceptor.clone());
+                tokio::spawn(async move {
+                    let shake = acceptor.accept(stream);
+                    if let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), shake).await
+                    {
+                        let _ = tx.send((MockIo::Tls(Box::new(tls)), info)).await;
+                    }
+                });
+            }
+        });
+        MockListener {
+            inner,
+            tls: Some(rx),
+        }
+    }
+}
+
+/// The next accepted TCP connection, with `TCP_NODELAY` and receive stamps set.
+async fn accept_tcp(l: &TcpListener) -> (ConnStream, ConnInfo) {
+    loop {
+        match l.accept().await {
+            Ok((tcp, _)) => {
+                let _ = tcp.set_nodelay(true);
+                let stamped = crate::engine::rxstamp::enable(&tcp);
+                let info = ConnInfo::new();
+                let stream = ConnStream {
+                    tcp,
+                    reset: info.reset.clone(),
+                    rx: stamped.then(|| info.rx.clone()),
+                };
+                return (stream, info);
+            }
+            // Out of file descriptors or a connection aborted before accept: wait a
+            // little rather than spin (what axum's own listener does).
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+        }
+    }
 }
 
 /// What a handler learns about its connection.
@@ -60,27 +127,20 @@ impl ConnInfo {
 }
 
 impl Listener for MockListener {
-    type Io = ConnStream;
+    type Io = MockIo;
     type Addr = ConnInfo;
 
-    async fn accept(&mut self) -> (ConnStream, ConnInfo) {
-        loop {
-            match self.inner.accept().await {
-                Ok((tcp, _)) => {
-                    let _ = tcp.set_nodelay(true);
-                    let stamped = crate::engine::rxstamp::enable(&tcp);
-                    let info = ConnInfo::new();
-                    let stream = ConnStream {
-                        tcp,
-                        reset: info.reset.clone(),
-                        rx: stamped.then(|| info.rx.clone()),
-                    };
-                    return (stream, info);
-                }
-                // Out of file descriptors or a connection aborted before accept: wait a
-                // little rather than spin (what axum's own listener does).
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+    async fn accept(&mut self) -> (MockIo, ConnInfo) {
+        match &mut self.tls {
+            None => {
+                let (s, info) = accept_tcp(&self.inner).await;
+                (MockIo::Plain(s), info)
             }
+            Some(rx) => match rx.recv().await {
+                Some(got) => got,
+                // The accept task has ended (it ends only when this listener is dropped).
+                None => std::future::pending().await,
+            },
         }
     }
 
@@ -230,5 +290,63 @@ fn stamped_read(
             rx.store(ns, Ordering::Relaxed);
         }
         return Poll::Ready(Ok(()));
+    }
+}
+
+impl AsyncRead for MockIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            MockIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            MockIo::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for MockIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            MockIo::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            MockIo::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            MockIo::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            MockIo::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            MockIo::Plain(s) => s.is_write_vectored(),
+            MockIo::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            MockIo::Plain(s) => Pin::new(s).poll_flush(cx),
+            MockIo::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            MockIo::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            MockIo::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
     }
 }

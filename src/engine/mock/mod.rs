@@ -20,6 +20,7 @@ mod conn;
 mod gen;
 mod request;
 mod server;
+pub mod tls;
 mod truth;
 
 #[cfg(test)]
@@ -68,6 +69,8 @@ impl Stop {
 /// A running mock server.
 pub struct MockServer {
     addr: SocketAddr,
+    /// `http` or `https`.
+    scheme: &'static str,
     stop: Arc<Stop>,
     stop_tx: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -81,6 +84,15 @@ impl MockServer {
     pub async fn start(
         listener: tokio::net::TcpListener,
         cfg: MockConfig,
+    ) -> std::io::Result<MockServer> {
+        MockServer::start_with(listener, cfg, None).await
+    }
+
+    /// [`MockServer::start`], serving https with `tls` when given.
+    pub async fn start_with(
+        listener: tokio::net::TcpListener,
+        cfg: MockConfig,
+        tls: Option<tls::MockTls>,
     ) -> std::io::Result<MockServer> {
         cfg.validate()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
@@ -96,7 +108,8 @@ impl MockServer {
         let app = server::router(Arc::new(shared))
             .into_make_service_with_connect_info::<conn::ConnInfo>();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let listener = conn::MockListener { inner: listener };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let listener = conn::MockListener::new(listener, tls.map(|t| t.config));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
@@ -106,6 +119,7 @@ impl MockServer {
         });
         Ok(MockServer {
             addr,
+            scheme,
             stop,
             stop_tx: Some(stop_tx),
             task: Some(task),
@@ -118,14 +132,14 @@ impl MockServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT/v1` (the real address when bound to a specific non-IPv4-
-    /// unspecified interface).
+    /// `http://127.0.0.1:PORT/v1` (`https://` with TLS; the real address when bound to a
+    /// specific non-IPv4-unspecified interface).
     pub fn base_url(&self) -> String {
         let ip = self.addr.ip();
         if ip.is_unspecified() || (ip.is_loopback() && ip.is_ipv4()) {
-            format!("http://127.0.0.1:{}/v1", self.addr.port())
+            format!("{}://127.0.0.1:{}/v1", self.scheme, self.addr.port())
         } else {
-            format!("http://{}/v1", self.addr)
+            format!("{}://{}/v1", self.scheme, self.addr)
         }
     }
 
