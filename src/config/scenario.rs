@@ -373,6 +373,10 @@ pub struct MockSpec {
     /// Fault injection probabilities.
     #[serde(default)]
     pub faults: Option<FaultsSpec>,
+    /// A simulated account quota: `{ requests_per_minute = 600, tokens_per_minute = 60000 }`,
+    /// stated in `x-ratelimit-*` headers and enforced with 429s.
+    #[serde(default)]
+    pub rate_limit: Option<crate::config::mock::RateLimit>,
 }
 
 /// One change of the mock's time to first token.

@@ -152,8 +152,21 @@ mod tests {
         assert_eq!(d("0.25"), Some(250));
         assert_eq!(d("0"), Some(0));
         for bad in [
-            "", " ", "s", "-1s", "1x", "1.2.3s", "1s-", "soon", "1 s", "Infinity", "NaN", ".",
-            "1e3", "9999999999999999999999h", "m5",
+            "",
+            " ",
+            "s",
+            "-1s",
+            "1x",
+            "1.2.3s",
+            "1s-",
+            "soon",
+            "1 s",
+            "Infinity",
+            "NaN",
+            ".",
+            "1e3",
+            "9999999999999999999999h",
+            "m5",
         ] {
             assert_eq!(d(bad), None, "{bad:?}");
         }
@@ -165,7 +178,15 @@ mod tests {
         assert_eq!(c("600"), Some(600));
         assert_eq!(c(" 59 "), Some(59));
         assert_eq!(c("0"), Some(0));
-        for bad in ["", "-1", "1.5", "abc", "12abc", "99999999999999999999", "+3"] {
+        for bad in [
+            "",
+            "-1",
+            "1.5",
+            "abc",
+            "12abc",
+            "99999999999999999999",
+            "+3",
+        ] {
             assert_eq!(c(bad), None, "{bad:?}");
         }
     }

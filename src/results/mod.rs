@@ -18,6 +18,7 @@ mod groups;
 mod latency;
 mod load;
 mod outline;
+mod quota;
 mod series;
 mod throughput;
 mod validity;
@@ -26,6 +27,7 @@ mod warnings;
 pub use assemble::{assemble, build};
 pub use counts::nothing_measured_line;
 pub use outline::{OutlineModel, OutlineRoute, PlanOutline};
+pub use quota::QuotaResult;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -113,6 +115,10 @@ pub struct RunResult {
     /// The shards a merged result was made from (only in `llmload merge` output).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<crate::results::shard::ShardSummary>,
+    /// Per model, the account quota the server stated in its `x-ratelimit-*` and
+    /// `Retry-After` headers; absent when no response carried them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quota: Vec<QuotaResult>,
 }
 
 /// One routing rule's traffic.
@@ -576,6 +582,10 @@ pub struct SeriesPoint {
     /// CPU cores the generator used in this second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_cores_used: Option<f64>,
+    /// The tightest quota the server's `x-ratelimit-*` headers stated on responses whose
+    /// headers arrived in this second (lowest remaining requests and tokens, and the limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<crate::metrics::quota::QuotaPoint>,
 }
 
 /// Facts of a run that the collector does not know.

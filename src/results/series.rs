@@ -20,6 +20,7 @@ pub(super) fn timeseries(series: &[Bucket], cpu_per_s: &[f64]) -> Vec<SeriesPoin
             ttft_p99_ms: b.ttft_p99_ms,
             errors: b.errors.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             cpu_cores_used: cpu_per_s.get(i).copied(),
+            quota: b.quota,
         })
         .collect()
 }

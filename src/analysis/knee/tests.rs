@@ -31,6 +31,7 @@ fn point(t: u64, sent: u64, ok: u64) -> SeriesPoint {
         ttft_p99_ms: None,
         errors: Default::default(),
         cpu_cores_used: None,
+        quota: None,
     }
 }
 

@@ -1413,6 +1413,7 @@ mod tests {
                 ttft_p99_ms: Some(t as f64),
                 errors: [("http_5xx".to_string(), 2)].into_iter().collect(),
                 cpu_cores_used: None,
+                quota: None,
             })
             .collect();
         let (k, b) = buckets(&ts, 4);

@@ -17,6 +17,7 @@
 
 mod conn;
 mod gen;
+mod quota;
 mod request;
 mod server;
 mod truth;

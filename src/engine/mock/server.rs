@@ -35,6 +35,8 @@ const DEFAULT_OUTPUT_TOKENS: u64 = 16;
 pub(crate) struct ModelRt {
     pub cfg: MockModel,
     pub sem: Option<Arc<Semaphore>>,
+    /// The simulated quota's current window, and when the first window began (server start).
+    quota: Option<(std::sync::Mutex<super::quota::Window>, Instant)>,
 }
 
 impl ModelRt {
@@ -44,7 +46,17 @@ impl ModelRt {
             sem: cfg
                 .max_concurrency
                 .map(|n| Arc::new(Semaphore::new(n as usize))),
+            quota: cfg
+                .rate_limit
+                .map(|r| (super::quota::Window::new(r).into(), Instant::now())),
         })
+    }
+
+    /// Charges a request to the simulated quota (None when the model has none).
+    fn charge(&self, received: Instant, tokens: u64) -> Option<super::quota::Verdict> {
+        let (window, start) = self.quota.as_ref()?;
+        let mut w = window.lock().unwrap_or_else(|e| e.into_inner());
+        Some(w.charge(received.saturating_duration_since(*start), tokens))
     }
 }
 
@@ -250,7 +262,7 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
     };
     let (total, length) = (total.min(MAX_TOKENS), length || total > MAX_TOKENS);
     let reasoning = reasoning.min(total);
-    let mut plan = Plan {
+    let plan = Plan {
         n,
         kind,
         stream: req.stream.unwrap_or(false),
@@ -270,7 +282,28 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
         conn_reset: Some(conn.reset),
     };
 
-    if let Some(resp) = fault_response(&sh, &mut plan, &cfg.faults).await {
+    let quota = model.charge(received, u64::from(plan.prompt_tokens) + total);
+    if let Some(v) = quota.filter(|v| v.refused) {
+        sh.log(&plan, 429, None, None, 0, false);
+        let mut resp = error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            Some("rate_limit_exceeded"),
+            "mock: quota exhausted for this window",
+        );
+        v.apply(resp.headers_mut());
+        return resp;
+    }
+    let mut resp = answer(sh, model, plan).await;
+    if let Some(v) = quota {
+        v.apply(resp.headers_mut());
+    }
+    resp
+}
+
+/// The answer to a request within its quota: a fault, or the completion.
+async fn answer(sh: Arc<Shared>, model: Arc<ModelRt>, mut plan: Plan) -> Response {
+    if let Some(resp) = fault_response(&sh, &mut plan, &model.cfg.faults).await {
         return resp;
     }
 
