@@ -322,6 +322,7 @@ pub fn build_at(
         sections.push(s);
     }
     sections.push(cost_section(&models, inputs, &labels, daily));
+    sections.extend(super::quota::section(inputs, &labels));
     sections.push(facts_section(inputs, &labels));
     let title = title.map(str::to_string).unwrap_or_else(|| {
         if multi {
