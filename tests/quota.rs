@@ -128,7 +128,7 @@ fn per_second_lowest_remaining_follows_the_window_arithmetic() {
     let md = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{md}");
     let row = format!(
-        "| m | sim | {n} | {RPM} | {} (at {} s) | {TPM} | {} (at {} s) | 0 | — |",
+        "| m | sim | {n} | {RPM} | {} (at {} s) | {TPM} | {} (at {} s) | 0 | - |",
         RPM - n,
         t_last / 1_000_000,
         TPM - tokens,

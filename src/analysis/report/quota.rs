@@ -7,13 +7,13 @@ use super::page::{Chart, Input, Section, Table};
 use super::svg::{LineChart, Marker, Series};
 
 fn opt(v: Option<u64>) -> String {
-    v.map_or("—".into(), |v| v.to_string())
+    v.map_or("-".into(), |v| v.to_string())
 }
 
 fn at(v: Option<u64>, t: Option<u64>) -> String {
     match (v, t) {
         (Some(v), Some(t)) => format!("{v} (at {t} s)"),
-        _ => "—".into(),
+        _ => "-".into(),
     }
 }
 
@@ -58,7 +58,7 @@ pub(super) fn section(inputs: &[Input], labels: &[String]) -> Option<Section> {
                 at(q.lowest_remaining_tokens, q.lowest_remaining_tokens_t_s),
                 q.retry_after_responses.to_string(),
                 q.retry_after_max_s
-                    .map_or("—".into(), |s| format!("{s:.1}")),
+                    .map_or("-".into(), |s| format!("{s:.1}")),
             ]);
         }
     }
