@@ -78,6 +78,20 @@ impl Quota {
     }
 }
 
+/// Reads a response's headers (name, value) in one pass: the quota figures, and the raw
+/// `Retry-After` value when there is one. Allocates nothing.
+#[inline]
+pub fn read<'a>(headers: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> (Quota, Option<&'a [u8]>) {
+    let mut quota = Quota::default();
+    let mut retry_after = None;
+    for (k, v) in headers {
+        if !quota.observe(k, v) && k.eq_ignore_ascii_case(b"retry-after") {
+            retry_after = Some(v);
+        }
+    }
+    (quota, retry_after)
+}
+
 /// A whole non-negative count (`600`, ` 59 `); anything else is None.
 pub fn parse_count(v: &[u8]) -> Option<u64> {
     let v = v.trim_ascii();

@@ -771,26 +771,15 @@ impl Resp {
     /// carries none leaves what an earlier attempt's response carried.
     #[inline]
     fn read_quota(&self, rec: &mut RequestRecord) {
-        let mut quota = crate::core::quota::Quota::default();
-        let mut retry_after: Option<&[u8]> = None;
-        match self {
-            Resp::Std(r) => {
-                for (k, v) in r.headers() {
-                    let (k, v) = (k.as_str().as_bytes(), v.as_bytes());
-                    if !quota.observe(k, v) && k.eq_ignore_ascii_case(b"retry-after") {
-                        retry_after = Some(v);
-                    }
-                }
-            }
-            Resp::Lean(r) => {
-                for (k, v) in r.headers() {
-                    let (k, v) = (k.as_bytes(), v.as_bytes());
-                    if !quota.observe(k, v) && k.eq_ignore_ascii_case(b"retry-after") {
-                        retry_after = Some(v);
-                    }
-                }
-            }
-        }
+        use crate::core::quota::read;
+        let (quota, retry_after) = match self {
+            Resp::Std(r) => read(
+                r.headers()
+                    .iter()
+                    .map(|(k, v)| (k.as_str().as_bytes(), v.as_bytes())),
+            ),
+            Resp::Lean(r) => read(r.headers().map(|(k, v)| (k.as_bytes(), v.as_bytes()))),
+        };
         if !quota.is_empty() {
             rec.quota = quota;
         }
