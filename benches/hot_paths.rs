@@ -1,6 +1,7 @@
 //! Hot paths of a run, measured with criterion: SSE framing + chunk decoding (per streamed
-//! event), histogram recording and merging, schedule generation, record serialisation and
-//! result writing. Figures are kept in docs/performance.md with the machine they came from.
+//! event), histogram recording and merging, schedule generation, record serialisation,
+//! result writing and reading the quota headers of a response. Figures are kept in
+//! docs/performance.md with the machine they came from.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -260,5 +261,54 @@ duration = "60s"
     });
 }
 
-criterion_group!(benches, sse, hist, schedule, records, result_write);
+/// Reading the quota headers on every response (`core::quota::read`, as both clients call it):
+/// a typical response head without them (the cost every run pays) and OpenAI's with them.
+fn quota(c: &mut Criterion) {
+    use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+    let mut g = c.benchmark_group("quota");
+    g.throughput(Throughput::Elements(1));
+    let plain = [
+        ("date", "Sat, 05 Dec 2026 18:00:00 GMT"),
+        ("content-type", "text/event-stream; charset=utf-8"),
+        ("transfer-encoding", "chunked"),
+        ("connection", "keep-alive"),
+        ("cache-control", "no-cache"),
+        ("x-request-id", "req_5b3c1c7e2f0a4d9b8e6f1a2b3c4d5e6f"),
+        ("server", "uvicorn"),
+        ("access-control-allow-origin", "*"),
+    ];
+    let quota = [
+        ("x-ratelimit-limit-requests", "10000"),
+        ("x-ratelimit-limit-tokens", "2000000"),
+        ("x-ratelimit-remaining-requests", "9999"),
+        ("x-ratelimit-remaining-tokens", "1999812"),
+        ("x-ratelimit-reset-requests", "6ms"),
+        ("x-ratelimit-reset-tokens", "5ms"),
+    ];
+    let map = |hs: &[(&'static str, &'static str)]| {
+        let mut m = HeaderMap::new();
+        for (k, v) in hs {
+            m.append(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        m
+    };
+    let without = map(&plain);
+    let with = map(&[&plain[..], &quota[..]].concat());
+    for (name, m) in [
+        ("read_headers_absent", &without),
+        ("read_headers_openai", &with),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                llmload::core::quota::read(
+                    black_box(m)
+                        .iter()
+                        .map(|(k, v)| (k.as_str().as_bytes(), v.as_bytes())),
+                )
+            })
+        });
+    }
+}
+
+criterion_group!(benches, sse, hist, schedule, records, result_write, quota);
 criterion_main!(benches);

@@ -62,6 +62,10 @@ pub struct CapacityPlan {
     pub baseline: Option<BaselineCost>,
     /// Things the reader should know (missing prices, an invalid result, assumptions).
     pub notes: Vec<String>,
+    /// Per model, the account quota the run's responses stated and the headroom the planned
+    /// peak leaves (empty when no response carried quota headers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quota: Vec<crate::analysis::quota::QuotaHeadroom>,
 }
 
 /// The result file planned from.
@@ -677,7 +681,13 @@ pub fn capacity_plan(
         "a month is {DAYS_PER_MONTH} days; costs use the measured token mix and the prices shown, not the run's own cost projection"
     ));
 
+    let quota = crate::analysis::quota::plan(&result.quota, |id| {
+        let m = models.iter().find(|m| m.model == id)?;
+        let tokens_per_s = (m.daily_input_tokens + m.daily_output_tokens) / SECONDS_PER_DAY * p2a;
+        Some((m.peak_rate_per_s, tokens_per_s))
+    });
     Ok(CapacityPlan {
+        quota,
         source: SourceInfo {
             path: String::new(),
             scenario: result.scenario.name.clone(),
@@ -1133,6 +1143,15 @@ impl CapacityPlan {
             } else {
                 "It can answer the volume, rates, mix, cost and saving above, and estimate concurrency at its own latency.\n"
             });
+        }
+        out.push_str(if md {
+            "\nQuota at peak (server's x-ratelimit-* headers, limits per minute):\n\n"
+        } else {
+            "\nQuota at peak (server's x-ratelimit-* headers, limits per minute):\n"
+        });
+        for l in crate::analysis::quota::lines(&self.quota, if md { "- " } else { "  " }) {
+            out.push_str(&l);
+            out.push('\n');
         }
         if !self.notes.is_empty() {
             out.push_str(if md { "\nNotes:\n\n" } else { "\nNotes:\n" });

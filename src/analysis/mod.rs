@@ -6,4 +6,5 @@ pub mod capacity;
 pub mod daily;
 pub mod gate;
 pub mod knee;
+pub mod quota;
 pub mod report;

@@ -451,6 +451,14 @@ pub struct MockArgs {
     /// Requests beyond this many in flight queue.
     #[arg(long)]
     pub max_concurrency: Option<u32>,
+    /// Simulated quota: requests allowed per fixed 60 s window, stated in
+    /// `x-ratelimit-*-requests` headers; requests beyond it get 429 with Retry-After.
+    #[arg(long, value_name = "N")]
+    pub rate_limit_rpm: Option<u64>,
+    /// Simulated quota: prompt plus output tokens allowed per 60 s window, stated in
+    /// `x-ratelimit-*-tokens` headers; requests beyond it get 429 with Retry-After.
+    #[arg(long, value_name = "N")]
+    pub rate_limit_tpm: Option<u64>,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

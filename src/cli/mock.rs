@@ -101,6 +101,12 @@ pub async fn cmd(a: MockArgs) -> Result<Exit> {
         tokens_per_chunk: a.tokens_per_chunk.max(1),
         reasoning_tokens: a.reasoning_tokens,
         max_concurrency: a.max_concurrency,
+        rate_limit: (a.rate_limit_rpm.is_some() || a.rate_limit_tpm.is_some()).then_some(
+            crate::config::mock::RateLimit {
+                requests_per_minute: a.rate_limit_rpm,
+                tokens_per_minute: a.rate_limit_tpm,
+            },
+        ),
         faults: Faults {
             rate_limit: prob("fault-rate-limit", a.fault_rate_limit)?,
             retry_after_s,

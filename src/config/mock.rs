@@ -59,6 +59,9 @@ pub struct MockModel {
     pub faults: Faults,
     /// How `usage.prompt_tokens` is counted.
     pub prompt_tokens: PromptCount,
+    /// A simulated account quota, stated on every response in `x-ratelimit-*` headers and
+    /// enforced with 429s.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// How the mock counts a request's prompt tokens.
@@ -71,6 +74,19 @@ pub enum PromptCount {
     /// Whitespace-separated words, plus a template's tokens: for chat, 4 per message and 3
     /// to open the answer; for completions, 1 (a BOS token).
     Words,
+}
+
+/// A simulated account quota: budgets per fixed 60 s window, the first window starting when
+/// the server starts. Each answered request takes one request and its prompt plus output
+/// tokens from the window's budgets; a request that would overdraw either is answered 429
+/// with `Retry-After` (the seconds to the window's end, rounded up) and takes nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests allowed per window; `None`: no request budget.
+    pub requests_per_minute: Option<u64>,
+    /// Prompt plus output tokens allowed per window; `None`: no token budget.
+    pub tokens_per_minute: Option<u64>,
 }
 
 /// One change of a mock model's time to first token.
@@ -244,6 +260,7 @@ impl Default for MockModel {
             max_concurrency: None,
             faults: Faults::default(),
             prompt_tokens: PromptCount::Bytes,
+            rate_limit: None,
         }
     }
 }
@@ -277,6 +294,9 @@ pub enum MockConfigError {
     /// `max_concurrency` is 0.
     #[error("mock model {model}: max_concurrency must be at least 1")]
     MaxConcurrency { model: String },
+    /// A `rate_limit` budget is 0, or neither budget is given.
+    #[error("mock model {model}: rate_limit needs requests_per_minute and/or tokens_per_minute, each at least 1")]
+    RateLimit { model: String },
 }
 
 impl MockModel {
@@ -312,6 +332,14 @@ impl MockModel {
             return Err(MockConfigError::MaxConcurrency {
                 model: name.to_string(),
             });
+        }
+        if let Some(r) = &self.rate_limit {
+            let (q, t) = (r.requests_per_minute, r.tokens_per_minute);
+            if q == Some(0) || t == Some(0) || (q.is_none() && t.is_none()) {
+                return Err(MockConfigError::RateLimit {
+                    model: name.to_string(),
+                });
+            }
         }
         let probs = self.faults.probabilities();
         let mut sum = 0.0;

@@ -404,6 +404,10 @@ pub struct MockSpec {
     /// bytes) or `words` (whitespace-separated words plus a fixed template overhead).
     #[serde(default)]
     pub prompt_tokens: Option<crate::config::mock::PromptCount>,
+    /// A simulated account quota: `{ requests_per_minute = 600, tokens_per_minute = 60000 }`,
+    /// stated in `x-ratelimit-*` headers and enforced with 429s.
+    #[serde(default)]
+    pub rate_limit: Option<crate::config::mock::RateLimit>,
 }
 
 /// One change of the mock's time to first token.

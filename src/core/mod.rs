@@ -3,6 +3,7 @@ pub mod dist;
 pub mod hex;
 pub mod metric;
 pub mod problem;
+pub mod quota;
 pub mod record;
 pub mod redact;
 pub mod table;

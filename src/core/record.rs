@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::quota::Quota;
+
 /// How a request ended. `Ok` is the only success; everything else is excluded from latency
 /// histograms and counted by class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -256,9 +258,14 @@ pub struct RequestRecord {
     /// `finish_reason` of the last choice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
-    /// `Retry-After` seconds sent with the last 429.
+    /// `Retry-After` seconds the server sent (the last response that carried one: a 429, a
+    /// 503, or any other).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_s: Option<f64>,
+    /// The account quota the server stated in its `x-ratelimit-*` headers (the last response
+    /// that carried any); absent when none did.
+    #[serde(default, skip_serializing_if = "Quota::is_empty")]
+    pub quota: Quota,
     /// Times the request was sent again after a 429 (target `retry_on_429`); 0 without it.
     /// Every timestamp still counts from the first send and the intended send time.
     #[serde(default, skip_serializing_if = "is_zero_u32")]
@@ -358,6 +365,7 @@ impl RequestRecord {
             response_id: None,
             finish_reason: None,
             retry_after_s: None,
+            quota: Quota::default(),
             retries: 0,
             backoff_us: 0,
             reconnects: 0,
@@ -419,6 +427,7 @@ impl RequestRecord {
             response_id,
             finish_reason,
             retry_after_s,
+            quota,
             retries,
             backoff_us,
             reconnects,
@@ -494,6 +503,11 @@ impl RequestRecord {
             w.key(key!("retry_after_s"));
             // Rare; serde_json's float formatting (and `null` for a non-finite value) as is.
             let _ = serde_json::to_writer(&mut *w.out, v);
+        }
+        if !quota.is_empty() {
+            w.key(key!("quota"));
+            // Rare; serde_json writes the nested object exactly as serde would.
+            let _ = serde_json::to_writer(&mut *w.out, quota);
         }
         if *retries != 0 {
             w.u64(key!("retries"), *retries as u64);
@@ -673,6 +687,8 @@ mod tests {
         f.response_id = Some("chatcmpl-123".into());
         f.finish_reason = Some("stop".into());
         f.retry_after_s = Some(1.5);
+        f.quota.limit_tokens = Some(60_000);
+        f.quota.remaining_tokens = Some(0);
         f.retries = 1;
         f.backoff_us = 1_000_000;
         f.reconnects = 3;
@@ -737,6 +753,14 @@ mod tests {
             response_id: Some("chatcmpl-mock-42-135".into()),
             finish_reason: Some("length".into()),
             retry_after_s: Some(2.5),
+            quota: Quota {
+                limit_requests: Some(3000),
+                limit_tokens: None,
+                remaining_requests: Some(0),
+                remaining_tokens: Some(1234),
+                reset_requests_ms: Some(20),
+                reset_tokens_ms: Some(360_000),
+            },
             retries: 3,
             backoff_us: 1_500_000,
             reconnects: 1,
@@ -772,6 +796,8 @@ mod tests {
             r#""output_tokens_source":"events","input_tokens":42,"input_tokens_source":"tokenizer","#,
             r#""reasoning_tokens":7,"cached_tokens":32,"output_events":117,"usage_mismatch":true,"#,
             r#""response_id":"chatcmpl-mock-42-135","finish_reason":"length","retry_after_s":2.5,"#,
+            r#""quota":{"limit_requests":3000,"remaining_requests":0,"remaining_tokens":1234,"#,
+            r#""reset_requests_ms":20,"reset_tokens_ms":360000},"#,
             r#""retries":3,"backoff_us":1500000,"reconnects":1,"connect_us":412,"#,
             r#""tls_handshake_us":1830,"error":"HTTP 429: slow \"down\""}"#,
             "\n"

@@ -165,6 +165,9 @@ impl Collector {
                 *a.errors.entry(k).or_default() += v;
             }
             a.ttft_count += b.ttft_count;
+            if let Some(q) = &b.quota {
+                a.quota.get_or_insert_with(Default::default).absorb(q);
+            }
             a.ttft_hist = match (a.ttft_hist.take(), &b.ttft_hist) {
                 (Some(x), Some(y)) => {
                     let mut h = Hist::decode(&x)?;
@@ -240,6 +243,7 @@ impl Stats {
         self.reconnects += o.reconnects;
         self.retries_429 += o.retries_429;
         self.backoff_us += o.backoff_us;
+        self.quota.absorb(&o.quota);
         Ok(())
     }
 }

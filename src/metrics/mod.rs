@@ -8,6 +8,7 @@ pub mod errors;
 pub mod hist;
 pub mod merge;
 pub mod meters;
+pub mod quota;
 pub mod recent;
 
 use std::collections::BTreeMap;
@@ -146,6 +147,9 @@ pub struct Stats {
     /// Measured failures' messages by error class (scrubbed of credentials).
     #[serde(default)]
     pub error_messages: errors::Messages,
+    /// What the server's quota headers said, over every phase (folded per model and overall).
+    #[serde(default, skip_serializing_if = "quota::QuotaSeen::is_empty")]
+    pub quota: quota::QuotaSeen,
 }
 
 /// Cost summed request by request, each at its own model's price.
@@ -256,6 +260,9 @@ pub struct Bucket {
     /// (a shard's partial result, so merged seconds get exact percentiles).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttft_hist: Option<String>,
+    /// The tightest quota the server stated on responses whose headers arrived in this second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<quota::QuotaPoint>,
 }
 
 /// The measurement window in µs since start; `end_us` is None until sending stops.
@@ -418,6 +425,9 @@ impl Collector {
         let mut by_second = std::mem::take(&mut self.by_second);
         let window_out = self.count_output_tokens(r, per_event, &mut by_second);
         self.note_ttft(r);
+        if !r.quota.is_empty() || r.retry_after_s.is_some() {
+            self.note_quota(model, r);
+        }
         self.close_old_seconds(r.t_end_us);
 
         let in_window_send = r.t_send_us.is_some_and(|t| self.window().contains(t));
@@ -448,6 +458,24 @@ impl Collector {
         }
         self.split = split;
         self.by_second = by_second;
+    }
+
+    /// The server's quota figures: into the second its response headers arrived, and into the
+    /// model's and the overall summary (every phase: the quota is the account's, not the
+    /// window's).
+    #[cold]
+    fn note_quota(&mut self, model: usize, r: &RequestRecord) {
+        let t = r.t_headers_us.unwrap_or(r.t_end_us);
+        if !r.quota.is_empty() {
+            self.bucket(t)
+                .quota
+                .get_or_insert_with(Default::default)
+                .note(&r.quota);
+        }
+        if let Some(s) = self.folded.models.get_mut(model) {
+            s.quota.note(&r.quota, r.retry_after_s, t);
+        }
+        self.folded.overall.quota.note(&r.quota, r.retry_after_s, t);
     }
 
     /// The 1 s series and the window's send count, by event time whatever the phase.

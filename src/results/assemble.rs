@@ -7,8 +7,8 @@ use crate::core::record::Outcome;
 use crate::metrics::{Collector, Stats};
 use crate::results::cost::{self, CostBasis};
 use crate::results::{
-    counts, groups, latency, load, series, throughput, validity, warnings, Host, ModelResult,
-    PlanOutline, RunMeta, RunResult, Tool, Validity, SCHEMA_VERSION,
+    counts, groups, latency, load, quota, series, throughput, validity, warnings, Host,
+    ModelResult, PlanOutline, RunMeta, RunResult, Tool, Validity, SCHEMA_VERSION,
 };
 
 /// The measurement window and what every row's rates and costs are relative to.
@@ -136,6 +136,7 @@ pub fn assemble(frame: &PlanOutline, c: &Collector, mut meta: RunMeta) -> RunRes
         server_metrics: Vec::new(),
         tokenizers: Vec::new(),
         transport: Vec::new(),
+        quota: quota::quota(frame, c),
         classes: groups::classes(frame, g, &cx),
         turns: groups::turns(frame, g, &cx),
         cache: groups::cache(frame, g, &cx),

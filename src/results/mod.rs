@@ -19,6 +19,7 @@ mod groups;
 mod latency;
 mod load;
 mod outline;
+mod quota;
 mod series;
 mod throughput;
 mod validity;
@@ -27,6 +28,7 @@ mod warnings;
 pub use assemble::{assemble, build};
 pub use counts::nothing_measured_line;
 pub use outline::{OutlineModel, OutlineRoute, PlanOutline};
+pub use quota::QuotaResult;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -126,6 +128,10 @@ pub struct RunResult {
     /// and connection set-up times (absent in merged results and in older results).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transport: Vec<TransportResult>,
+    /// Per model, the account quota the server stated in its `x-ratelimit-*` and
+    /// `Retry-After` headers; absent when no response carried them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quota: Vec<QuotaResult>,
 }
 
 /// Which tokenizer a model used, and how.
@@ -680,6 +686,10 @@ pub struct SeriesPoint {
     /// `server_metrics` only).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub server: BTreeMap<String, server::ServerPoint>,
+    /// The tightest quota the server's `x-ratelimit-*` headers stated on responses whose
+    /// headers arrived in this second (lowest remaining requests and tokens, and the limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<crate::metrics::quota::QuotaPoint>,
 }
 
 /// Facts of a run that the collector does not know.

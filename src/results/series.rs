@@ -21,6 +21,7 @@ pub(super) fn timeseries(series: &[Bucket], cpu_per_s: &[f64]) -> Vec<SeriesPoin
             errors: b.errors.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             cpu_cores_used: cpu_per_s.get(i).copied(),
             server: Default::default(),
+            quota: b.quota,
         })
         .collect()
 }

@@ -32,6 +32,7 @@ fn point(t: u64, sent: u64, ok: u64) -> SeriesPoint {
         errors: Default::default(),
         cpu_cores_used: None,
         server: Default::default(),
+        quota: None,
     }
 }
 

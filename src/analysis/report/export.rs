@@ -43,8 +43,9 @@ pub fn write_csv(page: &Page, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// The short Markdown version: each run's validity, the summary table, and the claims summary
-/// the gate writes for `check --markdown` when claims were checked.
+/// The short Markdown version: each run's validity, the summary table, the quota table (when a
+/// server stated one), and the claims summary the gate writes for `check --markdown` when
+/// claims were checked.
 pub fn markdown(page: &Page, inputs: &[Input]) -> String {
     let mut out = format!("## {}\n\n", page.title);
     for r in &page.runs {
@@ -62,7 +63,13 @@ pub fn markdown(page: &Page, inputs: &[Input]) -> String {
         ));
     }
     out.push('\n');
-    for id in ["summary_models", "summary_classes", "cost", "server_gauges"] {
+    for id in [
+        "summary_models",
+        "summary_classes",
+        "cost",
+        "server_gauges",
+        "quota",
+    ] {
         if let Some(t) = page.tables().into_iter().find(|t| t.id == id) {
             if t.rows.is_empty() {
                 continue;

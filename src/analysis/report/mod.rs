@@ -4,6 +4,7 @@ pub mod cdf;
 pub mod export;
 pub mod html;
 pub mod page;
+mod quota;
 pub mod server;
 pub mod svg;
 

@@ -325,6 +325,7 @@ pub fn build_at(
         sections.push(s);
     }
     sections.push(cost_section(&models, inputs, &labels, daily));
+    sections.extend(super::quota::section(inputs, &labels));
     sections.push(facts_section(inputs, &labels));
     let title = title.map(str::to_string).unwrap_or_else(|| {
         if multi {
@@ -1417,6 +1418,7 @@ mod tests {
                 errors: [("http_5xx".to_string(), 2)].into_iter().collect(),
                 cpu_cores_used: None,
                 server: Default::default(),
+                quota: None,
             })
             .collect();
         let (k, b) = buckets(&ts, 4);

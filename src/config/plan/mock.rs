@@ -55,6 +55,7 @@ pub(super) fn model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> 
     if let Some(c) = spec.prompt_tokens {
         mm.prompt_tokens = c;
     }
+    mm.rate_limit = spec.rate_limit;
     if let Some(f) = &spec.faults {
         let faults = Faults {
             rate_limit: f.rate_limit,
@@ -103,6 +104,10 @@ fn scenario_field(e: &MockConfigError) -> (&'static str, String) {
         ),
         E::TokensPerChunk { .. } => ("tokens_per_chunk", "must be at least 1".into()),
         E::MaxConcurrency { .. } => ("max_concurrency", "must be at least 1".into()),
+        E::RateLimit { .. } => (
+            "rate_limit",
+            "give requests_per_minute and/or tokens_per_minute, each at least 1".into(),
+        ),
         E::TtftStep { after_s, .. } => (
             "ttft_steps",
             format!("after = {after_s} s must be at least 0"),

@@ -662,6 +662,11 @@ impl LeanResponse {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every response header as (name in lower case, value), in the order sent.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// When the bytes of the latest read reached this host, as the kernel stamped them; None
     /// when the system does not stamp (the caller's clock then stands in).
     pub fn rx_at(&self) -> Option<Instant> {

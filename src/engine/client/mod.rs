@@ -444,6 +444,7 @@ impl TargetClient {
                     .await?,
             )
         };
+        resp.read_quota(rec);
         Some(resp)
     }
 
@@ -600,7 +601,6 @@ impl TargetClient {
         deadline: Instant,
     ) {
         let status = resp.status();
-        rec.retry_after_s = retry_after(&resp);
         let mut body = Vec::new();
         while body.len() < MAX_ERROR_BODY {
             match timeout_at(deadline, resp.chunk()).await {
@@ -852,6 +852,30 @@ impl Resp {
                 .and_then(|v| v.to_str().ok())
                 .map(String::from),
             Resp::Lean(r) => r.header(name).map(String::from),
+        }
+    }
+
+    /// Reads the server's quota headers (`x-ratelimit-*`) and `Retry-After` onto the record,
+    /// in one pass over the headers; nothing is allocated when they are absent. A response that
+    /// carries none leaves what an earlier attempt's response carried.
+    #[inline]
+    fn read_quota(&self, rec: &mut RequestRecord) {
+        use crate::core::quota::read;
+        let (quota, retry_after) = match self {
+            Resp::Std(r) => read(
+                r.headers()
+                    .iter()
+                    .map(|(k, v)| (k.as_str().as_bytes(), v.as_bytes())),
+            ),
+            Resp::Lean(r) => read(r.headers().map(|(k, v)| (k.as_bytes(), v.as_bytes()))),
+        };
+        if !quota.is_empty() {
+            rec.quota = quota;
+        }
+        if let Some(v) = retry_after.and_then(|v| std::str::from_utf8(v).ok()) {
+            if let Some(s) = parse_retry_after(v, time::OffsetDateTime::now_utc()) {
+                rec.retry_after_s = Some(s);
+            }
         }
     }
 

@@ -18,6 +18,7 @@
 
 mod conn;
 mod gen;
+mod quota;
 mod request;
 mod server;
 pub mod tls;

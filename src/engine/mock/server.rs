@@ -37,6 +37,8 @@ pub(crate) struct ModelRt {
     pub sem: Option<Arc<Semaphore>>,
     /// Requests received and not yet answered in full (for `GET /metrics`).
     in_flight: AtomicU64,
+    /// The simulated quota's current window, and when the first window began (server start).
+    quota: Option<(std::sync::Mutex<super::quota::Window>, Instant)>,
 }
 
 impl ModelRt {
@@ -47,7 +49,17 @@ impl ModelRt {
                 .max_concurrency
                 .map(|n| Arc::new(Semaphore::new(n as usize))),
             in_flight: AtomicU64::new(0),
+            quota: cfg
+                .rate_limit
+                .map(|r| (super::quota::Window::new(r).into(), Instant::now())),
         })
+    }
+
+    /// Charges a request to the simulated quota (None when the model has none).
+    fn charge(&self, received: Instant, tokens: u64) -> Option<super::quota::Verdict> {
+        let (window, start) = self.quota.as_ref()?;
+        let mut w = window.lock().unwrap_or_else(|e| e.into_inner());
+        Some(w.charge(received.saturating_duration_since(*start), tokens))
     }
 
     /// (processing, deferred): requests holding a capacity slot (all in flight when the
@@ -313,7 +325,7 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
     };
     let (total, length) = (total.min(MAX_TOKENS), length || total > MAX_TOKENS);
     let reasoning = reasoning.min(total);
-    let mut plan = Plan {
+    let plan = Plan {
         n,
         kind,
         stream: req.stream.unwrap_or(false),
@@ -336,7 +348,33 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
         conn_reset: Some(conn.reset),
     };
 
-    if let Some(resp) = fault_response(&sh, &mut plan, &cfg.faults).await {
+    let quota = model.charge(received, u64::from(plan.prompt_tokens) + total);
+    if let Some(v) = quota.filter(|v| v.refused) {
+        sh.log(&plan, 429, None, None, 0, false);
+        let mut resp = error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            Some("rate_limit_exceeded"),
+            "mock: quota exhausted for this window",
+        );
+        v.apply(resp.headers_mut());
+        return resp;
+    }
+    let mut resp = answer(sh, model, plan, in_flight).await;
+    if let Some(v) = quota {
+        v.apply(resp.headers_mut());
+    }
+    resp
+}
+
+/// The answer to a request within its quota: a fault, or the completion.
+async fn answer(
+    sh: Arc<Shared>,
+    model: Arc<ModelRt>,
+    mut plan: Plan,
+    in_flight: InFlight,
+) -> Response {
+    if let Some(resp) = fault_response(&sh, &mut plan, &model.cfg.faults).await {
         return resp;
     }
 
