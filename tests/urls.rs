@@ -174,7 +174,7 @@ fn an_azure_style_url_keeps_its_query_and_sends_the_key_as_api_key() {
         let text = scenario(&target, &format!("endpoint = \"{endpoint}\""), n);
         let r = run_scenario(&text, &["--quiet"], &[("LLMLOAD_URLS_KEY", KEY)]);
         let _ = h.join();
-        assert_eq!(r.code, 0, "{client} {endpoint}: {}", r.stderr);
+        common::assert_ok_or_starved(&r);
         let seen = seen.lock().expect("log").clone();
         assert_eq!(seen.len(), n, "{client} {endpoint}");
         let path = if endpoint == "chat" {
@@ -213,7 +213,7 @@ fn a_custom_auth_header_carries_the_key_from_a_file() {
         );
         let r = run_scenario(&scenario(&target, "", 1), &["--quiet"], &[]);
         let _ = h.join();
-        assert_eq!(r.code, 0, "{client}: {}", r.stderr);
+        common::assert_ok_or_starved(&r);
         let seen = seen.lock().expect("log").clone();
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].line, "POST /v1/chat/completions HTTP/1.1");
@@ -427,7 +427,7 @@ fn interim_responses_before_the_stream_are_skipped_and_ttft_is_the_real_ones() {
         let target = format!("base_url = \"http://127.0.0.1:{port}/v1\"\nclient = \"{client}\"");
         let r = run_scenario(&scenario(&target, "", n), &["--quiet"], &[]);
         let _ = h.join();
-        assert_eq!(r.code, 0, "{client}: {}", r.stderr);
+        common::assert_ok_or_starved(&r);
         assert_eq!(r.records.len(), n);
         for rec in &r.records {
             assert_eq!(rec["outcome"], "ok", "{client}: {rec}");
