@@ -5,6 +5,7 @@
 //! server does into an [`Outcome`] on a [`RequestRecord`]. It never panics on server data and
 //! never puts credentials in an error or record.
 
+pub mod embed;
 pub mod lean;
 mod scan;
 pub mod sse;
@@ -87,6 +88,8 @@ pub struct TargetClient {
     url: String,
     timeouts: Timeouts,
     stream: bool,
+    /// `/embeddings`: the body is read as vectors (see [`embed`]), not as a completion.
+    embeddings: bool,
     lean: Option<lean::LeanClient>,
     max_response: usize,
     retry: Option<RetryPolicy>,
@@ -278,6 +281,7 @@ impl TargetClient {
         let path = match s.endpoint {
             EndpointKind::Chat => "/chat/completions",
             EndpointKind::Completions => "/completions",
+            EndpointKind::Embeddings => "/embeddings",
         };
         let url = endpoint_url(s.base_url, path);
         let lean = if s.lean {
@@ -300,6 +304,7 @@ impl TargetClient {
             url,
             timeouts: s.timeouts,
             stream: s.stream,
+            embeddings: s.endpoint == EndpointKind::Embeddings,
             lean,
             max_response: MAX_RESPONSE_BYTES,
             retry: None,
@@ -580,6 +585,9 @@ impl TargetClient {
         let t_end = resp.rx_time().unwrap_or_else(Instant::now);
         let t_us = clock.us(t_end);
         rec.t_end_us = t_us;
+        if self.embeddings {
+            return embeddings_outcome(rec, &body);
+        }
         let mut text = String::new();
         match wire::decode_full_response(&body, &mut text) {
             Ok(wire::StreamEvent::Delta(d)) => {
@@ -888,6 +896,40 @@ fn apply_usage(rec: &mut RequestRecord, usage: Option<&wire::Usage>, text: Strin
     }
     if rec.output_tokens.is_none() && rec.output_events > 0 {
         rec.untokenized_output = Some(text);
+    }
+}
+
+/// Classifies a whole `/embeddings` body: `ok` with the server's input tokens when it holds
+/// one vector per input sent (`rec.inputs`), an `error_event` for an error object, otherwise
+/// `malformed_chunk` saying what is wrong (chat chunks, no `data`, a vector count that does
+/// not match the inputs).
+fn embeddings_outcome(rec: &mut RequestRecord, body: &[u8]) {
+    match embed::decode(body) {
+        Ok(r) if rec.inputs == 0 || r.vectors == rec.inputs as usize => {
+            rec.outcome = Outcome::Ok;
+            rec.response_id = r.id;
+            if let Some(n) = r.input_tokens {
+                rec.input_tokens = Some(n);
+                rec.input_tokens_source = Some(TokenSource::Usage);
+            }
+        }
+        Ok(r) => {
+            rec.outcome = Outcome::MalformedChunk;
+            rec.error = Some(format!(
+                "{} embeddings for {} inputs",
+                r.vectors, rec.inputs
+            ));
+        }
+        Err(why) => {
+            let mut sink = String::new();
+            if let Ok(wire::StreamEvent::Error(e)) = wire::decode_full_response(body, &mut sink) {
+                rec.outcome = Outcome::ErrorEvent;
+                rec.error = Some(truncate(&e.message, 200));
+            } else {
+                rec.outcome = Outcome::MalformedChunk;
+                rec.error = Some(truncate(&why, 200));
+            }
+        }
     }
 }
 
