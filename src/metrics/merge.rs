@@ -240,6 +240,7 @@ impl Stats {
         self.reconnects += o.reconnects;
         self.retries_429 += o.retries_429;
         self.backoff_us += o.backoff_us;
+        self.inputs_ok += o.inputs_ok;
         Ok(())
     }
 }

@@ -146,6 +146,9 @@ pub struct Stats {
     /// Measured failures' messages by error class (scrubbed of credentials).
     #[serde(default)]
     pub error_messages: errors::Messages,
+    /// Inputs carried by measured successful requests (embeddings batches; 0 otherwise).
+    #[serde(default)]
+    pub inputs_ok: u64,
 }
 
 /// Cost summed request by request, each at its own model's price.
@@ -775,6 +778,7 @@ fn fold(s: &mut Stats, r: &RequestRecord, d: &Derived) {
         s.slo_met_output_tokens += r.output_tokens.unwrap_or(0);
     }
     if r.outcome == Outcome::Ok {
+        s.inputs_ok += r.inputs as u64;
         record_latencies(&mut s.hists, r, d.per_event);
     }
 }
