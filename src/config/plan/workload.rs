@@ -431,4 +431,38 @@ mod tests {
             },
         );
     }
+
+    #[test]
+    fn embeddings_send_a_batch_without_stream_or_output_tokens() {
+        check(
+            "endpoint = \"embeddings\"\nprompts = [\"hi\"]",
+            |w, problems| {
+                assert_eq!(problems, []);
+                assert_eq!(
+                    w.batch_size, 1,
+                    "one input unless batch_size says otherwise"
+                );
+                assert!(!w.stream);
+                assert_eq!(w.classes[0].max_tokens, Dist::fixed(0.0));
+            },
+        );
+        check(
+            "endpoint = \"embeddings\"\nbatch_size = 16\nprompts = [\"hi\"]",
+            |w, problems| {
+                assert_eq!(problems, []);
+                assert_eq!(w.batch_size, 16);
+            },
+        );
+        check(
+            "endpoint = \"embeddings\"\nprompts = [\"hi\"]\nseed = 1\ncontext_guard = \"skip\"\n\
+             system = \"s\"",
+            |_, problems| {
+                let fields: Vec<&str> = problems.iter().map(|p| p.0).collect();
+                assert_eq!(
+                    fields,
+                    ["workload.system", "workload.seed", "workload.context_guard"]
+                );
+            },
+        );
+    }
 }

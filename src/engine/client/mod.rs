@@ -1110,6 +1110,32 @@ mod tests {
     }
 
     #[test]
+    fn an_embeddings_body_is_ok_only_with_one_vector_per_input() {
+        let body = br#"{"data":[{"embedding":[0.1]},{"embedding":[0.2]}],"usage":{"prompt_tokens":8,"total_tokens":8}}"#;
+        let mut r = rec(0);
+        r.inputs = 2;
+        embeddings_outcome(&mut r, body);
+        assert_eq!(r.outcome, Outcome::Ok);
+        assert_eq!(r.input_tokens, Some(8));
+        assert_eq!(r.input_tokens_source, Some(TokenSource::Usage));
+        let mut r = rec(0);
+        r.inputs = 3;
+        embeddings_outcome(&mut r, body);
+        assert_eq!(r.outcome, Outcome::MalformedChunk);
+        assert_eq!(r.error.as_deref(), Some("2 embeddings for 3 inputs"));
+        assert_eq!(r.input_tokens, None);
+        let mut r = rec(0);
+        r.inputs = 1;
+        embeddings_outcome(&mut r, br#"{"error":{"message":"model not found"}}"#);
+        assert_eq!(r.outcome, Outcome::ErrorEvent);
+        assert_eq!(r.error.as_deref(), Some("model not found"));
+        let mut r = rec(0);
+        r.inputs = 1;
+        embeddings_outcome(&mut r, br#"{"choices":[{"message":{"content":"hi"}}]}"#);
+        assert_eq!(r.outcome, Outcome::MalformedChunk);
+    }
+
+    #[test]
     fn usage_below_the_event_count_is_flagged_and_kept() {
         let usage = wire::Usage {
             completion_tokens: Some(2),
