@@ -448,6 +448,9 @@ pub struct MockArgs {
     /// Reasoning tokens before the answer (chat).
     #[arg(long, default_value_t = 0)]
     pub reasoning_tokens: u32,
+    /// Numbers per vector in /v1/embeddings answers.
+    #[arg(long, default_value_t = crate::config::mock::DEFAULT_EMBEDDING_DIM, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub embedding_dim: u32,
     /// Requests beyond this many in flight queue.
     #[arg(long)]
     pub max_concurrency: Option<u32>,

@@ -52,6 +52,8 @@ pub struct MockModel {
     /// towards `completion_tokens` (and the request's token limit) and are reported in
     /// `usage.completion_tokens_details.reasoning_tokens`.
     pub reasoning_tokens: u32,
+    /// Numbers per vector in `/embeddings` answers (at least 1).
+    pub embedding_dim: u32,
     /// Requests beyond this many in flight for this model wait before their TTFT clock
     /// starts (a simulated capacity limit).
     pub max_concurrency: Option<u32>,
@@ -248,6 +250,10 @@ impl Faults {
     }
 }
 
+/// Numbers per mock embedding vector unless the model sets `embedding_dim`: small, so a
+/// batch's answer stays cheap to send and to skip.
+pub const DEFAULT_EMBEDDING_DIM: u32 = 8;
+
 impl Default for MockModel {
     fn default() -> Self {
         MockModel {
@@ -257,6 +263,7 @@ impl Default for MockModel {
             output_tokens: None,
             tokens_per_chunk: 1,
             reasoning_tokens: 0,
+            embedding_dim: DEFAULT_EMBEDDING_DIM,
             max_concurrency: None,
             faults: Faults::default(),
             prompt_tokens: PromptCount::Bytes,

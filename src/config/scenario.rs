@@ -394,6 +394,9 @@ pub struct MockSpec {
     /// Reasoning tokens before the answer (chat only).
     #[serde(default)]
     pub reasoning_tokens: Option<u32>,
+    /// Numbers per vector in `/embeddings` answers (default 8).
+    #[serde(default)]
+    pub embedding_dim: Option<u32>,
     /// Requests beyond this many in flight queue inside the mock.
     #[serde(default)]
     pub max_concurrency: Option<u32>,
@@ -475,12 +478,16 @@ pub struct FaultsSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
-    /// `chat` (`/chat/completions`) or `completions` (`/completions`).
+    /// `chat` (`/chat/completions`), `completions` (`/completions`) or `embeddings`
+    /// (`/embeddings`).
     #[serde(default)]
     pub endpoint: EndpointKind,
-    /// Stream the response (SSE).
-    #[serde(default = "yes")]
-    pub stream: bool,
+    /// Stream the response (SSE); default true (chat and completions only).
+    #[serde(default)]
+    pub stream: Option<bool>,
+    /// Inputs per embeddings request (default 1; `endpoint = "embeddings"` only).
+    #[serde(default)]
+    pub batch_size: Option<u32>,
     /// System prompt (chat only).
     #[serde(default)]
     pub system: Option<String>,
@@ -516,10 +523,6 @@ pub struct WorkloadSpec {
     pub seed: Option<u64>,
 }
 
-fn yes() -> bool {
-    true
-}
-
 /// API endpoint family.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -529,6 +532,8 @@ pub enum EndpointKind {
     Chat,
     /// `/completions`.
     Completions,
+    /// `/embeddings`: a batch of inputs per request, answered whole (no stream).
+    Embeddings,
 }
 
 /// Where prompts come from.

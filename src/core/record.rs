@@ -240,6 +240,9 @@ pub struct RequestRecord {
     /// Source of `input_tokens`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input_tokens_source: Option<TokenSource>,
+    /// Inputs sent in the request (embeddings: the batch size); 0 for chat and completions.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub inputs: u32,
     /// Reasoning tokens reported by the server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_tokens: Option<u64>,
@@ -358,6 +361,7 @@ impl RequestRecord {
             output_tokens_source: None,
             input_tokens: None,
             input_tokens_source: None,
+            inputs: 0,
             reasoning_tokens: None,
             cached_tokens: None,
             output_events: 0,
@@ -420,6 +424,7 @@ impl RequestRecord {
             output_tokens_source,
             input_tokens,
             input_tokens_source,
+            inputs,
             reasoning_tokens,
             cached_tokens,
             output_events,
@@ -486,6 +491,9 @@ impl RequestRecord {
         w.opt_u64(key!("input_tokens"), *input_tokens);
         if let Some(s) = input_tokens_source {
             w.str(key!("input_tokens_source"), s.name());
+        }
+        if *inputs != 0 {
+            w.u64(key!("inputs"), *inputs as u64);
         }
         w.opt_u64(key!("reasoning_tokens"), *reasoning_tokens);
         w.opt_u64(key!("cached_tokens"), *cached_tokens);
@@ -746,6 +754,7 @@ mod tests {
             output_tokens_source: Some(TokenSource::Events),
             input_tokens: Some(42),
             input_tokens_source: Some(TokenSource::Tokenizer),
+            inputs: 4,
             reasoning_tokens: Some(7),
             cached_tokens: Some(32),
             output_events: 117,
@@ -793,7 +802,7 @@ mod tests {
             r#""t_sched_us":14240593,"t_dispatch_us":14242066,"t_send_us":14242267,"#,
             r#""t_headers_us":14247959,"t_first_us":14674264,"t_first_answer_us":14674300,"#,
             r#""t_last_us":16124126,"t_end_us":16124430,"output_tokens":117,"#,
-            r#""output_tokens_source":"events","input_tokens":42,"input_tokens_source":"tokenizer","#,
+            r#""output_tokens_source":"events","input_tokens":42,"input_tokens_source":"tokenizer","inputs":4,"#,
             r#""reasoning_tokens":7,"cached_tokens":32,"output_events":117,"usage_mismatch":true,"#,
             r#""response_id":"chatcmpl-mock-42-135","finish_reason":"length","retry_after_s":2.5,"#,
             r#""quota":{"limit_requests":3000,"remaining_requests":0,"remaining_tokens":1234,"#,

@@ -26,6 +26,15 @@ struct Body<'a> {
     extra: &'a serde_json::Map<String, serde_json::Value>,
 }
 
+/// One embeddings request body: the request's prompt as each of the batch's inputs.
+#[derive(Serialize)]
+struct EmbeddingsBody<'a> {
+    model: &'a str,
+    input: Vec<&'a str>,
+    #[serde(flatten)]
+    extra: &'a serde_json::Map<String, serde_json::Value>,
+}
+
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Input<'a> {
@@ -60,9 +69,28 @@ pub struct Request<'a> {
     pub extra: &'a serde_json::Map<String, serde_json::Value>,
 }
 
+/// The prompt as one text: a message list's last message (completions, embeddings).
+#[inline]
+fn prompt_text(p: &PromptBody) -> &str {
+    match p {
+        PromptBody::Text(t) => t.as_str(),
+        PromptBody::Messages(ms) => ms.last().map(|m| m.content.as_str()).unwrap_or(""),
+    }
+}
+
 /// The JSON body for one request.
 pub fn build<'a>(w: &Workload, r: &Request<'a>) -> Bytes {
     let input = match w.endpoint {
+        EndpointKind::Embeddings => {
+            let text = prompt_text(r.prompt);
+            let out = serde_json::to_vec(&EmbeddingsBody {
+                model: r.model,
+                input: vec![text; w.batch_size.max(1) as usize],
+                extra: r.extra,
+            });
+            // Serialising plain strings into a Vec cannot fail.
+            return Bytes::from(out.expect("request bodies hold only JSON-safe values"));
+        }
         EndpointKind::Chat => {
             let mut messages = Vec::with_capacity(2 + r.history.len());
             if let Some(s) = r.system {
@@ -86,10 +114,7 @@ pub fn build<'a>(w: &Workload, r: &Request<'a>) -> Bytes {
             Input::Chat { messages }
         }
         EndpointKind::Completions => Input::Completion {
-            prompt: match r.prompt {
-                PromptBody::Text(t) => t.as_str(),
-                PromptBody::Messages(ms) => ms.last().map(|m| m.content.as_str()).unwrap_or(""),
-            },
+            prompt: prompt_text(r.prompt),
         },
     };
     let out = serde_json::to_vec(&Body {

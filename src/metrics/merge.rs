@@ -244,6 +244,7 @@ impl Stats {
         self.retries_429 += o.retries_429;
         self.backoff_us += o.backoff_us;
         self.quota.absorb(&o.quota);
+        self.inputs_ok += o.inputs_ok;
         Ok(())
     }
 }

@@ -150,6 +150,9 @@ pub struct Stats {
     /// What the server's quota headers said, over every phase (folded per model and overall).
     #[serde(default, skip_serializing_if = "quota::QuotaSeen::is_empty")]
     pub quota: quota::QuotaSeen,
+    /// Inputs carried by measured successful requests (embeddings batches; 0 otherwise).
+    #[serde(default)]
+    pub inputs_ok: u64,
 }
 
 /// Cost summed request by request, each at its own model's price.
@@ -803,6 +806,7 @@ fn fold(s: &mut Stats, r: &RequestRecord, d: &Derived) {
         s.slo_met_output_tokens += r.output_tokens.unwrap_or(0);
     }
     if r.outcome == Outcome::Ok {
+        s.inputs_ok += r.inputs as u64;
         record_latencies(&mut s.hists, r, d.per_event);
     }
 }

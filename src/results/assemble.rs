@@ -89,9 +89,34 @@ pub(super) fn model_result(
         decode_tokens_per_s: latency::speed(&s.hists.tpot),
         tokens: cost::token_totals(s),
         throughput: throughput::throughput(s, cx),
+        inputs_per_request: inputs_per_request(s),
         slo: cx.slo_set.then(|| throughput::slo(s, issued, cx)),
         cost: cost::cost(s, sent, basis, cx),
         histograms: latency::encode_all(&s.hists),
+    }
+}
+
+/// Inputs per successful request, for groups whose requests carry inputs (embeddings).
+fn inputs_per_request(s: &Stats) -> Option<f64> {
+    let ok = s.outcomes[Outcome::Ok.index()];
+    (s.inputs_ok > 0 && ok > 0).then(|| s.inputs_ok as f64 / ok as f64)
+}
+
+/// The figures of generated output (first token, gaps between tokens, time per output token)
+/// have no meaning for a group that generates none: an embeddings run leaves them out rather
+/// than report zeros.
+const GENERATION_ONLY: [&str; 6] = [
+    "ttft",
+    "ttft_answer",
+    "ttft_scheduled",
+    "tpot",
+    "itl",
+    "inter_chunk",
+];
+
+fn drop_generation_figures(m: &mut ModelResult) {
+    for k in GENERATION_ONLY {
+        m.latency_ms.remove(k);
     }
 }
 
@@ -129,7 +154,7 @@ pub fn assemble(frame: &PlanOutline, c: &Collector, mut meta: RunMeta) -> RunRes
     let context_guard = groups::context_guard(frame, &meta.guard);
     warnings.extend(context_guard.as_ref().and_then(warnings::context_guard));
     let g = &c.groups;
-    RunResult {
+    let mut result = RunResult {
         sweep: None,
         partial: None,
         merged_from: Vec::new(),
@@ -165,5 +190,13 @@ pub fn assemble(frame: &PlanOutline, c: &Collector, mut meta: RunMeta) -> RunRes
         warnings,
         records_file: meta.records_file,
         aborted_by: meta.aborted_by,
+    };
+    if frame.embeddings {
+        let r = &mut result;
+        let groups = [&mut r.models, &mut r.classes, &mut r.turns, &mut r.cache];
+        std::iter::once(&mut r.overall)
+            .chain(groups.into_iter().flat_map(|g| g.iter_mut()))
+            .for_each(drop_generation_figures);
     }
+    result
 }

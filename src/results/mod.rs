@@ -643,6 +643,10 @@ pub struct ModelResult {
     pub tokens: TokenTotals,
     /// Throughput over the window.
     pub throughput: Throughput,
+    /// Embeddings: inputs per successful request (the batch size as answered); absent for
+    /// chat and completions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_per_request: Option<f64>,
     /// SLO attainment, when an SLO is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<SloResult>,

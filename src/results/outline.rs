@@ -49,6 +49,10 @@ pub struct PlanOutline {
     pub fallback: Option<(Vec<Vec<String>>, Vec<String>)>,
     /// Context-window guard policy, when any model has a window.
     pub context_guard: Option<crate::config::scenario::GuardKind>,
+    /// `endpoint = "embeddings"`: requests generate no output, so the result has no
+    /// first-token or inter-token figures.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub embeddings: bool,
 }
 
 /// A model as the result names it.
@@ -168,6 +172,7 @@ impl PlanOutline {
                 .iter()
                 .any(|m| m.context_window.is_some())
                 .then_some(w.context_guard),
+            embeddings: w.endpoint == crate::config::scenario::EndpointKind::Embeddings,
         }
     }
 }

@@ -264,16 +264,18 @@ fn load_lines(out: &mut String, r: &RunResult) {
         t.input,
         t.output,
         t.reasoning,
-        if t.output_source.is_empty() {
-            "-".to_string()
-        } else {
-            t.output_source
-                .iter()
-                .map(|(k, v)| format!("{k} ×{v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
+        sources(&t.output_source)
     );
+    if let Some(n) = r.overall.inputs_per_request {
+        let th = &r.overall.throughput;
+        let _ = writeln!(
+            out,
+            "embeddings: {n:.1} inputs per request, {:.2} requests/s, {:.0} input tokens/s; input counts from {}",
+            th.requests_per_s,
+            th.input_tokens_per_s,
+            sources(&t.input_source)
+        );
+    }
     if let Some(c) = &r.overall.cost {
         let _ = writeln!(
             out,
@@ -281,6 +283,17 @@ fn load_lines(out: &mut String, r: &RunResult) {
             c.total_usd, c.run_total_usd, c.projected_per_day_usd, c.projected_daily_requests
         );
     }
+}
+
+/// Token counts by source, `usage ×54, tokenizer ×2`, or `-` when none.
+fn sources(m: &std::collections::BTreeMap<String, u64>) -> String {
+    if m.is_empty() {
+        return "-".to_string();
+    }
+    m.iter()
+        .map(|(k, v)| format!("{k} ×{v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Warnings and the run's validity.

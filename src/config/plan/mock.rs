@@ -49,6 +49,12 @@ pub(super) fn model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> 
     if let Some(n) = spec.reasoning_tokens {
         mm.reasoning_tokens = n;
     }
+    if let Some(n) = spec.embedding_dim {
+        if n == 0 || n > 65_536 {
+            return Err(("embedding_dim", "must be between 1 and 65536".into()));
+        }
+        mm.embedding_dim = n;
+    }
     if let Some(n) = spec.max_concurrency {
         mm.max_concurrency = Some(n);
     }

@@ -263,6 +263,8 @@ pub struct Workload {
     pub endpoint: EndpointKind,
     /// Streamed or not.
     pub stream: bool,
+    /// Inputs per request (`endpoint = "embeddings"`; 1 otherwise).
+    pub batch_size: u32,
     /// Request classes (one named `default` when the scenario declares none).
     pub classes: Vec<Class>,
     /// Each class's share of requests (after converting an input-token mix).

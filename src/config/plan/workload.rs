@@ -13,12 +13,15 @@ use crate::core::dist::Dist;
 /// Prompt files are relative to `dir`.
 pub(super) fn build(f: &ScenarioFile, dir: &Path, models: &[Model], p: &mut Problems) -> Workload {
     let w = &f.workload;
-    let default_max = w
-        .max_tokens
-        .as_ref()
-        .map(|d| d.0.clone())
-        .unwrap_or(Dist::fixed(128.0));
-    if below_one(&default_max) {
+    let embeddings = w.endpoint == EndpointKind::Embeddings;
+    // An embeddings request generates nothing: 0 output tokens for the context-window guard
+    // and the token quotas (a `max_tokens` written there is refused below).
+    let default_max = match (&w.max_tokens, embeddings) {
+        (_, true) => Dist::fixed(0.0),
+        (Some(d), false) => d.0.clone(),
+        (None, false) => Dist::fixed(128.0),
+    };
+    if !embeddings && below_one(&default_max) {
         p.push("workload.max_tokens", "must be at least 1");
     }
     if let Some(t) = w.temperature {
@@ -33,6 +36,7 @@ pub(super) fn build(f: &ScenarioFile, dir: &Path, models: &[Model], p: &mut Prob
             "a system prompt applies to endpoint = \"chat\" only",
         );
     }
+    let batch_size = embeddings_settings(f, p);
     let named_classes = !w.classes.is_empty();
     let (classes, mut class_weights) = if named_classes {
         declared_classes(f, dir, models, &default_max, p)
@@ -78,7 +82,8 @@ pub(super) fn build(f: &ScenarioFile, dir: &Path, models: &[Model], p: &mut Prob
     }
     Workload {
         endpoint: w.endpoint,
-        stream: w.stream,
+        stream: w.endpoint != EndpointKind::Embeddings && w.stream.unwrap_or(true),
+        batch_size,
         classes,
         class_weights,
         named_classes,
@@ -90,6 +95,49 @@ pub(super) fn build(f: &ScenarioFile, dir: &Path, models: &[Model], p: &mut Prob
         fallback: None,
         temperature: w.temperature,
         request_seed: w.seed,
+    }
+}
+
+/// `batch_size` (1 unless `endpoint = "embeddings"` sets it), and a problem for each
+/// setting written that an embeddings request has no use for: it is answered whole, with
+/// vectors and no generated tokens.
+fn embeddings_settings(f: &ScenarioFile, p: &mut Problems) -> u32 {
+    let w = &f.workload;
+    if w.endpoint != EndpointKind::Embeddings {
+        if w.batch_size.is_some() {
+            p.push(
+                "workload.batch_size",
+                "`batch_size` applies to endpoint = \"embeddings\" only",
+            );
+        }
+        return 1;
+    }
+    let no_use = "does not apply to endpoint = \"embeddings\" (a batch of inputs answered \
+                  whole with vectors: no stream, no generated tokens)";
+    let written = [
+        ("workload.stream", w.stream.is_some()),
+        ("workload.max_tokens", w.max_tokens.is_some()),
+        ("workload.temperature", w.temperature.is_some()),
+        ("workload.seed", w.seed.is_some()),
+        ("workload.context_guard", w.context_guard.is_some()),
+    ];
+    for (field, set) in written {
+        if set {
+            p.push(field, no_use);
+        }
+    }
+    for (i, c) in w.classes.iter().enumerate() {
+        if c.max_tokens.is_some() {
+            p.push(&format!("workload.classes[{i}].max_tokens"), no_use);
+        }
+    }
+    match w.batch_size {
+        Some(0) => {
+            p.push("workload.batch_size", "must be at least 1");
+            1
+        }
+        Some(n) => n,
+        None => 1,
     }
 }
 
@@ -408,6 +456,40 @@ mod tests {
                 assert_eq!(
                     (s.turns.clone(), s.think_ms.clone()),
                     (Dist::fixed(3.0), Dist::fixed(0.0))
+                );
+            },
+        );
+    }
+
+    #[test]
+    fn embeddings_send_a_batch_without_stream_or_output_tokens() {
+        check(
+            "endpoint = \"embeddings\"\nprompts = [\"hi\"]",
+            |w, problems| {
+                assert_eq!(problems, []);
+                assert_eq!(
+                    w.batch_size, 1,
+                    "one input unless batch_size says otherwise"
+                );
+                assert!(!w.stream);
+                assert_eq!(w.classes[0].max_tokens, Dist::fixed(0.0));
+            },
+        );
+        check(
+            "endpoint = \"embeddings\"\nbatch_size = 16\nprompts = [\"hi\"]",
+            |w, problems| {
+                assert_eq!(problems, []);
+                assert_eq!(w.batch_size, 16);
+            },
+        );
+        check(
+            "endpoint = \"embeddings\"\nprompts = [\"hi\"]\nseed = 1\ncontext_guard = \"skip\"\n\
+             system = \"s\"",
+            |_, problems| {
+                let fields: Vec<&str> = problems.iter().map(|p| p.0).collect();
+                assert_eq!(
+                    fields,
+                    ["workload.system", "workload.seed", "workload.context_guard"]
                 );
             },
         );

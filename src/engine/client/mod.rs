@@ -5,6 +5,7 @@
 //! server does into an [`Outcome`] on a [`RequestRecord`]. It never panics on server data and
 //! never puts credentials in an error or record.
 
+pub mod embed;
 pub mod lean;
 mod scan;
 pub mod sse;
@@ -88,6 +89,8 @@ pub struct TargetClient {
     url: String,
     timeouts: Timeouts,
     stream: bool,
+    /// `/embeddings`: the body is read as vectors (see [`embed`]), not as a completion.
+    embeddings: bool,
     lean: Option<lean::LeanClient>,
     /// The HTTP version setting (for the result's transport section).
     http_version: crate::config::scenario::HttpVersion,
@@ -291,6 +294,7 @@ impl TargetClient {
         let path = match s.endpoint {
             EndpointKind::Chat => "/chat/completions",
             EndpointKind::Completions => "/completions",
+            EndpointKind::Embeddings => "/embeddings",
         };
         let url = endpoint_url(s.base_url, path);
         let lean = if s.lean {
@@ -318,6 +322,7 @@ impl TargetClient {
             url,
             timeouts: s.timeouts,
             stream: s.stream,
+            embeddings: s.endpoint == EndpointKind::Embeddings,
             lean,
             http_version: s.http,
             setups: Default::default(),
@@ -669,6 +674,9 @@ impl TargetClient {
         let t_end = resp.rx_time().unwrap_or_else(Instant::now);
         let t_us = clock.us(t_end);
         rec.t_end_us = t_us;
+        if self.embeddings {
+            return embeddings_outcome(rec, &body);
+        }
         let mut text = String::new();
         match wire::decode_full_response(&body, &mut text) {
             Ok(wire::StreamEvent::Delta(d)) => {
@@ -1004,6 +1012,40 @@ fn apply_usage(rec: &mut RequestRecord, usage: Option<&wire::Usage>, text: Strin
     }
 }
 
+/// Classifies a whole `/embeddings` body: `ok` with the server's input tokens when it holds
+/// one vector per input sent (`rec.inputs`), an `error_event` for an error object, otherwise
+/// `malformed_chunk` saying what is wrong (chat chunks, no `data`, a vector count that does
+/// not match the inputs).
+fn embeddings_outcome(rec: &mut RequestRecord, body: &[u8]) {
+    match embed::decode(body) {
+        Ok(r) if rec.inputs == 0 || r.vectors == rec.inputs as usize => {
+            rec.outcome = Outcome::Ok;
+            rec.response_id = r.id;
+            if let Some(n) = r.input_tokens {
+                rec.input_tokens = Some(n);
+                rec.input_tokens_source = Some(TokenSource::Usage);
+            }
+        }
+        Ok(r) => {
+            rec.outcome = Outcome::MalformedChunk;
+            rec.error = Some(format!(
+                "{} embeddings for {} inputs",
+                r.vectors, rec.inputs
+            ));
+        }
+        Err(why) => {
+            let mut sink = String::new();
+            if let Ok(wire::StreamEvent::Error(e)) = wire::decode_full_response(body, &mut sink) {
+                rec.outcome = Outcome::ErrorEvent;
+                rec.error = Some(truncate(&e.message, 200));
+            } else {
+                rec.outcome = Outcome::MalformedChunk;
+                rec.error = Some(truncate(&why, 200));
+            }
+        }
+    }
+}
+
 /// Counts output tokens the server did not report: the model's tokenizer `tok` on the
 /// received text, on a blocking thread (building its table or encoding a long text must never
 /// stall the event loop that timestamps other requests), else the number of output events.
@@ -1202,6 +1244,32 @@ mod tests {
             assert_eq!(r.output_tokens, Some(want), "{tok:?}");
             assert_eq!(r.output_tokens_source, Some(TokenSource::Tokenizer));
         }
+    }
+
+    #[test]
+    fn an_embeddings_body_is_ok_only_with_one_vector_per_input() {
+        let body = br#"{"data":[{"embedding":[0.1]},{"embedding":[0.2]}],"usage":{"prompt_tokens":8,"total_tokens":8}}"#;
+        let mut r = rec(0);
+        r.inputs = 2;
+        embeddings_outcome(&mut r, body);
+        assert_eq!(r.outcome, Outcome::Ok);
+        assert_eq!(r.input_tokens, Some(8));
+        assert_eq!(r.input_tokens_source, Some(TokenSource::Usage));
+        let mut r = rec(0);
+        r.inputs = 3;
+        embeddings_outcome(&mut r, body);
+        assert_eq!(r.outcome, Outcome::MalformedChunk);
+        assert_eq!(r.error.as_deref(), Some("2 embeddings for 3 inputs"));
+        assert_eq!(r.input_tokens, None);
+        let mut r = rec(0);
+        r.inputs = 1;
+        embeddings_outcome(&mut r, br#"{"error":{"message":"model not found"}}"#);
+        assert_eq!(r.outcome, Outcome::ErrorEvent);
+        assert_eq!(r.error.as_deref(), Some("model not found"));
+        let mut r = rec(0);
+        r.inputs = 1;
+        embeddings_outcome(&mut r, br#"{"choices":[{"message":{"content":"hi"}}]}"#);
+        assert_eq!(r.outcome, Outcome::MalformedChunk);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! latency, output length, capacity limit and faults.
 //!
 //! It serves `GET /v1/models`, `POST /v1/chat/completions`, `POST /v1/completions`,
+//! `POST /v1/embeddings` (deterministic vectors, the model's TTFT as the whole latency),
 //! `GET /health` and `GET /metrics` (its requests processing and deferred, in the Prometheus
 //! text format under llama-server's names). It is used in-process (scenario `base_url = "mock"`), standalone
 //! (`llmload mock --port 8000`) and by the integration tests.

@@ -25,6 +25,8 @@ use super::truth::Msg;
 use super::{MockConfig, MockModel, Stop, DEFAULT_MODEL_ID, STALL_LIMIT};
 use crate::config::mock::{Faults, PromptCount};
 
+mod embed;
+
 /// Largest accepted request body.
 const BODY_LIMIT: usize = 64 << 20;
 
@@ -156,6 +158,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
+        .route("/v1/embeddings", post(embed::embeddings))
         .route("/v1/models", get(models))
         .route("/health", get(health))
         .route("/metrics", get(metrics))

@@ -14,6 +14,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 
 use crate::config::plan::Fallback;
+use crate::config::scenario::EndpointKind;
 use crate::config::workload::{Item, Message, Prompt, PromptBody};
 use crate::core::record::{Outcome, RequestRecord, TokenSource};
 
@@ -239,9 +240,13 @@ async fn attempt_once(
     if !guard::admit(sh, job, model_index, class, rec).await {
         return false;
     }
+    let inputs = sh.plan.workload.batch_size.max(1) as usize;
+    if sh.plan.workload.endpoint == EndpointKind::Embeddings {
+        rec.inputs = inputs as u32;
+    }
     let est_chars = || {
         class.system.as_ref().map_or(0, |s| s.chars().count())
-            + job.prompt.chars
+            + job.prompt.chars * inputs
             + job
                 .history
                 .iter()
@@ -312,7 +317,8 @@ async fn finish(sh: &Shared, job: &Job<'_>, model: usize, rec: &mut RequestRecor
     // a refused request has no input cost to estimate.
     if rec.input_tokens.is_none() && (rec.outcome == Outcome::Ok || rec.output_events > 0) {
         if let Some(n) = job_prompt_tokens(sh, job, model).await {
-            rec.input_tokens = Some(n);
+            // An embeddings batch carries the prompt once per input.
+            rec.input_tokens = Some(n * rec.inputs.max(1) as u64);
             rec.input_tokens_source = Some(TokenSource::Tokenizer);
         }
     }
