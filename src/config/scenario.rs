@@ -1,7 +1,7 @@
 //! The scenario file as written by a user: its TOML shape, loading, and error locations.
 //!
 //! This module owns the *syntax* (types, unknown keys, units) and maps every error, from the
-//! TOML parser or from later semantic validation in [`crate::config::plan`], to `file:line:column`
+//! TOML parser or from later semantic validation in config::plan, to `file:line:column`
 //! plus the dotted field path. It does not decide what a valid run is; `plan` does.
 
 use std::collections::BTreeMap;

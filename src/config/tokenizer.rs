@@ -1,7 +1,7 @@
 //! A model's own tokenizer: one of the built-in BPEs, a Hugging Face `tokenizer.json` read
 //! offline, or `server` (synthetic prompts calibrated against the endpoint before the run).
 //!
-//! A model's `tokenizer` setting sizes its synthetic prompts (see [`crate::config::synth`]),
+//! A model's `tokenizer` setting sizes its synthetic prompts (see config::synth),
 //! counts prompt and output tokens a server did not report, and feeds the context-window
 //! guard. Counting is never done per streamed chunk, and a file is read and parsed once, when
 //! the plan is built.

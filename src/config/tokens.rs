@@ -1,6 +1,6 @@
 //! The built-in offline tokenizers (OpenAI's o200k_base and cl100k_base BPEs, embedded in the
 //! binary): the fallback token counter when a server sends no `usage`, and the check behind
-//! [`crate::config::synth`]'s exact-length prompts.
+//! the exact-length prompts of config::synth.
 //!
 //! Building a BPE table costs about a CPU-second, so each is built once, lazily, the first time
 //! it is needed (async callers use `spawn_blocking`); counting is only done when a server did

@@ -3,104 +3,14 @@
 //! them (counts, latency, throughput, cost), then validity, warnings, the load and the series.
 
 use crate::config::plan::Plan;
-use crate::core::record::Outcome;
-use crate::metrics::{Collector, Stats};
+use crate::metrics::Collector;
 use crate::results::cost::{self, CostBasis};
+use crate::results::row::model_result;
+use crate::results::window::Ctx;
 use crate::results::{
-    counts, groups, latency, load, quota, series, throughput, validity, warnings, Host,
-    ModelResult, PlanOutline, RunMeta, RunResult, Tool, Validity, SCHEMA_VERSION,
+    groups, load, quota, series, validity, warnings, Host, ModelResult, PlanOutline, RunMeta,
+    RunResult, Tool, Validity, SCHEMA_VERSION,
 };
-
-/// The measurement window and what every row's rates and costs are relative to.
-pub(super) struct Ctx {
-    /// Window start (µs since the run's start).
-    pub start_us: u64,
-    /// Window end (µs): the collector's, or its last request end while sending goes on.
-    pub end_us: u64,
-    /// Window length (s).
-    pub window_s: f64,
-    /// Whole seconds inside the window, for peaks.
-    pub window_secs: std::ops::Range<usize>,
-    /// Whether any objective is set.
-    pub slo_set: bool,
-    /// The scenario's daily request volume.
-    pub daily_requests: Option<f64>,
-    /// Requests sent in the measured phase, all models (a group's share of a daily volume
-    /// is its share of these).
-    pub overall_sent: u64,
-}
-
-impl Ctx {
-    /// The window of a collector.
-    pub fn new(slo_set: bool, daily_requests: Option<f64>, c: &Collector) -> Ctx {
-        let w = c.window();
-        let start_us = w.start_us;
-        let end_us = w.end_us.unwrap_or(c.last_end_us).max(start_us);
-        let first_sec = start_us.div_ceil(1_000_000) as usize;
-        let last_sec = (end_us / 1_000_000) as usize;
-        Ctx {
-            start_us,
-            end_us,
-            window_s: (end_us - start_us) as f64 / 1e6,
-            window_secs: first_sec..last_sec.max(first_sec),
-            slo_set,
-            daily_requests,
-            overall_sent: c.overall.issued()
-                - c.overall.count(Outcome::Dropped)
-                - c.overall.count(Outcome::Cancelled)
-                - c.overall.count(Outcome::Skipped),
-        }
-    }
-
-    /// A count per second of window (0 for an empty window).
-    pub fn per(&self, n: u64) -> f64 {
-        if self.window_s > 0.0 {
-            n as f64 / self.window_s
-        } else {
-            0.0
-        }
-    }
-}
-
-/// Everything about one group of requests (a model, all of them, or a breakdown). The SLO
-/// objectives are left for the caller to fill in.
-pub(super) fn model_result(
-    s: &Stats,
-    model: &str,
-    label: &str,
-    target: &str,
-    basis: CostBasis,
-    cx: &Ctx,
-) -> ModelResult {
-    let requests = counts::counts(s);
-    let (issued, sent, failed) = (requests.issued, requests.sent, requests.failed);
-    ModelResult {
-        model: model.to_string(),
-        label: label.to_string(),
-        target: target.to_string(),
-        error_rate: if sent > 0 {
-            failed as f64 / sent as f64
-        } else {
-            0.0
-        },
-        requests,
-        latency_ms: latency::latency_ms(&s.hists),
-        tokens_per_chunk: s.hists.tokens_per_chunk.summary(1.0),
-        decode_tokens_per_s: latency::speed(&s.hists.tpot),
-        tokens: cost::token_totals(s),
-        throughput: throughput::throughput(s, cx),
-        inputs_per_request: inputs_per_request(s),
-        slo: cx.slo_set.then(|| throughput::slo(s, issued, cx)),
-        cost: cost::cost(s, sent, basis, cx),
-        histograms: latency::encode_all(&s.hists),
-    }
-}
-
-/// Inputs per successful request, for groups whose requests carry inputs (embeddings).
-fn inputs_per_request(s: &Stats) -> Option<f64> {
-    let ok = s.outcomes[Outcome::Ok.index()];
-    (s.inputs_ok > 0 && ok > 0).then(|| s.inputs_ok as f64 / ok as f64)
-}
 
 /// The figures of generated output (first token, gaps between tokens, time per output token)
 /// have no meaning for a group that generates none: an embeddings run leaves them out rather

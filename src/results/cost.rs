@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::config::prices::Price;
 use crate::metrics::{Stats, Tokens};
-use crate::results::assemble::Ctx;
+use crate::results::window::Ctx;
 use crate::results::{CostResult, ModelResult, TokenTotals};
 
 /// How a result's cost is computed.
@@ -290,7 +290,7 @@ mod tests {
     }
 
     fn row(cost: Option<CostResult>, sent: u64, output: u64) -> ModelResult {
-        let mut m = crate::results::assemble::model_result(
+        let mut m = crate::results::row::model_result(
             &Stats::default(),
             "m",
             "m",

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 
 use crate::config::plan::Slo;
 use crate::metrics::{Groups, Stats};
-use crate::results::assemble::{model_result, Ctx};
 use crate::results::cost::CostBasis;
 use crate::results::guard::GuardCounts;
+use crate::results::row::model_result;
+use crate::results::window::Ctx;
 use crate::results::{FallbackResult, GuardResult, ModelResult, PlanOutline, RouteResult};
 
 /// One breakdown row: costs summed request by request, judged by the scenario's objectives.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::core::metric::Metric;
 use crate::metrics::{Collector, Summary};
-use crate::results::assemble::Ctx;
+use crate::results::window::Ctx;
 use crate::results::{LoadResult, PlanOutline};
 
 /// The load section; `lag` is the run's schedule lag summary (ms).

@@ -20,10 +20,12 @@ mod latency;
 mod load;
 mod outline;
 mod quota;
+mod row;
 mod series;
 mod throughput;
 mod validity;
 mod warnings;
+mod window;
 
 pub use assemble::{assemble, build};
 pub use counts::nothing_measured_line;

@@ -2,7 +2,7 @@
 //! attainment with its goodput.
 
 use crate::metrics::Stats;
-use crate::results::assemble::Ctx;
+use crate::results::window::Ctx;
 use crate::results::{SloResult, Throughput};
 
 /// The part of a per-second series inside `range` (a series may end before the window does).

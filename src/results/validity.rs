@@ -4,9 +4,9 @@
 
 use crate::core::record::Outcome;
 use crate::metrics::{Collector, Summary};
-use crate::results::assemble::Ctx;
 use crate::results::policy::{CPU_SATURATED, LONG_QUEUE_US, MIN_LOOP_LAG_SAMPLES};
 use crate::results::throughput::clamped;
+use crate::results::window::Ctx;
 use crate::results::{GeneratorHealth, PlanOutline, RunMeta, RunStatus};
 
 /// The reasons the run is invalid (empty when valid), in a fixed order, and the generator's
