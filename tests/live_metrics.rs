@@ -146,16 +146,24 @@ fn wait_line(
     panic!("no line starting `{prefix}` within {limit:?}");
 }
 
-#[test]
-fn a_scrape_during_the_run_and_after_it_matches_the_result() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let scenario = write_scenario(dir.path(), SCENARIO);
-    let result_path = dir.path().join("result.json");
+/// Starts `llmload COMMAND SCENARIO -o RESULT` serving its live metrics on a free port (kept
+/// 60 s after the result), and returns it, its stdout and stderr lines (the stderr receiver
+/// must live as long as the child, which writes progress there) and the endpoint's address.
+fn serving(
+    command: &str,
+    scenario: &std::path::Path,
+    result_path: &std::path::Path,
+) -> (
+    Child,
+    mpsc::Receiver<String>,
+    mpsc::Receiver<String>,
+    String,
+) {
     let mut child = Command::new(bin())
-        .arg("run")
-        .arg(&scenario)
+        .arg(command)
+        .arg(scenario)
         .arg("-o")
-        .arg(&result_path)
+        .arg(result_path)
         .args(["--metrics-addr", "127.0.0.1:0", "--metrics-linger", "60s"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -174,6 +182,15 @@ fn a_scrape_during_the_run_and_after_it_matches_the_result() {
         .trim_start_matches("metrics: http://")
         .trim_end_matches("/metrics")
         .to_string();
+    (child, out, err, addr)
+}
+
+#[test]
+fn a_scrape_during_the_run_and_after_it_matches_the_result() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = write_scenario(dir.path(), SCENARIO);
+    let result_path = dir.path().join("result.json");
+    let (mut child, out, _err, addr) = serving("run", &scenario, &result_path);
 
     // Mid-run: requests are counted while the run goes on.
     let ok_of = |s: &[Sample]| {
@@ -354,29 +371,7 @@ fn a_sweep_adds_every_step_to_the_same_counters() {
     let dir = tempfile::tempdir().expect("tempdir");
     let scenario = write_scenario(dir.path(), SWEEP);
     let result_path = dir.path().join("sweep.json");
-    let mut child = Command::new(bin())
-        .arg("sweep")
-        .arg(&scenario)
-        .arg("-o")
-        .arg(&result_path)
-        .args(["--metrics-addr", "127.0.0.1:0", "--metrics-linger", "60s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn llmload");
-    let out = lines(child.stdout.take().expect("stdout"));
-    let err = lines(child.stderr.take().expect("stderr"));
-    let line = wait_line(
-        &err,
-        "metrics: http://",
-        Duration::from_secs(30),
-        &mut child,
-    );
-    let addr = line
-        .trim_start_matches("metrics: http://")
-        .trim_end_matches("/metrics")
-        .to_string();
+    let (mut child, out, _err, addr) = serving("sweep", &scenario, &result_path);
     wait_line(&out, "result: ", Duration::from_secs(240), &mut child);
     let fin = parse(&scrape(&addr));
     let _ = child.kill();
