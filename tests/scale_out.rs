@@ -287,6 +287,60 @@ fn records_indexes(dir: &Path, stem: &str) -> Vec<u64> {
         .collect()
 }
 
+/// What a run adds beside its measurements survives the merge: the tokenizer of each model
+/// (the same plan in every shard), each target's transport with the shards' connections
+/// summed (their set-up percentiles stay with each shard in `merged_from`), and the server's
+/// own metrics as the first shard scraped them, second by second.
+fn check_merged_run_facts(merged: &Value, shards: &[Value]) {
+    assert_eq!(merged["tokenizers"], shards[0]["tokenizers"]);
+    assert_eq!(merged["tokenizers"].as_array().map(|a| a.len()), Some(2));
+    let t = &merged["transport"][0];
+    assert_eq!(t["target"], "sim");
+    assert_eq!(t["client"], shards[0]["transport"][0]["client"]);
+    let opened: u64 = shards
+        .iter()
+        .map(|s| {
+            s["transport"][0]["new_connections"]
+                .as_u64()
+                .expect("lean counts")
+        })
+        .sum();
+    assert!(opened >= 4, "every shard opened connections: {opened}");
+    assert_eq!(t["new_connections"].as_u64(), Some(opened));
+    assert!(t.get("connect_ms").is_none(), "{t}");
+    for (i, s) in shards.iter().enumerate() {
+        assert_eq!(
+            merged["merged_from"][i]["transport"], s["transport"],
+            "shard {i}"
+        );
+    }
+    let first = shards
+        .iter()
+        .find(|s| {
+            s["server_metrics"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        })
+        .expect("the shards scraped the mock's metrics");
+    assert_eq!(merged["server_metrics"], first["server_metrics"]);
+    let rows = |r: &Value| -> Vec<Value> {
+        r["timeseries"]
+            .as_array()
+            .expect("series")
+            .iter()
+            .map(|p| p["server"].clone())
+            .collect()
+    };
+    let (m, f) = (rows(merged), rows(first));
+    assert!(
+        m.iter().any(|p| !p.is_null()),
+        "no server point in the merged series"
+    );
+    for (i, (a, b)) in m.iter().zip(&f).enumerate() {
+        assert_eq!(a, b, "second {i}");
+    }
+}
+
 /// The merged 1 s series, second by second: counts are the shards' sums, TTFT percentiles are
 /// those of the shards' per-second histograms added together (never an average of
 /// percentiles), CPU is the shards' sum; and the seconds' medians sit where the single run's
@@ -357,6 +411,13 @@ fn four_shard_processes_merge_to_what_one_process_measures() {
     let text = scenario(
         &mock.url,
         "arrival = \"poisson\"\nrate = \"40/s\"\nwarmup = \"1s\"\nduration = \"5s\"\ncooldown = \"1s\"\nmax_in_flight = 64",
+    );
+    // Every shard also scrapes the mock's own metrics endpoint.
+    let metrics = format!("{}/metrics", mock.url.trim_end_matches("/v1"));
+    let text = text.replacen(
+        "timeouts =",
+        &format!("server_metrics = \"{metrics}\"\ntimeouts ="),
+        1,
     );
     let sc = dir.path().join("scale-out.toml");
     std::fs::write(&sc, text).expect("write");
@@ -448,6 +509,8 @@ fn four_shard_processes_merge_to_what_one_process_measures() {
     );
     let d = ks(&ha, &hb);
     assert!(d < 0.25, "TTFT distributions differ: KS D = {d}");
+
+    check_merged_run_facts(&merged, &files.iter().map(|f| read(f)).collect::<Vec<_>>());
 
     // The 1 s series covers the same seconds, and its counts add up to the totals.
     let series = merged["timeseries"].as_array().expect("series");

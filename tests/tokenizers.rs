@@ -174,3 +174,91 @@ requests = 40
         "{warnings}"
     );
 }
+
+/// A sweep calibrates `tokenizer = "server"` once, in its first step, and every later step
+/// uses that calibration: the server sees one set of probes (3 fitting + 1 checking per
+/// model and class), not one per step, and every step's result lists the same figures.
+#[test]
+fn a_sweep_calibrates_against_the_server_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let truth = dir.path().join("truth.jsonl");
+    let mut mock = Command::new(bin())
+        .args(["mock", "--port", "0", "--ttft", "2ms", "--itl", "1ms"])
+        .arg("--truth-log")
+        .arg(&truth)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn mock");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = mock.stdout.take().expect("stdout");
+    let mock = Kill(mock);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("read url");
+    let url = line.trim().rsplit(' ').next().expect("url").to_string();
+    let toml = format!(
+        r#"name = "sweep-cal"
+seed = 4
+[[targets]]
+name = "sim"
+base_url = "{url}"
+[[models]]
+id = "m"
+target = "sim"
+tokenizer = "server"
+[workload]
+prompts = {{ synthetic = {{ input_tokens = 40 }} }}
+max_tokens = 6
+[load]
+rate = "5/s"
+duration = "1s"
+"#
+    );
+    let p = write_scenario(dir.path(), &toml);
+    let out = dir.path().join("sweep.json");
+    let mut cmd = Command::new(bin());
+    cmd.arg("sweep")
+        .arg(&p)
+        .args(["--quiet", "--no-records", "--steps", "2"])
+        .args(["--step-duration", "1s", "--step-warmup", "0s"])
+        .args(["--probe-concurrency", "4", "--max-step-duration", "3s"])
+        .arg("--output")
+        .arg(&out);
+    let o = output_with_timeout(cmd, Duration::from_secs(120));
+    assert!(matches!(o.status.code(), Some(0) | Some(3)), "{o:?}");
+    // The mock writes its truth log 200 ms after the last request.
+    std::thread::sleep(Duration::from_millis(800));
+    drop(mock);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("result")).expect("JSON");
+    let steps = r["sweep"]["steps"].as_array().expect("steps");
+    assert!(
+        steps.len() >= 3,
+        "sync, probe and steps ran: {}",
+        steps.len()
+    );
+    let first = &steps[0]["result"]["tokenizers"][0]["calibration"];
+    assert_eq!(first.as_array().map(|a| a.len()), Some(1), "{first}");
+    for (i, s) in steps.iter().enumerate() {
+        assert_eq!(
+            &s["result"]["tokenizers"][0]["calibration"], first,
+            "step {i}"
+        );
+    }
+    // Probes ask for one token; the load asks for six.
+    let probes = std::fs::read_to_string(&truth)
+        .expect("truth log")
+        .lines()
+        .filter(|l| {
+            let t: serde_json::Value = serde_json::from_str(l).expect("truth line");
+            t["completion_tokens"] == 1
+        })
+        .count();
+    assert_eq!(probes, 4, "one calibration for {} steps", steps.len());
+}

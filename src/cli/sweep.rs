@@ -41,13 +41,27 @@ pub async fn cmd(a: SweepArgs) -> Result<Exit> {
             .as_ref()
             .map(|stem| result_path.with_file_name(format!("{stem}.step{k:02}.records.jsonl")))
     };
+    // A `tokenizer = "server"` calibration is made by the first step and reused by the others:
+    // the steps share models and prompts, only their load differs.
+    let calibration: Calibration = Arc::default();
     let run = |p: Plan, k: usize| {
+        let calibration = calibration.clone();
         let rec = records_for(k);
         let rx = stop_rx.clone();
         let id = format!("{run_id}-step{k:02}");
         let view = (!a.quiet).then(|| format!("step {k} "));
         let meters = meters.clone();
-        async move { run_step(p, rec.as_deref(), threads, rx, &id, view, meters).await }
+        async move {
+            let step = Step {
+                records: rec.as_deref(),
+                threads,
+                run_id: &id,
+                view,
+                meters,
+                calibration,
+            };
+            run_step(p, step, rx).await
+        }
     };
     let quiet = a.quiet;
     let mut progress = |line: String| {
@@ -142,21 +156,44 @@ fn probe_fits(plan: &Plan, s: &SweepSettings) -> Result<()> {
     Ok(())
 }
 
-/// Runs one sweep step; `stop` ends it early like a signal would, and the result then says
-/// `interrupted`. With a `view` label, the step shows the run's progress view (bar on a
-/// terminal, a line every 5 s in a log).
-async fn run_step(
-    plan: Plan,
-    records: Option<&Path>,
+/// The first step's server calibration of prompt sizes, for the steps after it.
+type Calibration = Arc<tokio::sync::Mutex<Option<Vec<crate::engine::token_probe::Fitted>>>>;
+
+/// What one sweep step runs with besides its plan.
+struct Step<'a> {
+    records: Option<&'a Path>,
     threads: usize,
-    stop_rx: watch::Receiver<Stop>,
-    run_id: &str,
+    run_id: &'a str,
+    /// With a label, the step shows the run's progress view (bar on a terminal, a line every
+    /// 5 s in a log).
     view: Option<String>,
     meters: Option<Arc<crate::metrics::meters::Meters>>,
-) -> Result<RunResult> {
+    calibration: Calibration,
+}
+
+/// Runs one sweep step; `stop` ends it early like a signal would, and the result then says
+/// `interrupted`.
+async fn run_step(plan: Plan, step: Step<'_>, stop_rx: watch::Receiver<Stop>) -> Result<RunResult> {
+    let Step {
+        records,
+        threads,
+        run_id,
+        view,
+        meters,
+        calibration,
+    } = step;
     let len = Length::of(&plan.load, 1);
     let mut session = Session::start(plan, 1)?;
-    session.calibrate_tokens().await?;
+    {
+        let mut made = calibration.lock().await;
+        match made.as_ref() {
+            Some(fitted) => session.reuse_calibration(fitted),
+            None => {
+                session.calibrate_tokens().await?;
+                *made = Some(session.calibrated().to_vec());
+            }
+        }
+    }
     if let Some(p) = records {
         session.record_to(p)?;
     }

@@ -283,6 +283,13 @@ impl Session {
         Ok(())
     }
 
+    /// Uses calibrations made by an earlier session of the same plan (another step of a
+    /// sweep) instead of probing the server again.
+    pub fn reuse_calibration(&mut self, fitted: &[token_probe::Fitted]) {
+        token_probe::reinstall(&mut self.plan, fitted);
+        self.calibrated = fitted.to_vec();
+    }
+
     /// The server calibrations done so far.
     pub fn calibrated(&self) -> &[token_probe::Fitted] {
         &self.calibrated

@@ -27,6 +27,8 @@ const CHECK_EXTRA: u64 = 37;
 pub struct Fitted {
     /// Index of the model in the plan.
     pub model: usize,
+    /// Index of the class in the plan's workload.
+    pub class: usize,
     /// What the result records.
     pub figures: ServerCalibration,
 }
@@ -60,10 +62,26 @@ pub async fn calibrate(
                 per_word: figures.tokens_per_word,
             };
             install(plan, m, c, sizing);
-            out.push(Fitted { model: m, figures });
+            out.push(Fitted {
+                model: m,
+                class: c,
+                figures,
+            });
         }
     }
     Ok(out)
+}
+
+/// Installs calibrations made earlier on a plan with the same models and classes (the steps
+/// of a sweep differ only in their load), without probing the server again.
+pub fn reinstall(plan: &mut Plan, fitted: &[Fitted]) {
+    for f in fitted {
+        let sizing = Sizing {
+            overhead: f.figures.overhead_tokens,
+            per_word: f.figures.tokens_per_word,
+        };
+        install(plan, f.model, f.class, sizing);
+    }
 }
 
 /// Puts `sizing` for model `m` into class `c`'s synthetic prompts (and a trace's, which are

@@ -287,6 +287,11 @@ pub struct ShardSummary {
     pub clock: ClockInfo,
     /// When it finished (RFC 3339).
     pub finished_at: String,
+    /// How its generator reached each target, with its own connection set-up times (those
+    /// percentiles cannot be combined across shards, so the merged run's `transport` keeps
+    /// only the summed connection count).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transport: Vec<crate::results::TransportResult>,
 }
 
 /// Why shards could not be merged. Each message names the files involved.
@@ -338,8 +343,53 @@ pub fn merge(paths: &[PathBuf]) -> Result<RunResult, MergeError> {
         result.validity.valid = false;
         result.validity.reasons.extend(sum.invalid);
     }
+    carry_run_facts(&mut result, &shards);
     result.merged_from = sum.summaries;
     Ok(result)
+}
+
+/// The facts a run adds beside its collector, carried into the merged result: the tokenizer
+/// each model used (the plan is the same for every shard; a shard whose calibration against
+/// the server came out differently gets a warning), each target's transport with the
+/// connections of all shards summed, and the server's own metrics as the first shard that
+/// scraped them saw them (every shard scrapes the same server, so summing would count it
+/// once per shard).
+fn carry_run_facts(result: &mut RunResult, shards: &[(PathBuf, RunResult, Partial)]) {
+    let Some((_, first, _)) = shards.first() else {
+        return;
+    };
+    result.tokenizers = first.tokenizers.clone();
+    for (path, r, _) in &shards[1..] {
+        if r.tokenizers != first.tokenizers {
+            result.warnings.push(format!(
+                "{}: its tokenizers (or their calibration against the server) differ from shard {}'s; the merged result lists shard {}'s",
+                path.display(),
+                first.shard.index,
+                first.shard.index
+            ));
+        }
+    }
+    result.transport = first
+        .transport
+        .iter()
+        .map(|t| {
+            let mut merged = t.clone();
+            merged.connect_ms = None;
+            merged.tls_handshake_ms = None;
+            merged.new_connections = shards
+                .iter()
+                .filter_map(|(_, r, _)| r.transport.iter().find(|o| o.target == t.target))
+                .map(|o| o.new_connections)
+                .sum();
+            merged
+        })
+        .collect();
+    if let Some((_, scraper, _)) = shards.iter().find(|(_, r, _)| !r.server_metrics.is_empty()) {
+        result.server_metrics = scraper.server_metrics.clone();
+        for (row, theirs) in result.timeseries.iter_mut().zip(&scraper.timeseries) {
+            row.server = theirs.server.clone();
+        }
+    }
 }
 
 /// Reads each file and takes its partial section, refusing files that have none or a newer
@@ -438,6 +488,7 @@ impl Sum {
             ready_before_start_s: part.ready_before_start_s,
             clock: part.clock.clone(),
             finished_at: r.finished_at.clone(),
+            transport: r.transport.clone(),
         });
         Ok(())
     }

@@ -57,6 +57,12 @@ impl MockTls {
         cert_pem: String,
     ) -> Result<MockTls, String> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        // aws-lc seeds its random generator on first use (tens of milliseconds): done here,
+        // at start-up, rather than inside the first handshake a client times.
+        provider
+            .secure_random
+            .fill(&mut [0u8; 32])
+            .map_err(|_| "TLS set-up: no random numbers from the system".to_string())?;
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS set-up: {e}"))?
