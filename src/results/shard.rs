@@ -748,6 +748,7 @@ mod tests {
                 ..ClockInfo::default()
             },
             finished_at: String::new(),
+            transport: Vec::new(),
         };
         let one_host = [shard(0, "a", false), shard(1, "a", false)];
         assert!(clock_warnings(&one_host, 2).is_empty());
