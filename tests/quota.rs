@@ -136,8 +136,9 @@ fn per_second_lowest_remaining_follows_the_window_arithmetic() {
     );
     assert!(md.contains(&row), "{row}\n{md}");
 
-    // plan: a daily volume whose peak is 480 requests/min against the 600/min limit leaves
-    // (600 − 480) / 600 = 20 % of it; tokens likewise from the plan's tokens per minute.
+    // plan: a daily volume whose peak is 480 requests/min against the 600/min limit has
+    // 600 / 480 − 1 = 25 % headroom (as capacity headroom is defined); tokens likewise from the
+    // plan's tokens per minute.
     let m = &r.result["models"][0];
     let (tin, tout, sent) = (
         u(&m["tokens"]["input"]) as f64,
@@ -150,10 +151,10 @@ fn per_second_lowest_remaining_follows_the_window_arithmetic() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{text}");
     let tokens_per_min = (daily_in.round() + daily_in.round() * tout / tin) / 1440.0;
-    let tokens_left = (TPM as f64 - tokens_per_min) / TPM as f64 * 100.0;
+    let tokens_left = (TPM as f64 / tokens_per_min - 1.0) * 100.0;
     for line in [
         format!(
-            "m (sim): requests: planned peak 480/min vs limit {RPM}/min → 20 % headroom; lowest remaining seen in the run {}",
+            "m (sim): requests: planned peak 480/min vs limit {RPM}/min → 25 % headroom; lowest remaining seen in the run {}",
             RPM - n
         ),
         format!(

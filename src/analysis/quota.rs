@@ -37,11 +37,12 @@ pub struct QuotaHeadroom {
     pub peak_requests_per_min: f64,
     /// The model's planned peak in tokens (prompt plus output) per minute.
     pub peak_tokens_per_min: f64,
-    /// Share of the request limit the peak leaves unused, in %:
-    /// (limit − peak) / limit × 100; negative: the peak is over the limit.
+    /// Headroom of the request limit over the peak, in %, defined as capacity headroom:
+    /// (limit / peak − 1) × 100; negative: how far the limit falls short of the peak. Absent
+    /// without a limit or without planned traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests_headroom_pct: Option<f64>,
-    /// Share of the token limit the peak leaves unused, in % (as for requests).
+    /// Headroom of the token limit over the peak, in % (as for requests).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_headroom_pct: Option<f64>,
 }
@@ -49,7 +50,7 @@ pub struct QuotaHeadroom {
 /// Share of `limit` that `peak` leaves unused, in %.
 fn left_pct(limit: Option<u64>, peak: f64) -> Option<f64> {
     let l = limit.filter(|l| *l > 0)? as f64;
-    Some((l - peak) / l * 100.0)
+    (peak > 0.0).then(|| (l / peak - 1.0) * 100.0)
 }
 
 /// One entry per model the run saw quota headers for; `peak_of(model)` gives that model's
@@ -107,8 +108,12 @@ pub fn lines(q: &[QuotaHeadroom], bullet: &str) -> Vec<String> {
                     if p >= 0.0 {
                         format!("{p:.0} % headroom")
                     } else {
-                        format!("over the limit by {:.0} %", -p)
+                        format!("the limit is {:.0} % short of the peak", -p)
                     }
+                ),
+                (Some(l), None) => format!(
+                    "{bullet}{} ({}): {what}: no planned traffic vs limit {l}/min{low}",
+                    h.model, h.target
                 ),
                 _ => format!(
                     "{bullet}{} ({}): {what}: no limit stated by the server{low}",
@@ -145,7 +150,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn headroom_is_the_share_of_the_limit_the_peak_leaves() {
+    fn headroom_is_measured_as_capacity_headroom_is() {
         let seen = [QuotaResult {
             model: "gpt".into(),
             target: "openai".into(),
@@ -155,21 +160,26 @@ mod tests {
             lowest_remaining_requests: Some(2990),
             ..QuotaResult::default()
         }];
-        // 40 req/s = 2400 req/min against 3000: 20 % left; 2000 tokens/s = 120,000/min
-        // against 100,000: 20 % over.
-        let h = plan(&seen, |m| (m == "gpt").then_some((40.0, 2000.0)));
+        // As capacity headroom (limit / peak − 1): 40 req/s = 2400 req/min against 3000 is
+        // 3000 / 2400 = 1.25, 25 % headroom; 2500 tokens/s = 150,000/min against 100,000 is
+        // 2/3 of the peak, 33 % short.
+        let h = plan(&seen, |m| (m == "gpt").then_some((40.0, 2500.0)));
         assert_eq!(h.len(), 1);
         assert_eq!(h[0].peak_requests_per_min, 2400.0);
-        assert!((h[0].requests_headroom_pct.expect("limit") - 20.0).abs() < 1e-9);
-        assert!((h[0].tokens_headroom_pct.expect("limit") + 20.0).abs() < 1e-9);
+        assert!((h[0].requests_headroom_pct.expect("limit") - 25.0).abs() < 1e-9);
+        assert!((h[0].tokens_headroom_pct.expect("limit") + 100.0 / 3.0).abs() < 1e-9);
         let text = lines(&h, "- ").join("\n");
-        assert!(text.contains("requests: planned peak 2400/min vs limit 3000/min → 20 % headroom; lowest remaining seen in the run 2990"), "{text}");
+        assert!(text.contains("requests: planned peak 2400/min vs limit 3000/min → 25 % headroom; lowest remaining seen in the run 2990"), "{text}");
         assert!(
             text.contains(
-                "tokens: planned peak 120000/min vs limit 100000/min → over the limit by 20 %"
+                "tokens: planned peak 150000/min vs limit 100000/min → the limit is 33 % short of the peak"
             ),
             "{text}"
         );
+        // No planned traffic: no headroom figure, the limit still shown.
+        let idle = plan(&seen, |_| Some((0.0, 0.0)));
+        assert_eq!(idle[0].requests_headroom_pct, None);
+        assert!(lines(&idle, "- ")[0].contains("no planned traffic vs limit 3000/min"));
     }
 
     #[test]
