@@ -261,15 +261,20 @@ impl StreamState {
         if data.is_empty() || data == "[DONE]" {
             return;
         }
+        if !data.starts_with('{') {
+            // serde_json would read an array as a struct written positionally.
+            let why = match serde_json::from_str::<IgnoredAny>(data) {
+                Ok(_) => "payload is JSON but not an object".to_string(),
+                Err(e) => format!("malformed JSON: {e}"),
+            };
+            return self.malformed_event(why);
+        }
         let ev: RawEvent<'_> = match serde_json::from_str(data) {
             Ok(ev) => ev,
-            Err(e) if e.is_data() && data.starts_with('{') => {
+            Err(e) if e.is_data() => {
                 return self.malformed_event(format!("unexpected shape: {e}"));
             }
-            Err(e) if data.starts_with('{') || e.is_eof() || e.is_syntax() => {
-                return self.malformed_event(format!("malformed JSON: {e}"));
-            }
-            Err(_) => return self.malformed_event("payload is JSON but not an object".into()),
+            Err(e) => return self.malformed_event(format!("malformed JSON: {e}")),
         };
         let kind = ev.kind.as_ref().and_then(Text::as_str).unwrap_or("");
         let output = match kind {
@@ -296,14 +301,12 @@ impl StreamState {
     #[cold]
     fn lifecycle_event(&mut self, kind: &str, ev: &RawEvent<'_>) {
         match kind {
-            "response.created" | "response.in_progress" => {
-                if self.id.is_none() {
-                    self.id = ev
-                        .response
-                        .as_ref()
-                        .and_then(|r| r.id.as_ref())
-                        .and_then(|i| i.0.as_deref().map(String::from));
-                }
+            "response.created" | "response.in_progress" if self.id.is_none() => {
+                self.id = ev
+                    .response
+                    .as_ref()
+                    .and_then(|r| r.id.as_ref())
+                    .and_then(|i| i.0.as_deref().map(String::from));
             }
             "response.completed" | "response.incomplete" => {
                 let r = ev.response.as_ref();
@@ -463,6 +466,10 @@ pub(super) fn whole_outcome(
     };
     let ev: RawEvent<'_> = match std::str::from_utf8(body)
         .map_err(|_| "the response body is not UTF-8".to_string())
+        .and_then(|s| match s.trim_ascii_start().starts_with('{') {
+            true => Ok(s),
+            false => Err("the response body is not a Responses API object".to_string()),
+        })
         .and_then(|s| {
             serde_json::from_str(s.trim_ascii())
                 .map_err(|e| format!("the response body is not a Responses API object ({e})"))
