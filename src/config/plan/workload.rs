@@ -362,12 +362,12 @@ mod tests {
                     ("workload.temperature", "must be between 0 and 2"),
                     (
                         "workload.system",
-                        "a system prompt applies to endpoint = \"chat\" only"
+                        "a system prompt applies to endpoint = \"chat\" or \"responses\" only"
                     ),
                     ("workload.sessions.turns", "must be at least 1"),
                     (
                         "workload.sessions",
-                        "multi-turn sessions need endpoint = \"chat\""
+                        "multi-turn sessions need endpoint = \"chat\" or \"responses\""
                     ),
                     (
                         "workload.repeat_ratio",
