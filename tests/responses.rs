@@ -191,6 +191,20 @@ fn settings_the_responses_api_has_no_parameter_for_are_refused_with_their_line()
             "{extra}: {out}"
         );
     }
+    // The body table cannot send a field llmload sets itself.
+    let text = responses_scenario("mock", "", 4).replace(
+        "timeouts = {",
+        "body = { max_output_tokens = 16 }\ntimeouts = {",
+    );
+    let (code, out) = validate(&text);
+    assert_eq!(code, 2, "{out}");
+    let line = line_of(&text, "body = ");
+    assert!(
+        out.contains(&format!(
+            "scenario.toml:{line}:10: targets[0].body.max_output_tokens: `max_output_tokens` is set by llmload itself"
+        )),
+        "{out}"
+    );
     // A system prompt, temperature, streaming choice and sessions all apply.
     let text = responses_scenario(
         "mock",

@@ -156,7 +156,7 @@ fn responses_settings(f: &ScenarioFile, p: &mut Problems) {
         p.push(
             "workload.seed",
             "does not apply to endpoint = \"responses\" (the Responses API has no `seed` \
-             parameter; a target's `body` table can send one to a server that reads it)",
+             parameter)",
         );
     }
 }
