@@ -1006,7 +1006,9 @@ impl StreamState {
                 if d.carries_output() {
                     let bytes = (d.answer_bytes + d.reasoning_bytes + d.tool_bytes) as u32;
                     self.note_output(bytes, d.carries_answer(), t);
-                } else if carries_nothing(&d) && !self.malformed {
+                } else if self.id.is_none() && carries_nothing(&d) && !self.malformed {
+                    // Chunks carry an `id`; Responses events have none at the top level, so a
+                    // chat stream's role chunk never pays for this look.
                     self.foreign(data);
                 }
             }
