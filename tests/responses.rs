@@ -221,7 +221,8 @@ struct Received {
     body: serde_json::Value,
 }
 
-/// A server that answers every request (up to `n`, within 30 s) with `answer` as an SSE body.
+/// A server that answers every request (up to `n`, within 30 s) with `answer`: an SSE body,
+/// or a JSON one when it starts with `{`.
 fn sse_server(n: usize, answer: String) -> (u16, std::thread::JoinHandle<Vec<Received>>) {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = l.local_addr().expect("addr").port();
@@ -259,8 +260,13 @@ fn sse_server(n: usize, answer: String) -> (u16, std::thread::JoinHandle<Vec<Rec
                 line: line.trim_end().to_string(),
                 body: serde_json::from_slice(&body).unwrap_or_default(),
             });
+            let kind = if answer.starts_with('{') {
+                "application/json"
+            } else {
+                "text/event-stream"
+            };
             let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                "HTTP/1.1 200 OK\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                 answer.len()
             );
             let mut s = &s;
@@ -399,6 +405,61 @@ fn sessions_send_earlier_turns_as_a_message_list() {
             assert_eq!(rec["outcome"], "ok", "{client}: {rec}");
             assert_eq!(rec["output_tokens"], 1);
             assert_eq!(rec["response_id"], "resp_1");
+        }
+    }
+}
+
+#[test]
+fn whole_answers_of_the_other_api_are_classified_with_both_clients() {
+    const N: usize = 2;
+    let chat_object = r#"{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#;
+    let response_object = r#"{"id":"resp_1","object":"response","status":"completed","output":[{"type":"message","role":"assistant","content":[{"type":"output_text","text":"hi"}]}],"usage":{"input_tokens":3,"output_tokens":1}}"#;
+    let cases = [
+        (
+            chat_object,
+            "responses",
+            "a chat completion (chat.completion) where a Responses API object was expected",
+        ),
+        (
+            response_object,
+            "chat",
+            "a Responses API object where a completion was expected",
+        ),
+    ];
+    for (answer, endpoint, why) in cases {
+        let scenario = |url: &str| {
+            responses_scenario(url, "stream = false", N as u32).replace(
+                "endpoint = \"responses\"",
+                &format!("endpoint = \"{endpoint}\""),
+            )
+        };
+        for (client, r, got) in against(answer, scenario, N) {
+            assert_eq!(got.len(), N, "{client}: {}", r.stderr);
+            let m = model(&r.result, 0);
+            assert_eq!(m["requests"]["ok"], 0, "{endpoint} {client}: {}", r.stdout);
+            for rec in &r.records {
+                assert_eq!(
+                    rec["outcome"], "malformed_chunk",
+                    "{endpoint} {client}: {rec}"
+                );
+                assert_eq!(rec["error"], why, "{endpoint} {client}");
+            }
+        }
+    }
+    // The same objects answering their own API are read.
+    for (answer, endpoint) in [(chat_object, "chat"), (response_object, "responses")] {
+        let scenario = |url: &str| {
+            responses_scenario(url, "stream = false", N as u32).replace(
+                "endpoint = \"responses\"",
+                &format!("endpoint = \"{endpoint}\""),
+            )
+        };
+        for (client, r, _) in against(answer, scenario, N) {
+            for rec in &r.records {
+                assert_eq!(rec["outcome"], "ok", "{endpoint} {client}: {rec}");
+                assert_eq!(rec["output_tokens"], 1);
+                assert_eq!(rec["input_tokens"], 3);
+            }
         }
     }
 }

@@ -697,8 +697,9 @@ impl TargetClient {
         let mut text = String::new();
         let decoded = wire::decode_full_response(&body, &mut text);
         if let Ok(wire::StreamEvent::Delta(d)) = &decoded {
-            if carries_nothing(d) {
-                // Nothing a completion carries: a Responses API object is not one.
+            if !d.carries_output() && d.finish_reason.is_none() {
+                // Nothing a completion carries (a Responses object's `usage` is no chat
+                // usage): a Responses API object is not one.
                 if let Some(why) = responses::foreign_payload(&body) {
                     rec.outcome = Outcome::MalformedChunk;
                     rec.error = Some(why);
