@@ -478,8 +478,8 @@ pub struct FaultsSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
-    /// `chat` (`/chat/completions`), `completions` (`/completions`) or `embeddings`
-    /// (`/embeddings`).
+    /// `chat` (`/chat/completions`), `completions` (`/completions`), `embeddings`
+    /// (`/embeddings`) or `responses` (`/responses`).
     #[serde(default)]
     pub endpoint: EndpointKind,
     /// Stream the response (SSE); default true (chat and completions only).
@@ -488,7 +488,7 @@ pub struct WorkloadSpec {
     /// Inputs per embeddings request (default 1; `endpoint = "embeddings"` only).
     #[serde(default)]
     pub batch_size: Option<u32>,
-    /// System prompt (chat only).
+    /// System prompt (chat; `instructions` for responses).
     #[serde(default)]
     pub system: Option<String>,
     /// Prompts: an inline list of strings, `{ file = "prompts.jsonl" }`,
@@ -534,6 +534,8 @@ pub enum EndpointKind {
     Completions,
     /// `/embeddings`: a batch of inputs per request, answered whole (no stream).
     Embeddings,
+    /// `/responses`: OpenAI's Responses API, streamed as typed events.
+    Responses,
 }
 
 /// Where prompts come from.

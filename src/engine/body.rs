@@ -35,6 +35,63 @@ struct EmbeddingsBody<'a> {
     extra: &'a serde_json::Map<String, serde_json::Value>,
 }
 
+/// One Responses API request body: the system prompt as `instructions`, the prompt as a
+/// string (plain text) or a message list (messages, or a session's earlier turns).
+#[derive(Serialize)]
+struct ResponsesBody<'a> {
+    model: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instructions: Option<&'a str>,
+    input: ResponsesInput<'a>,
+    max_output_tokens: u32,
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(flatten)]
+    extra: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ResponsesInput<'a> {
+    Text(&'a str),
+    Messages(Vec<MsgRef<'a>>),
+}
+
+/// The body of a `/responses` request.
+fn responses_body<'a>(w: &Workload, r: &Request<'a>) -> Bytes {
+    let input = match (r.prompt, r.history.is_empty()) {
+        (PromptBody::Text(t), true) => ResponsesInput::Text(t),
+        (prompt, _) => {
+            let mut messages = Vec::with_capacity(1 + r.history.len());
+            let as_ref = |m: &'a Message| MsgRef {
+                role: &m.role,
+                content: &m.content,
+            };
+            messages.extend(r.history.iter().map(as_ref));
+            match prompt {
+                PromptBody::Text(t) => messages.push(MsgRef {
+                    role: "user",
+                    content: t,
+                }),
+                PromptBody::Messages(ms) => messages.extend(ms.iter().map(as_ref)),
+            }
+            ResponsesInput::Messages(messages)
+        }
+    };
+    let out = serde_json::to_vec(&ResponsesBody {
+        model: r.model,
+        instructions: r.system,
+        input,
+        max_output_tokens: r.max_tokens,
+        stream: w.stream,
+        temperature: w.temperature,
+        extra: r.extra,
+    });
+    // Serialising plain strings and numbers into a Vec cannot fail.
+    Bytes::from(out.expect("request bodies hold only JSON-safe values"))
+}
+
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Input<'a> {
@@ -91,6 +148,7 @@ pub fn build<'a>(w: &Workload, r: &Request<'a>) -> Bytes {
             // Serialising plain strings into a Vec cannot fail.
             return Bytes::from(out.expect("request bodies hold only JSON-safe values"));
         }
+        EndpointKind::Responses => return responses_body(w, r),
         EndpointKind::Chat => {
             let mut messages = Vec::with_capacity(2 + r.history.len());
             if let Some(s) = r.system {

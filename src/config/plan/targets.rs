@@ -9,7 +9,7 @@ use super::{Base, Problems, RetryPolicy, Target, Timeouts};
 use crate::config::scenario::{ClientKind, HttpVersion, TargetSpec};
 
 /// Body fields llmload sets itself (from `[workload]`); a target's `body` cannot override them.
-const RESERVED_BODY_FIELDS: [&str; 8] = [
+const RESERVED_BODY_FIELDS: [&str; 11] = [
     "model",
     "messages",
     "prompt",
@@ -18,6 +18,10 @@ const RESERVED_BODY_FIELDS: [&str; 8] = [
     "max_tokens",
     "temperature",
     "seed",
+    // The Responses API's own names for the prompt, system prompt and token limit.
+    "input",
+    "instructions",
+    "max_output_tokens",
 ];
 
 /// The targets, and each name's index for the models to refer to (a name used twice is a

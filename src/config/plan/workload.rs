@@ -30,13 +30,16 @@ pub(super) fn build(f: &ScenarioFile, dir: &Path, models: &[Model], p: &mut Prob
         }
     }
     let chat = w.endpoint == EndpointKind::Chat;
-    if w.system.is_some() && !chat {
+    // The Responses API carries a system prompt (as `instructions`) and a conversation.
+    let conversational = chat || w.endpoint == EndpointKind::Responses;
+    if w.system.is_some() && !conversational {
         p.push(
             "workload.system",
-            "a system prompt applies to endpoint = \"chat\" only",
+            "a system prompt applies to endpoint = \"chat\" or \"responses\" only",
         );
     }
     let batch_size = embeddings_settings(f, p);
+    responses_settings(f, p);
     let named_classes = !w.classes.is_empty();
     let (classes, mut class_weights) = if named_classes {
         declared_classes(f, dir, models, &default_max, p)
@@ -73,7 +76,7 @@ pub(super) fn build(f: &ScenarioFile, dir: &Path, models: &[Model], p: &mut Prob
             "must be at least 0 and below 1 (a share of requests)",
         );
     }
-    let sessions = sessions(w, chat, p);
+    let sessions = sessions(w, conversational, p);
     if sessions.is_some() && repeat_ratio > 0.0 {
         p.push(
             "workload.repeat_ratio",
@@ -141,6 +144,23 @@ fn embeddings_settings(f: &ScenarioFile, p: &mut Problems) -> u32 {
     }
 }
 
+/// A problem for each setting written that the Responses API has no parameter for (the
+/// request carries `model`, `input`, `instructions`, `max_output_tokens`, `stream` and
+/// `temperature`).
+fn responses_settings(f: &ScenarioFile, p: &mut Problems) {
+    let w = &f.workload;
+    if w.endpoint != EndpointKind::Responses {
+        return;
+    }
+    if w.seed.is_some() {
+        p.push(
+            "workload.seed",
+            "does not apply to endpoint = \"responses\" (the Responses API has no `seed` \
+             parameter)",
+        );
+    }
+}
+
 /// Whether a `max_tokens` (or prompt length) distribution can fall below 1 token.
 fn below_one(d: &Dist) -> bool {
     d.upper_bound().is_some_and(|v| v < 1.0) || d.mean() < 1.0
@@ -161,7 +181,7 @@ fn declared_classes(
             "with [[workload.classes]], each class gives its own `prompts`",
         );
     }
-    let chat = w.endpoint == EndpointKind::Chat;
+    let conversational = matches!(w.endpoint, EndpointKind::Chat | EndpointKind::Responses);
     let mut classes = Vec::new();
     let mut class_weights = Vec::new();
     let mut names = std::collections::HashSet::new();
@@ -194,10 +214,10 @@ fn declared_classes(
             }
             None => default_max.clone(),
         };
-        if c.system.is_some() && !chat {
+        if c.system.is_some() && !conversational {
             p.push(
                 &at("system"),
-                "a system prompt applies to endpoint = \"chat\" only",
+                "a system prompt applies to endpoint = \"chat\" or \"responses\" only",
             );
         }
         let toks = reachable(models, model);
@@ -264,16 +284,16 @@ fn reachable(
     }
 }
 
-/// Multi-turn sessions (chat only), think time 0 unless given.
-fn sessions(w: &WorkloadSpec, chat: bool, p: &mut Problems) -> Option<Sessions> {
+/// Multi-turn sessions (chat and responses), think time 0 unless given.
+fn sessions(w: &WorkloadSpec, conversational: bool, p: &mut Problems) -> Option<Sessions> {
     let ss = w.sessions.as_ref()?;
     if ss.turns.0.mean() < 1.0 {
         p.push("workload.sessions.turns", "must be at least 1");
     }
-    if !chat {
+    if !conversational {
         p.push(
             "workload.sessions",
-            "multi-turn sessions need endpoint = \"chat\"",
+            "multi-turn sessions need endpoint = \"chat\" or \"responses\"",
         );
     }
     Some(Sessions {
@@ -342,12 +362,12 @@ mod tests {
                     ("workload.temperature", "must be between 0 and 2"),
                     (
                         "workload.system",
-                        "a system prompt applies to endpoint = \"chat\" only"
+                        "a system prompt applies to endpoint = \"chat\" or \"responses\" only"
                     ),
                     ("workload.sessions.turns", "must be at least 1"),
                     (
                         "workload.sessions",
-                        "multi-turn sessions need endpoint = \"chat\""
+                        "multi-turn sessions need endpoint = \"chat\" or \"responses\""
                     ),
                     (
                         "workload.repeat_ratio",

@@ -7,6 +7,7 @@
 
 pub mod embed;
 pub mod lean;
+mod responses;
 mod scan;
 pub mod sse;
 pub mod tls;
@@ -91,6 +92,8 @@ pub struct TargetClient {
     stream: bool,
     /// `/embeddings`: the body is read as vectors (see [`embed`]), not as a completion.
     embeddings: bool,
+    /// `/responses`: typed events and response objects (see `responses`), not chunks.
+    responses: bool,
     lean: Option<lean::LeanClient>,
     /// The HTTP version setting (for the result's transport section).
     http_version: crate::config::scenario::HttpVersion,
@@ -295,6 +298,7 @@ impl TargetClient {
             EndpointKind::Chat => "/chat/completions",
             EndpointKind::Completions => "/completions",
             EndpointKind::Embeddings => "/embeddings",
+            EndpointKind::Responses => "/responses",
         };
         let url = endpoint_url(s.base_url, path);
         let lean = if s.lean {
@@ -323,6 +327,7 @@ impl TargetClient {
             timeouts: s.timeouts,
             stream: s.stream,
             embeddings: s.endpoint == EndpointKind::Embeddings,
+            responses: s.endpoint == EndpointKind::Responses,
             lean,
             http_version: s.http,
             setups: Default::default(),
@@ -537,8 +542,17 @@ impl TargetClient {
         let is_sse = resp
             .header("content-type")
             .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
-        if self.stream && is_sse {
-            self.read_stream(clock, rec, resp, first_deadline, total_deadline)
+        if self.stream && is_sse && self.responses {
+            self.read_stream::<responses::TypedEvents>(
+                clock,
+                rec,
+                resp,
+                first_deadline,
+                total_deadline,
+            )
+            .await
+        } else if self.stream && is_sse {
+            self.read_stream::<ChunkEvents>(clock, rec, resp, first_deadline, total_deadline)
                 .await
         } else {
             self.read_whole(clock, rec, resp, first_deadline).await
@@ -677,8 +691,23 @@ impl TargetClient {
         if self.embeddings {
             return embeddings_outcome(rec, &body);
         }
+        if self.responses {
+            return responses::whole_outcome(rec, &body, streaming_expected, t_us);
+        }
         let mut text = String::new();
-        match wire::decode_full_response(&body, &mut text) {
+        let decoded = wire::decode_full_response(&body, &mut text);
+        if let Ok(wire::StreamEvent::Delta(d)) = &decoded {
+            if !d.carries_output() && d.finish_reason.is_none() {
+                // Nothing a completion carries (a Responses object's `usage` is no chat
+                // usage): a Responses API object is not one.
+                if let Some(why) = responses::foreign_payload(&body) {
+                    rec.outcome = Outcome::MalformedChunk;
+                    rec.error = Some(why);
+                    return;
+                }
+            }
+        }
+        match decoded {
             Ok(wire::StreamEvent::Delta(d)) => {
                 if streaming_expected {
                     rec.outcome = Outcome::NotSse;
@@ -715,7 +744,7 @@ impl TargetClient {
         }
     }
 
-    async fn read_stream(
+    async fn read_stream<E: Events>(
         &self,
         clock: &Clock,
         rec: &mut RequestRecord,
@@ -778,8 +807,8 @@ impl TargetClient {
                 Ok(None) => {
                     let t = resp.rx_time().unwrap_or_else(Instant::now);
                     end_at = Some(t);
-                    parser.finish(|ev| st.on_event(clock, ev.data, t));
-                    break st.end_outcome();
+                    parser.finish(|ev| E::on_event(&mut st, clock, ev.data, t));
+                    break E::end_outcome(&mut st);
                 }
                 Ok(Some(c)) => c,
             };
@@ -792,7 +821,7 @@ impl TargetClient {
                 break Outcome::TooLarge;
             }
             if parser
-                .feed(&chunk, |ev| st.on_event(clock, ev.data, now))
+                .feed(&chunk, |ev| E::on_event(&mut st, clock, ev.data, now))
                 .is_err()
             {
                 st.error = Some("an SSE event exceeded the size cap".into());
@@ -905,6 +934,33 @@ impl Resp {
     }
 }
 
+/// How a stream's events are read: completion chunks, or Responses API events (see
+/// `responses`). Chosen once per request, so neither pays for the other per event.
+trait Events {
+    fn on_event(st: &mut StreamState, clock: &Clock, data: &[u8], t: Instant);
+    fn end_outcome(st: &mut StreamState) -> Outcome;
+}
+
+/// Chat and completions chunks.
+struct ChunkEvents;
+
+impl Events for ChunkEvents {
+    #[inline(always)]
+    fn on_event(st: &mut StreamState, clock: &Clock, data: &[u8], t: Instant) {
+        st.on_event(clock, data, t);
+    }
+
+    fn end_outcome(st: &mut StreamState) -> Outcome {
+        st.end_outcome()
+    }
+}
+
+/// A decoded payload with no output, no finish reason and no usage.
+#[inline]
+fn carries_nothing(d: &wire::Delta) -> bool {
+    !d.carries_output() && d.finish_reason.is_none() && d.usage.is_none()
+}
+
 /// Per-stream state while events arrive.
 #[derive(Default)]
 struct StreamState {
@@ -922,6 +978,8 @@ struct StreamState {
     error_event: bool,
     error: Option<String>,
     text: String,
+    /// Responses API: tool-call arguments were streamed (the finish reason is `tool_calls`).
+    tool_args: bool,
 }
 
 impl StreamState {
@@ -948,21 +1006,11 @@ impl StreamState {
                 }
                 if d.carries_output() {
                     let bytes = (d.answer_bytes + d.reasoning_bytes + d.tool_bytes) as u32;
-                    match self.last {
-                        None => {
-                            self.first = Some(t);
-                            self.first_bytes = bytes;
-                        }
-                        Some(prev) => {
-                            let gap = t.saturating_duration_since(prev).as_micros();
-                            self.gaps.push((gap.min(u32::MAX as u128) as u32, bytes));
-                        }
-                    }
-                    if d.carries_answer() && self.first_answer.is_none() {
-                        self.first_answer = Some(t);
-                    }
-                    self.last = Some(t);
-                    self.events += 1;
+                    self.note_output(bytes, d.carries_answer(), t);
+                } else if self.id.is_none() && carries_nothing(&d) && !self.malformed {
+                    // Chunks carry an `id`; Responses events have none at the top level, so a
+                    // chat stream's role chunk never pays for this look.
+                    self.foreign(data);
                 }
             }
             Err(e) => {
@@ -971,6 +1019,36 @@ impl StreamState {
                 }
                 self.malformed = true;
             }
+        }
+    }
+
+    /// One output event of `bytes` bytes at `t` (`answer`: not reasoning alone).
+    #[inline(always)]
+    fn note_output(&mut self, bytes: u32, answer: bool, t: Instant) {
+        match self.last {
+            None => {
+                self.first = Some(t);
+                self.first_bytes = bytes;
+            }
+            Some(prev) => {
+                let gap = t.saturating_duration_since(prev).as_micros();
+                self.gaps.push((gap.min(u32::MAX as u128) as u32, bytes));
+            }
+        }
+        if answer && self.first_answer.is_none() {
+            self.first_answer = Some(t);
+        }
+        self.last = Some(t);
+        self.events += 1;
+    }
+
+    /// A payload that carried nothing: a Responses API event where a chunk was expected
+    /// makes the stream malformed.
+    #[cold]
+    fn foreign(&mut self, data: &[u8]) {
+        if let Some(why) = responses::foreign_payload(data) {
+            self.error = Some(format!("malformed event: {why}"));
+            self.malformed = true;
         }
     }
 

@@ -26,6 +26,8 @@ use super::truth::Record;
 use super::{Faults, Stop, STALL_LIMIT};
 use crate::core::dist::Dist;
 
+mod responses;
+
 /// The generated vocabulary: common English words with a leading space, each exactly
 /// one token in cl100k_base and o200k_base (also when concatenated). 64 entries so a
 /// word is picked with 6 random bits.
@@ -52,6 +54,8 @@ pub(crate) const MAX_TOKENS: u64 = 10_000_000;
 pub(crate) enum Kind {
     Chat,
     Completion,
+    /// `/v1/responses`: typed events (see `responses`).
+    Responses,
 }
 
 impl Kind {
@@ -59,6 +63,7 @@ impl Kind {
         match self {
             Kind::Chat => "chatcmpl-mock-",
             Kind::Completion => "cmpl-mock-",
+            Kind::Responses => "resp-mock-",
         }
     }
 }
@@ -360,6 +365,8 @@ pub(crate) struct SseStream {
     completed: bool,
     /// The chunk repeated under the `endless` fault, built once.
     endless_frame: Option<Bytes>,
+    /// Responses API streams: the state of the typed events.
+    typed: Option<Box<responses::Typed>>,
 }
 
 impl SseStream {
@@ -374,6 +381,7 @@ impl SseStream {
         let object = match plan.kind {
             Kind::Chat => "chat.completion.chunk",
             Kind::Completion => "text_completion",
+            Kind::Responses => "response",
         };
         let mut head = Vec::with_capacity(128 + plan.model_name.len());
         head.extend_from_slice(b"data: {\"id\":\"");
@@ -396,7 +404,7 @@ impl SseStream {
         SseStream {
             buf: BytesMut::with_capacity(4096),
             frame_cap,
-            phase: if plan.kind == Kind::Chat {
+            phase: if plan.kind != Kind::Completion {
                 Phase::Start
             } else if queued {
                 Phase::Queue
@@ -417,6 +425,7 @@ impl SseStream {
             last_at: None,
             completed: false,
             endless_frame: None,
+            typed: (plan.kind == Kind::Responses).then(Default::default),
             head,
             plan,
             shared,
@@ -437,6 +446,9 @@ impl SseStream {
     }
 
     fn role_frame(&mut self) -> Bytes {
+        if self.typed.is_some() {
+            return self.typed_start();
+        }
         self.begin(0);
         self.end_frame(
             b"{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n",
@@ -457,6 +469,9 @@ impl SseStream {
             Some(Fault::ErrorEvent) => {
                 self.fault_done = true;
                 self.phase = Phase::End;
+                if self.typed.is_some() {
+                    return AtFault::Yield(Ok(self.typed_error()));
+                }
                 AtFault::Yield(Ok(Bytes::from_static(ERROR_EVENT)))
             }
             Some(Fault::Malformed) => {
@@ -501,27 +516,35 @@ impl SseStream {
     /// A content (or reasoning) chunk of `k` random words followed by `raw` bytes inside
     /// the JSON string.
     fn content_frame(&mut self, reasoning: bool, k: u32, raw: &[u8]) -> Bytes {
+        if self.typed.is_some() {
+            return self.typed_delta(reasoning, k, raw);
+        }
         self.begin(k);
         let open: &[u8] = match (self.plan.kind, reasoning) {
             (Kind::Chat, false) => b"{\"index\":0,\"delta\":{\"content\":\"",
             (Kind::Chat, true) => b"{\"index\":0,\"delta\":{\"reasoning_content\":\"",
-            (Kind::Completion, _) => b"{\"index\":0,\"text\":\"",
+            (Kind::Completion | Kind::Responses, _) => b"{\"index\":0,\"text\":\"",
         };
         self.buf.extend_from_slice(open);
         self.plan.push_words_bytes(&mut self.buf, k);
         self.buf.extend_from_slice(raw);
         let close: &[u8] = match self.plan.kind {
             Kind::Chat => b"\"},\"finish_reason\":null}]}\n\n",
-            Kind::Completion => b"\",\"logprobs\":null,\"finish_reason\":null}]}\n\n",
+            Kind::Completion | Kind::Responses => {
+                b"\",\"logprobs\":null,\"finish_reason\":null}]}\n\n"
+            }
         };
         self.end_frame(close)
     }
 
     fn finish_frame(&mut self) -> Bytes {
+        if self.typed.is_some() {
+            return self.typed_finish();
+        }
         self.begin(0);
         let open: &[u8] = match self.plan.kind {
             Kind::Chat => b"{\"index\":0,\"delta\":{},\"finish_reason\":\"",
-            Kind::Completion => {
+            Kind::Completion | Kind::Responses => {
                 b"{\"index\":0,\"text\":\"\",\"logprobs\":null,\"finish_reason\":\""
             }
         };
@@ -532,6 +555,9 @@ impl SseStream {
     }
 
     fn usage_frame(&mut self) -> Bytes {
+        if self.typed.is_some() {
+            return self.typed_end();
+        }
         self.begin(0);
         let p = self.plan.prompt_tokens;
         let c = self.plan.reported_completion_tokens();
@@ -687,6 +713,10 @@ impl Stream for SseStream {
                     s.completed = true;
                     // Free the capacity slot as soon as the answer is complete.
                     s.permit = None;
+                    if s.typed.is_some() {
+                        // The Responses API has no `[DONE]`: `response.completed` ends it.
+                        continue;
+                    }
                     return Poll::Ready(Some(Ok(Bytes::from_static(DONE))));
                 }
                 Phase::End => {

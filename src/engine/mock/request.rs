@@ -24,6 +24,15 @@ pub(crate) struct Req<'a> {
     pub messages: Option<MessagesLen>,
     #[serde(default)]
     pub prompt: Option<PromptLen>,
+    /// Responses API: the conversation (a string or a list of messages and items).
+    #[serde(default)]
+    pub input: Option<InputLen>,
+    /// Responses API: the system prompt.
+    #[serde(default)]
+    pub instructions: Option<TextLen>,
+    /// Responses API: the token limit.
+    #[serde(default)]
+    pub max_output_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -33,9 +42,12 @@ pub(crate) struct StreamOptions {
 }
 
 impl Req<'_> {
-    /// The request's token limit: `max_completion_tokens`, else `max_tokens`.
+    /// The request's token limit: `max_completion_tokens`, else `max_tokens`, else
+    /// `max_output_tokens` (Responses API).
     pub fn limit(&self) -> Option<u64> {
-        self.max_completion_tokens.or(self.max_tokens)
+        self.max_completion_tokens
+            .or(self.max_tokens)
+            .or(self.max_output_tokens)
     }
 
     pub fn include_usage(&self) -> bool {
@@ -107,6 +119,30 @@ impl<'de> Deserialize<'de> for MessagesLen {
             }
         }
         d.deserialize_seq(V)
+    }
+}
+
+/// Byte length of a Responses API `input`: a string, or a list of messages and items (each
+/// message's `content` counted as chat counts it; items without one count 0).
+pub(crate) struct InputLen(pub u64);
+
+impl<'de> Deserialize<'de> for InputLen {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = InputLen;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or an array of input items")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<InputLen, E> {
+                Ok(InputLen(v.len() as u64))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<InputLen, A::Error> {
+                MessagesLen::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(|m| InputLen(m.0))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

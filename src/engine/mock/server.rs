@@ -26,6 +26,7 @@ use super::{MockConfig, MockModel, Stop, DEFAULT_MODEL_ID, STALL_LIMIT};
 use crate::config::mock::{Faults, PromptCount};
 
 mod embed;
+pub(crate) mod responses;
 
 /// Largest accepted request body.
 const BODY_LIMIT: usize = 64 << 20;
@@ -159,6 +160,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(embed::embeddings))
+        .route("/v1/responses", post(responses::responses))
         .route("/v1/models", get(models))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -290,6 +292,10 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
             Some(p) => p.0,
             None => return bad_request("'prompt' is a required property"),
         },
+        Kind::Responses => match &req.input {
+            Some(i) => i.0 + req.instructions.as_ref().map_or(0, |t| t.0),
+            None => return bad_request("'input' is a required property"),
+        },
     };
     let limit = req.limit();
     if limit == Some(0) {
@@ -318,7 +324,7 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
     }
     .min(MAX_TOKENS);
     let reasoning = match kind {
-        Kind::Chat => u64::from(cfg.reasoning_tokens),
+        Kind::Chat | Kind::Responses => u64::from(cfg.reasoning_tokens),
         Kind::Completion => 0,
     };
     let desired = reasoning + content_target;
@@ -340,10 +346,12 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
         content: (total - reasoning) as u32,
         tokens_per_chunk: cfg.tokens_per_chunk.max(1),
         length,
-        include_usage: req.include_usage(),
-        prompt_tokens: match cfg.prompt_tokens {
-            PromptCount::Bytes => prompt_tokens(text_bytes),
-            PromptCount::Words => prompt_words(&body, kind == Kind::Chat),
+        // A Responses answer always ends with its usage.
+        include_usage: req.include_usage() || kind == Kind::Responses,
+        prompt_tokens: match (cfg.prompt_tokens, kind) {
+            (PromptCount::Bytes, _) => prompt_tokens(text_bytes),
+            (PromptCount::Words, Kind::Responses) => responses::prompt_words(&body),
+            (PromptCount::Words, _) => prompt_words(&body, kind == Kind::Chat),
         },
         received,
         received_unix_us: u64::try_from(now.as_micros()).unwrap_or(u64::MAX),
@@ -650,6 +658,7 @@ fn full_body(seed: u64, plan: &Plan, content_text: String, reasoning_text: &str)
             "choices": [{"index": 0, "text": content_text, "logprobs": null, "finish_reason": plan.finish_reason()}],
             "usage": usage,
         }),
+        Kind::Responses => responses::whole(seed, plan, content_text, reasoning_text),
     };
     let mut bytes = body.to_string().into_bytes();
     match plan.fault {
@@ -680,12 +689,15 @@ const HTML_503: &str = "<html>\r\n<head><title>503 Service Temporarily Unavailab
 fn endless_body(sh: &Arc<Shared>, plan: &mut Plan) -> Response {
     let mut words = String::new();
     plan.push_words(&mut words, 8192);
-    let head = Bytes::from(format!(
+    let head = Bytes::from(match plan.kind {
+        Kind::Responses => responses::endless_head(sh.seed, plan),
+        _ => format!(
         "{{\"id\":\"{}{}-{}\",\"object\":\"chat.completion\",\"choices\":[{{\"index\":0,\"message\":{{\"role\":\"assistant\",\"content\":\"",
         plan.kind.id_prefix(),
         sh.seed,
         plan.n
-    ));
+        ),
+    });
     let words = Bytes::from(words);
     let stop = StopWait::new(&sh.stop);
     let body = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(head) }).chain(
