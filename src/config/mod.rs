@@ -12,4 +12,5 @@ pub mod sweep;
 pub mod synth;
 pub mod tokenizer;
 pub mod tokens;
+pub mod tools;
 pub mod workload;

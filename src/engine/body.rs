@@ -130,5 +130,9 @@ pub fn build<'a>(w: &Workload, r: &Request<'a>) -> Bytes {
         extra: r.extra,
     });
     // Serialising plain strings and numbers into a Vec cannot fail.
-    Bytes::from(out.expect("request bodies hold only JSON-safe values"))
+    let mut out = out.expect("request bodies hold only JSON-safe values");
+    if let (EndpointKind::Chat, Some(t)) = (w.endpoint, &w.tools) {
+        crate::config::tools::append_members(&mut out, &t.fragment);
+    }
+    Bytes::from(out)
 }

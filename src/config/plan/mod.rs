@@ -34,6 +34,7 @@ mod problems;
 mod prompts;
 mod routes;
 mod targets;
+mod tools;
 mod trace;
 mod workload;
 
@@ -287,6 +288,8 @@ pub struct Workload {
     pub temperature: Option<f64>,
     /// `seed` body field sent.
     pub request_seed: Option<u64>,
+    /// Tools offered in every chat request (`tools`, `tool_choice`).
+    pub tools: Option<crate::config::tools::Tools>,
 }
 
 impl Workload {

@@ -95,6 +95,7 @@ pub(super) fn build(f: &ScenarioFile, dir: &Path, models: &[Model], p: &mut Prob
         fallback: None,
         temperature: w.temperature,
         request_seed: w.seed,
+        tools: super::tools::build(f, dir, p),
     }
 }
 

@@ -24,6 +24,25 @@ pub(crate) struct Req<'a> {
     pub messages: Option<MessagesLen>,
     #[serde(default)]
     pub prompt: Option<PromptLen>,
+    /// Tools offered (chat): only each function's name is kept.
+    #[serde(default)]
+    pub tools: Option<Vec<ToolSeen>>,
+    #[serde(default)]
+    pub tool_choice: Option<serde_json::Value>,
+}
+
+/// One offered tool, as far as the mock reads it.
+#[derive(Deserialize)]
+pub(crate) struct ToolSeen {
+    #[serde(default)]
+    pub function: Option<FunctionSeen>,
+}
+
+/// A tool's function: its name.
+#[derive(Deserialize)]
+pub(crate) struct FunctionSeen {
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 #[derive(Deserialize)]
