@@ -4,6 +4,9 @@
 use bytes::Bytes;
 use serde::Serialize;
 
+use std::sync::Arc;
+
+use crate::config::images::Image;
 use crate::config::plan::Workload;
 use crate::config::scenario::EndpointKind;
 use crate::config::workload::{Message, PromptBody};
@@ -45,7 +48,41 @@ enum Input<'a> {
 #[derive(Serialize)]
 struct MsgRef<'a> {
     role: &'a str,
-    content: &'a str,
+    content: Content<'a>,
+}
+
+/// A message's content: its text, or (a prompt with images) a text part followed by the
+/// images' content parts, each written as prepared at plan time.
+enum Content<'a> {
+    Text(&'a str),
+    Parts(&'a str, &'a [Arc<Image>]),
+}
+
+impl Serialize for Content<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        match self {
+            Content::Text(t) => s.serialize_str(t),
+            Content::Parts(t, images) => {
+                let mut seq = s.serialize_seq(Some(1 + images.len()))?;
+                seq.serialize_element(&TextPart {
+                    kind: "text",
+                    text: t,
+                })?;
+                for i in images.iter() {
+                    seq.serialize_element(&*i.part)?;
+                }
+                seq.end()
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct TextPart<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
 }
 
 #[derive(Serialize)]
@@ -67,6 +104,8 @@ pub struct Request<'a> {
     pub max_tokens: u32,
     /// The target's extra body fields.
     pub extra: &'a serde_json::Map<String, serde_json::Value>,
+    /// Images attached to the prompt's (last) message (chat).
+    pub images: &'a [Arc<Image>],
 }
 
 /// The prompt as one text: a message list's last message (completions, embeddings).
@@ -96,20 +135,26 @@ pub fn build<'a>(w: &Workload, r: &Request<'a>) -> Bytes {
             if let Some(s) = r.system {
                 messages.push(MsgRef {
                     role: "system",
-                    content: s,
+                    content: Content::Text(s),
                 });
             }
             let as_ref = |m: &'a Message| MsgRef {
                 role: &m.role,
-                content: &m.content,
+                content: Content::Text(&m.content),
             };
             messages.extend(r.history.iter().map(as_ref));
             match r.prompt {
                 PromptBody::Text(t) => messages.push(MsgRef {
                     role: "user",
-                    content: t,
+                    content: Content::Text(t),
                 }),
                 PromptBody::Messages(ms) => messages.extend(ms.iter().map(as_ref)),
+            }
+            // The images go with the prompt's message, the last one.
+            if let (false, Some(last)) = (r.images.is_empty(), messages.last_mut()) {
+                if let Content::Text(t) = last.content {
+                    last.content = Content::Parts(t, r.images);
+                }
             }
             Input::Chat { messages }
         }

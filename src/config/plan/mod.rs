@@ -27,6 +27,7 @@ use crate::core::record::Outcome;
 
 mod fallback;
 mod goals;
+mod images;
 mod load;
 mod mock;
 mod models;
@@ -290,6 +291,8 @@ pub struct Workload {
     pub request_seed: Option<u64>,
     /// Tools offered in every chat request (`tools`, `tool_choice`).
     pub tools: Option<crate::config::tools::Tools>,
+    /// Synthetic images in every chat request whose prompt has none of its own.
+    pub images: Vec<std::sync::Arc<crate::config::images::Image>>,
 }
 
 impl Workload {

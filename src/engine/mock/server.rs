@@ -26,6 +26,7 @@ use super::{MockConfig, MockModel, Stop, DEFAULT_MODEL_ID, STALL_LIMIT};
 use crate::config::mock::{Faults, PromptCount};
 
 mod embed;
+pub(crate) mod images;
 mod tools;
 
 /// Largest accepted request body.
@@ -282,6 +283,7 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
         Ok(r) => r,
         Err(e) => return bad_request(&format!("could not parse the JSON body: {e}")),
     };
+    let image_tokens = req.messages.as_ref().map_or(0, |m| m.1);
     let text_bytes = match kind {
         Kind::Chat => match &req.messages {
             Some(m) => m.0,
@@ -353,7 +355,8 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
         prompt_tokens: match cfg.prompt_tokens {
             PromptCount::Bytes => prompt_tokens(text_bytes),
             PromptCount::Words => prompt_words(&body, kind == Kind::Chat),
-        },
+        }
+        .saturating_add(u32::try_from(image_tokens).unwrap_or(u32::MAX)),
         received,
         received_unix_us: u64::try_from(now.as_micros()).unwrap_or(u64::MAX),
         rng,
