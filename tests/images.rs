@@ -302,3 +302,91 @@ fn no_artefact_of_a_run_holds_image_data() {
     // The run did send them (the records say so).
     assert!(r.records.iter().all(|rec| rec["images"] == 2));
 }
+
+/// `llmload mock --port 0` in the background, killed on drop.
+struct Mock {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Mock {
+    fn start() -> Mock {
+        let mut child = Command::new(bin())
+            .args(["mock", "--port", "0", "--ttft", "1ms", "--itl", "1ms"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn mock");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("url");
+        let port = line
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim_end_matches("/v1").parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line}"));
+        Mock { child, port }
+    }
+
+    /// POSTs a chat body; the status and the response body.
+    fn post(&self, body: &str) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let req = format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).expect("write");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        let status = out
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = out
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_string();
+        (status, body)
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_mock_counts_image_parts_and_refuses_a_malformed_data_url() {
+    let mock = Mock::start();
+    let img = &llmload::config::images::synthetic(1, 1024, 1024, 3).expect("image")[0];
+    let body = |part: &str| {
+        format!(
+            r#"{{"model":"m","max_tokens":2,"messages":[{{"role":"user","content":[{{"type":"text","text":"abcd"}},{part}]}}]}}"#
+        )
+    };
+    let (status, text) = mock.post(&body(img.part.get()));
+    assert_eq!(status, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    // "abcd": 1 token; 1024 x 1024 → 768 x 768, 4 tiles: 85 + 4 × 170 (OpenAI's example).
+    assert_eq!(v["usage"]["prompt_tokens"], 1 + 765, "{v}");
+    for bad in [
+        r#"{"type":"image_url","image_url":{"url":"data:image/png;base64,@@not-base64@@"}}"#,
+        r#"{"type":"image_url","image_url":{"url":"data:image/png;base64,aGVsbG8gd29ybGQh"}}"#,
+        r#"{"type":"image_url","image_url":{"url":"data:text/plain;base64,aGVsbG8="}}"#,
+    ] {
+        let (status, text) = mock.post(&body(bad));
+        assert_eq!(status, 400, "{bad}: {text}");
+        assert!(text.contains("image data URL"), "{text}");
+        assert!(
+            !text.contains("aGVsbG8"),
+            "the error echoes the data: {text}"
+        );
+    }
+}

@@ -510,15 +510,9 @@ impl RequestRecord {
         if *inputs != 0 {
             w.u64(key!("inputs"), *inputs as u64);
         }
-        if *tool_calls != 0 {
-            w.u64(key!("tool_calls"), *tool_calls as u64);
-        }
-        if *images != 0 {
-            w.u64(key!("images"), *images as u64);
-        }
-        if *image_bytes != 0 {
-            w.u64(key!("image_bytes"), *image_bytes);
-        }
+        w.nonzero_u64(key!("tool_calls"), u64::from(*tool_calls));
+        w.nonzero_u64(key!("images"), u64::from(*images));
+        w.nonzero_u64(key!("image_bytes"), *image_bytes);
         w.opt_u64(key!("reasoning_tokens"), *reasoning_tokens);
         w.opt_u64(key!("cached_tokens"), *cached_tokens);
         w.u64(key!("output_events"), *output_events as u64);
@@ -619,6 +613,14 @@ impl JsonObject<'_> {
 
     fn opt_u64(&mut self, k: &[u8], v: Option<u64>) {
         if let Some(v) = v {
+            self.u64(k, v);
+        }
+    }
+
+    /// Writes `v` unless it is 0 (a field skipped when zero).
+    #[inline]
+    fn nonzero_u64(&mut self, k: &[u8], v: u64) {
+        if v != 0 {
             self.u64(k, v);
         }
     }

@@ -56,6 +56,17 @@ pub(super) fn build(f: &ScenarioFile, dir: &Path, p: &mut Problems) -> Option<To
         );
         return None;
     }
+    // The body would carry the keys twice.
+    for (i, t) in f.targets.iter().enumerate() {
+        for key in ["tools", "tool_choice"] {
+            if t.body.contains_key(key) {
+                p.push(
+                    &format!("targets[{i}].body.{key}"),
+                    format!("`{key}` is set from [workload] tools; give it there only"),
+                );
+            }
+        }
+    }
     let names = names(&tools, field, p)?;
     let choice = match &w.tool_choice {
         None => ToolChoice::Unset,
