@@ -71,6 +71,11 @@ fn synthetic_images_are_sent_counted_and_priced_as_input() {
     assert_eq!(m["images_per_request"], 2.0, "{m}");
     assert_eq!(m["image_bytes_per_request"], (2 * bytes) as f64, "{m}");
     assert_eq!(m["tokens"]["input"], N * want_input);
+    let line = format!(
+        "images: 2.0 per request, {:.1} KiB per request",
+        (2 * bytes) as f64 / 1024.0
+    );
+    assert!(r.stdout.contains(&line), "{}", r.stdout);
     // The first token waits as the mock sets it, images or not.
     let ttft = m["latency_ms"]["ttft"]["min"].as_f64().expect("ttft");
     assert!(ttft >= 19.0, "{ttft}");

@@ -51,6 +51,12 @@ fn required_tool_calls_stream_as_timed_output_and_are_counted() {
     assert_eq!(m["requests"]["ok"], N, "{}", r.stdout);
     assert_eq!(m["tool_call_share"], 1.0, "{m}");
     assert_eq!(m["tool_calls_per_request"], 1.0, "{m}");
+    assert!(
+        r.stdout
+            .contains("tools: 100.0 % of answers called a tool, 1.00 tool calls per request"),
+        "{}",
+        r.stdout
+    );
     for rec in &r.records {
         assert_eq!(rec["outcome"], "ok", "{rec}");
         assert_eq!(rec["tool_calls"], 1, "{rec}");
