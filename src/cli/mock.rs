@@ -101,6 +101,7 @@ pub async fn cmd(a: MockArgs) -> Result<Exit> {
         tokens_per_chunk: a.tokens_per_chunk.max(1),
         reasoning_tokens: a.reasoning_tokens,
         embedding_dim: a.embedding_dim,
+        tool_call_share: 1.0,
         max_concurrency: a.max_concurrency,
         rate_limit: (a.rate_limit_rpm.is_some() || a.rate_limit_tpm.is_some()).then_some(
             crate::config::mock::RateLimit {

@@ -265,6 +265,7 @@ fn convert(turns: Vec<Turn>) -> Option<SharegptItem> {
             body: PromptBody::Messages(messages),
             max_tokens: None,
             chars,
+            images: Vec::new(),
         },
         reply,
     })

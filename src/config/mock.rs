@@ -54,6 +54,10 @@ pub struct MockModel {
     pub reasoning_tokens: u32,
     /// Numbers per vector in `/embeddings` answers (at least 1).
     pub embedding_dim: u32,
+    /// Share of chat requests offering tools with `tool_choice` `"auto"` (or none) that
+    /// the mock answers with a tool call (0..=1; 1 by default). `"required"` and a named
+    /// function always get one; `"none"` never does.
+    pub tool_call_share: f64,
     /// Requests beyond this many in flight for this model wait before their TTFT clock
     /// starts (a simulated capacity limit).
     pub max_concurrency: Option<u32>,
@@ -264,6 +268,7 @@ impl Default for MockModel {
             tokens_per_chunk: 1,
             reasoning_tokens: 0,
             embedding_dim: DEFAULT_EMBEDDING_DIM,
+            tool_call_share: 1.0,
             max_concurrency: None,
             faults: Faults::default(),
             prompt_tokens: PromptCount::Bytes,

@@ -2,6 +2,7 @@
 //! validation into a [`plan::Plan`], prompt sources and datasets, tokenizers, prices and
 //! arrival schedules. Uses only [`crate::core`].
 pub mod datasets;
+pub mod images;
 pub mod mock;
 pub mod overrides;
 pub mod plan;
@@ -12,4 +13,5 @@ pub mod sweep;
 pub mod synth;
 pub mod tokenizer;
 pub mod tokens;
+pub mod tools;
 pub mod workload;

@@ -397,6 +397,10 @@ pub struct MockSpec {
     /// Numbers per vector in `/embeddings` answers (default 8).
     #[serde(default)]
     pub embedding_dim: Option<u32>,
+    /// Share of chat requests with tools (`tool_choice` auto or unset) answered with a tool
+    /// call (default 1).
+    #[serde(default)]
+    pub tool_call_share: Option<f64>,
     /// Requests beyond this many in flight queue inside the mock.
     #[serde(default)]
     pub max_concurrency: Option<u32>,
@@ -521,6 +525,32 @@ pub struct WorkloadSpec {
     /// `seed` field sent to the server.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// Tools offered to the model (OpenAI `tools` array; chat only).
+    #[serde(default)]
+    pub tools: Option<Vec<serde_json::Value>>,
+    /// A JSON file holding a `tools` array (relative to the scenario; chat only).
+    #[serde(default)]
+    pub tools_file: Option<String>,
+    /// `tool_choice`: `"auto"`, `"required"`, `"none"` or
+    /// `{ type = "function", function = { name = "..." } }`.
+    #[serde(default)]
+    pub tool_choice: Option<serde_json::Value>,
+    /// Synthetic images attached to every request's last user message (chat only).
+    #[serde(default)]
+    pub images: Option<ImagesSpec>,
+}
+
+/// `[workload.images]`: synthetic PNG images of a given size in every request.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagesSpec {
+    /// Images per request (default 1).
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
 }
 
 /// API endpoint family.

@@ -41,6 +41,8 @@ pub struct Prompt {
     pub max_tokens: Option<u32>,
     /// Total characters of prompt text (used for quota estimates).
     pub chars: usize,
+    /// Images attached to the prompt's last message (chat; a JSONL line's `images`).
+    pub images: Vec<std::sync::Arc<crate::config::images::Image>>,
 }
 
 impl Prompt {
@@ -51,6 +53,7 @@ impl Prompt {
             chars: s.chars().count(),
             body: PromptBody::Text(s),
             max_tokens: None,
+            images: Vec::new(),
         }
     }
 
@@ -111,6 +114,8 @@ struct JsonlLine {
     #[serde(default)]
     #[allow(dead_code)]
     metadata: Option<serde_json::Value>,
+    #[serde(default)]
+    images: Option<Vec<String>>,
 }
 
 /// Loads a JSONL prompt file: each non-blank line is a JSON string, a `messages` array of
@@ -122,6 +127,8 @@ pub fn load_jsonl(path: &Path) -> Result<Vec<Prompt>, PromptFileError> {
         source,
     })?;
     let mut out = Vec::new();
+    // Each image file is read once however many lines name it.
+    let mut seen = std::collections::HashMap::new();
     for (i, line) in text.lines().enumerate() {
         let line_no = i + 1;
         let l = line.trim();
@@ -144,6 +151,7 @@ pub fn load_jsonl(path: &Path) -> Result<Vec<Prompt>, PromptFileError> {
                 body: PromptBody::Messages(ms),
                 max_tokens: None,
                 chars,
+                images: Vec::new(),
             });
             continue;
         }
@@ -171,16 +179,45 @@ pub fn load_jsonl(path: &Path) -> Result<Vec<Prompt>, PromptFileError> {
             PromptBody::Text(s) => s.chars().count(),
             PromptBody::Messages(ms) => ms.iter().map(|m| m.content.chars().count()).sum(),
         };
+        let images = match parsed.images {
+            Some(files) => line_images(path, &files, &mut seen).map_err(err)?,
+            None => Vec::new(),
+        };
         out.push(Prompt {
             body,
             max_tokens: parsed.max_tokens,
             chars,
+            images,
         });
     }
     if out.is_empty() {
         return Err(PromptFileError::Empty {
             path: path.to_path_buf(),
         });
+    }
+    Ok(out)
+}
+
+/// A JSONL line's image files (relative to the prompt file), each read and checked once
+/// (`seen` holds those read for earlier lines); the error names the file.
+fn line_images(
+    prompts: &Path,
+    files: &[String],
+    seen: &mut std::collections::HashMap<PathBuf, std::sync::Arc<crate::config::images::Image>>,
+) -> Result<Vec<std::sync::Arc<crate::config::images::Image>>, String> {
+    let dir = prompts.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        let p = dir.join(f);
+        let img = match seen.get(&p) {
+            Some(i) => i.clone(),
+            None => {
+                let i = std::sync::Arc::new(crate::config::images::Image::load(&p)?);
+                seen.insert(p, i.clone());
+                i
+            }
+        };
+        out.push(img);
     }
     Ok(out)
 }

@@ -243,6 +243,15 @@ pub struct RequestRecord {
     /// Inputs sent in the request (embeddings: the batch size); 0 for chat and completions.
     #[serde(default, skip_serializing_if = "is_zero_u32")]
     pub inputs: u32,
+    /// Tool calls in the answer (chat with `tools`); 0 when it called none.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub tool_calls: u32,
+    /// Images sent in the request (chat with images); 0 without.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub images: u32,
+    /// Encoded bytes of the images sent (before base64); 0 without images.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub image_bytes: u64,
     /// Reasoning tokens reported by the server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_tokens: Option<u64>,
@@ -362,6 +371,9 @@ impl RequestRecord {
             input_tokens: None,
             input_tokens_source: None,
             inputs: 0,
+            tool_calls: 0,
+            images: 0,
+            image_bytes: 0,
             reasoning_tokens: None,
             cached_tokens: None,
             output_events: 0,
@@ -425,6 +437,9 @@ impl RequestRecord {
             input_tokens,
             input_tokens_source,
             inputs,
+            tool_calls,
+            images,
+            image_bytes,
             reasoning_tokens,
             cached_tokens,
             output_events,
@@ -495,6 +510,9 @@ impl RequestRecord {
         if *inputs != 0 {
             w.u64(key!("inputs"), *inputs as u64);
         }
+        w.nonzero_u64(key!("tool_calls"), u64::from(*tool_calls));
+        w.nonzero_u64(key!("images"), u64::from(*images));
+        w.nonzero_u64(key!("image_bytes"), *image_bytes);
         w.opt_u64(key!("reasoning_tokens"), *reasoning_tokens);
         w.opt_u64(key!("cached_tokens"), *cached_tokens);
         w.u64(key!("output_events"), *output_events as u64);
@@ -595,6 +613,14 @@ impl JsonObject<'_> {
 
     fn opt_u64(&mut self, k: &[u8], v: Option<u64>) {
         if let Some(v) = v {
+            self.u64(k, v);
+        }
+    }
+
+    /// Writes `v` unless it is 0 (a field skipped when zero).
+    #[inline]
+    fn nonzero_u64(&mut self, k: &[u8], v: u64) {
+        if v != 0 {
             self.u64(k, v);
         }
     }
@@ -755,6 +781,9 @@ mod tests {
             input_tokens: Some(42),
             input_tokens_source: Some(TokenSource::Tokenizer),
             inputs: 4,
+            tool_calls: 2,
+            images: 1,
+            image_bytes: 3000,
             reasoning_tokens: Some(7),
             cached_tokens: Some(32),
             output_events: 117,
@@ -803,6 +832,7 @@ mod tests {
             r#""t_headers_us":14247959,"t_first_us":14674264,"t_first_answer_us":14674300,"#,
             r#""t_last_us":16124126,"t_end_us":16124430,"output_tokens":117,"#,
             r#""output_tokens_source":"events","input_tokens":42,"input_tokens_source":"tokenizer","inputs":4,"#,
+            r#""tool_calls":2,"images":1,"image_bytes":3000,"#,
             r#""reasoning_tokens":7,"cached_tokens":32,"output_events":117,"usage_mismatch":true,"#,
             r#""response_id":"chatcmpl-mock-42-135","finish_reason":"length","retry_after_s":2.5,"#,
             r#""quota":{"limit_requests":3000,"remaining_requests":0,"remaining_tokens":1234,"#,

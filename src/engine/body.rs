@@ -4,6 +4,9 @@
 use bytes::Bytes;
 use serde::Serialize;
 
+use std::sync::Arc;
+
+use crate::config::images::Image;
 use crate::config::plan::Workload;
 use crate::config::scenario::EndpointKind;
 use crate::config::workload::{Message, PromptBody};
@@ -66,13 +69,13 @@ fn responses_body<'a>(w: &Workload, r: &Request<'a>) -> Bytes {
             let mut messages = Vec::with_capacity(1 + r.history.len());
             let as_ref = |m: &'a Message| MsgRef {
                 role: &m.role,
-                content: &m.content,
+                content: Content::Text(&m.content),
             };
             messages.extend(r.history.iter().map(as_ref));
             match prompt {
                 PromptBody::Text(t) => messages.push(MsgRef {
                     role: "user",
-                    content: t,
+                    content: Content::Text(t),
                 }),
                 PromptBody::Messages(ms) => messages.extend(ms.iter().map(as_ref)),
             }
@@ -102,7 +105,41 @@ enum Input<'a> {
 #[derive(Serialize)]
 struct MsgRef<'a> {
     role: &'a str,
-    content: &'a str,
+    content: Content<'a>,
+}
+
+/// A message's content: its text, or (a prompt with images) a text part followed by the
+/// images' content parts, each written as prepared at plan time.
+enum Content<'a> {
+    Text(&'a str),
+    Parts(&'a str, &'a [Arc<Image>]),
+}
+
+impl Serialize for Content<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        match self {
+            Content::Text(t) => s.serialize_str(t),
+            Content::Parts(t, images) => {
+                let mut seq = s.serialize_seq(Some(1 + images.len()))?;
+                seq.serialize_element(&TextPart {
+                    kind: "text",
+                    text: t,
+                })?;
+                for i in images.iter() {
+                    seq.serialize_element(&*i.part)?;
+                }
+                seq.end()
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct TextPart<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    text: &'a str,
 }
 
 #[derive(Serialize)]
@@ -124,6 +161,8 @@ pub struct Request<'a> {
     pub max_tokens: u32,
     /// The target's extra body fields.
     pub extra: &'a serde_json::Map<String, serde_json::Value>,
+    /// Images attached to the prompt's (last) message (chat).
+    pub images: &'a [Arc<Image>],
 }
 
 /// The prompt as one text: a message list's last message (completions, embeddings).
@@ -154,20 +193,26 @@ pub fn build<'a>(w: &Workload, r: &Request<'a>) -> Bytes {
             if let Some(s) = r.system {
                 messages.push(MsgRef {
                     role: "system",
-                    content: s,
+                    content: Content::Text(s),
                 });
             }
             let as_ref = |m: &'a Message| MsgRef {
                 role: &m.role,
-                content: &m.content,
+                content: Content::Text(&m.content),
             };
             messages.extend(r.history.iter().map(as_ref));
             match r.prompt {
                 PromptBody::Text(t) => messages.push(MsgRef {
                     role: "user",
-                    content: t,
+                    content: Content::Text(t),
                 }),
                 PromptBody::Messages(ms) => messages.extend(ms.iter().map(as_ref)),
+            }
+            // The images go with the prompt's message, the last one.
+            if let (false, Some(last)) = (r.images.is_empty(), messages.last_mut()) {
+                if let Content::Text(t) = last.content {
+                    last.content = Content::Parts(t, r.images);
+                }
             }
             Input::Chat { messages }
         }
@@ -188,5 +233,9 @@ pub fn build<'a>(w: &Workload, r: &Request<'a>) -> Bytes {
         extra: r.extra,
     });
     // Serialising plain strings and numbers into a Vec cannot fail.
-    Bytes::from(out.expect("request bodies hold only JSON-safe values"))
+    let mut out = out.expect("request bodies hold only JSON-safe values");
+    if let (EndpointKind::Chat, Some(t)) = (w.endpoint, &w.tools) {
+        crate::config::tools::append_members(&mut out, &t.fragment);
+    }
+    Bytes::from(out)
 }

@@ -167,6 +167,7 @@ async fn send(
             prompt: &prompt.body,
             max_tokens: 1,
             extra: &plan.targets[model.target].body,
+            images: &[],
         },
     );
     let mut rec = RequestRecord::unsent(

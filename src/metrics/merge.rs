@@ -245,6 +245,10 @@ impl Stats {
         self.backoff_us += o.backoff_us;
         self.quota.absorb(&o.quota);
         self.inputs_ok += o.inputs_ok;
+        self.tool_answers_ok += o.tool_answers_ok;
+        self.tool_calls_ok += o.tool_calls_ok;
+        self.images_ok += o.images_ok;
+        self.image_bytes_ok += o.image_bytes_ok;
         Ok(())
     }
 }

@@ -153,6 +153,18 @@ pub struct Stats {
     /// Inputs carried by measured successful requests (embeddings batches; 0 otherwise).
     #[serde(default)]
     pub inputs_ok: u64,
+    /// Measured successful requests whose answer called at least one tool.
+    #[serde(default)]
+    pub tool_answers_ok: u64,
+    /// Tool calls in the answers of measured successful requests.
+    #[serde(default)]
+    pub tool_calls_ok: u64,
+    /// Images sent in measured successful requests.
+    #[serde(default)]
+    pub images_ok: u64,
+    /// Encoded image bytes sent in measured successful requests.
+    #[serde(default)]
+    pub image_bytes_ok: u64,
 }
 
 /// Cost summed request by request, each at its own model's price.
@@ -807,6 +819,10 @@ fn fold(s: &mut Stats, r: &RequestRecord, d: &Derived) {
     }
     if r.outcome == Outcome::Ok {
         s.inputs_ok += r.inputs as u64;
+        s.tool_answers_ok += u64::from(r.tool_calls > 0);
+        s.tool_calls_ok += u64::from(r.tool_calls);
+        s.images_ok += u64::from(r.images);
+        s.image_bytes_ok += r.image_bytes;
         record_latencies(&mut s.hists, r, d.per_event);
     }
 }

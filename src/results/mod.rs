@@ -649,6 +649,19 @@ pub struct ModelResult {
     /// chat and completions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs_per_request: Option<f64>,
+    /// Chat with tools: share (0..1) of successful requests whose answer called a tool.
+    /// Absent when no answer called one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_share: Option<f64>,
+    /// Chat with tools: tool calls per successful request. Absent when no answer called one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls_per_request: Option<f64>,
+    /// Chat with images: images per successful request. Absent without images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images_per_request: Option<f64>,
+    /// Chat with images: encoded image bytes per successful request (before base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_bytes_per_request: Option<f64>,
     /// SLO attainment, when an SLO is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<SloResult>,

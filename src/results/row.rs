@@ -35,10 +35,20 @@ pub(super) fn model_result(
         tokens: cost::token_totals(s),
         throughput: throughput::throughput(s, cx),
         inputs_per_request: inputs_per_request(s),
+        tool_call_share: per_ok(s, s.tool_answers_ok, s.tool_calls_ok),
+        tool_calls_per_request: per_ok(s, s.tool_calls_ok, s.tool_calls_ok),
+        images_per_request: per_ok(s, s.images_ok, s.images_ok),
+        image_bytes_per_request: per_ok(s, s.image_bytes_ok, s.images_ok),
         slo: cx.slo_set.then(|| throughput::slo(s, issued, cx)),
         cost: cost::cost(s, sent, basis, cx),
         histograms: latency::encode_all(&s.hists),
     }
+}
+
+/// `n` per successful request, for groups where `seen` (tool calls, images) is not 0.
+fn per_ok(s: &Stats, n: u64, seen: u64) -> Option<f64> {
+    let ok = s.outcomes[Outcome::Ok.index()];
+    (seen > 0 && ok > 0).then(|| n as f64 / ok as f64)
 }
 
 /// Inputs per successful request, for groups whose requests carry inputs (embeddings).

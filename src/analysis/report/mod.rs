@@ -276,11 +276,30 @@ fn load_lines(out: &mut String, r: &RunResult) {
             sources(&t.input_source)
         );
     }
+    payload_lines(out, &r.overall);
     if let Some(c) = &r.overall.cost {
         let _ = writeln!(
             out,
             "cost: ${:.6} measured, ${:.6} whole run; projected ${:.2}/day at {:.0} requests/day",
             c.total_usd, c.run_total_usd, c.projected_per_day_usd, c.projected_daily_requests
+        );
+    }
+}
+
+/// The tool-call and image lines of the summary, when the run had any.
+fn payload_lines(out: &mut String, o: &crate::results::ModelResult) {
+    if let (Some(share), Some(n)) = (o.tool_call_share, o.tool_calls_per_request) {
+        let _ = writeln!(
+            out,
+            "tools: {:.1} % of answers called a tool, {n:.2} tool calls per request",
+            share * 100.0
+        );
+    }
+    if let (Some(n), Some(b)) = (o.images_per_request, o.image_bytes_per_request) {
+        let _ = writeln!(
+            out,
+            "images: {n:.1} per request, {:.1} KiB per request",
+            b / 1024.0
         );
     }
 }

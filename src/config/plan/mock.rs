@@ -55,6 +55,12 @@ pub(super) fn model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> 
         }
         mm.embedding_dim = n;
     }
+    if let Some(s) = spec.tool_call_share {
+        if !(0.0..=1.0).contains(&s) {
+            return Err(("tool_call_share", "must be between 0 and 1".into()));
+        }
+        mm.tool_call_share = s;
+    }
     if let Some(n) = spec.max_concurrency {
         mm.max_concurrency = Some(n);
     }

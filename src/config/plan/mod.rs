@@ -27,6 +27,7 @@ use crate::core::record::Outcome;
 
 mod fallback;
 mod goals;
+mod images;
 mod load;
 mod mock;
 mod models;
@@ -34,6 +35,7 @@ mod problems;
 mod prompts;
 mod routes;
 mod targets;
+mod tools;
 mod trace;
 mod workload;
 
@@ -287,6 +289,10 @@ pub struct Workload {
     pub temperature: Option<f64>,
     /// `seed` body field sent.
     pub request_seed: Option<u64>,
+    /// Tools offered in every chat request (`tools`, `tool_choice`).
+    pub tools: Option<crate::config::tools::Tools>,
+    /// Synthetic images in every chat request whose prompt has none of its own.
+    pub images: Vec<std::sync::Arc<crate::config::images::Image>>,
 }
 
 impl Workload {

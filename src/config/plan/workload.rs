@@ -83,6 +83,7 @@ pub(super) fn build(f: &ScenarioFile, dir: &Path, models: &[Model], p: &mut Prob
             "repeats apply to single requests, not to multi-turn sessions",
         );
     }
+    let images = super::images::build(f, &classes, p);
     Workload {
         endpoint: w.endpoint,
         stream: w.endpoint != EndpointKind::Embeddings && w.stream.unwrap_or(true),
@@ -98,6 +99,8 @@ pub(super) fn build(f: &ScenarioFile, dir: &Path, models: &[Model], p: &mut Prob
         fallback: None,
         temperature: w.temperature,
         request_seed: w.seed,
+        tools: super::tools::build(f, dir, p),
+        images,
     }
 }
 

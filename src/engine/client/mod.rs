@@ -727,6 +727,7 @@ impl TargetClient {
                 }
                 rec.finish_reason = d.finish_reason.clone();
                 rec.response_id = d.id.clone();
+                rec.tool_calls = d.tool_calls;
                 apply_usage(rec, d.usage.as_ref(), text);
             }
             Ok(wire::StreamEvent::Error(e)) => {
@@ -851,6 +852,7 @@ impl TargetClient {
         rec.gaps = std::mem::take(&mut st.gaps);
         rec.response_id = st.id.take();
         rec.finish_reason = st.finish_reason.take();
+        rec.tool_calls = st.tool_calls;
         if rec.error.is_none() {
             rec.error = st.error.take();
         }
@@ -973,6 +975,8 @@ struct StreamState {
     usage: Option<wire::Usage>,
     finish_reason: Option<String>,
     id: Option<String>,
+    /// Tool calls named so far (highest index + 1).
+    tool_calls: u32,
     done: bool,
     malformed: bool,
     error_event: bool,
@@ -1004,6 +1008,7 @@ impl StreamState {
                 if d.usage.is_some() {
                     self.usage = d.usage.clone();
                 }
+                self.tool_calls = self.tool_calls.max(d.tool_calls);
                 if d.carries_output() {
                     let bytes = (d.answer_bytes + d.reasoning_bytes + d.tool_bytes) as u32;
                     self.note_output(bytes, d.carries_answer(), t);

@@ -59,6 +59,9 @@ pub struct Delta {
     pub reasoning_bytes: usize,
     /// UTF-8 bytes of tool-call arguments.
     pub tool_bytes: usize,
+    /// Tool calls this payload names: the highest `index` + 1 of its `tool_calls` elements
+    /// (an element without `index` counts by its place in the array); 0 without tool calls.
+    pub tool_calls: u32,
     pub finish_reason: Option<String>,
     pub usage: Option<Usage>,
     /// The response id; filled only when asked for.
@@ -205,6 +208,7 @@ fn parse_top(json: &str, want_id: bool, text: &mut String) -> Result<StreamEvent
             answer_bytes: raw.acc.answer,
             reasoning_bytes: raw.acc.reasoning,
             tool_bytes: raw.acc.tool,
+            tool_calls: raw.acc.tool_calls,
             finish_reason: owned(raw.acc.finish_reason),
             usage: raw.usage.map(Usage::from),
             id: owned(raw.id),
@@ -222,6 +226,8 @@ struct Acc<'de> {
     answer: usize,
     reasoning: usize,
     tool: usize,
+    /// Highest tool-call index + 1.
+    tool_calls: u32,
     finish_reason: Option<Cow<'de, str>>,
 }
 
@@ -313,6 +319,8 @@ enum DeltaKey {
 #[serde(field_identifier, rename_all = "snake_case")]
 enum ToolCallKey {
     Function,
+    Index,
+    Id,
     #[serde(other)]
     Other,
 }
@@ -688,6 +696,7 @@ impl<'de> Visitor<'de> for DeltaSeed<'_, 'de> {
                 DeltaKey::ToolCalls => map.next_value_seed(ToolCallsSeed {
                     text: &mut *text,
                     count: &mut acc.tool,
+                    calls: &mut acc.tool_calls,
                 })?,
                 DeltaKey::FunctionCall => map.next_value_seed(FunctionSeed {
                     text: &mut *text,
@@ -707,6 +716,8 @@ impl<'de> Visitor<'de> for DeltaSeed<'_, 'de> {
 struct ToolCallsSeed<'t> {
     text: &'t mut String,
     count: &'t mut usize,
+    /// Highest call index + 1 seen so far.
+    calls: &'t mut u32,
 }
 
 impl<'de> DeserializeSeed<'de> for ToolCallsSeed<'_> {
@@ -727,55 +738,71 @@ impl<'de> Visitor<'de> for ToolCallsSeed<'_> {
         Ok(())
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let ToolCallsSeed { text, count } = self;
-        while seq
-            .next_element_seed(ToolCallSeed {
-                text: &mut *text,
-                count: &mut *count,
-            })?
-            .is_some()
-        {}
+        let ToolCallsSeed { text, count, calls } = self;
+        let mut place = 0u32;
+        while let Some(call) = seq.next_element_seed(ToolCallSeed {
+            text: &mut *text,
+            count: &mut *count,
+        })? {
+            // An element names a call by its `index`, or by its place when it has an `id`
+            // and no index (a whole response's `message.tool_calls`).
+            if let Some(index) = call {
+                let i = index.unwrap_or(u64::from(place));
+                let end = u32::try_from(i.saturating_add(1)).unwrap_or(u32::MAX);
+                *calls = (*calls).max(end);
+            }
+            place = place.saturating_add(1);
+        }
         Ok(())
     }
 }
 
-/// One tool call (or `null`).
+/// One tool call (or `null`): `Some(Some(index))` when it carries a whole-number `index`,
+/// `Some(None)` when it carries only an `id` string, `None` otherwise (`null`, or neither).
 struct ToolCallSeed<'t> {
     text: &'t mut String,
     count: &'t mut usize,
 }
 
 impl<'de> DeserializeSeed<'de> for ToolCallSeed<'_> {
-    type Value = ();
+    type Value = Option<Option<u64>>;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for ToolCallSeed<'_> {
-    type Value = ();
+    type Value = Option<Option<u64>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a tool call object or null")
     }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let ToolCallSeed { text, count } = self;
+        let (mut index, mut id) = (None, false);
         while let Some(key) = map.next_key::<ToolCallKey>()? {
             match key {
                 ToolCallKey::Function => map.next_value_seed(FunctionSeed {
                     text: &mut *text,
                     count: &mut *count,
                 })?,
+                // Anything but a whole number leaves the call counted by its place.
+                ToolCallKey::Index => index = map.next_value::<serde_json::Value>()?.as_u64(),
+                ToolCallKey::Id => id = map.next_value::<serde_json::Value>()?.is_string(),
                 ToolCallKey::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(())
+        Ok(match (index, id) {
+            (Some(i), _) => Some(Some(i)),
+            (None, true) => Some(None),
+            (None, false) => None,
+        })
     }
 }
 
@@ -955,6 +982,40 @@ mod tests {
             r#"{"choices":[{"delta":{"tool_calls":[null,{"function":null},{"function":{"arguments":null}}]}}]}"#,
         );
         assert_eq!(d, Delta::default());
+    }
+
+    #[test]
+    fn tool_calls_are_counted_by_index_or_by_place_with_an_id() {
+        let count = |json: &str| delta(json).0.tool_calls;
+        // A stream names each call by its index; a later delta of the same call adds none.
+        assert_eq!(
+            count(
+                r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":""}}]}}]}"#
+            ),
+            1
+        );
+        assert_eq!(
+            count(
+                r#"{"choices":[{"delta":{"tool_calls":[{"index":2,"function":{"arguments":"{}"}}]}}]}"#
+            ),
+            3
+        );
+        // A whole response lists calls with ids and no index.
+        assert_eq!(
+            count(
+                r#"{"choices":[{"message":{"tool_calls":[{"id":"a","function":{"name":"f","arguments":"{}"}},{"id":"b","function":{"name":"g","arguments":"{}"}}]}}]}"#
+            ),
+            2
+        );
+        // An index that is not a whole number falls back to the place; neither index nor
+        // id counts nothing.
+        assert_eq!(
+            count(
+                r#"{"choices":[{"delta":{"tool_calls":[{"index":"x","id":"a"},{"function":{"arguments":"{}"}}]}}]}"#
+            ),
+            1
+        );
+        assert_eq!(count(r#"{"choices":[{"delta":{"content":"hi"}}]}"#), 0);
     }
 
     #[test]
@@ -1170,6 +1231,7 @@ mod tests {
                 answer_bytes: 2,
                 reasoning_bytes: 3,
                 tool_bytes: 7,
+                tool_calls: 1,
                 finish_reason: Some("tool_calls".into()),
                 usage: Some(Usage {
                     prompt_tokens: Some(3),
@@ -1379,6 +1441,7 @@ mod tests {
                 answer_bytes: 48,
                 reasoning_bytes: 0,
                 tool_bytes: 0,
+                tool_calls: 0,
                 finish_reason: Some("stop".into()),
                 usage: usage(36, 12, Some(0)),
                 id: Some("chatcmpl-jahmOXbQsjFas1p4UI4a5bTdRNL5JaHS".into()),
@@ -1397,6 +1460,7 @@ mod tests {
                 answer_bytes: 29,
                 reasoning_bytes: 0,
                 tool_bytes: 0,
+                tool_calls: 0,
                 finish_reason: Some("length".into()),
                 usage: usage(4, 8, Some(0)),
                 id: Some("chatcmpl-919RZCUtSC5zAV1E621Zzj4QnTBAZKR0".into()),

@@ -171,10 +171,13 @@ pub(crate) struct Plan {
     pub rng: ChaCha8Rng,
     /// Set to make the connection this request came on end with a TCP reset.
     pub conn_reset: Option<Arc<AtomicBool>>,
+    /// The function the answer calls (chat with tools): the content tokens are then its
+    /// arguments (see `server::tools`).
+    pub tool: Option<Box<str>>,
 }
 
 impl Plan {
-    fn reasoning_chunks(&self) -> u32 {
+    pub(crate) fn reasoning_chunks(&self) -> u32 {
         self.reasoning.div_ceil(self.tokens_per_chunk)
     }
 
@@ -243,6 +246,8 @@ impl Plan {
     pub fn finish_reason(&self) -> &'static str {
         if self.length {
             "length"
+        } else if self.tool.is_some() {
+            "tool_calls"
         } else {
             "stop"
         }
@@ -519,6 +524,9 @@ impl SseStream {
         if self.typed.is_some() {
             return self.typed_delta(reasoning, k, raw);
         }
+        if !reasoning && self.plan.tool.is_some() {
+            return self.tool_frame(k, raw);
+        }
         self.begin(k);
         let open: &[u8] = match (self.plan.kind, reasoning) {
             (Kind::Chat, false) => b"{\"index\":0,\"delta\":{\"content\":\"",
@@ -535,6 +543,37 @@ impl SseStream {
             }
         };
         self.end_frame(close)
+    }
+
+    /// A tool-call chunk: `k` words of the call's arguments `{"text":"…"}`. The first
+    /// content chunk also carries the call's id and function name and opens the arguments;
+    /// the last closes them.
+    fn tool_frame(&mut self, k: u32, raw: &[u8]) -> Bytes {
+        self.begin(k + 8);
+        let j = self
+            .chunks_sent
+            .saturating_sub(self.plan.reasoning_chunks());
+        let last = self.chunks_sent + 1 >= self.total_chunks;
+        self.buf
+            .extend_from_slice(b"{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,");
+        if j == 0 {
+            let _ = write!(
+                self.buf,
+                "\"id\":\"call_mock_{}_{}\",\"type\":\"function\",\"function\":{{\"name\":\"{}\",\"arguments\":\"{{\\\"text\\\":\\\"",
+                self.shared.seed,
+                self.plan.n,
+                self.plan.tool.as_deref().unwrap_or_default()
+            );
+        } else {
+            self.buf
+                .extend_from_slice(b"\"function\":{\"arguments\":\"");
+        }
+        self.plan.push_words_bytes(&mut self.buf, k);
+        self.buf.extend_from_slice(raw);
+        if last {
+            self.buf.extend_from_slice(b"\\\"}");
+        }
+        self.end_frame(b"\"}}]},\"finish_reason\":null}]}\n\n")
     }
 
     fn finish_frame(&mut self) -> Bytes {

@@ -33,6 +33,25 @@ pub(crate) struct Req<'a> {
     /// Responses API: the token limit.
     #[serde(default)]
     pub max_output_tokens: Option<u64>,
+    /// Tools offered (chat): only each function's name is kept.
+    #[serde(default)]
+    pub tools: Option<Vec<ToolSeen>>,
+    #[serde(default)]
+    pub tool_choice: Option<serde_json::Value>,
+}
+
+/// One offered tool, as far as the mock reads it.
+#[derive(Deserialize)]
+pub(crate) struct ToolSeen {
+    #[serde(default)]
+    pub function: Option<FunctionSeen>,
+}
+
+/// A tool's function: its name.
+#[derive(Deserialize)]
+pub(crate) struct FunctionSeen {
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -92,9 +111,10 @@ pub(crate) fn prompt_words(body: &[u8], chat: bool) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// Total byte length of the `content` of every message.
+/// Total byte length of the text `content` of every message, and the prompt tokens of its
+/// images (see `server::images`).
 #[derive(Default)]
-pub(crate) struct MessagesLen(pub u64);
+pub(crate) struct MessagesLen(pub u64, pub u64);
 
 #[derive(Deserialize)]
 struct Message {
@@ -111,11 +131,13 @@ impl<'de> Deserialize<'de> for MessagesLen {
                 f.write_str("an array of messages")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MessagesLen, A::Error> {
-                let mut n = 0u64;
+                let (mut n, mut images) = (0u64, 0u64);
                 while let Some(m) = seq.next_element::<Message>()? {
-                    n = n.saturating_add(m.content.map_or(0, |c| c.0));
+                    let c = m.content.unwrap_or_default();
+                    n = n.saturating_add(c.0);
+                    images = images.saturating_add(c.1);
                 }
-                Ok(MessagesLen(n))
+                Ok(MessagesLen(n, images))
             }
         }
         d.deserialize_seq(V)
@@ -172,13 +194,16 @@ impl<'de> Deserialize<'de> for PromptLen {
 /// Byte length of a text value: a string, an array of strings or content parts
 /// (`{"type":"text","text":...}`; other parts count 0), or token ids (4 bytes each, so
 /// they count one token each).
+/// The second number is the prompt tokens of `image_url` parts (their data URLs checked).
 #[derive(Default)]
-pub(crate) struct TextLen(pub u64);
+pub(crate) struct TextLen(pub u64, pub u64);
 
 #[derive(Deserialize)]
 #[serde(field_identifier, rename_all = "lowercase")]
 enum PartKey {
     Text,
+    #[serde(rename = "image_url")]
+    ImageUrl,
     #[serde(other)]
     Other,
 }
@@ -192,51 +217,68 @@ impl<'de> Deserialize<'de> for TextLen {
                 f.write_str("a string, an array of strings or content parts")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<TextLen, E> {
-                Ok(TextLen(v.len() as u64))
+                Ok(TextLen(v.len() as u64, 0))
             }
             fn visit_u64<E: de::Error>(self, _: u64) -> Result<TextLen, E> {
-                Ok(TextLen(4))
+                Ok(TextLen(4, 0))
             }
             fn visit_i64<E: de::Error>(self, _: i64) -> Result<TextLen, E> {
-                Ok(TextLen(4))
+                Ok(TextLen(4, 0))
             }
             fn visit_f64<E: de::Error>(self, _: f64) -> Result<TextLen, E> {
-                Ok(TextLen(0))
+                Ok(TextLen(0, 0))
             }
             fn visit_bool<E: de::Error>(self, _: bool) -> Result<TextLen, E> {
-                Ok(TextLen(0))
+                Ok(TextLen(0, 0))
             }
             fn visit_unit<E: de::Error>(self) -> Result<TextLen, E> {
-                Ok(TextLen(0))
+                Ok(TextLen(0, 0))
             }
             fn visit_none<E: de::Error>(self) -> Result<TextLen, E> {
-                Ok(TextLen(0))
+                Ok(TextLen(0, 0))
             }
             fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<TextLen, D2::Error> {
                 TextLen::deserialize(d)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TextLen, A::Error> {
-                let mut n = 0u64;
+                let (mut n, mut images) = (0u64, 0u64);
                 while let Some(t) = seq.next_element::<TextLen>()? {
                     n = n.saturating_add(t.0);
+                    images = images.saturating_add(t.1);
                 }
-                Ok(TextLen(n))
+                Ok(TextLen(n, images))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TextLen, A::Error> {
-                let mut n = 0u64;
+                let (mut n, mut images) = (0u64, 0u64);
                 while let Some(k) = map.next_key::<PartKey>()? {
                     match k {
                         PartKey::Text => n = n.saturating_add(map.next_value::<TextLen>()?.0),
+                        PartKey::ImageUrl => {
+                            let i = map.next_value::<ImageUrlSeen>()?;
+                            let t =
+                                super::server::images::prompt_tokens(&i.url, i.detail.as_deref())
+                                    .map_err(de::Error::custom)?;
+                            images = images.saturating_add(t);
+                        }
                         PartKey::Other => {
                             map.next_value::<IgnoredAny>()?;
                         }
                     }
                 }
-                Ok(TextLen(n))
+                Ok(TextLen(n, images))
             }
         }
         d.deserialize_any(V)
     }
+}
+
+/// An `image_url` part's object.
+#[derive(Deserialize)]
+struct ImageUrlSeen<'a> {
+    #[serde(borrow)]
+    url: Cow<'a, str>,
+    #[serde(default, borrow)]
+    detail: Option<Cow<'a, str>>,
 }
 
 #[cfg(test)]

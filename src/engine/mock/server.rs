@@ -26,7 +26,9 @@ use super::{MockConfig, MockModel, Stop, DEFAULT_MODEL_ID, STALL_LIMIT};
 use crate::config::mock::{Faults, PromptCount};
 
 mod embed;
+pub(crate) mod images;
 pub(crate) mod responses;
+mod tools;
 
 /// Largest accepted request body.
 const BODY_LIMIT: usize = 64 << 20;
@@ -283,6 +285,7 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
         Ok(r) => r,
         Err(e) => return bad_request(&format!("could not parse the JSON body: {e}")),
     };
+    let image_tokens = req.messages.as_ref().map_or(0, |m| m.1);
     let text_bytes = match kind {
         Kind::Chat => match &req.messages {
             Some(m) => m.0,
@@ -327,6 +330,14 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
         Kind::Chat | Kind::Responses => u64::from(cfg.reasoning_tokens),
         Kind::Completion => 0,
     };
+    // After the fixed draws, so a request without tools draws as before.
+    let tool = match kind {
+        Kind::Chat => match tools::choose(&req, cfg.tool_call_share, &mut rng) {
+            Ok(t) => t,
+            Err(e) => return bad_request(&e),
+        },
+        Kind::Completion | Kind::Responses => None,
+    };
     let desired = reasoning + content_target;
     let (total, length) = match limit {
         Some(l) if desired >= l => (l, true),
@@ -352,11 +363,13 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
             (PromptCount::Bytes, _) => prompt_tokens(text_bytes),
             (PromptCount::Words, Kind::Responses) => responses::prompt_words(&body),
             (PromptCount::Words, _) => prompt_words(&body, kind == Kind::Chat),
-        },
+        }
+        .saturating_add(u32::try_from(image_tokens).unwrap_or(u32::MAX)),
         received,
         received_unix_us: u64::try_from(now.as_micros()).unwrap_or(u64::MAX),
         rng,
         conn_reset: Some(conn.reset),
+        tool,
     };
 
     let quota = model.charge(received, u64::from(plan.prompt_tokens) + total);
@@ -636,11 +649,19 @@ fn full_body(seed: u64, plan: &Plan, content_text: String, reasoning_text: &str)
     });
     let body = match plan.kind {
         Kind::Chat => {
-            let message = if plan.reasoning > 0 {
+            let mut message = if plan.reasoning > 0 {
                 json!({"role": "assistant", "content": content_text, "reasoning_content": reasoning_text})
             } else {
                 json!({"role": "assistant", "content": content_text})
             };
+            if let Some(name) = plan.tool.as_deref() {
+                message["content"] = serde_json::Value::Null;
+                message["tool_calls"] = json!([{
+                    "id": format!("call_mock_{seed}_{}", plan.n),
+                    "type": "function",
+                    "function": {"name": name, "arguments": format!("{{\"text\":\"{content_text}\"}}")},
+                }]);
+            }
             json!({
                 "id": id,
                 "object": "chat.completion",

@@ -244,6 +244,7 @@ async fn attempt_once(
     if sh.plan.workload.endpoint == EndpointKind::Embeddings {
         rec.inputs = inputs as u32;
     }
+    let images = request_images(&sh.plan.workload, &job.prompt.images, rec);
     let est_chars = || {
         class.system.as_ref().map_or(0, |s| s.chars().count())
             + job.prompt.chars * inputs
@@ -265,11 +266,31 @@ async fn attempt_once(
             prompt: &job.prompt.body,
             max_tokens: job.max_tokens,
             extra: &sh.plan.targets[model.target].body,
+            images,
         },
     );
     send(sh, target, body, rec).await;
     finish(sh, job, model_index, rec).await;
     true
+}
+
+/// The images a chat request carries: its prompt's own, else the workload's synthetic ones
+/// (none for other endpoints). Their count and encoded size go on the record.
+#[inline]
+fn request_images<'a>(
+    w: &'a crate::config::plan::Workload,
+    own: &'a [std::sync::Arc<crate::config::images::Image>],
+    rec: &mut RequestRecord,
+) -> &'a [std::sync::Arc<crate::config::images::Image>] {
+    if w.endpoint != EndpointKind::Chat {
+        return &[];
+    }
+    let images = if own.is_empty() { &w.images[..] } else { own };
+    if !images.is_empty() {
+        rec.images = images.len() as u32;
+        rec.image_bytes = images.iter().map(|i| i.bytes).sum();
+    }
+    images
 }
 
 /// Marks an attempt that was never sent because the run stopped (or ended) first.
@@ -433,6 +454,7 @@ duration = "2s"
             ]),
             max_tokens: None,
             chars: 14,
+            images: Vec::new(),
         };
         // A turn whose answer text is missing still leaves its (empty) place.
         carry_turn(&mut history, &msgs, None);
