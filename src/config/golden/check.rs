@@ -85,10 +85,7 @@ impl Check {
             Kind::Contains(want, n) => n.apply(answer).contains(want.as_str()),
             Kind::NotContains(want, n) => !n.apply(answer).contains(want.as_str()),
             Kind::Regex(re) => re.is_match(answer),
-            Kind::OneOf(labels, n) => {
-                let a = n.apply(answer);
-                labels.iter().any(|l| *l == a)
-            }
+            Kind::OneOf(labels, n) => labels.contains(&n.apply(answer)),
             Kind::Number { want, tolerance } => {
                 last_number(answer).is_some_and(|x| (x - want).abs() <= *tolerance)
             }
