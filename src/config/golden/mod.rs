@@ -7,6 +7,7 @@
 pub mod check;
 pub mod score;
 pub mod similarity;
+pub mod spec;
 pub mod text;
 
 use std::collections::HashSet;
@@ -134,8 +135,12 @@ pub fn parse(text: &str, shown: &Path) -> Result<GoldenSet, GoldenError> {
         let parsed: RawLine = match serde_json::from_str(trimmed) {
             Ok(p) => p,
             Err(e) => {
+                let e_column = e.column();
                 let indent = raw.len() - raw.trim_start().len();
-                problem(e.column() + indent, "", format!("not a golden line: {e}"));
+                // serde_json ends its message with the place, given here as line and column.
+                let e = e.to_string();
+                let why = e.rfind(" at line ").map_or(e.as_str(), |i| &e[..i]);
+                problem(e_column + indent, "", format!("not a golden line: {why}"));
                 continue;
             }
         };
