@@ -126,3 +126,81 @@ fn the_bad_fixture_is_refused_line_by_line() {
         ]
     );
 }
+
+/// `llmload validate` on a scenario in a temporary folder whose `[quality]` names `golden`
+/// copied from the fixtures: (exit code, stdout, stderr).
+fn validate_with(golden: &str, extra: &str) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::copy(
+        Path::new("tests/fixtures/golden").join(golden),
+        dir.path().join(golden),
+    )
+    .expect("fixture copied");
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"q\"\n[[targets]]\nname = \"sim\"\nbase_url = \"mock\"\n\
+             [[models]]\nid = \"small\"\ntarget = \"sim\"\n\
+             [[models]]\nid = \"big\"\ntarget = \"sim\"\n\
+             [workload]\nprompts = [\"hi\"]\n[load]\nconcurrency = 1\nrequests = 1\n\
+             [quality]\ngolden = \"{golden}\"\n{extra}\n"
+        ),
+    )
+    .expect("scenario written");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_llmload"))
+        .arg("validate")
+        .arg(&scenario)
+        .output()
+        .expect("llmload runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn validate_loads_the_golden_set_and_describes_it() {
+    let (code, out, err) = validate_with("capitals.jsonl", "baseline = \"big\"");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains(
+            "quality: 4 golden lines in 3 classes (facts, math, format), 6 checks, 1 references"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("baseline: big"), "{out}");
+}
+
+#[test]
+fn validate_refuses_a_bad_golden_file_with_file_line_and_reason_exit_2() {
+    let (code, _, err) = validate_with("bad.jsonl", "baseline = \"gpt-4o\"");
+    assert_eq!(code, Some(2), "{err}");
+    for want in [
+        "bad.jsonl:1:21: (top level): not a golden line: EOF while parsing an object",
+        "bad.jsonl:2:1: checks[0]: unknown check (keys: equals)",
+        "bad.jsonl:3:1: checks[0].regex: invalid regex `[a-`: unclosed character class",
+        "bad.jsonl:4:1: checks: the line has no checks and no reference",
+        "bad.jsonl:5:1: checks[0].json_schema: invalid JSON schema",
+        "s.toml:18:1: quality.baseline: no model `gpt-4o`; models are: small, big",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Arbitrary text, or JSON objects with arbitrary check values, never panic the loader.
+    #[test]
+    fn any_golden_text_loads_or_is_refused(
+        text in "\\PC{0,200}",
+        key in "(exact|contains|not_contains|regex|one_of|number|json_schema|x)",
+        value in "(\"[a-z(\\[*+?]{0,6}\"|[0-9.-]{1,5}|\\[\\]|\\{\\}|\\{\"type\": \"[a-z]{0,7}\"\\}|null|true)",
+    ) {
+        let _ = golden::parse(&text, Path::new("g.jsonl"));
+        let line = format!("{{\"prompt\": \"p\", \"checks\": [{{\"{key}\": {value}}}]}}");
+        let _ = golden::parse(&line, Path::new("g.jsonl"));
+    }
+}
