@@ -81,5 +81,10 @@ pub fn cmd(path: &Path, sets: &[String]) -> Result<Exit> {
             .unwrap_or_else(|| "unbounded".into()),
         l.max_in_flight
     );
+    if let Some(q) = &plan.quality {
+        for line in q.describe(&plan.models, &plan.targets) {
+            outln!("  {line}");
+        }
+    }
     Ok(Exit::Ok)
 }

@@ -2,6 +2,7 @@
 //! validation into a [`plan::Plan`], prompt sources and datasets, tokenizers, prices and
 //! arrival schedules. Uses only [`crate::core`].
 pub mod datasets;
+pub mod golden;
 pub mod images;
 pub mod mock;
 pub mod overrides;

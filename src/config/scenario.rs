@@ -54,6 +54,9 @@ pub struct ScenarioFile {
     /// `context_window`) take theirs from it by id or label.
     #[serde(default)]
     pub prices: Option<String>,
+    /// Golden-set quality measurement (docs/quality.md).
+    #[serde(default)]
+    pub quality: Option<crate::config::golden::spec::QualitySpec>,
 }
 
 /// Capacity sweep settings; every key is optional.

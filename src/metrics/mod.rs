@@ -8,6 +8,7 @@ pub mod errors;
 pub mod hist;
 pub mod merge;
 pub mod meters;
+pub mod quality;
 pub mod quota;
 pub mod recent;
 

@@ -33,6 +33,7 @@ mod mock;
 mod models;
 mod problems;
 mod prompts;
+mod quality;
 mod routes;
 mod targets;
 mod tools;
@@ -40,6 +41,7 @@ mod trace;
 mod workload;
 
 use problems::Problems;
+pub use quality::{Judge, Quality, QualityRun, DEFAULT_ANSWER_CAP_BYTES};
 
 /// Default in-flight cap for open-loop runs that set none: high enough not to shape a
 /// realistic test, low enough not to exhaust file descriptors by accident.
@@ -75,6 +77,8 @@ pub struct Plan {
     pub sweep: crate::config::sweep::SweepSettings,
     /// The `--set KEY=VALUE` overrides applied to the scenario file (applied by the `overrides` module).
     pub overrides: Vec<String>,
+    /// Golden-set quality settings and the loaded golden set (`[quality]`).
+    pub quality: Option<Quality>,
 }
 
 /// Where a target's requests go.
@@ -574,7 +578,8 @@ impl Plan {
     /// Validates a parsed scenario, reporting every problem found.
     ///
     /// Sections are read in a fixed order (name, targets, prices, models, workload, routes,
-    /// fallback, trace, load, objectives, cost, sweep), and so are the problems reported.
+    /// fallback, trace, load, objectives, cost, sweep, quality), and so are the problems
+    /// reported.
     pub fn build(src: &Source, f: ScenarioFile) -> Result<Plan, ScenarioError> {
         let mut p = Problems::new(src);
         let dir = src
@@ -602,6 +607,13 @@ impl Plan {
             f.sweep.as_ref(),
             &mut |field: &str, message: String| p.push(field, message),
         );
+        let quality = quality::build(
+            f.quality.as_ref(),
+            workload.endpoint,
+            &dir,
+            (&models, &targets),
+            &mut p,
+        );
         p.into_result()?;
         let load = load.expect("a load is built whenever no problem was recorded");
         Ok(Plan {
@@ -618,6 +630,7 @@ impl Plan {
             daily_requests,
             sweep,
             overrides: Vec::new(),
+            quality,
         })
     }
 }

@@ -24,6 +24,11 @@ impl<'s> Problems<'s> {
         self.found.push(self.src.problem(field, message));
     }
 
+    /// Records a problem located in another file the scenario names (a golden set's line).
+    pub(super) fn push_located(&mut self, problem: Problem) {
+        self.found.push(problem);
+    }
+
     /// The problems found so far.
     #[cfg(test)]
     pub(super) fn found(&self) -> &[Problem] {
