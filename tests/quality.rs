@@ -166,7 +166,7 @@ fn validate_loads_the_golden_set_and_describes_it() {
     assert_eq!(code, Some(0), "{err}");
     assert!(
         out.contains(
-            "quality: 4 golden lines in 3 classes (facts, math, format), 6 checks, 1 references"
+            "quality: 4 golden lines in 3 classes (facts, math, format), 6 checks, 1 reference"
         ),
         "{out}"
     );

@@ -58,7 +58,12 @@ impl Quality {
         let classes = if classes.is_empty() {
             String::new()
         } else {
-            format!(" in {} classes ({})", classes.len(), classes.join(", "))
+            let n = classes.len();
+            format!(
+                " in {n} class{} ({})",
+                if n == 1 { "" } else { "es" },
+                classes.join(", ")
+            )
         };
         let checks: usize = g.lines.iter().map(|l| l.checks.len()).sum();
         let references = g.lines.iter().filter(|l| l.reference.is_some()).count();
@@ -66,10 +71,13 @@ impl Quality {
             QualityRun::Pass => "a pass of its own before the load".to_string(),
             QualityRun::Mix(x) => format!("{:.1} % of the load's requests", x * 100.0),
         };
+        let count = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
         let mut out = vec![
             format!(
-                "quality: {} golden lines{classes}, {checks} checks, {references} references, from {}",
-                g.lines.len(),
+                "quality: {}{classes}, {}, {}, from {}",
+                count(g.lines.len(), "golden line"),
+                count(checks, "check"),
+                count(references, "reference"),
                 g.path.display()
             ),
             format!("  to run as {run} (not sent yet: runs do not send golden requests in this version)"),
@@ -278,7 +286,7 @@ mod tests {
         let shown = q.describe(&plan.models, &plan.targets);
         assert_eq!(
             shown[0].split(", from").next(),
-            Some("quality: 1 golden lines in 1 classes (math), 1 checks, 0 references")
+            Some("quality: 1 golden line in 1 class (math), 1 check, 0 references")
         );
         assert_eq!(
             &shown[2..],
