@@ -220,20 +220,28 @@ pub fn build<'a>(w: &Workload, r: &Request<'a>) -> Bytes {
             prompt: prompt_text(r.prompt),
         },
     };
-    let out = serde_json::to_vec(&Body {
-        model: r.model,
-        input,
-        max_tokens: r.max_tokens,
-        stream: w.stream,
-        stream_options: w.stream.then_some(StreamOptions {
-            include_usage: true,
-        }),
-        temperature: w.temperature,
-        seed: w.request_seed,
-        extra: r.extra,
-    });
+    // serde_json's own start (128 bytes) plus what is known to come: image parts (often
+    // megabytes, which would otherwise be copied at each doubling) and the tools.
+    let known = r.images.iter().map(|i| i.part.get().len()).sum::<usize>()
+        + w.tools.as_ref().map_or(0, |t| t.fragment.len() + 2);
+    let mut out = Vec::with_capacity(128 + known);
+    let written = serde_json::to_writer(
+        &mut out,
+        &Body {
+            model: r.model,
+            input,
+            max_tokens: r.max_tokens,
+            stream: w.stream,
+            stream_options: w.stream.then_some(StreamOptions {
+                include_usage: true,
+            }),
+            temperature: w.temperature,
+            seed: w.request_seed,
+            extra: r.extra,
+        },
+    );
     // Serialising plain strings and numbers into a Vec cannot fail.
-    let mut out = out.expect("request bodies hold only JSON-safe values");
+    written.expect("request bodies hold only JSON-safe values");
     if let (EndpointKind::Chat, Some(t)) = (w.endpoint, &w.tools) {
         crate::config::tools::append_members(&mut out, &t.fragment);
     }

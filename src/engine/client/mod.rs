@@ -1285,6 +1285,32 @@ fn closed_before_response(e: &reqwest::Error) -> bool {
 }
 
 fn truncate(s: &str, max: usize) -> String {
+    if s.contains(";base64,") {
+        return truncate_plain(&redact_data_urls(s), max);
+    }
+    truncate_plain(s, max)
+}
+
+/// `s` with the payload of every `data:…;base64,…` URL replaced by `(data)`: a server that
+/// echoes a request's image in its error must not put it in a record.
+fn redact_data_urls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(512));
+    let mut rest = s;
+    while let Some(at) = rest.find(";base64,") {
+        let cut = at + ";base64,".len();
+        out.push_str(&rest[..cut]);
+        out.push_str("(data)");
+        let tail = &rest[cut..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '\\')))
+            .unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn truncate_plain(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
@@ -1299,6 +1325,16 @@ fn truncate(s: &str, max: usize) -> String {
 mod tests {
     use super::*;
     use crate::core::record::{Outcome, Phase};
+
+    #[test]
+    fn errors_never_carry_an_echoed_image() {
+        let e = "bad image at messages[0]: 'data:image/png;base64,iVBORw0KGgo+/AAAA==' and data:image/gif;base64,R0lG";
+        assert_eq!(
+            truncate(e, 200),
+            "bad image at messages[0]: 'data:image/png;base64,(data)' and data:image/gif;base64,(data)"
+        );
+        assert_eq!(truncate("plain", 200), "plain");
+    }
 
     fn rec(events: u32) -> RequestRecord {
         let mut r = RequestRecord::unsent(0, "m".into(), Phase::Measure, Outcome::Ok, 0, 0);

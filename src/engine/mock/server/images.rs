@@ -31,13 +31,35 @@ pub(crate) fn prompt_tokens(url: &str, detail: Option<&str>) -> Result<u64, Stri
             mime.chars().take(40).collect::<String>()
         ));
     }
-    let bytes =
-        base64_decode(data).ok_or("malformed image data URL: the data is not valid base64")?;
+    // The whole payload is checked to be base64; only its start is decoded, enough for any
+    // header (a JPEG's frame header can follow up to 64 KiB of metadata segments), so a large
+    // image costs the mock little time on the loop that also times other streams.
+    let not_base64 = "malformed image data URL: the data is not valid base64";
+    if !is_base64(data) {
+        return Err(not_base64.into());
+    }
+    let head = &data[..data.len().min(HEAD_CHARS)];
+    let bytes = base64_decode(head).ok_or(not_base64)?;
     let (_, w, h) = sniff(&bytes).map_err(|e| format!("image data URL: {e}"))?;
     if detail == Some("low") {
         return Ok(BASE);
     }
     Ok(BASE + PER_TILE * tiles(w, h))
+}
+
+/// Base64 characters decoded for the header: 96 KiB of image (a multiple of 4).
+const HEAD_CHARS: usize = 128 * 1024;
+
+/// Whether `s` is padded standard base64: a multiple of 4 characters of the alphabet, with
+/// at most two `=` and only at the end.
+fn is_base64(s: &str) -> bool {
+    let b = s.as_bytes();
+    let body = b.len() - b.iter().rev().take_while(|&&c| c == b'=').count();
+    b.len() % 4 == 0
+        && b.len() - body <= 2
+        && b[..body]
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
 }
 
 /// 512-pixel tiles covering `w` x `h` once scaled into 2048 x 2048 and to a shorter side of
@@ -84,12 +106,22 @@ mod tests {
         assert_eq!(prompt_tokens(url, None), Ok(BASE + 2 * PER_TILE));
         assert_eq!(prompt_tokens(url, Some("low")), Ok(BASE));
         assert_eq!(prompt_tokens("https://example.com/cat.png", None), Ok(BASE));
+        // A large image: read from its decoded start, checked whole.
+        let big = &synthetic(1, 1024, 1024, 2).expect("image")[0];
+        let v: serde_json::Value = serde_json::from_str(big.part.get()).expect("JSON");
+        let url = v["image_url"]["url"].as_str().expect("url");
+        assert!(url.len() > 4 * HEAD_CHARS);
+        assert_eq!(prompt_tokens(url, None), Ok(BASE + 4 * PER_TILE));
+        let mut broken = url.to_string();
+        broken.replace_range(url.len() - 10..url.len() - 9, "*");
+        assert!(prompt_tokens(&broken, None).is_err());
         for bad in [
             "data:image/png;base64",
             "data:image/png,AAAA",
             "data:text/plain;base64,AAAA",
             "data:image/png;base64,@@@@",
             "data:image/png;base64,AAAA",
+            "data:image/png;base64,AA=A",
         ] {
             assert!(prompt_tokens(bad, None).is_err(), "{bad}");
         }
