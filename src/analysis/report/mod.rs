@@ -258,14 +258,19 @@ fn load_lines(out: &mut String, r: &RunResult) {
     out.push('\n');
     out.push_str(&error_lines(o));
     let t = &r.overall.tokens;
-    let _ = writeln!(
-        out,
-        "tokens: {} in, {} out ({} reasoning); output counts from {}",
-        t.input,
-        t.output,
-        t.reasoning,
-        sources(&t.output_source)
-    );
+    if r.overall.inputs_per_request.is_some() {
+        // Embeddings generate nothing: no output figures to source.
+        let _ = writeln!(out, "tokens: {} in, no output (embeddings)", t.input);
+    } else {
+        let _ = writeln!(
+            out,
+            "tokens: {} in, {} out ({} reasoning); output counts from {}",
+            t.input,
+            t.output,
+            t.reasoning,
+            sources(&t.output_source)
+        );
+    }
     if let Some(n) = r.overall.inputs_per_request {
         let th = &r.overall.throughput;
         let _ = writeln!(
