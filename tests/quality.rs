@@ -171,7 +171,10 @@ fn validate_loads_the_golden_set_and_describes_it() {
         "{out}"
     );
     assert!(out.contains("baseline: big"), "{out}");
-    assert!(out.contains("sent once to every model before the load"), "{out}");
+    assert!(
+        out.contains("sent once to every model before the load"),
+        "{out}"
+    );
     assert!(!out.contains("not sent yet"), "{out}");
 }
 
