@@ -171,6 +171,11 @@ fn validate_loads_the_golden_set_and_describes_it() {
         "{out}"
     );
     assert!(out.contains("baseline: big"), "{out}");
+    assert!(
+        out.contains("sent once to every model before the load"),
+        "{out}"
+    );
+    assert!(!out.contains("not sent yet"), "{out}");
 }
 
 #[test]
@@ -203,4 +208,189 @@ proptest::proptest! {
         let line = format!("{{\"prompt\": \"p\", \"checks\": [{{\"{key}\": {value}}}]}}");
         let _ = golden::parse(&line, Path::new("g.jsonl"));
     }
+}
+
+/// Golden lines whose checks have a known outcome on any answer the mock makes (generated
+/// words, never "zebra-unicorn"): `regex "\w"` and `not_contains` pass, `contains` fails.
+const MOCK_GOLDEN: &str = r#"{"id": "word", "prompt": "Say something.", "checks": [{"regex": "\\w"}], "class": "easy"}
+{"id": "zebra", "prompt": "Name the animal.", "checks": [{"contains": "zebra-unicorn"}, {"not_contains": "zebra-unicorn", "weight": 3}], "class": "hard", "weight": 2}
+{"id": "miss", "prompt": "Name it again.", "checks": [{"contains": "zebra-unicorn"}], "class": "hard"}
+{"id": "cut", "prompt": "Talk long.", "checks": [{"not_contains": "zebra-unicorn"}], "max_tokens": 4}
+{"id": "plain", "prompt": "Anything.", "checks": [{"regex": "\\w"}], "class": "easy"}
+{"id": "never", "prompt": "The animal?", "checks": [{"contains": "zebra-unicorn"}], "class": "easy"}
+"#;
+
+/// Load requests of the golden-pass scenario.
+const LOAD_REQUESTS: usize = 10;
+
+/// `llmload run` on a mock scenario with two models and `[quality]` (`extra` added to it):
+/// `big` answers 8 tokens, `small` 40, so under the workload's `max_tokens = 32` every
+/// answer of `small` is cut at its limit. Returns (exit code, stderr, result JSON, records).
+fn run_golden(extra: &str) -> (Option<i32>, String, serde_json::Value, String) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::write(dir.path().join("golden.jsonl"), MOCK_GOLDEN).expect("golden written");
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"q\"\nseed = 7\n[[targets]]\nname = \"sim\"\nbase_url = \"mock\"\n\
+             [[models]]\nid = \"small\"\ntarget = \"sim\"\nmock = {{ output_tokens = 40, ttft = \"2ms\", itl = \"1ms\" }}\n\
+             [[models]]\nid = \"big\"\ntarget = \"sim\"\nmock = {{ output_tokens = 8, ttft = \"2ms\", itl = \"1ms\" }}\n\
+             [workload]\nprompts = [\"hi\"]\nmax_tokens = 32\n\
+             [load]\nconcurrency = 2\nrequests = {LOAD_REQUESTS}\n\
+             [quality]\ngolden = \"golden.jsonl\"\nbaseline = \"big\"\nanswer_cap_bytes = 10\n{extra}\n"
+        ),
+    )
+    .expect("scenario written");
+    let result = dir.path().join("r.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_llmload"))
+        .args(["run", "--quiet", "-o"])
+        .arg(&result)
+        .arg(&scenario)
+        .output()
+        .expect("llmload runs");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let text = std::fs::read_to_string(&result).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let json = serde_json::from_str(&text).expect("the result is JSON");
+    let records = std::fs::read_to_string(dir.path().join("r.records.jsonl")).unwrap_or_default();
+    (out.status.code(), err, json, records)
+}
+
+/// The model entry `label` of the result's quality section.
+fn model<'a>(r: &'a serde_json::Value, label: &str) -> &'a serde_json::Value {
+    r["quality"]["models"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .find(|m| m["model"] == label)
+        .unwrap_or_else(|| panic!("no quality for {label}"))
+}
+
+fn f(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// Wilson's 95 % score interval for `k` of `n`, by its formula.
+fn wilson_by_formula(k: f64, n: f64) -> (f64, f64) {
+    let z: f64 = 1.959_963_984_540_054;
+    let p = k / n;
+    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z / (1.0 + z * z / n) * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    (centre - half, centre + half)
+}
+
+#[test]
+fn a_run_scores_every_golden_line_per_model_before_the_load() {
+    let (code, err, r, records) = run_golden("");
+    assert_eq!(code, Some(0), "{err}");
+    let q = &r["quality"];
+    assert_eq!(
+        (q["mode"].as_str(), q["lines"].as_u64()),
+        (Some("pass"), Some(6))
+    );
+    assert_eq!(q["baseline"], "big");
+
+    // big: word 1 (w 1), zebra 0.75 (w 2), miss 0, cut 0 (cut at 4 tokens: a miss), plain 1,
+    // never 0: (1 + 1.5 + 1) / 7 = 0.5, five scored and one unscorable.
+    let big = model(&r, "big");
+    let o = &big["overall"];
+    assert!((f(&o["score"]["value"]) - 0.5).abs() < 1e-12, "{o}");
+    assert!(
+        f(&o["score"]["low"]) <= 0.5 && 0.5 <= f(&o["score"]["high"]),
+        "{o}"
+    );
+    assert_eq!(
+        (o["n_scored"].as_u64(), o["n_unscorable"].as_u64()),
+        (Some(5), Some(1))
+    );
+    assert_eq!(o["unscorable"]["answer cut at its token limit"], 1);
+    // small's answers are all cut at 32 tokens: zebra's not_contains needs the whole answer
+    // (a miss), the regex and contains lines are judged on what came: (1 + 1) / 7.
+    let small = model(&r, "small");
+    let o = &small["overall"];
+    assert!((f(&o["score"]["value"]) - 2.0 / 7.0).abs() < 1e-12, "{o}");
+    assert_eq!(
+        (o["n_scored"].as_u64(), o["n_unscorable"].as_u64()),
+        (Some(4), Some(2))
+    );
+    assert_eq!(o["unscorable"]["answer cut at its token limit"], 2);
+    assert_eq!(
+        o["checks"]["regex"],
+        serde_json::json!({"passed": 2, "total": 2})
+    );
+
+    // Relative to big, line by line: 2 / 3.5 overall, 0 / 1.5 in "hard", 2 / 2 in "easy".
+    let rel = &o["relative"];
+    assert!((f(&rel["value"]) - 4.0 / 7.0).abs() < 1e-12, "{rel}");
+    assert!(
+        f(&rel["low"]) <= 4.0 / 7.0 && 4.0 / 7.0 <= f(&rel["high"]),
+        "{rel}"
+    );
+    assert_eq!(f(&small["classes"]["hard"]["relative"]["value"]), 0.0);
+    assert_eq!(f(&small["classes"]["easy"]["relative"]["value"]), 1.0);
+    assert!(big["overall"].get("relative").is_none_or(|v| v.is_null()));
+
+    // "easy" is three pass/fail lines of one weight, two passed: Wilson's interval.
+    let (lo, hi) = wilson_by_formula(2.0, 3.0);
+    for m in [big, small] {
+        let e = &m["classes"]["easy"]["score"];
+        assert_eq!(e["method"], "wilson");
+        assert!((f(&e["value"]) - 2.0 / 3.0).abs() < 1e-12, "{e}");
+        assert!(
+            (f(&e["low"]) - lo).abs() < 1e-9 && (f(&e["high"]) - hi).abs() < 1e-9,
+            "{e}"
+        );
+    }
+
+    // Each answer: the cut line says so; kept answers are capped at 10 bytes.
+    let golden = big["golden"].as_array().expect("answers");
+    assert_eq!(golden.len(), 6);
+    let cut = golden
+        .iter()
+        .find(|a| a["id"] == "cut")
+        .expect("the cut line");
+    assert_eq!(cut["finish_reason"], "length");
+    assert_eq!(cut["unscorable"], "answer cut at its token limit");
+    assert_eq!(cut["score"], 0.0);
+    for a in golden {
+        let text = a["answer"].as_str().expect("answers kept by default");
+        assert!(text.len() <= 10 && a["answer_cut"] == true, "{a}");
+    }
+
+    // The load is untouched: its records and counts hold the load's requests only.
+    assert_eq!(records.lines().count(), LOAD_REQUESTS, "{records}");
+    assert!(
+        !records.contains("\"answer") && !records.contains("golden"),
+        "{records}"
+    );
+    assert_eq!(r["overall"]["requests"]["sent"], LOAD_REQUESTS as u64);
+}
+
+#[test]
+fn mix_mode_and_the_judge_are_warned_about_and_the_pass_runs_instead() {
+    let (code, err, r, _) = run_golden(
+        "mix = 0.05\nkeep_answers = false\njudge = { model = \"big\", rubric = \"correct?\" }",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("mode = \"mix\" (5.0 % of the load) is not run in this version"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the judge (big) is not run in this version"),
+        "{err}"
+    );
+    assert_eq!(r["quality"]["mode"], "pass");
+    let warnings = r["warnings"].to_string();
+    assert!(
+        warnings.contains("is not run in this version"),
+        "{warnings}"
+    );
+    let big = model(&r, "big");
+    assert_eq!(big["overall"]["n_scored"], 5);
+    assert!(big["golden"]
+        .as_array()
+        .expect("answers")
+        .iter()
+        .all(|a| a.get("answer").is_none()));
 }

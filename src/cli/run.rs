@@ -46,6 +46,16 @@ pub async fn cmd(a: RunArgs) -> Result<Exit> {
     let metrics = start_metrics(&a.metrics)?;
     let mut session = Session::start(plan.clone(), timing.part.count)?;
     session.calibrate_tokens().await?;
+    if let (Some(q), false) = (&plan.quality, a.quiet) {
+        eprintln!(
+            "quality: sending {} golden lines to each of {} models before the load",
+            q.golden.lines.len(),
+            plan.models.len()
+        );
+    }
+    for w in session.golden_pass().await {
+        eprintln!("warning: {w}");
+    }
     let (result_path, records_path) = output_files(&a, &plan, &timing)?;
     if let Some(p) = &records_path {
         session.record_to(p)?;

@@ -5,6 +5,7 @@ pub mod body;
 pub mod calibrate;
 pub mod client;
 pub mod exporter;
+pub mod golden;
 pub mod mock;
 pub mod monitor;
 pub mod runner;

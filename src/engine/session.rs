@@ -22,6 +22,7 @@ use crate::config::plan::{Base, Plan, Target};
 use crate::config::schedule::ShardPart;
 use crate::core::time::rfc3339;
 use crate::engine::client::{ClientSettings, TargetClient};
+use crate::engine::golden;
 use crate::engine::mock::MockServer;
 use crate::engine::runner::{self, ClientWithQuotas, Judge, Live, RunOptions, RunOutput, Stop};
 use crate::engine::scrape;
@@ -230,6 +231,7 @@ pub struct Session {
     records: Option<(PathBuf, std::fs::File)>,
     scrapes: Vec<scrape::Job>,
     calibrated: Vec<token_probe::Fitted>,
+    quality: Option<results::QualityResult>,
 }
 
 impl Session {
@@ -262,6 +264,7 @@ impl Session {
             records: None,
             scrapes,
             calibrated: Vec::new(),
+            quality: None,
         })
     }
 
@@ -288,6 +291,14 @@ impl Session {
     pub fn reuse_calibration(&mut self, fitted: &[token_probe::Fitted]) {
         token_probe::reinstall(&mut self.plan, fitted);
         self.calibrated = fitted.to_vec();
+    }
+
+    /// With `[quality]`: sends every golden line once to every model (see [`golden`]) and
+    /// keeps the scored figures for the result. Not part of the run. Returns what this
+    /// version leaves out of `[quality]` (mix mode, the judge), for stderr.
+    pub async fn golden_pass(&mut self) -> Vec<String> {
+        self.quality = golden::pass(&self.plan, &self.targets).await;
+        golden::warnings(&self.plan)
     }
 
     /// The server calibrations done so far.
@@ -321,6 +332,7 @@ impl Session {
             records,
             scrapes,
             calibrated,
+            quality,
         } = self;
         let (records_path, file) = records.unzip();
         let mock_tids: Vec<i32> = mocks.iter().map(|m| m.tid).collect();
@@ -358,6 +370,10 @@ impl Session {
         let mut result = meta.result(&plan, &out, s.ready_before_start_s);
         results::server::attach(&mut result, scraped);
         result.tokenizers = tokenizer_uses(&plan, &calibrated);
+        if meta_warnings && quality.is_some() {
+            result.warnings.extend(golden::warnings(&plan));
+        }
+        result.quality = quality;
         if meta_warnings {
             result
                 .warnings

@@ -72,6 +72,7 @@ pub fn assemble(frame: &PlanOutline, c: &Collector, mut meta: RunMeta) -> RunRes
         tokenizers: Vec::new(),
         transport: Vec::new(),
         quota: quota::quota(frame, c),
+        quality: None,
         classes: groups::classes(frame, g, &cx),
         turns: groups::turns(frame, g, &cx),
         cache: groups::cache(frame, g, &cx),

@@ -134,6 +134,73 @@ pub struct RunResult {
     /// `Retry-After` headers; absent when no response carried them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quota: Vec<QuotaResult>,
+    /// Golden-set quality per model (`[quality]`); absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<QualityResult>,
+}
+
+/// The golden set's pass: what was sent and each model's quality figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct QualityResult {
+    /// The golden file as the scenario names it.
+    pub golden: String,
+    /// Golden lines in the file.
+    pub lines: usize,
+    /// How the golden requests were sent (`pass`: once per model before the load).
+    pub mode: String,
+    /// The baseline model's label, when one is named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// Wall time of the pass, in seconds.
+    pub elapsed_s: f64,
+    /// Per model, in the scenario's order.
+    pub models: Vec<ModelQualityResult>,
+}
+
+/// One model's golden answers, scored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ModelQualityResult {
+    /// The model's label.
+    pub model: String,
+    /// Its figures overall and per class.
+    #[serde(flatten)]
+    pub quality: crate::metrics::quality::ModelQuality,
+    /// Each golden answer: its line, outcome and score (and its text, when kept).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub golden: Vec<GoldenAnswer>,
+}
+
+/// One golden answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct GoldenAnswer {
+    /// The golden line's id.
+    pub id: String,
+    /// Its 1-based line number in the golden file.
+    pub line: usize,
+    /// The request's outcome (`ok`, `timeout`, `http_5xx`, …).
+    pub outcome: String,
+    /// The answer's `finish_reason`, when the server sent one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    /// The weighted share of the line's checks passed (0 for a miss); absent when the line
+    /// has no checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// Pass or fail of each check, in the line's order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub passed: Vec<bool>,
+    /// Why the answer was a miss without a score.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unscorable: Option<String>,
+    /// The answer's text, cut to `answer_cap_bytes`, when `keep_answers` is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+    /// The kept text was cut at `answer_cap_bytes`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub answer_cut: bool,
 }
 
 /// Which tokenizer a model used, and how.

@@ -96,6 +96,7 @@ pub fn summary_table(r: &RunResult) -> String {
     fallback_lines(&mut out, r);
     guard_line(&mut out, r);
     load_lines(&mut out, r);
+    quality_lines(&mut out, r);
     server::summary_lines(&mut out, r);
     verdict_lines(&mut out, r);
     out
@@ -133,6 +134,34 @@ fn model_tables(out: &mut String, r: &RunResult) {
             let rows: Vec<Vec<String>> = list.iter().map(row).collect();
             out.push_str(&rows_table(first, &rows, false));
         }
+    }
+}
+
+/// The golden set's scores: one line per model.
+fn quality_lines(out: &mut String, r: &RunResult) {
+    let Some(q) = &r.quality else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "\nquality ({} golden lines from {}, sent once per model before the load; 95 % intervals):",
+        q.lines, q.golden
+    );
+    let est = |e: &crate::metrics::quality::Estimate| {
+        format!("{:.3} [{:.3}, {:.3}]", e.value, e.low, e.high)
+    };
+    for m in &q.models {
+        let o = &m.quality.overall;
+        let score = o.score.as_ref().map_or_else(|| "-".to_string(), est);
+        let relative = match (&q.baseline, &o.relative) {
+            (Some(b), Some(rel)) => format!(", relative to {b} {}", est(rel)),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "  {}: score {score}, {} scored, {} unscorable{relative}",
+            m.model, o.n_scored, o.n_unscorable
+        );
     }
 }
 

@@ -68,8 +68,11 @@ impl Quality {
         let checks: usize = g.lines.iter().map(|l| l.checks.len()).sum();
         let references = g.lines.iter().filter(|l| l.reference.is_some()).count();
         let run = match self.run {
-            QualityRun::Pass => "a pass of its own before the load".to_string(),
-            QualityRun::Mix(x) => format!("{:.1} % of the load's requests", x * 100.0),
+            QualityRun::Pass => "sent once to every model before the load".to_string(),
+            QualityRun::Mix(x) => format!(
+                "asked to be {:.1} % of the load's requests; this version sends it once to every model before the load instead",
+                x * 100.0
+            ),
         };
         let count = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
         let mut out = vec![
@@ -80,7 +83,7 @@ impl Quality {
                 count(references, "reference"),
                 g.path.display()
             ),
-            format!("  to run as {run} (not sent yet: runs do not send golden requests in this version)"),
+            format!("  {run}"),
         ];
         if let Some(b) = self.baseline {
             out.push(format!("  baseline: {}", models[b].label));
