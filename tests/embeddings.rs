@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -172,62 +170,15 @@ fn settings_that_do_not_apply_to_embeddings_are_refused_with_their_line() {
     assert_eq!(code, 0, "{out}");
 }
 
-/// A server that answers every request (up to `n`, within 30 s) with a streamed chat answer.
-fn chat_chunk_server(n: usize) -> (u16, std::thread::JoinHandle<Vec<String>>) {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    l.set_nonblocking(true).expect("nonblocking");
-    let h = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut lines = Vec::new();
-        while lines.len() < n && Instant::now() < deadline {
-            let Ok((s, _)) = l.accept() else {
-                std::thread::sleep(Duration::from_millis(5));
-                continue;
-            };
-            let _ = s.set_nonblocking(false);
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut r = BufReader::new(&s);
-            let mut line = String::new();
-            if r.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut len = 0usize;
-            for _ in 0..100 {
-                let mut h = String::new();
-                if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim_end().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.trim_end().split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = r.read_exact(&mut body);
-            lines.push(line.trim_end().to_string());
-            let chunks = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}\n\n\
-                          data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                chunks.len()
-            );
-            let mut s = &s;
-            let _ = s.write_all(head.as_bytes());
-            let _ = s.write_all(chunks.as_bytes());
-            let _ = s.flush();
-        }
-        lines
-    });
-    (port, h)
-}
+/// A streamed chat answer.
+const CHAT_CHUNKS: &str = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}\n\n\
+    data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
 
 #[test]
 fn chat_chunks_answering_an_embeddings_request_are_a_classified_error() {
     const N: usize = 3;
     for client in ["lean", "reqwest"] {
-        let (port, server) = chat_chunk_server(N);
+        let (port, server) = answering_server(N, CHAT_CHUNKS.to_string());
         let text = embeddings_scenario(&format!("http://127.0.0.1:{port}/v1"), "", N as u32)
             .replace("concurrency = 2", "concurrency = 1")
             .replace(
@@ -235,7 +186,12 @@ fn chat_chunks_answering_an_embeddings_request_are_a_classified_error() {
                 &format!("client = \"{client}\"\ntimeouts = {{"),
             );
         let r = run_scenario(&text, &[], &[]);
-        let lines = server.join().expect("server");
+        let lines: Vec<String> = server
+            .join()
+            .expect("server")
+            .into_iter()
+            .map(|g| g.line)
+            .collect();
         assert_eq!(lines.len(), N, "{client}: {}", r.stderr);
         assert!(
             lines.iter().all(|l| l == "POST /v1/embeddings HTTP/1.1"),

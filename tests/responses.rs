@@ -5,10 +5,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -215,70 +213,6 @@ fn settings_the_responses_api_has_no_parameter_for_are_refused_with_their_line()
     assert_eq!(code, 0, "{out}");
 }
 
-/// One request as a test server received it: the request line and the JSON body.
-struct Received {
-    line: String,
-    body: serde_json::Value,
-}
-
-/// A server that answers every request (up to `n`, within 30 s) with `answer`: an SSE body,
-/// or a JSON one when it starts with `{`.
-fn sse_server(n: usize, answer: String) -> (u16, std::thread::JoinHandle<Vec<Received>>) {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    l.set_nonblocking(true).expect("nonblocking");
-    let h = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut got = Vec::new();
-        while got.len() < n && Instant::now() < deadline {
-            let Ok((s, _)) = l.accept() else {
-                std::thread::sleep(Duration::from_millis(5));
-                continue;
-            };
-            let _ = s.set_nonblocking(false);
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut r = BufReader::new(&s);
-            let mut line = String::new();
-            if r.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut len = 0usize;
-            for _ in 0..100 {
-                let mut h = String::new();
-                if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim_end().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.trim_end().split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            let mut body = vec![0; len.min(1 << 20)];
-            let _ = r.read_exact(&mut body);
-            got.push(Received {
-                line: line.trim_end().to_string(),
-                body: serde_json::from_slice(&body).unwrap_or_default(),
-            });
-            let kind = if answer.starts_with('{') {
-                "application/json"
-            } else {
-                "text/event-stream"
-            };
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                answer.len()
-            );
-            let mut s = &s;
-            let _ = s.write_all(head.as_bytes());
-            let _ = s.write_all(answer.as_bytes());
-            let _ = s.flush();
-        }
-        got
-    });
-    (port, h)
-}
-
 const CHAT_CHUNKS: &str = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}\n\n\
     data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
 
@@ -296,7 +230,7 @@ fn against(
     ["lean", "reqwest"]
         .into_iter()
         .map(|client| {
-            let (port, server) = sse_server(n, answer.to_string());
+            let (port, server) = answering_server(n, answer.to_string());
             let text = scenario(&format!("http://127.0.0.1:{port}/v1?api-version=2025-04"))
                 .replace("concurrency = 2", "concurrency = 1")
                 .replace(

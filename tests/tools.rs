@@ -6,10 +6,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -239,68 +237,23 @@ fn tool_settings_are_checked_with_file_line_column_and_field() {
     );
 }
 
-/// A server that answers every request (up to `n`, within 30 s) with a streamed answer of two
-/// tool calls and no usage.
-fn tool_stream_server(n: usize) -> (u16, std::thread::JoinHandle<Vec<String>>) {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    l.set_nonblocking(true).expect("nonblocking");
-    let h = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut bodies = Vec::new();
-        while bodies.len() < n && Instant::now() < deadline {
-            let Ok((s, _)) = l.accept() else {
-                std::thread::sleep(Duration::from_millis(5));
-                continue;
-            };
-            let _ = s.set_nonblocking(false);
-            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut r = BufReader::new(&s);
-            let mut line = String::new();
-            if r.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut len = 0usize;
-            for _ in 0..100 {
-                let mut h = String::new();
-                if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim_end().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.trim_end().split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = r.read_exact(&mut body);
-            bodies.push(String::from_utf8_lossy(&body).to_string());
-            let chunks = [
-                r#"{"id":"c","choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"a","type":"function","function":{"name":"get_weather","arguments":""}}]},"finish_reason":null}]}"#,
-                r#"{"id":"c","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\": \"Paris\"}"}}]},"finish_reason":null}]}"#,
-                r#"{"id":"c","choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"b","type":"function","function":{"name":"search","arguments":"{\"query\": "}}]},"finish_reason":null}]}"#,
-                r#"{"id":"c","choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"\"weather in Paris today\"}"}}]},"finish_reason":null}]}"#,
-                r#"{"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
-            ];
-            let mut sse = String::new();
-            for c in chunks {
-                sse.push_str("data: ");
-                sse.push_str(c);
-                sse.push_str("\n\n");
-            }
-            sse.push_str("data: [DONE]\n\n");
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                sse.len()
-            );
-            let mut s = &s;
-            let _ = s.write_all(head.as_bytes());
-            let _ = s.write_all(sse.as_bytes());
-            let _ = s.flush();
-        }
-        bodies
-    });
-    (port, h)
+/// A streamed answer of two tool calls and no usage.
+fn two_tool_calls() -> String {
+    let chunks = [
+        r#"{"id":"c","choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"a","type":"function","function":{"name":"get_weather","arguments":""}}]},"finish_reason":null}]}"#,
+        r#"{"id":"c","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"city\": \"Paris\"}"}}]},"finish_reason":null}]}"#,
+        r#"{"id":"c","choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"b","type":"function","function":{"name":"search","arguments":"{\"query\": "}}]},"finish_reason":null}]}"#,
+        r#"{"id":"c","choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"\"weather in Paris today\"}"}}]},"finish_reason":null}]}"#,
+        r#"{"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+    ];
+    let mut sse = String::new();
+    for c in chunks {
+        sse.push_str("data: ");
+        sse.push_str(c);
+        sse.push_str("\n\n");
+    }
+    sse.push_str("data: [DONE]\n\n");
+    sse
 }
 
 #[test]
@@ -309,7 +262,7 @@ fn tool_arguments_are_counted_offline_when_the_server_sends_no_usage() {
     let args = "{\"city\": \"Paris\"}{\"query\": \"weather in Paris today\"}";
     let want = llmload::config::tokens::count(args).expect("o200k_base counts");
     for client in ["lean", "reqwest"] {
-        let (port, server) = tool_stream_server(N);
+        let (port, server) = answering_server(N, two_tool_calls());
         let text = scenario(
             "",
             &format!("max_tokens = 32\n{TOOLS}"),
@@ -320,17 +273,17 @@ fn tool_arguments_are_counted_offline_when_the_server_sends_no_usage() {
             &format!("base_url = \"http://127.0.0.1:{port}/v1\"\nclient = \"{client}\""),
         );
         let r = run_scenario(&text, &[], &[]);
-        let bodies = server.join().expect("server");
-        assert_eq!(bodies.len(), N, "{client}: {}", r.stderr);
+        let got = server.join().expect("server");
+        assert_eq!(got.len(), N, "{client}: {}", r.stderr);
         // The tools went out in every body, as written.
-        for b in &bodies {
-            let v: serde_json::Value = serde_json::from_str(b).expect("JSON body");
-            assert_eq!(v["tools"][0]["function"]["name"], "get_weather", "{b}");
+        for g in &got {
+            let v = &g.body;
+            assert_eq!(v["tools"][0]["function"]["name"], "get_weather", "{v}");
             assert_eq!(
                 v["tools"][1]["function"]["parameters"]["type"], "object",
-                "{b}"
+                "{v}"
             );
-            assert!(v.get("tool_choice").is_none(), "{b}");
+            assert!(v.get("tool_choice").is_none(), "{v}");
         }
         assert_eq!(r.records.len(), N, "{client}: {}", r.stdout);
         for rec in &r.records {

@@ -149,3 +149,74 @@ pub fn assert_ok_or_starved(r: &Run) {
     );
     eprintln!("note: the machine starved the generator: {reasons:?}");
 }
+
+/// What [`answering_server`] received in one request.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The request line (`POST /v1/… HTTP/1.1`).
+    pub line: String,
+    /// The body as JSON (`null` when it is not JSON).
+    pub body: serde_json::Value,
+}
+
+/// A server on 127.0.0.1 (port 0) that answers up to `n` requests, each on a connection of
+/// its own, within 30 s, with `answer` whole: status 200, `application/json` when the answer
+/// starts with `{`, else `text/event-stream`. Returns the port and, once joined, what it
+/// received.
+pub fn answering_server(n: usize, answer: String) -> (u16, std::thread::JoinHandle<Vec<Received>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::time::Instant;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    l.set_nonblocking(true).expect("nonblocking");
+    let h = std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut got = Vec::new();
+        while got.len() < n && Instant::now() < deadline {
+            let Ok((s, _)) = l.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            let _ = s.set_nonblocking(false);
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut r = BufReader::new(&s);
+            let mut line = String::new();
+            if r.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut len = 0usize;
+            for _ in 0..100 {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim_end().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.trim_end().split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; len.min(1 << 20)];
+            let _ = r.read_exact(&mut body);
+            got.push(Received {
+                line: line.trim_end().to_string(),
+                body: serde_json::from_slice(&body).unwrap_or_default(),
+            });
+            let kind = if answer.starts_with('{') {
+                "application/json"
+            } else {
+                "text/event-stream"
+            };
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                answer.len()
+            );
+            let mut s = &s;
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(answer.as_bytes());
+            let _ = s.flush();
+        }
+        got
+    });
+    (port, h)
+}
