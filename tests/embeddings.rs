@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-use std::time::Duration;
-
 use common::*;
 
 const PROMPTS: [&str; 2] = ["Say something.", "Tell me more about load testing."];
@@ -111,26 +108,6 @@ fn a_run_against_the_mock_measures_batches_without_first_token_figures() {
         "{}",
         r.stdout
     );
-}
-
-fn validate(toml: &str) -> (i32, String) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p = write_scenario(dir.path(), toml);
-    let mut cmd = Command::new(bin());
-    cmd.arg("validate").arg(&p);
-    let out = output_with_timeout(cmd, Duration::from_secs(30));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout),
-    )
-}
-
-/// The 1-based line of `needle` in `text`.
-fn line_of(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|l| l.starts_with(needle))
-        .map(|i| i + 1)
-        .unwrap_or_else(|| panic!("no line starting with {needle}"))
 }
 
 #[test]

@@ -171,25 +171,6 @@ fn a_jsonl_dataset_sends_each_lines_images() {
     assert!((per - want).abs() < 1e-12, "{per} vs {want}");
 }
 
-fn validate_in(dir: &Path, toml: &str) -> (i32, String) {
-    let p = write_scenario(dir, toml);
-    let mut cmd = Command::new(bin());
-    cmd.arg("validate").arg(&p);
-    let out = output_with_timeout(cmd, Duration::from_secs(30));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout),
-    )
-}
-
-/// The 1-based line of the first line starting with `needle`.
-fn line_of(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|l| l.starts_with(needle))
-        .map(|i| i + 1)
-        .unwrap_or_else(|| panic!("no line starting with {needle}"))
-}
-
 #[test]
 fn image_files_that_are_missing_or_not_images_are_refused_with_file_line_and_field() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -5,9 +5,6 @@
 
 mod common;
 
-use std::process::Command;
-use std::time::Duration;
-
 use common::*;
 
 /// A scenario on `base_url` whose model the mock runs with TTFT 60 ms, 8 ms between tokens,
@@ -144,26 +141,6 @@ fn a_non_streamed_run_reads_whole_response_objects() {
         let gaps = tokens - 1;
         assert!(e2e >= (60 + gaps * 8 - 2) * 1000, "{rec}");
     }
-}
-
-fn validate(toml: &str) -> (i32, String) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p = write_scenario(dir.path(), toml);
-    let mut cmd = Command::new(bin());
-    cmd.arg("validate").arg(&p);
-    let out = output_with_timeout(cmd, Duration::from_secs(30));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout),
-    )
-}
-
-/// The 1-based line of `needle` in `text`.
-fn line_of(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|l| l.starts_with(needle))
-        .map(|i| i + 1)
-        .unwrap_or_else(|| panic!("no line starting with {needle}"))
 }
 
 #[test]

@@ -220,3 +220,29 @@ pub fn answering_server(n: usize, answer: String) -> (u16, std::thread::JoinHand
     });
     (port, h)
 }
+
+/// `llmload validate` on `toml` written into `dir`: the exit code and stderr then stdout.
+pub fn validate_in(dir: &Path, toml: &str) -> (i32, String) {
+    let p = write_scenario(dir, toml);
+    let mut cmd = Command::new(bin());
+    cmd.arg("validate").arg(&p);
+    let out = output_with_timeout(cmd, Duration::from_secs(30));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout),
+    )
+}
+
+/// `llmload validate` on `toml` in a folder of its own.
+pub fn validate(toml: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    validate_in(dir.path(), toml)
+}
+
+/// The 1-based number of the first line of `text` starting with `needle`.
+pub fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.starts_with(needle))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("no line starting with {needle}"))
+}
