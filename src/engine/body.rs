@@ -61,24 +61,31 @@ enum ResponsesInput<'a> {
     Messages(Vec<MsgRef<'a>>),
 }
 
+/// Appends a session's earlier turns, then the prompt (plain text as one user message), to a
+/// chat or Responses message list.
+#[inline]
+fn push_turns<'a>(messages: &mut Vec<MsgRef<'a>>, history: &'a [Message], prompt: &'a PromptBody) {
+    let as_ref = |m: &'a Message| MsgRef {
+        role: &m.role,
+        content: Content::Text(&m.content),
+    };
+    messages.extend(history.iter().map(as_ref));
+    match prompt {
+        PromptBody::Text(t) => messages.push(MsgRef {
+            role: "user",
+            content: Content::Text(t),
+        }),
+        PromptBody::Messages(ms) => messages.extend(ms.iter().map(as_ref)),
+    }
+}
+
 /// The body of a `/responses` request.
 fn responses_body<'a>(w: &Workload, r: &Request<'a>) -> Bytes {
     let input = match (r.prompt, r.history.is_empty()) {
         (PromptBody::Text(t), true) => ResponsesInput::Text(t),
         (prompt, _) => {
             let mut messages = Vec::with_capacity(1 + r.history.len());
-            let as_ref = |m: &'a Message| MsgRef {
-                role: &m.role,
-                content: Content::Text(&m.content),
-            };
-            messages.extend(r.history.iter().map(as_ref));
-            match prompt {
-                PromptBody::Text(t) => messages.push(MsgRef {
-                    role: "user",
-                    content: Content::Text(t),
-                }),
-                PromptBody::Messages(ms) => messages.extend(ms.iter().map(as_ref)),
-            }
+            push_turns(&mut messages, r.history, prompt);
             ResponsesInput::Messages(messages)
         }
     };
@@ -196,18 +203,7 @@ pub fn build<'a>(w: &Workload, r: &Request<'a>) -> Bytes {
                     content: Content::Text(s),
                 });
             }
-            let as_ref = |m: &'a Message| MsgRef {
-                role: &m.role,
-                content: Content::Text(&m.content),
-            };
-            messages.extend(r.history.iter().map(as_ref));
-            match r.prompt {
-                PromptBody::Text(t) => messages.push(MsgRef {
-                    role: "user",
-                    content: Content::Text(t),
-                }),
-                PromptBody::Messages(ms) => messages.extend(ms.iter().map(as_ref)),
-            }
+            push_turns(&mut messages, r.history, r.prompt);
             // The images go with the prompt's message, the last one.
             if let (false, Some(last)) = (r.images.is_empty(), messages.last_mut()) {
                 if let Content::Text(t) = last.content {

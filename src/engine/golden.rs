@@ -11,9 +11,10 @@ use tokio::time::Instant;
 
 use crate::config::golden::{Answer, GoldenLine, LineScore};
 use crate::config::plan::{Plan, Quality, QualityRun};
-use crate::core::record::{Outcome, Phase, RequestRecord};
+use crate::core::record::Outcome;
 use crate::engine::client::Clock;
 use crate::engine::runner::ClientWithQuotas;
+use crate::engine::side::{send, Ask};
 use crate::metrics::quality::{add_relative, summarize};
 use crate::results::{GoldenAnswer, ModelQualityResult, QualityResult};
 
@@ -72,32 +73,24 @@ async fn ask(
     clock: &Clock,
     (m, line): (usize, usize),
 ) -> Reply {
-    let model = &plan.models[m];
     let golden = &q.golden.lines[line];
-    let mut rec = RequestRecord::unsent(
-        u64::MAX,
-        model.id.clone(),
-        Phase::Warmup,
-        Outcome::Cancelled,
-        0,
-        0,
-    );
-    rec.want_text = true;
-    if let Some(target) = targets.get(model.target) {
-        let body = crate::engine::body::build(
-            &plan.workload,
-            &crate::engine::body::Request {
-                model: &model.id,
-                system: None,
-                history: &[],
-                prompt: &golden.prompt.body,
-                max_tokens: max_tokens(plan, golden),
-                extra: &plan.targets[model.target].body,
-                images: &golden.prompt.images,
-            },
-        );
-        target.client.execute(clock, body, &mut rec).await;
-    }
+    let request = Ask {
+        system: None,
+        prompt: &golden.prompt.body,
+        max_tokens: max_tokens(plan, golden),
+        images: &golden.prompt.images,
+        want_text: true,
+    };
+    let Some(mut rec) = send(plan, targets, clock, m, request).await else {
+        // A model without a client: an unsent request, a miss.
+        return Reply {
+            model: m,
+            line,
+            outcome: Outcome::Cancelled,
+            finish_reason: None,
+            text: String::new(),
+        };
+    };
     Reply {
         model: m,
         line,

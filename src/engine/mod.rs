@@ -12,6 +12,7 @@ pub mod runner;
 pub mod rxstamp;
 pub mod scrape;
 pub mod session;
+pub mod side;
 pub mod sweep;
 pub mod sys;
 pub mod token_probe;

@@ -12,9 +12,10 @@ use tokio::time::Instant;
 use crate::config::plan::{Plan, Shape};
 use crate::config::synth::Sizing;
 use crate::config::workload::{Prompt, PromptSource, Synthetic};
-use crate::core::record::{Outcome, Phase, RequestRecord, TokenSource};
+use crate::core::record::{Outcome, TokenSource};
 use crate::engine::client::Clock;
 use crate::engine::runner::ClientWithQuotas;
+use crate::engine::side::{self, Ask};
 use crate::results::{ServerCalibration, TokenProbe};
 
 /// Words in the fitting probes.
@@ -154,31 +155,17 @@ async fn send(
 ) -> Result<u64, String> {
     let model = &plan.models[m];
     let class = &plan.workload.classes[c];
-    let target = targets
-        .get(model.target)
-        .ok_or_else(|| format!("model `{}`: no client for its target", model.label))?;
     let prompt = Prompt::text(text);
-    let body = crate::engine::body::build(
-        &plan.workload,
-        &crate::engine::body::Request {
-            model: &model.id,
-            system: class.system.as_deref(),
-            history: &[],
-            prompt: &prompt.body,
-            max_tokens: 1,
-            extra: &plan.targets[model.target].body,
-            images: &[],
-        },
-    );
-    let mut rec = RequestRecord::unsent(
-        u64::MAX,
-        model.id.clone(),
-        Phase::Warmup,
-        Outcome::Cancelled,
-        0,
-        0,
-    );
-    target.client.execute(clock, body, &mut rec).await;
+    let ask = Ask {
+        system: class.system.as_deref(),
+        prompt: &prompt.body,
+        max_tokens: 1,
+        images: &[],
+        want_text: false,
+    };
+    let rec = side::send(plan, targets, clock, m, ask)
+        .await
+        .ok_or_else(|| format!("model `{}`: no client for its target", model.label))?;
     let who = format!(
         "model `{}`: tokenizer = \"server\" calibration",
         model.label

@@ -96,17 +96,28 @@ pub fn bootstrap_mean(
     if n == 0 {
         return None;
     }
+    let num: Vec<f64> = (0..n).map(|i| scores[i] * weights[i]).collect();
+    bootstrap_ratio(&num, &weights[..n], seed, resamples)
+}
+
+/// Percentile bootstrap interval of Σ num / Σ den over `resamples` resamples of the lines
+/// (index `i` draws `num[i]` and `den[i]` together) with replacement, drawn from `seed`;
+/// resamples whose denominator is 0 are left out. Both the weighted mean (num = score ×
+/// weight, den = weight) and the paired ratio to a baseline (den = baseline × weight) are
+/// this statistic.
+fn bootstrap_ratio(num: &[f64], den: &[f64], seed: u64, resamples: usize) -> Option<(f64, f64)> {
+    let n = num.len().min(den.len());
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut stats = Vec::with_capacity(resamples);
     for _ in 0..resamples {
-        let (mut num, mut den) = (0.0, 0.0);
+        let (mut a, mut b) = (0.0, 0.0);
         for _ in 0..n {
             let i = rng.random_range(0..n);
-            num += scores[i] * weights[i];
-            den += weights[i];
+            a += num[i];
+            b += den[i];
         }
-        if den > 0.0 {
-            stats.push(num / den);
+        if b > 0.0 {
+            stats.push(a / b);
         }
     }
     percentile_interval(stats)
@@ -150,20 +161,9 @@ pub fn relative(
     let (m, b) = (&model[..n], &baseline[..n]);
     let w = &weights[..n];
     let value = weighted_mean(m, w)? / weighted_mean(b, w).filter(|&x| x > 0.0)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut stats = Vec::with_capacity(resamples);
-    for _ in 0..resamples {
-        let (mut num, mut den) = (0.0, 0.0);
-        for _ in 0..n {
-            let i = rng.random_range(0..n);
-            num += m[i] * w[i];
-            den += b[i] * w[i];
-        }
-        if den > 0.0 {
-            stats.push(num / den);
-        }
-    }
-    let (low, high) = percentile_interval(stats)?;
+    let num: Vec<f64> = (0..n).map(|i| m[i] * w[i]).collect();
+    let den: Vec<f64> = (0..n).map(|i| b[i] * w[i]).collect();
+    let (low, high) = bootstrap_ratio(&num, &den, seed, resamples)?;
     Some(Estimate {
         value,
         low,
