@@ -196,6 +196,7 @@ fn assemble(plan: &Plan, q: &Quality, replies: &[Reply], elapsed_s: f64) -> Qual
             ModelQualityResult {
                 model: plan.models[m].label.clone(),
                 quality,
+                cost_relative: None,
                 golden,
             }
         })

@@ -374,6 +374,7 @@ impl Session {
             result.warnings.extend(golden::warnings(&plan));
         }
         result.quality = quality;
+        results::quality::add_cost_relative(&mut result);
         if meta_warnings {
             result
                 .warnings

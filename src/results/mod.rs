@@ -19,6 +19,7 @@ mod groups;
 mod latency;
 mod load;
 mod outline;
+pub mod quality;
 mod quota;
 mod row;
 mod series;
@@ -167,6 +168,11 @@ pub struct ModelQualityResult {
     /// Its figures overall and per class.
     #[serde(flatten)]
     pub quality: crate::metrics::quality::ModelQuality,
+    /// Its cost per measured request relative to the baseline model's (the two models'
+    /// `cost.per_1k_requests_usd` divided); absent without a baseline, for the baseline
+    /// itself, or when either cost is unknown or the baseline's is 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_relative: Option<f64>,
     /// Each golden answer: its line, outcome and score (and its text, when kept).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub golden: Vec<GoldenAnswer>,
