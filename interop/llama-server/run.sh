@@ -390,6 +390,25 @@ echo "Synthetic prompt sizes vs llama-server's own counts (completions, no chat 
   --capture "$capture" --server "$base" | tee "$out/tokens-table.md" \
   || failed+=("tokens-completions (counts)")
 
+# --- 8. A golden set: every answer scored ----------------------------------------------------
+scen="$out/quality-chat.toml"
+sed -e "s|@BASE_URL@|$base/v1|g" -e "s|@GOLDEN@|$here/golden/simple.jsonl|g" \
+  "$here/scenarios/quality-chat.toml" >"$scen"
+"$llmload" validate "$scen" >"$out/quality.validate.txt" 2>&1 \
+  || { cat "$out/quality.validate.txt" >&2; die "quality-chat: scenario does not validate"; }
+log "running quality-chat (golden set $here/golden/simple.jsonl, then a short load)"
+rc=0
+"$llmload" run "$scen" --output "$out/quality.json" >"$out/quality.stdout.txt" 2>&1 || rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
+  cat "$out/quality.stdout.txt" >&2
+  failed+=("quality-chat (llmload exit $rc)")
+fi
+echo
+echo "Golden set answered by $MODEL_FILE, each answer scored by llmload and again by quality.py:"
+grep -A3 '^quality (' "$out/quality.stdout.txt" || true
+"$python" "$here/quality.py" --golden "$here/golden/simple.jsonl" --result "$out/quality.json" \
+  | tee "$out/quality-table.md" || failed+=("quality-chat (golden answers)")
+
 kill -0 "$server_pid" 2>/dev/null || failed+=("llama-server died during the suite")
 
 echo
@@ -399,6 +418,6 @@ echo
 t_total=$(( $(date +%s) - t_start ))
 if [ "${#failed[@]}" -ne 0 ]; then
   printf '[interop] failed: %s\n' "${failed[@]}" >&2
-  die "${#failed[@]} of $(( ${#clients[@]} * ${#scenarios[@]} + 1 )) runs failed (suite took ${t_total} s)"
+  die "${#failed[@]} of $(( ${#clients[@]} * ${#scenarios[@]} + 2 )) runs failed (suite took ${t_total} s)"
 fi
-log "interop suite passed: $(( ${#clients[@]} * ${#scenarios[@]} + 1 )) runs, every request ok, prompt sizes exact (${t_total} s)"
+log "interop suite passed: $(( ${#clients[@]} * ${#scenarios[@]} + 2 )) runs, every request ok, prompt sizes exact, every golden answer scored (${t_total} s)"
