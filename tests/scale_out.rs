@@ -767,3 +767,101 @@ fn bad_shard_flags_exit_2_before_sending() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("RFC 3339"), "{err}");
 }
+
+#[test]
+fn one_shard_sends_the_golden_pass_and_merge_carries_it_with_merged_costs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("golden.jsonl"),
+        "{\"prompt\": \"Say something.\", \"checks\": [{\"regex\": \"\\\\w\"}]}\n\
+         {\"prompt\": \"Name a zebra-unicorn.\", \"checks\": [{\"contains\": \"zebra-unicorn\"}]}\n",
+    )
+    .expect("write golden");
+    let text = r#"
+name = "sharded-quality"
+seed = 3
+
+[[targets]]
+name = "sim"
+base_url = "mock"
+
+[[models]]
+id = "cheap"
+target = "sim"
+mock = { ttft = "2ms", itl = "1ms" }
+price = { input_per_m = 0.27, output_per_m = 1.10 }
+
+[[models]]
+id = "dear"
+target = "sim"
+mock = { ttft = "2ms", itl = "1ms" }
+price = { input_per_m = 2.50, output_per_m = 10.00 }
+
+[workload]
+prompts = ["hi there"]
+max_tokens = 6
+
+[load]
+concurrency = 2
+requests = 40
+
+[quality]
+golden = "golden.jsonl"
+baseline = "dear"
+"#;
+    let sc = dir.path().join("q.toml");
+    std::fs::write(&sc, text).expect("write");
+    let files = run_shards(dir.path(), &sc, 2, &start_at(2));
+    let shards: Vec<Value> = files.iter().map(|f| read(f)).collect();
+    assert!(shards[0]["quality"].is_object(), "shard 0 sends the pass");
+    assert!(shards[1].get("quality").is_none(), "shard 1 does not");
+
+    let out = dir.path().join("merged.json");
+    let (code, msg) = merge(&files, &out);
+    assert_eq!(code, 0, "{msg}");
+    let merged = read(&out);
+    let q = &merged["quality"];
+    // The figures are shard 0's, line for line.
+    for (m, theirs) in q["models"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .zip(shards[0]["quality"]["models"].as_array().expect("models"))
+    {
+        assert_eq!(m["overall"], theirs["overall"]);
+        assert_eq!(m["golden"], theirs["golden"]);
+    }
+    // Each score: the regex line passes on any answer, the zebra-unicorn line never does.
+    assert_eq!(q["models"][0]["overall"]["score"]["value"], 0.5);
+    // The cost relative to the baseline is the merged run's, not shard 0's.
+    let per_1k = |label: &str| {
+        merged["models"]
+            .as_array()
+            .expect("models")
+            .iter()
+            .find(|m| m["label"] == label)
+            .expect("model")["cost"]["per_1k_requests_usd"]
+            .as_f64()
+            .expect("cost")
+    };
+    let want = per_1k("cheap") / per_1k("dear");
+    let got = q["models"][0]["cost_relative"]
+        .as_f64()
+        .expect("cost_relative");
+    assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    assert!(
+        q["models"][1].get("cost_relative").is_none(),
+        "not on the baseline"
+    );
+
+    // Shards that each hold a pass (as older versions sent): the lowest shard's is kept, and
+    // the merge says so.
+    let both = edited(&files[1], &dir.path().join("s1q.json"), |v| {
+        v["quality"] = shards[0]["quality"].clone();
+    });
+    let out2 = dir.path().join("merged2.json");
+    let (code, msg) = merge(&[files[0].clone(), both], &out2);
+    assert_eq!(code, 0, "{msg}");
+    let warnings = read(&out2)["warnings"].to_string();
+    assert!(warnings.contains("also hold a golden pass"), "{warnings}");
+}

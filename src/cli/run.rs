@@ -46,15 +46,23 @@ pub async fn cmd(a: RunArgs) -> Result<Exit> {
     let metrics = start_metrics(&a.metrics)?;
     let mut session = Session::start(plan.clone(), timing.part.count)?;
     session.calibrate_tokens().await?;
+    // One golden pass for the whole run: shard 0 sends it, `merge` carries it.
+    let pass = timing.part.index == 0;
     if let (Some(q), false) = (&plan.quality, a.quiet) {
-        eprintln!(
-            "quality: sending {} golden lines to each of {} models before the load",
-            q.golden.lines.len(),
-            plan.models.len()
-        );
+        if pass {
+            eprintln!(
+                "quality: sending {} golden lines to each of {} models before the load",
+                q.golden.lines.len(),
+                plan.models.len()
+            );
+        } else {
+            eprintln!("quality: the golden pass is sent by shard 0 of this run, not this one");
+        }
     }
-    for w in session.golden_pass().await {
-        eprintln!("warning: {w}");
+    if pass {
+        for w in session.golden_pass().await {
+            eprintln!("warning: {w}");
+        }
     }
     let (result_path, records_path) = output_files(&a, &plan, &timing)?;
     if let Some(p) = &records_path {

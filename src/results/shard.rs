@@ -384,12 +384,34 @@ fn carry_run_facts(result: &mut RunResult, shards: &[(PathBuf, RunResult, Partia
             merged
         })
         .collect();
+    carry_quality(result, shards);
     if let Some((_, scraper, _)) = shards.iter().find(|(_, r, _)| !r.server_metrics.is_empty()) {
         result.server_metrics = scraper.server_metrics.clone();
         for (row, theirs) in result.timeseries.iter_mut().zip(&scraper.timeseries) {
             row.server = theirs.server.clone();
         }
     }
+}
+
+/// The golden pass's quality section, from the shard that sent it (shard 0 sends the pass;
+/// the others skip it), with each model's cost relative to the baseline computed again from
+/// the merged costs. A set whose shards each hold a pass (older versions sent it from every
+/// shard) keeps the lowest shard's, with a warning.
+fn carry_quality(result: &mut RunResult, shards: &[(PathBuf, RunResult, Partial)]) {
+    let mut with = shards.iter().filter(|(_, r, _)| r.quality.is_some());
+    let Some((_, first, _)) = with.next() else {
+        return;
+    };
+    let others: Vec<String> = with.map(|(p, _, _)| p.display().to_string()).collect();
+    if !others.is_empty() {
+        result.warnings.push(format!(
+            "quality: shards {} also hold a golden pass; the merged result keeps shard {}'s",
+            others.join(", "),
+            first.shard.index
+        ));
+    }
+    result.quality = first.quality.clone();
+    crate::results::quality::add_cost_relative(result);
 }
 
 /// Reads each file and takes its partial section, refusing files that have none or a newer
