@@ -226,6 +226,25 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any text is cut into tokens that put back together are the text (all whitespace:
+        /// no token), each but the first starting with whitespace; any table text loads or is
+        /// refused, never panics.
+        #[test]
+        fn tokens_rebuild_the_answer_and_any_text_loads_or_is_refused(text in "\\PC{0,80}") {
+            let t = tokens(&text);
+            if text.trim().is_empty() {
+                proptest::prop_assert!(t.is_empty());
+            } else {
+                proptest::prop_assert_eq!(t.concat(), text.clone());
+                proptest::prop_assert!(t.iter().skip(1).all(|w| w.starts_with(char::is_whitespace)));
+            }
+            let _ = parse(&text, Path::new("a.jsonl"), 0.5);
+            let line = format!("{{\"prompt\": {}, \"answer\": {}}}", serde_json::json!(text), serde_json::json!(text));
+            let _ = parse(&line, Path::new("a.jsonl"), 0.5);
+        }
+    }
+
     #[test]
     fn a_table_is_found_by_its_trimmed_prompt() {
         let t = parse(
