@@ -120,6 +120,7 @@ pub async fn cmd(a: MockArgs) -> Result<Exit> {
             ..Faults::default()
         },
         prompt_tokens: Default::default(),
+        answers: None,
     };
     for spec in &a.fault {
         model

@@ -2,8 +2,11 @@
 //! and faults, as a scenario (`base_url = "mock"`) or `llmload mock` flags describe them, and
 //! the checks on those settings. The server itself is `engine::mock`, on a higher floor.
 
+pub mod answers;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -68,6 +71,10 @@ pub struct MockModel {
     /// A simulated account quota, stated on every response in `x-ratelimit-*` headers and
     /// enforced with 429s.
     pub rate_limit: Option<RateLimit>,
+    /// What the model answers to known prompts (a scenario's `answers` and `wrong`); None:
+    /// generated words for every prompt. Read from its file when the scenario is planned.
+    #[serde(skip)]
+    pub answers: Option<Arc<answers::MockAnswers>>,
 }
 
 /// How the mock counts a request's prompt tokens.
@@ -273,6 +280,7 @@ impl Default for MockModel {
             faults: Faults::default(),
             prompt_tokens: PromptCount::Bytes,
             rate_limit: None,
+            answers: None,
         }
     }
 }

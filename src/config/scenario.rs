@@ -418,6 +418,13 @@ pub struct MockSpec {
     /// stated in `x-ratelimit-*` headers and enforced with 429s.
     #[serde(default)]
     pub rate_limit: Option<crate::config::mock::RateLimit>,
+    /// What the model answers to known prompts: a JSONL file of `{"prompt", "answer"}` lines,
+    /// relative to the scenario's folder.
+    #[serde(default)]
+    pub answers: Option<String>,
+    /// Share of the `answers` table's answers made wrong on purpose, in [0, 1] (default 0).
+    #[serde(default)]
+    pub wrong: Option<f64>,
 }
 
 /// One change of the mock's time to first token.

@@ -1,6 +1,11 @@
 //! A model's `mock` settings: how the built-in simulator serves it (latency, decode speed,
 //! output length, capacity, injected faults).
 
+use std::path::Path;
+use std::sync::Arc;
+
+use super::Problems;
+use crate::config::mock::answers::{self, AnswersError, MockAnswers};
 use crate::config::mock::{Faults, MockConfigError, MockModel};
 use crate::config::scenario::ModelSpec;
 use crate::core::dist::Dist;
@@ -91,6 +96,51 @@ pub(super) fn model(m: &ModelSpec) -> Result<MockModel, (&'static str, String)> 
     // The mock owns its rules; map its verdict to the scenario field it came from.
     mm.validate(&m.id).map_err(|e| scenario_field(&e))?;
     Ok(mm)
+}
+
+/// Model `m`'s answers table (`mock.answers`, read from `dir`, with `mock.wrong`), its
+/// problems reported where they are (`at` names a field of the model): an unreadable file or
+/// a `wrong` out of range at the scenario's field, a wrong line in the answers file itself.
+pub(super) fn answers(
+    m: &ModelSpec,
+    at: &impl Fn(&str) -> String,
+    dir: &Path,
+    p: &mut Problems,
+) -> Option<Arc<MockAnswers>> {
+    let spec = m.mock.as_ref()?;
+    let wrong = spec.wrong.unwrap_or(0.0);
+    if !(0.0..=1.0).contains(&wrong) {
+        p.push(
+            &at("mock.wrong"),
+            format!("{wrong} is a share of answers and must be between 0 and 1"),
+        );
+    }
+    let Some(file) = &spec.answers else {
+        if spec.wrong.is_some() {
+            p.push(
+                &at("mock.wrong"),
+                "needs `answers`, the table of answers to make wrong",
+            );
+        }
+        return None;
+    };
+    let path = dir.join(file);
+    match answers::load(&path, &path, wrong) {
+        Ok(t) => Some(Arc::new(t)),
+        Err(AnswersError::Io(e)) => {
+            p.push(
+                &at("mock.answers"),
+                format!("cannot read answers file {}: {e}", path.display()),
+            );
+            None
+        }
+        Err(AnswersError::Lines(found)) => {
+            for f in found {
+                p.push_located(f);
+            }
+            None
+        }
+    }
 }
 
 /// The field under `mock` a mock-configuration error is about, and the message to report.

@@ -65,10 +65,13 @@ pub(super) fn build(
         check_numbers(m, &at, p);
         if f.targets.get(target).is_some_and(|t| t.base_url == "mock") {
             match super::mock::model(m) {
-                Ok(mm) => mock_models
-                    .entry(target)
-                    .or_default()
-                    .push((m.id.clone(), mm)),
+                Ok(mut mm) => {
+                    mm.answers = super::mock::answers(m, &at, dir, p);
+                    mock_models
+                        .entry(target)
+                        .or_default()
+                        .push((m.id.clone(), mm))
+                }
                 Err((field, msg)) => p.push(&at(&format!("mock.{field}")), msg),
             }
         }

@@ -174,6 +174,9 @@ pub(crate) struct Plan {
     /// The function the answer calls (chat with tools): the content tokens are then its
     /// arguments (see `server::tools`).
     pub tool: Option<Box<str>>,
+    /// The answer from the model's table, when the prompt is in it: its tokens replace the
+    /// generated content words.
+    pub script: Option<Box<super::answers::Script>>,
 }
 
 impl Plan {
@@ -224,15 +227,36 @@ impl Plan {
         }
     }
 
-    /// Appends `k` random vocabulary words.
+    /// Appends `k` random vocabulary words (or the table answer's next tokens).
     pub fn push_words(&mut self, out: &mut String, k: u32) {
+        if let Some(script) = self.script.as_deref_mut() {
+            for _ in 0..k {
+                match script.next_token() {
+                    Some(t) => out.push_str(t),
+                    None => out.push_str(VOCAB[(self.rng.next_u32() >> 26) as usize]),
+                }
+            }
+            return;
+        }
         for _ in 0..k {
             out.push_str(VOCAB[(self.rng.next_u32() >> 26) as usize]);
         }
     }
 
-    /// Appends `k` random vocabulary words to a `BytesMut` (fast path).
+    /// Appends `k` random vocabulary words to a `BytesMut` (fast path), inside a JSON string
+    /// (the table answer's next tokens escaped).
+    #[inline]
     fn push_words_bytes(&mut self, out: &mut BytesMut, k: u32) {
+        if let Some(script) = self.script.as_deref_mut() {
+            for _ in 0..k {
+                match script.next_token() {
+                    Some(t) => super::answers::push_escaped(out, t),
+                    None => out
+                        .extend_from_slice(VOCAB[(self.rng.next_u32() >> 26) as usize].as_bytes()),
+                }
+            }
+            return;
+        }
         for _ in 0..k {
             let w = VOCAB[(self.rng.next_u32() >> 26) as usize];
             out.extend_from_slice(w.as_bytes());

@@ -17,6 +17,7 @@
 //! words written with a leading space, each exactly one token in OpenAI's cl100k and
 //! o200k tokenizers, so counting the streamed text offline gives `completion_tokens`.
 
+mod answers;
 mod conn;
 mod gen;
 mod quota;

@@ -44,6 +44,8 @@ pub(crate) struct ModelRt {
     in_flight: AtomicU64,
     /// The simulated quota's current window, and when the first window began (server start).
     quota: Option<(std::sync::Mutex<super::quota::Window>, Instant)>,
+    /// How often each prompt of the model's answers table was asked (None without a table).
+    asked: Option<super::answers::Asked>,
 }
 
 impl ModelRt {
@@ -57,6 +59,7 @@ impl ModelRt {
             quota: cfg
                 .rate_limit
                 .map(|r| (super::quota::Window::new(r).into(), Instant::now())),
+            asked: cfg.answers.as_deref().map(super::answers::Asked::new),
         })
     }
 
@@ -338,9 +341,20 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
         },
         Kind::Completion | Kind::Responses => None,
     };
+    // A table answer (not for a tool call) sets the content; it is cut only when longer than
+    // the limit, as a real answer would be.
+    let table_answer = match (&cfg.answers, &model.asked, &tool) {
+        (Some(table), Some(asked), None) => {
+            super::answers::choose(sh.seed, model_name, table, asked, &body, kind)
+        }
+        _ => None,
+    };
+    let content_target = table_answer
+        .as_ref()
+        .map_or(content_target, |a| a.len() as u64);
     let desired = reasoning + content_target;
     let (total, length) = match limit {
-        Some(l) if desired >= l => (l, true),
+        Some(l) if desired > l || (desired == l && table_answer.is_none()) => (l, true),
         _ => (desired, false),
     };
     let (total, length) = (total.min(MAX_TOKENS), length || total > MAX_TOKENS);
@@ -370,6 +384,7 @@ async fn handle(sh: Arc<Shared>, body: Bytes, kind: Kind, conn: ConnInfo) -> Res
         rng,
         conn_reset: Some(conn.reset),
         tool,
+        script: table_answer.map(|a| super::answers::Script::new(a, reasoning as u32)),
     };
 
     let quota = model.charge(received, u64::from(plan.prompt_tokens) + total);

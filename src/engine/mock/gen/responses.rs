@@ -85,6 +85,36 @@ impl SseStream {
         self.buf.split().freeze()
     }
 
+    /// Appends `k` words of a delta (escaped) and keeps them in the answer's texts.
+    fn delta_words(&mut self, reasoning: bool, k: u32) {
+        if self.plan.script.is_some() {
+            // A table answer: kept as written, sent escaped.
+            let mut words = String::new();
+            self.plan.push_words(&mut words, k);
+            crate::engine::mock::answers::push_escaped(&mut self.buf, &words);
+            if let Some(t) = self.typed.as_mut() {
+                let text = if reasoning {
+                    &mut t.texts.reasoning
+                } else {
+                    &mut t.texts.answer
+                };
+                text.push_str(&words);
+            }
+        } else {
+            let start = self.buf.len();
+            self.plan.push_words_bytes(&mut self.buf, k);
+            if let Some(t) = self.typed.as_mut() {
+                // The words are ASCII: never invalid here.
+                let words = std::str::from_utf8(&self.buf[start..]).unwrap_or_default();
+                if reasoning {
+                    t.texts.reasoning.push_str(words);
+                } else {
+                    t.texts.answer.push_str(words);
+                }
+            }
+        }
+    }
+
     /// One chunk of `k` words (then `raw` bytes inside the JSON string), preceded by the
     /// events that open its output item when it is the item's first.
     pub(super) fn typed_delta(&mut self, reasoning: bool, k: u32, raw: &[u8]) -> Bytes {
@@ -132,17 +162,7 @@ impl SseStream {
             "event: {name}\ndata: {{\"type\":\"{name}\",\"sequence_number\":{seq},\
              \"item_id\":\"{id}\",\"output_index\":{index},\"content_index\":0,\"delta\":\""
         );
-        let start = self.buf.len();
-        self.plan.push_words_bytes(&mut self.buf, k);
-        if let Some(t) = self.typed.as_mut() {
-            // The words are ASCII: never invalid here.
-            let words = std::str::from_utf8(&self.buf[start..]).unwrap_or_default();
-            if reasoning {
-                t.texts.reasoning.push_str(words);
-            } else {
-                t.texts.answer.push_str(words);
-            }
-        }
+        self.delta_words(reasoning, k);
         self.buf.extend_from_slice(raw);
         if reasoning {
             self.buf.extend_from_slice(b"\"}\n\n");
