@@ -43,7 +43,7 @@ impl Kind {
             Kind::RequestsPerS => format!("{v:.2} req/s"),
             Kind::Fraction => format!("{:.2} %", v * 100.0),
             Kind::Usd => format!("${v:.4}"),
-            Kind::Score => format!("{v:.3}"),
+            Kind::Score => format!("{:.3}", v + 0.0),
         }
     }
 
