@@ -144,13 +144,7 @@ fn row<'a>(table: &'a str, name: &str) -> &'a str {
 /// starved the generator and made the run invalid, a copy marked valid: the claims on quality
 /// are what is checked here, not the run's validity).
 fn run() -> (common::Run, serde_json::Value, std::path::PathBuf) {
-    // run_scenario writes the scenario into its own temp dir: put the golden set beside it by
-    // naming it absolutely.
-    let gdir = tempfile::tempdir().expect("tempdir");
-    let gpath = gdir.path().join("golden.jsonl");
-    std::fs::write(&gpath, golden()).expect("golden written");
-    let toml = SCENARIO.replace("golden.jsonl", &gpath.display().to_string());
-    let r = run_scenario(&toml, &["--quiet"], &[]);
+    let (r, gdir) = run_with(&[]);
     assert_ok_or_starved(&r);
     let mut json = r.result.clone();
     let checked = r.dir.path().join("checked.json");
@@ -158,6 +152,69 @@ fn run() -> (common::Run, serde_json::Value, std::path::PathBuf) {
     std::fs::write(&checked, serde_json::to_string(&json).expect("JSON")).expect("written");
     drop(gdir);
     (r, json, checked)
+}
+
+/// Runs the scenario with `args`; returns the run and the temp dir holding its golden set.
+fn run_with(args: &[&str]) -> (common::Run, tempfile::TempDir) {
+    // run_scenario writes the scenario into its own temp dir: name the golden set absolutely.
+    let gdir = tempfile::tempdir().expect("tempdir");
+    let gpath = gdir.path().join("golden.jsonl");
+    std::fs::write(&gpath, golden()).expect("golden written");
+    let toml = SCENARIO.replace("golden.jsonl", &gpath.display().to_string());
+    let mut all = vec!["--quiet"];
+    all.extend_from_slice(args);
+    (run_scenario(&toml, &all, &[]), gdir)
+}
+
+#[test]
+fn run_claims_gate_on_quality_and_refuse_what_the_scenario_cannot_answer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("claims written");
+        p.display().to_string()
+    };
+    // A class the golden set does not have: refused before anything is sent.
+    let typo = write(
+        "typo.toml",
+        "[[claims]]\nexpr = \"quality.score >= 0.5\"\nmodel = \"good\"\nclass = \"maths\"\n",
+    );
+    let (r, _g) = run_with(&["--claims", &typo]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("claims[0].class: unknown golden-set class `maths`")
+            && r.stderr.contains("its classes are: easy, hard, long"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.result.is_null(), "nothing was run");
+    // A scenario without [quality]: a quality claim could never be judged.
+    let plain = common::scenario("output_tokens = 4", "", "concurrency = 1\nrequests = 2");
+    let any = write(
+        "any.toml",
+        "[[claims]]\nexpr = \"quality.score >= 0.5\"\nmodel = \"m\"\n",
+    );
+    let r = run_scenario(&plain, &["--quiet", "--claims", &any], &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`quality.score` needs a golden set")
+            && r.stderr.contains("no [quality] section"),
+        "{}",
+        r.stderr
+    );
+    // good scores 32 of 40, Wilson's upper bound 0.895: `>= 0.9` is lost, and the run says so.
+    assert!(wilson(32.0, 40.0).1 < 0.9);
+    let lost = write(
+        "lost.toml",
+        "[[claims]]\nexpr = \"quality.score >= 0.9\"\nmodel = \"good\"\n",
+    );
+    let (r, _g) = run_with(&["--claims", &lost]);
+    if r.code != 3 {
+        assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    }
+    assert!(r.stdout.contains("quality.score >= 0.9"), "{}", r.stdout);
+    assert!(r.stdout.contains("0 pass, 1 fail"), "{}", r.stdout);
 }
 
 #[test]
@@ -336,7 +393,7 @@ fn compare_shows_quality_beside_speed_and_cost_with_the_result_figures() {
             .to_string()
     };
     let (good, weak) = (quality(&json, "good"), quality(&json, "weak"));
-    let header = line("quality (golden set, 95 % intervals)");
+    let header = line("quality (golden set; 95 % intervals)");
     assert!(
         header.contains("checked:good") && header.contains("checked:weak"),
         "{header}"
@@ -363,7 +420,7 @@ fn compare_shows_quality_beside_speed_and_cost_with_the_result_figures() {
         "{out}"
     );
     for class in ["easy", "hard", "long"] {
-        let l = line(&format!("score, class {class}"));
+        let l = line(&format!("score in class {class}"));
         assert!(l.contains(&est(&good["classes"][class]["score"])), "{l}");
         assert!(l.contains(&est(&weak["classes"][class]["score"])), "{l}");
     }
@@ -391,7 +448,7 @@ fn compare_shows_quality_beside_speed_and_cost_with_the_result_figures() {
         .as_array()
         .expect("tables")
         .iter()
-        .find(|t| t["family"] == "quality (golden set, 95 % intervals)")
+        .find(|t| t["family"] == "quality (golden set; 95 % intervals)")
         .expect("the quality table");
     assert_eq!(c["columns"][3]["label"], "old:weak");
     let cells = |label: &str| {

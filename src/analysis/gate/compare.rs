@@ -350,7 +350,7 @@ pub fn build_at(results: &[(String, RunResult)], daily: Option<&DailyVolume>) ->
 }
 
 /// Name of the family holding the golden-set quality figures.
-pub const QUALITY_FAMILY: &str = "quality (golden set, 95 % intervals)";
+pub const QUALITY_FAMILY: &str = "quality (golden set; 95 % intervals)";
 
 /// One line per result with a quality section: the golden set, its baseline and how it ran.
 fn quality_notes(results: &[(String, RunResult)]) -> Vec<String> {
@@ -455,7 +455,7 @@ fn quality_table(owners: &[&RunResult], models: &[&ModelResult]) -> Table {
     classes.dedup();
     for class in classes {
         rows.push(Row {
-            label: format!("score, class {class}"),
+            label: format!("score in class {class}"),
             unit: unit_name(Unit::Score).into(),
             cells: estimate_cells(&stats, |q| q.classes.get(class).and_then(|s| s.score), true),
         });
@@ -695,6 +695,57 @@ mod tests {
         let got = c.render(Format::Table).expect("table");
         let want = include_str!("../../../tests/snapshots/compare_table.txt");
         assert_eq!(got, want, "got:\n{got}");
+    }
+
+    #[test]
+    fn quality_rows_carry_their_intervals_and_only_with_a_quality_section() {
+        use crate::metrics::quality::{Estimate, Method, ModelQuality, QualityStats};
+        use crate::results::{ModelQualityResult, QualityResult};
+        let plain = fixture(&[100.0; 10]);
+        let mut q = plain.clone();
+        let score = Estimate {
+            value: 0.75,
+            low: 0.5,
+            high: 0.9,
+            method: Method::Wilson,
+        };
+        q.quality = Some(QualityResult {
+            golden: "g.jsonl".into(),
+            lines: 4,
+            mode: "pass".into(),
+            models: vec![ModelQualityResult {
+                model: "M".into(),
+                quality: ModelQuality {
+                    overall: QualityStats {
+                        score: Some(score),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let without = build(&[("a.json".into(), plain.clone())]);
+        assert!(without.tables.iter().all(|t| t.family != QUALITY_FAMILY));
+        let c = build(&[("a.json".into(), plain), ("b.json".into(), q)]);
+        let t = c.render(Format::Table).expect("table");
+        assert!(t.contains("score  "), "{t}");
+        assert!(t.contains("0.750 [0.500, 0.900]"), "{t}");
+        assert!(
+            t.contains("(quality in b.json: 4 golden lines from g.jsonl (pass), no baseline)"),
+            "{t}"
+        );
+        let csv = c.render(Format::Csv).expect("csv");
+        let family = "quality (golden set; 95 % intervals)";
+        for line in [
+            format!("{family},score,score,b:M,b.json,m,0.75,"),
+            format!("{family},score (95 % low),score,b:M,b.json,m,0.5,"),
+            format!("{family},score (95 % high),score,b:M,b.json,m,0.9,"),
+            format!("{family},score,score,a:M,a.json,m,,"),
+        ] {
+            assert!(csv.lines().any(|l| l == line), "{line}\n{csv}");
+        }
     }
 
     #[test]

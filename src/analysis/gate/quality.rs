@@ -8,6 +8,8 @@
 
 use super::claims::{Claim, Claims};
 use super::metric::Measured;
+use super::GateError;
+use crate::config::plan::Plan;
 use crate::core::metric::Metric;
 use crate::core::problem::Problem;
 use crate::metrics::quality::{Method, QualityStats};
@@ -85,23 +87,9 @@ pub fn read(c: &Claim, m: &ModelResult, result: &RunResult) -> Measured {
     }
 }
 
-/// The problem of a claim naming a class the result's golden set does not have (none when
-/// the result has no quality section: its claims are then unjudged, not wrong).
-pub fn unknown_class(
-    claims: &Claims,
-    c: &Claim,
-    result: &RunResult,
-    source: &str,
-) -> Option<Problem> {
+/// The problem of claim `c` naming a class not among `known` (sorted), if it does.
+fn class_problem(claims: &Claims, c: &Claim, known: &[&str], source: &str) -> Option<Problem> {
     let class = c.class.as_deref()?;
-    let q = result.quality.as_ref()?;
-    let mut known: Vec<&str> = q
-        .models
-        .iter()
-        .flat_map(|m| m.quality.classes.keys().map(String::as_str))
-        .collect();
-    known.sort_unstable();
-    known.dedup();
     if known.contains(&class) {
         return None;
     }
@@ -119,6 +107,57 @@ pub fn unknown_class(
             }
         ),
     })
+}
+
+/// The problem of a claim naming a class the result's golden set does not have (none when
+/// the result has no quality section: its claims are then unjudged, not wrong).
+pub fn unknown_class(
+    claims: &Claims,
+    c: &Claim,
+    result: &RunResult,
+    source: &str,
+) -> Option<Problem> {
+    let q = result.quality.as_ref()?;
+    let mut known: Vec<&str> = q
+        .models
+        .iter()
+        .flat_map(|m| m.quality.classes.keys().map(String::as_str))
+        .collect();
+    known.sort_unstable();
+    known.dedup();
+    class_problem(claims, c, &known, source)
+}
+
+/// Checks, before a run, that the scenario can answer every quality claim: it has a
+/// `[quality]` section, and each claim's `class` is a class of its golden set, so a typo is
+/// reported before any request is sent.
+pub fn check_plan(claims: &Claims, plan: &Plan, source: &str) -> Result<(), GateError> {
+    let golden = plan.quality.as_ref().map(|q| q.golden.classes());
+    let mut problems = Vec::new();
+    for c in claims.claims.iter().filter(|c| c.metric.name.is_quality()) {
+        let Some(classes) = &golden else {
+            problems.push(Problem {
+                file: claims.path.clone(),
+                line: c.class_at.0,
+                column: c.class_at.1,
+                field: format!("claims[{}]", c.index),
+                message: format!(
+                    "`{}` needs a golden set, and {source} has no [quality] section",
+                    c.metric.name
+                ),
+            });
+            continue;
+        };
+        let mut known: Vec<&str> = classes.clone();
+        known.sort_unstable();
+        known.dedup();
+        problems.extend(class_problem(claims, c, &known, source));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(GateError::Claims(problems))
+    }
 }
 
 #[cfg(test)]
