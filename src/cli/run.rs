@@ -206,8 +206,9 @@ fn claims(a: &RunArgs, plan: &Plan) -> Result<Option<Claims>> {
         .iter()
         .map(|m| (m.id.as_str(), m.label.as_str()))
         .collect();
-    gate::eval::check_models(&c, &models, &plan.scenario_path.display().to_string())
-        .map_err(user)?;
+    let source = plan.scenario_path.display().to_string();
+    gate::eval::check_models(&c, &models, &source).map_err(user)?;
+    gate::quality::check_plan(&c, plan, &source).map_err(user)?;
     Ok(Some(c))
 }
 

@@ -69,6 +69,10 @@ metrics! {
     GoodputRequestsPerS => "goodput_requests_per_s",
     /// Output tokens of requests that met the SLO per second.
     GoodputOutputTokensPerS => "goodput_output_tokens_per_s",
+    /// A model's golden-set score (weighted share of checks passed).
+    QualityScore => "quality.score",
+    /// A model's golden-set score relative to the baseline model's.
+    QualityRelative => "quality.relative",
     /// Cost per 1,000 requests (USD).
     CostPer1kRequests => "cost_per_1k_requests",
     /// Cost per million output tokens (USD).
@@ -97,6 +101,12 @@ impl Metric {
     /// size is the number of requests, not tokens.
     pub fn is_per_token(self) -> bool {
         matches!(self, Metric::Itl | Metric::InterChunk)
+    }
+
+    /// Whether the metric is read from the result's golden-set `quality` section (per model
+    /// and class) rather than from a row's load figures.
+    pub fn is_quality(self) -> bool {
+        matches!(self, Metric::QualityScore | Metric::QualityRelative)
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::metric::{self, Kind, MetricDef, Stat};
+use super::metric::{self, trim_float, Kind, MetricDef, Stat};
 use super::GateError;
 use crate::config::scenario::{Problem, Source};
 
@@ -96,6 +96,9 @@ pub struct Claim {
     pub limit: f64,
     /// The model id or label to read; `None` (or `*`) reads the overall row.
     pub model: Option<String>,
+    /// The golden-set class to read (quality metrics only); `None` reads the model's overall
+    /// quality figures.
+    pub class: Option<String>,
     /// Fail or warn.
     pub severity: Severity,
     /// Under `llmload run --claims`: stop the run early once this claim is already lost.
@@ -103,6 +106,8 @@ pub struct Claim {
     /// Where the claim's `model` (or, without one, the claim) is in the file, for errors
     /// found at evaluation.
     pub model_at: (usize, usize),
+    /// Where the claim's `class` is in the file (the claim's own place without one).
+    pub class_at: (usize, usize),
 }
 
 impl Claim {
@@ -142,6 +147,8 @@ struct ClaimSpec {
     expr: String,
     #[serde(default)]
     model: Option<String>,
+    #[serde(default)]
+    class: Option<String>,
     #[serde(default)]
     severity: Severity,
     #[serde(default)]
@@ -190,7 +197,9 @@ pub fn parse_expr(text: &str) -> Result<Expr, ExprError> {
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
         .unwrap_or(body.len());
     let path = &body[..path_len];
+    // A metric whose name has a dot (`quality.score`) is a whole name, not metric.stat.
     let (name, stat_text) = match path.split_once('.') {
+        Some(_) if metric::find(path).is_some() => (path, None),
         Some((n, s)) => (n, Some(s)),
         None => (path, None),
     };
@@ -318,6 +327,18 @@ fn parse_value(def: &MetricDef, text: &str) -> Result<f64, String> {
         return Err(format!("`{name}` is not money; drop the `$`"));
     }
     match kind {
+        Kind::Score => match unit {
+            "" => Ok(v),
+            "%" => Err(format!(
+                "`{name}` is {}, not a percentage; write e.g. `{}`",
+                describe(kind),
+                trim_float(v / 100.0)
+            )),
+            _ => Err(format!(
+                "`{unit}` is not a unit for `{name}` ({}); write a plain number",
+                describe(kind)
+            )),
+        },
         Kind::Latency => match time_unit(unit) {
             Some(f) => Ok(v * f),
             None if unit.is_empty() => Err(format!(
@@ -368,6 +389,7 @@ fn describe(k: Kind) -> &'static str {
         Kind::RequestsPerS => "requests per second (a plain number)",
         Kind::Fraction => "a fraction (a percentage, e.g. 1%)",
         Kind::Usd => "US dollars (a plain number)",
+        Kind::Score => "a score (a plain number, e.g. 0.8)",
     }
 }
 
@@ -416,6 +438,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Claims, GateError> {
         let field = format!("claims[{i}].expr");
         match parse_expr(&c.expr) {
             Ok(e) => {
+                if let Some(p) = selector_problem(&src, i, &c, e.metric) {
+                    problems.push(p);
+                    continue;
+                }
                 let at = if c.model.is_some() {
                     src.locate(&format!("claims[{i}].model"))
                 } else {
@@ -429,7 +455,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Claims, GateError> {
                     stat: e.stat,
                     op: e.op,
                     limit: e.limit,
+                    class_at: if c.class.is_some() {
+                        src.locate(&format!("claims[{i}].class"))
+                    } else {
+                        at
+                    },
                     model: c.model.filter(|m| m != "*"),
+                    class: c.class,
                     severity: c.severity,
                     abort: c.abort,
                     model_at: at,
@@ -455,6 +487,28 @@ pub fn parse(path: &Path, text: &str) -> Result<Claims, GateError> {
     } else {
         Err(GateError::Claims(problems))
     }
+}
+
+/// What is wrong with claim `i`'s `model` and `class` for its metric: golden-set figures exist
+/// per model only, and only they have classes.
+fn selector_problem(src: &Source, i: usize, c: &ClaimSpec, def: &MetricDef) -> Option<Problem> {
+    let name = def.name;
+    if name.is_quality() && c.model.as_deref().is_none_or(|m| m == "*") {
+        return Some(src.problem(
+            &format!("claims[{i}]"),
+            format!("`{name}` is scored per model: add `model = \"…\"` to the claim"),
+        ));
+    }
+    if c.class.is_some() && !name.is_quality() {
+        return Some(src.problem(
+            &format!("claims[{i}].class"),
+            format!(
+                "`class` selects a golden-set class and applies to quality.score and \
+                 quality.relative only, not to `{name}`"
+            ),
+        ));
+    }
+    None
 }
 
 /// Line and column of byte `offset` inside claim `i`'s `expr` string: the string's own

@@ -52,6 +52,10 @@ enum Unit {
     ReqPerS,
     Percent,
     Usd,
+    /// A golden-set score (0 to 1).
+    Score,
+    /// A ratio to the baseline model's figure.
+    Ratio,
 }
 
 struct RowDef {
@@ -196,6 +200,8 @@ fn fmt(unit: Unit, v: f64) -> String {
         Unit::ReqPerS => format!("{v:.2}"),
         Unit::Percent => format!("{v:.2} %"),
         Unit::Usd => format!("{v:.4}"),
+        // + 0.0 turns a -0.0 (a weighted mean of zeros) into 0.
+        Unit::Score | Unit::Ratio => format!("{:.3}", v + 0.0),
     }
 }
 
@@ -217,6 +223,12 @@ pub struct Cell {
     pub value: Option<f64>,
     /// value / first column's value (absent when either is absent or the first is 0).
     pub ratio: Option<f64>,
+    /// Lower end of the value's 95 % interval, for figures stored with one (quality scores).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub low: Option<f64>,
+    /// Upper end of the value's 95 % interval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub high: Option<f64>,
 }
 
 /// One row of a family table.
@@ -249,6 +261,9 @@ pub struct Comparison {
     /// The one volume every column's daily cost is projected at, and where it came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub daily_volume: Option<DailyVolume>,
+    /// What the quality figures rest on, one line per result file with a quality section.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Name of the family holding the daily cost at one volume.
@@ -261,6 +276,8 @@ fn unit_name(u: Unit) -> &'static str {
         Unit::ReqPerS => "requests/s",
         Unit::Percent => "%",
         Unit::Usd => "USD",
+        Unit::Score => "score",
+        Unit::Ratio => "ratio",
     }
 }
 
@@ -274,6 +291,7 @@ pub fn build(results: &[(String, RunResult)]) -> Comparison {
 pub fn build_at(results: &[(String, RunResult)], daily: Option<&DailyVolume>) -> Comparison {
     let mut columns = Vec::new();
     let mut models: Vec<&ModelResult> = Vec::new();
+    let mut owners: Vec<&RunResult> = Vec::new();
     for (path, r) in results {
         let stem = Path::new(path)
             .file_stem()
@@ -286,6 +304,7 @@ pub fn build_at(results: &[(String, RunResult)], daily: Option<&DailyVolume>) ->
                 model: m.model.clone(),
             });
             models.push(m);
+            owners.push(r);
         }
     }
     let tables = FAMILIES
@@ -307,6 +326,10 @@ pub fn build_at(results: &[(String, RunResult)], daily: Option<&DailyVolume>) ->
         })
         .collect::<Vec<Table>>();
     let mut tables = tables;
+    let notes = quality_notes(results);
+    if !notes.is_empty() {
+        tables.push(quality_table(&owners, &models));
+    }
     if let Some(v) = daily {
         let values: Vec<Option<f64>> = models.iter().map(|m| v.cost_per_day(m)).collect();
         tables.push(Table {
@@ -322,6 +345,124 @@ pub fn build_at(results: &[(String, RunResult)], daily: Option<&DailyVolume>) ->
         columns,
         tables,
         daily_volume: daily.cloned(),
+        notes,
+    }
+}
+
+/// Name of the family holding the golden-set quality figures.
+pub const QUALITY_FAMILY: &str = "quality (golden set; 95 % intervals)";
+
+/// One line per result with a quality section: the golden set, its baseline and how it ran.
+fn quality_notes(results: &[(String, RunResult)]) -> Vec<String> {
+    results
+        .iter()
+        .filter_map(|(path, r)| {
+            let q = r.quality.as_ref()?;
+            Some(format!(
+                "quality in {path}: {} golden lines from {} ({}){}",
+                q.lines,
+                q.golden,
+                q.mode,
+                match &q.baseline {
+                    Some(b) => format!(", relative to {b}"),
+                    None => ", no baseline".into(),
+                }
+            ))
+        })
+        .collect()
+}
+
+/// Each column's quality figures (stats chosen by `pick`) as cells with their intervals;
+/// `ratio` keeps the ratio to the first column.
+fn estimate_cells(
+    figures: &[Option<&crate::metrics::quality::ModelQuality>],
+    pick: impl Fn(&crate::metrics::quality::ModelQuality) -> Option<crate::metrics::quality::Estimate>,
+    ratio: bool,
+) -> Vec<Cell> {
+    let estimates: Vec<_> = figures.iter().map(|q| q.and_then(&pick)).collect();
+    let values: Vec<Option<f64>> = estimates.iter().map(|e| e.map(|e| e.value)).collect();
+    let mut out = cells(&values);
+    for (c, e) in out.iter_mut().zip(&estimates) {
+        c.low = e.map(|e| e.low);
+        c.high = e.map(|e| e.high);
+        if !ratio {
+            c.ratio = None;
+        }
+    }
+    out
+}
+
+/// The quality family: per column the golden-set score, the score relative to the run's
+/// baseline model and the cost relative to it, then the score per class. Columns whose result
+/// has no quality section (or no figures for that model) show `-`.
+fn quality_table(owners: &[&RunResult], models: &[&ModelResult]) -> Table {
+    let figures: Vec<Option<&crate::results::ModelQualityResult>> = owners
+        .iter()
+        .zip(models)
+        .map(|(r, m)| {
+            r.quality
+                .as_ref()?
+                .models
+                .iter()
+                .find(|q| q.model == m.label)
+        })
+        .collect();
+    let stats: Vec<Option<&crate::metrics::quality::ModelQuality>> =
+        figures.iter().map(|f| f.map(|f| &f.quality)).collect();
+    // Older results do not store cost_relative: compute it from the result the same way.
+    let cost_relative: Vec<Option<f64>> = owners
+        .iter()
+        .zip(&figures)
+        .map(|(r, f)| {
+            let f = (*f)?;
+            f.cost_relative.or_else(|| {
+                let mut c = (*r).clone();
+                crate::results::quality::add_cost_relative(&mut c);
+                c.quality?
+                    .models
+                    .into_iter()
+                    .find(|q| q.model == f.model)?
+                    .cost_relative
+            })
+        })
+        .collect();
+    let mut rows = vec![
+        Row {
+            label: "score".into(),
+            unit: unit_name(Unit::Score).into(),
+            cells: estimate_cells(&stats, |q| q.overall.score, true),
+        },
+        Row {
+            label: "score relative to baseline".into(),
+            unit: unit_name(Unit::Ratio).into(),
+            cells: estimate_cells(&stats, |q| q.overall.relative, false),
+        },
+        Row {
+            label: "cost relative to baseline".into(),
+            unit: unit_name(Unit::Ratio).into(),
+            cells: cells(&cost_relative)
+                .into_iter()
+                .map(|c| Cell { ratio: None, ..c })
+                .collect(),
+        },
+    ];
+    let mut classes: Vec<&String> = stats
+        .iter()
+        .flatten()
+        .flat_map(|q| q.classes.keys())
+        .collect();
+    classes.sort_unstable();
+    classes.dedup();
+    for class in classes {
+        rows.push(Row {
+            label: format!("score in class {class}"),
+            unit: unit_name(Unit::Score).into(),
+            cells: estimate_cells(&stats, |q| q.classes.get(class).and_then(|s| s.score), true),
+        });
+    }
+    Table {
+        family: QUALITY_FAMILY.to_string(),
+        rows,
     }
 }
 
@@ -331,22 +472,29 @@ fn unit_of(t: &str) -> Unit {
         "tokens/s" => Unit::TokPerS,
         "requests/s" => Unit::ReqPerS,
         "%" => Unit::Percent,
+        "score" => Unit::Score,
+        "ratio" => Unit::Ratio,
         _ => Unit::Usd,
     }
 }
 
 fn cell_text(unit: &str, c: &Cell, first: bool) -> String {
+    let u = unit_of(unit);
+    let value = |v: f64| match (c.low, c.high) {
+        (Some(lo), Some(hi)) => format!("{} [{}, {}]", fmt(u, v), fmt(u, lo), fmt(u, hi)),
+        _ => fmt(u, v),
+    };
     match (c.value, c.ratio) {
         (None, _) => "-".into(),
-        (Some(v), _) if first => fmt(unit_of(unit), v),
-        (Some(v), Some(r)) => format!("{} ({}×)", fmt(unit_of(unit), v), ratio(r)),
-        (Some(v), None) => fmt(unit_of(unit), v),
+        (Some(v), _) if first => value(v),
+        (Some(v), Some(r)) => format!("{} ({}×)", value(v), ratio(r)),
+        (Some(v), None) => value(v),
     }
 }
 
 /// The row label, with the unit when the cells do not carry it.
 fn row_label(r: &Row) -> String {
-    let carried = matches!(r.unit.as_str(), "ms" | "%");
+    let carried = matches!(r.unit.as_str(), "ms" | "%" | "score" | "ratio");
     let named = ["tok/s", "requests/s", "$"]
         .iter()
         .any(|u| r.label.contains(u));
@@ -366,6 +514,35 @@ fn ratio(r: f64) -> String {
 }
 
 impl Comparison {
+    /// CSV lines for the 95 % interval of row `r`'s cells, when it has any: a row
+    /// `<label> (95 % low)` and one `(95 % high)`, valued in the row's unit, without ratio.
+    fn interval_csv(&self, t: &Table, r: &Row) -> String {
+        if r.cells.iter().all(|c| c.low.is_none()) {
+            return String::new();
+        }
+        let mut out = String::new();
+        for (side, pick) in [
+            ("low", (|c: &Cell| c.low) as fn(&Cell) -> Option<f64>),
+            ("high", |c: &Cell| c.high),
+        ] {
+            for (c, cell) in self.columns.iter().zip(&r.cells) {
+                let fields = [
+                    t.family.clone(),
+                    format!("{} (95 % {side})", r.label),
+                    r.unit.clone(),
+                    c.label.clone(),
+                    c.file.clone(),
+                    c.model.clone(),
+                    pick(cell).map(trim_float).unwrap_or_default(),
+                    String::new(),
+                ];
+                out.push_str(&fields.iter().map(|f| csv(f)).collect::<Vec<_>>().join(","));
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     /// Renders in a format.
     pub fn render(&self, format: Format) -> Result<String, GateError> {
         Ok(match format {
@@ -397,6 +574,9 @@ impl Comparison {
                         out.push_str(&table::text(&header, &rows, &Layout::left(1)));
                     }
                     out.push('\n');
+                }
+                for n in &self.notes {
+                    out.push_str(&format!("({n})\n"));
                 }
                 if let Some(v) = &self.daily_volume {
                     out.push_str(&format!(
@@ -440,6 +620,7 @@ impl Comparison {
                             );
                             out.push('\n');
                         }
+                        out.push_str(&self.interval_csv(t, r));
                     }
                 }
                 out
@@ -468,6 +649,8 @@ fn cells(values: &[Option<f64>]) -> Vec<Cell> {
                 (Some(v), Some(f)) if f != 0.0 => Some(v / f),
                 _ => None,
             },
+            low: None,
+            high: None,
         })
         .collect()
 }
@@ -512,6 +695,57 @@ mod tests {
         let got = c.render(Format::Table).expect("table");
         let want = include_str!("../../../tests/snapshots/compare_table.txt");
         assert_eq!(got, want, "got:\n{got}");
+    }
+
+    #[test]
+    fn quality_rows_carry_their_intervals_and_only_with_a_quality_section() {
+        use crate::metrics::quality::{Estimate, Method, ModelQuality, QualityStats};
+        use crate::results::{ModelQualityResult, QualityResult};
+        let plain = fixture(&[100.0; 10]);
+        let mut q = plain.clone();
+        let score = Estimate {
+            value: 0.75,
+            low: 0.5,
+            high: 0.9,
+            method: Method::Wilson,
+        };
+        q.quality = Some(QualityResult {
+            golden: "g.jsonl".into(),
+            lines: 4,
+            mode: "pass".into(),
+            models: vec![ModelQualityResult {
+                model: "M".into(),
+                quality: ModelQuality {
+                    overall: QualityStats {
+                        score: Some(score),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let without = build(&[("a.json".into(), plain.clone())]);
+        assert!(without.tables.iter().all(|t| t.family != QUALITY_FAMILY));
+        let c = build(&[("a.json".into(), plain), ("b.json".into(), q)]);
+        let t = c.render(Format::Table).expect("table");
+        assert!(t.contains("score  "), "{t}");
+        assert!(t.contains("0.750 [0.500, 0.900]"), "{t}");
+        assert!(
+            t.contains("(quality in b.json: 4 golden lines from g.jsonl (pass), no baseline)"),
+            "{t}"
+        );
+        let csv = c.render(Format::Csv).expect("csv");
+        let family = "quality (golden set; 95 % intervals)";
+        for line in [
+            format!("{family},score,score,b:M,b.json,m,0.75,"),
+            format!("{family},score (95 % low),score,b:M,b.json,m,0.5,"),
+            format!("{family},score (95 % high),score,b:M,b.json,m,0.9,"),
+            format!("{family},score,score,a:M,a.json,m,,"),
+        ] {
+            assert!(csv.lines().any(|l| l == line), "{line}\n{csv}");
+        }
     }
 
     #[test]

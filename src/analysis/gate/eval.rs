@@ -9,6 +9,7 @@
 
 use super::claims::{Claim, Claims, Op, Severity};
 use super::metric::{self, Measured};
+use super::quality;
 use super::GateError;
 use crate::core::problem::Problem;
 use crate::core::table::{self, Layout};
@@ -329,13 +330,20 @@ pub fn evaluate(
             problems.push(unknown_model(claims, c, result_path, &known));
             continue;
         };
-        let measured =
+        if let Some(p) = quality::unknown_class(claims, c, result, result_path) {
+            problems.push(p);
+            continue;
+        }
+        let measured = if c.metric.name.is_quality() {
+            quality::read(c, m, result)
+        } else {
             metric::read(m, result.load.window_s, c.metric, c.stat, c.limit).map_err(|source| {
                 GateError::Histogram {
                     file: result_path.to_string(),
                     source,
                 }
-            })?;
+            })?
+        };
         rows.push(judge(c, m, measured));
     }
     if !problems.is_empty() {
@@ -459,7 +467,10 @@ fn judge(c: &Claim, m: &ModelResult, measured: Measured) -> Row {
     Row {
         claim: c.clone(),
         model: m.model.clone(),
-        model_label: m.label.clone(),
+        model_label: match &c.class {
+            Some(class) => format!("{} (class {class})", m.label),
+            None => m.label.clone(),
+        },
         measured,
         margin,
         verdict,

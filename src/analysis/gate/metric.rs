@@ -25,6 +25,8 @@ pub enum Kind {
     Fraction,
     /// Money in US dollars.
     Usd,
+    /// A golden-set score or a ratio of two, written in claims as a plain number (`0.8`).
+    Score,
 }
 
 impl Kind {
@@ -41,6 +43,7 @@ impl Kind {
             Kind::RequestsPerS => format!("{v:.2} req/s"),
             Kind::Fraction => format!("{:.2} %", v * 100.0),
             Kind::Usd => format!("${v:.4}"),
+            Kind::Score => format!("{:.3}", v + 0.0),
         }
     }
 
@@ -108,6 +111,8 @@ pub const METRICS: &[MetricDef] = &[
     m(Metric::SloAttainment, Kind::Fraction, "slo.attainment: measured arrivals that met every [slo] objective (failures and drops count as misses)"),
     m(Metric::GoodputRequestsPerS, Kind::RequestsPerS, "slo.goodput_requests_per_s: requests that met the SLO / window length"),
     m(Metric::GoodputOutputTokensPerS, Kind::TokensPerS, "slo.goodput_output_tokens_per_s: output tokens of requests that met the SLO / window length"),
+    m(Metric::QualityScore, Kind::Score, "quality.models[].overall.score (classes.<class>.score with `class`): weighted share of the golden checks passed, misses counting 0, with its 95 % interval (Wilson or bootstrap)"),
+    m(Metric::QualityRelative, Kind::Score, "quality.models[].overall.relative (classes.<class>.relative with `class`): score over the baseline model's on the same golden lines, with its paired-bootstrap 95 % interval"),
     m(Metric::CostPer1kRequests, Kind::Usd, "cost.per_1k_requests_usd: measured cost / measured requests sent × 1000"),
     m(Metric::CostPerMillionOutputTokens, Kind::Usd, "cost.per_million_output_tokens_usd: measured cost / measured output tokens × 10⁶"),
     m(Metric::CostTotal, Kind::Usd, "cost.total_usd: cost of the measured requests"),

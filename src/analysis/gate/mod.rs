@@ -1,7 +1,8 @@
 //! Gates: judging results against claims and baselines, and comparing runs side by side.
 //!
 //! Submodules by concern: [`claims`] (the claims file and expression syntax), [`metric`]
-//! (which result field a claim reads, and how many samples it needs), [`eval`] (verdicts),
+//! (which result field a claim reads, and how many samples it needs), [`quality`] (claims on
+//! the golden-set scores), [`eval`] (verdicts),
 //! [`baseline`] (regressions between two results), [`compare`] (side-by-side tables),
 //! [`junit`] and [`markdown`] (CI output). This module reads result files only: it never runs
 //! load, never changes a result, and never decides an exit code (the command glue in
@@ -15,6 +16,7 @@ pub mod junit;
 pub mod live;
 pub mod markdown;
 pub mod metric;
+pub mod quality;
 mod stats;
 
 use crate::core::problem::Problem;
