@@ -30,6 +30,7 @@ mod tests {
                 id: "s".into(),
                 title: "S".into(),
                 intro: String::new(),
+                folded: Vec::new(),
                 cards: Vec::new(),
                 charts: vec![super::super::page::Chart {
                     svg: "<svg id=\"q\"></svg>".into(),

@@ -81,6 +81,17 @@ pub struct Section {
     pub charts: Vec<Chart>,
     /// Tables shown in the section.
     pub tables: Vec<Table>,
+    /// Tables shown folded (HTML `<details>`, closed until opened), after the others.
+    pub folded: Vec<Fold>,
+}
+
+/// A table shown folded under a one-line summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fold {
+    /// The line shown while folded.
+    pub summary: String,
+    /// The table.
+    pub table: Table,
 }
 
 /// A run's identity and health for the page header.
@@ -122,7 +133,10 @@ pub struct Page {
 impl Page {
     /// Every table of the page, in page order (what `--format csv` writes).
     pub fn tables(&self) -> Vec<&Table> {
-        self.sections.iter().flat_map(|s| s.tables.iter()).collect()
+        self.sections
+            .iter()
+            .flat_map(|s| s.tables.iter().chain(s.folded.iter().map(|f| &f.table)))
+            .collect()
     }
 }
 
@@ -155,7 +169,7 @@ pub(super) fn f1(v: f64) -> String {
     format!("{v:.1}")
 }
 
-fn lat(s: &Summary, v: f64) -> String {
+pub(super) fn lat(s: &Summary, v: f64) -> String {
     if s.count == 0 {
         "-".into()
     } else if v >= 100.0 {
@@ -165,11 +179,11 @@ fn lat(s: &Summary, v: f64) -> String {
     }
 }
 
-fn pct(v: f64) -> String {
+pub(super) fn pct(v: f64) -> String {
     format!("{:.1}", v * 100.0)
 }
 
-fn usd(v: f64) -> String {
+pub(super) fn usd(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.2}")
     } else if v >= 1.0 {
@@ -325,6 +339,7 @@ pub fn build_at(
         sections.push(s);
     }
     sections.push(cost_section(&models, inputs, &labels, daily));
+    sections.extend(super::quality::section(inputs, &labels));
     sections.extend(super::quota::section(inputs, &labels));
     sections.push(facts_section(inputs, &labels));
     let title = title.map(str::to_string).unwrap_or_else(|| {
@@ -471,6 +486,7 @@ fn summary_section(
         } else {
             String::new()
         },
+        folded: Vec::new(),
         cards,
         charts: Vec::new(),
         tables: vec![Table {
@@ -613,6 +629,7 @@ fn latency_section(id: &str, title: &str, ents: &[Entity]) -> Section {
         id: format!("latency_{id}"),
         title: title.into(),
         intro: "Cumulative distributions drawn from the histograms stored in the result (successful, measured requests; 3 significant digits). A curve further left is faster; the top of each curve is the tail. Each percentile has its sample count n beside it: check it before trusting a p99.".into(),
+        folded: Vec::new(),
         cards: Vec::new(),
         charts,
         tables,
@@ -723,6 +740,7 @@ fn time_section(inputs: &[Input], labels: &[String]) -> Section {
         id: "time".into(),
         title: "Over time".into(),
         intro: "From the result's 1 s series, which covers every phase (the shaded measurement window is marked by its start and end). Dashed lines are the second figure of the same run (completed requests, TTFT p99).".into(),
+        folded: Vec::new(),
         cards: Vec::new(),
         charts,
         tables,
@@ -979,6 +997,7 @@ fn sweep_section(inputs: &[Input], labels: &[String]) -> Option<Section> {
         id: "sweep".into(),
         title: "Capacity sweep".into(),
         intro: intro.join(" "),
+        folded: Vec::new(),
         cards: Vec::new(),
         charts,
         tables,
@@ -1181,6 +1200,7 @@ fn claims_section(inputs: &[Input], labels: &[String]) -> Option<Section> {
         id: "claims".into(),
         title: "Claim verdicts".into(),
         intro: intro.join(" · "),
+        folded: Vec::new(),
         cards: Vec::new(),
         charts: Vec::new(),
         tables,
@@ -1234,6 +1254,7 @@ fn cost_section(
         id: "cost".into(),
         title: "Cost".into(),
         intro,
+        folded: Vec::new(),
         cards: Vec::new(),
         charts: Vec::new(),
         tables: vec![Table {
@@ -1378,6 +1399,7 @@ fn facts_section(inputs: &[Input], labels: &[String]) -> Section {
         id: "facts".into(),
         title: "The run's facts".into(),
         intro: String::new(),
+        folded: Vec::new(),
         cards: Vec::new(),
         charts: Vec::new(),
         tables: vec![Table {

@@ -161,6 +161,7 @@ pub(super) fn section(inputs: &[Input], labels: &[String]) -> Option<Section> {
         id: "quota".into(),
         title: "Quota".into(),
         intro: "The account quota the server stated on its responses (x-ratelimit-* headers): limits, the lowest remaining budget and when it was seen, and responses that asked to retry later. Figures come from the server, not from llmload's counting.".into(),
+        folded: Vec::new(),
         cards: Vec::new(),
         charts,
         tables,
