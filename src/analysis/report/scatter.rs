@@ -311,16 +311,16 @@ mod tests {
     #[test]
     fn points_sit_on_the_linear_axes() {
         let svg = chart(vec![pt("a", 1.0, 0.25), pt("b", 4.0, 0.75)], false).render();
-        // x from 0 to a rounded 4.48 → 5; plot from 58 to 618; y from 0 (268) to 1 (12).
-        assert!(svg.contains(r#"cx="170.0" cy="204.0""#), "{svg}");
-        assert!(svg.contains(r#"cx="506.0" cy="76.0""#), "{svg}");
+        // x from 0 to a rounded 4.48 → 5; plot from 58 to 618; y from 0 (260) to 1 (12).
+        assert!(svg.contains(r#"cx="170.0" cy="198.0""#), "{svg}");
+        assert!(svg.contains(r#"cx="506.0" cy="74.0""#), "{svg}");
         assert_eq!(svg.matches("class=\"line bar c1\"").count(), 2);
         assert_eq!(svg.matches("class=\"ring c1\"").count(), 1);
         assert!(svg.contains(">5</text>"), "{svg}");
         assert!(svg.contains("<title>cost &lt;vs&gt; quality</title>"));
         // The region spans x 0..2 and y 0.5..1.
         assert!(
-            svg.contains(r#"<rect x="58.0" y="12.0" width="224.0" height="128.0"/>"#),
+            svg.contains(r#"<rect x="58.0" y="12.0" width="224.0" height="124.0"/>"#),
             "{svg}"
         );
     }
