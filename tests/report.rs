@@ -1237,7 +1237,13 @@ fn quality_report_shows_the_figures_and_places_each_point_at_them() {
         num(&models[0]["overall"]["score"]["value"])
     )));
     assert!(svg.contains("<g class=\"region\"><rect"));
-    assert!(html.contains("Left out of the chart: unpriced (no price: no cost)."));
+    // Under the chart, in its figure: the model without a price, and why.
+    let figure = &html[html.find("<svg id=\"quality_cost\"").expect("chart")..];
+    let figure = &figure[..figure.find("</figure>").expect("figure end")];
+    assert!(
+        figure.contains("Left out of the chart: unpriced (no price: no cost)."),
+        "{figure}"
+    );
 
     // The golden answers that missed, folded and escaped.
     assert!(

@@ -37,6 +37,7 @@ mod tests {
                     title: "a & b".into(),
                     legend: vec![("c0".into(), "m<1>".into())],
                     table: None,
+                    note: String::new(),
                 }],
                 tables: Vec::new(),
             }],

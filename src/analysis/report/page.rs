@@ -49,6 +49,8 @@ pub struct Chart {
     pub legend: Vec<(String, String)>,
     /// Id of the table with the same figures.
     pub table: Option<String>,
+    /// A line under the chart (e.g. what it leaves out); empty for none.
+    pub note: String,
 }
 
 /// A summary card: one entity's headline figures.
@@ -612,6 +614,7 @@ fn latency_section(id: &str, title: &str, ents: &[Entity]) -> Section {
             title: chart.title.clone(),
             legend: chart.legend(),
             table: Some(tid.clone()),
+            note: String::new(),
         });
         tables.push(Table {
             id: tid,
@@ -937,6 +940,7 @@ fn time_charts(inputs: &[Input], tables: &[Table], lines: TimeLines) -> Vec<Char
             title: c.title.clone(),
             legend: c.legend(),
             table: tid.clone(),
+            note: String::new(),
         }
     };
     let TimeLines {
@@ -1122,6 +1126,7 @@ fn sweep_charts(
         title: c.title.clone(),
         legend: c.legend(),
         table: Some(tid.to_string()),
+        note: String::new(),
     })
 }
 

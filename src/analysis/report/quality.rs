@@ -120,9 +120,9 @@ pub(super) fn section(inputs: &[Input], labels: &[String]) -> Option<Section> {
         "A score is the weighted share of checks passed, misses counting 0, with its 95 % interval; relative to the baseline is the ratio of the two scores over the same lines (paired bootstrap interval); cost relative to the baseline divides the two models' cost per measured request."
             .into(),
     );
-    let (chart, left_out) = chart(&rows);
+    let (mut chart, left_out) = chart(&rows);
     if !left_out.is_empty() {
-        intro.push(format!("Left out of the chart: {}.", left_out.join("; ")));
+        chart.note = format!("Left out of the chart: {}.", left_out.join("; "));
     }
     let mut tables = vec![models_table(&rows)];
     if rows.iter().any(|r| !r.q.quality.classes.is_empty()) {
@@ -481,6 +481,7 @@ fn chart(rows: &[Row]) -> (Chart, Vec<String>) {
             title: c.title.clone(),
             legend,
             table: Some("quality_models".into()),
+            note: String::new(),
         },
         left_out,
     )

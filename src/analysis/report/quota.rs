@@ -153,6 +153,7 @@ pub(super) fn section(inputs: &[Input], labels: &[String]) -> Option<Section> {
             title: c.title.clone(),
             legend: c.legend(),
             table: tid.clone(),
+            note: String::new(),
         });
     };
     chart("requests", "requests", req, req_limit);

@@ -185,6 +185,7 @@ fn chart(
         title: c.title.clone(),
         legend: c.legend(),
         table: table.clone(),
+        note: String::new(),
     }
 }
 
