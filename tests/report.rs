@@ -1152,6 +1152,12 @@ fn quality_report_shows_the_figures_and_places_each_point_at_them() {
     // Scores differ from the perfect one: the three lines that never pass cost every model.
     assert!(num(&models[0]["overall"]["score"]["value"]) < 1.0);
 
+    // The summary cards carry the score too.
+    assert!(html.contains(&format!(
+        "<dt>quality score</dt><dd>{}</dd>",
+        est_text(&models[0]["overall"]["score"])
+    )));
+
     // Per class and per check.
     let classes = table_rows(&html, "quality_classes");
     assert_eq!(classes.len(), 5 * 3, "{classes:?}");

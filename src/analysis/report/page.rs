@@ -429,6 +429,11 @@ fn summary_section(
                 },
             ),
         ];
+        if id == "models" {
+            if let Some(q) = super::quality::card_item(r, &m.label) {
+                items.push(("quality score".into(), q));
+            }
+        }
         if multi {
             if let Some(rm) = reference {
                 let rt = rm

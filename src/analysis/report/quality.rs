@@ -46,6 +46,17 @@ fn opt_est(e: Option<&Estimate>) -> String {
     e.map(est).unwrap_or_else(|| "-".into())
 }
 
+/// A model's score and interval for its summary card, when the result scored it.
+pub(super) fn card_item(r: &RunResult, label: &str) -> Option<String> {
+    let q = r
+        .quality
+        .as_ref()?
+        .models
+        .iter()
+        .find(|m| m.model == label)?;
+    q.quality.overall.score.as_ref().map(est)
+}
+
 /// The quality models of a result, with `cost_relative` filled in for results written before
 /// it existed.
 fn models_of(r: &RunResult) -> Vec<ModelQualityResult> {
