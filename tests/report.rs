@@ -1285,6 +1285,29 @@ fn quality_answers_are_escaped_and_a_result_without_quality_has_no_section() {
         "{rows:?}"
     );
 
+    // A result written before `cost_relative` existed: the report divides the costs itself.
+    let (_, now) = quality_report(&[&dir.join("quality.json")], "now.html");
+    let mut older = r.clone();
+    for m in older["quality"]["models"]
+        .as_array_mut()
+        .expect("models")
+        .iter_mut()
+    {
+        m.as_object_mut().expect("object").remove("cost_relative");
+    }
+    assert!(!older.to_string().contains("cost_relative"));
+    let p = dir.join("older.json");
+    std::fs::write(&p, older.to_string()).expect("write");
+    let (_, html) = quality_report(&[&p], "older.html");
+    let col = |h: &str| -> Vec<String> {
+        table_rows(h, "quality_models")
+            .into_iter()
+            .map(|r| r[7].clone())
+            .collect()
+    };
+    assert_eq!(col(&html), col(&now));
+    assert!(col(&html).iter().any(|c| c.parse::<f64>().is_ok()));
+
     // The same result without its quality section: no section, chart or table.
     let mut plain = r.clone();
     plain.as_object_mut().expect("object").remove("quality");
