@@ -261,40 +261,39 @@ fn classes_table(rows: &[Row]) -> Table {
     }
 }
 
+/// Each check's pass rate, a column per check name, a row per model and group (all answers,
+/// then each class).
 fn checks_table(rows: &[Row]) -> Table {
-    let header = [
-        "name",
-        "class",
-        "check",
-        "passed",
-        "applied",
-        "pass rate (%)",
-    ];
+    let mut names: Vec<&str> = rows
+        .iter()
+        .flat_map(|r| r.q.quality.overall.checks.keys().map(String::as_str))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
     let mut body = Vec::new();
     for r in rows {
         let groups = std::iter::once(("all", &r.q.quality.overall))
             .chain(r.q.quality.classes.iter().map(|(c, s)| (c.as_str(), s)));
         for (class, s) in groups {
-            for (check, c) in &s.checks {
-                body.push(vec![
-                    r.name.clone(),
-                    class.to_string(),
-                    check.clone(),
-                    c.passed.to_string(),
-                    c.total.to_string(),
-                    if c.total > 0 {
-                        format!("{:.1}", c.passed as f64 / c.total as f64 * 100.0)
-                    } else {
-                        "-".into()
-                    },
-                ]);
-            }
+            let mut row = vec![r.name.clone(), class.to_string()];
+            row.extend(names.iter().map(|n| match s.checks.get(*n) {
+                Some(c) if c.total > 0 => format!(
+                    "{}/{} ({:.1} %)",
+                    c.passed,
+                    c.total,
+                    c.passed as f64 / c.total as f64 * 100.0
+                ),
+                _ => "-".into(),
+            }));
+            body.push(row);
         }
     }
+    let mut header = vec!["name".to_string(), "class".to_string()];
+    header.extend(names.iter().map(|n| format!("{n} passed/applied")));
     Table {
         id: "quality_checks".into(),
         title: "Pass rate of each check".into(),
-        header: header.iter().map(|s| s.to_string()).collect(),
+        header,
         rows: body,
     }
 }
