@@ -868,3 +868,516 @@ fn with_load_replaces_only_the_load_table() {
     );
     assert_eq!(with_load("[load]\nx = 1\n", "y = 2"), "[load]\ny = 2\n\n");
 }
+
+// ---------------------------------------------------------------- answer quality
+
+/// Four models on the mock with a baseline and a 40-line golden set whose checks have a known
+/// outcome on any answer the mock makes (generated words, never "zebra-unicorn"); the models'
+/// simulated server errors and answer lengths make their golden answers miss at different rates.
+const QUALITY: &str = r#"
+name = "quality-migration"
+seed = 7
+
+[[targets]]
+name = "sim"
+base_url = "mock"
+
+[[models]]
+id = "gpt-4o"
+target = "sim"
+price = { input_per_m = 2.50, output_per_m = 10.00 }
+mock = { ttft = "40ms", itl = "2ms", output_tokens = 5 }
+
+[[models]]
+id = "deepseek-ai/DeepSeek-V4-Flash"
+label = "DeepSeek V4 Flash"
+target = "sim"
+price = { input_per_m = 0.27, output_per_m = 1.10 }
+mock = { ttft = "15ms", itl = "1ms", output_tokens = 5, faults = { server_error = 0.1 } }
+
+[[models]]
+id = "Qwen/Qwen3-32B"
+label = "Qwen3-32B"
+target = "sim"
+price = { input_per_m = 0.30, output_per_m = 1.20 }
+mock = { ttft = "12ms", itl = "1ms", output_tokens = 12, faults = { server_error = 0.05 } }
+
+[[models]]
+id = "deepseek-ai/DeepSeek-V4-Pro"
+label = "DeepSeek V4 Pro"
+target = "sim"
+price = { input_per_m = 0.55, output_per_m = 2.20 }
+mock = { ttft = "30ms", itl = "1ms", output_tokens = 5, faults = { server_error = 0.03 } }
+
+[[models]]
+id = "unpriced"
+target = "sim"
+mock = { ttft = "5ms", itl = "1ms", output_tokens = 5 }
+
+[workload]
+prompts = ["Summarise the ticket."]
+max_tokens = 16
+
+[load]
+arrival = "poisson"
+rate = "30/s"
+warmup = "0s"
+duration = "3s"
+cooldown = "0s"
+
+[quality]
+golden = "golden.jsonl"
+baseline = "gpt-4o"
+"#;
+
+/// The 40 golden lines: mostly "any word" (`regex \w`), three that never pass, two that pass
+/// half, two cut short (`max_tokens = 6`) whose `not_contains` needs the whole answer, two with
+/// a reference; three classes. The first line's id is markup, which the page must escape.
+fn quality_golden() -> String {
+    let mut out = String::new();
+    for i in 0..40 {
+        let class = ["facts", "math", "support"][i % 3];
+        let id = if i == 0 {
+            "<b>tag</b>".to_string()
+        } else {
+            format!("{class}-{}", i + 1)
+        };
+        let (checks, extra) = match i {
+            3 | 17 | 29 => (r#"[{"contains": "zebra-unicorn"}]"#, ""),
+            8 | 22 => (r#"[{"regex": "\\w"}, {"contains": "zebra-unicorn"}]"#, ""),
+            11 | 25 => (
+                r#"[{"not_contains": "zebra-unicorn"}]"#,
+                r#", "max_tokens": 6"#,
+            ),
+            5 | 6 => (
+                r#"[{"regex": "\\w"}]"#,
+                r#", "reference": "The answer is a short sentence of plain words.""#,
+            ),
+            _ => (r#"[{"regex": "\\w"}]"#, ""),
+        };
+        out.push_str(&format!(
+            "{{\"id\": {}, \"prompt\": \"Question {}?\", \"class\": \"{class}\", \"checks\": {checks}{extra}}}\n",
+            json!(id),
+            i + 1
+        ));
+    }
+    out
+}
+
+/// The quality scenario's result and its report, run once per test binary (in a folder of
+/// its own).
+fn quality_fixture() -> &'static (PathBuf, Value) {
+    static F: OnceLock<(PathBuf, Value)> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-quality-test");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("golden.jsonl"), quality_golden()).expect("golden");
+        std::fs::write(dir.join("quality.toml"), QUALITY).expect("scenario");
+        let result = dir.join("quality.json");
+        llmload_ok(
+            &[
+                "run",
+                &dir.join("quality.toml").display().to_string(),
+                "-q",
+                "--no-records",
+                "-o",
+                &result.display().to_string(),
+            ],
+            RUN_EXITS,
+        );
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(&result).expect("result")).expect("json");
+        (dir, v)
+    })
+}
+
+/// `llmload report` of `results` to `out` in the quality folder; returns the HTML.
+fn quality_report(results: &[&Path], out: &str) -> (PathBuf, String) {
+    let (dir, _) = quality_fixture();
+    let html = dir.join(out);
+    let mut args = vec!["report".to_string()];
+    args.extend(results.iter().map(|p| p.display().to_string()));
+    args.extend(["-o".to_string(), html.display().to_string()]);
+    let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    llmload(&a);
+    let text = std::fs::read_to_string(&html).expect("report");
+    (html, text)
+}
+
+/// HTML text with the entities minijinja writes turned back into characters.
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&")
+}
+
+/// The body rows of the table with this id, as text cells.
+fn table_rows(html: &str, id: &str) -> Vec<Vec<String>> {
+    let start = html
+        .find(&format!("<table id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no table {id}"));
+    let body = &html[start..];
+    let body = &body[body.find("<tbody>").expect("tbody") + 7..body.find("</tbody>").expect("end")];
+    body.split("<tr>")
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| {
+            let mut cells = Vec::new();
+            let mut rest = r;
+            while let Some(i) = rest.find("<t") {
+                let cell = &rest[i..];
+                let text = &cell[cell.find('>').expect(">") + 1..];
+                let end = text.find("</t").expect("cell end");
+                cells.push(unescape(&text[..end]));
+                rest = &text[end + 3..];
+            }
+            cells
+        })
+        .collect()
+}
+
+/// The value of attribute `name` in an element's markup.
+fn attr<'a>(el: &'a str, name: &str) -> Option<&'a str> {
+    let pat = format!("{name}=\"");
+    let i = if el.starts_with(&pat) {
+        pat.len()
+    } else {
+        el.find(&format!(" {pat}"))? + pat.len() + 1
+    };
+    Some(&el[i..i + el[i..].find('"')?])
+}
+
+/// A tick label as a number (`0.25`, `1.5k`, `2M`).
+fn tick_value(t: &str) -> f64 {
+    let (n, m) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        _ => (t, 1.0),
+    };
+    n.parse::<f64>()
+        .unwrap_or_else(|_| panic!("tick label {t:?}"))
+        * m
+}
+
+/// An axis read the way a person reads it: the labelled ticks' values and positions (the
+/// first and the last), interpolated linearly or on a log scale.
+struct Axis {
+    ticks: Vec<(f64, f64)>,
+    log: bool,
+}
+
+impl Axis {
+    fn read(svg: &str, class: &str, pos: &str, log: bool) -> Axis {
+        let ticks: Vec<(f64, f64)> = svg
+            .split("<text ")
+            .skip(1)
+            .filter(|t| attr(t, "class") == Some(class))
+            .map(|t| {
+                let label = &t[t.find('>').expect(">") + 1..t.find("</text>").expect("text")];
+                let at: f64 = attr(t, pos).expect("position").parse().expect("number");
+                (tick_value(label), at)
+            })
+            .collect();
+        assert!(ticks.len() >= 2, "{class}: {ticks:?}");
+        Axis { ticks, log }
+    }
+
+    fn px(&self, v: f64) -> f64 {
+        let f = |x: f64| if self.log { x.log10() } else { x };
+        let ((a, pa), (b, pb)) = (self.ticks[0], self.ticks[self.ticks.len() - 1]);
+        pa + (f(v) - f(a)) / (f(b) - f(a)) * (pb - pa)
+    }
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// `0.846 [0.790, 0.900]` from a result's estimate (a negative zero written as 0).
+fn est_text(e: &Value) -> String {
+    format!(
+        "{:.3} [{:.3}, {:.3}]",
+        num(&e["value"]) + 0.0,
+        num(&e["low"]) + 0.0,
+        num(&e["high"]) + 0.0
+    )
+}
+
+#[test]
+fn quality_report_shows_the_figures_and_places_each_point_at_them() {
+    let (dir, r) = quality_fixture();
+    let (_, html) = quality_report(&[&dir.join("quality.json")], "quality.html");
+    let q = &r["quality"];
+    let models = q["models"].as_array().expect("quality models");
+    assert_eq!(models.len(), 5);
+    let per_1k = |label: &str| {
+        r["models"]
+            .as_array()
+            .expect("models")
+            .iter()
+            .find(|m| m["model"] == label || m["label"] == label)
+            .and_then(|m| m["cost"]["per_1k_requests_usd"].as_f64())
+    };
+    let base = per_1k("gpt-4o").expect("the baseline has a price");
+
+    // The table: one row per model, with the result's figures.
+    let rows = table_rows(&html, "quality_models");
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    for (m, row) in models.iter().zip(&rows) {
+        let label = m["model"].as_str().expect("label");
+        let o = &m["overall"];
+        assert_eq!(row[0], label);
+        assert_eq!(row[1], est_text(&o["score"]), "{label}");
+        assert_eq!(row[2], o["n_scored"].to_string());
+        assert_eq!(row[3], o["n_unscorable"].to_string());
+        if label == "gpt-4o" {
+            assert_eq!((row[5].as_str(), row[7].as_str()), ("baseline", "baseline"));
+        } else {
+            assert_eq!(row[5], est_text(&o["relative"]), "{label}");
+        }
+        match per_1k(label) {
+            Some(c) if label != "gpt-4o" => {
+                // Cost relative to the baseline, divided here from the two costs.
+                let shown: f64 = row[7].parse().expect("cost relative");
+                assert!((shown - c / base).abs() <= 0.0005, "{label}: {row:?}");
+            }
+            None => assert_eq!((row[6].as_str(), row[7].as_str()), ("-", "-"), "{label}"),
+            _ => {}
+        }
+    }
+    // Scores differ from the perfect one: the three lines that never pass cost every model.
+    assert!(num(&models[0]["overall"]["score"]["value"]) < 1.0);
+
+    // The summary cards carry the score too.
+    assert!(html.contains(&format!(
+        "<dt>quality score</dt><dd>{}</dd>",
+        est_text(&models[0]["overall"]["score"])
+    )));
+
+    // Per class and per check.
+    let classes = table_rows(&html, "quality_classes");
+    assert_eq!(classes.len(), 5 * 3, "{classes:?}");
+    let c = &models[1]["classes"]["math"];
+    assert!(classes.iter().any(|row| row[0] == "DeepSeek V4 Flash"
+        && row[1] == "math"
+        && row[2] == est_text(&c["score"])));
+    let checks = table_rows(&html, "quality_checks");
+    assert_eq!(checks.len(), 5 * 4, "{checks:?}");
+    let regex = &models[0]["overall"]["checks"]["regex"];
+    let (p, t) = (num(&regex["passed"]), num(&regex["total"]));
+    let cell = format!("{p}/{t} ({:.1} %)", p / t * 100.0);
+    assert!(
+        checks
+            .iter()
+            .any(|row| row[..2] == ["gpt-4o", "all"] && row.contains(&cell)),
+        "{cell} not in {checks:?}"
+    );
+
+    // The chart: each priced model's dot where its cost and score are on the axes.
+    let svg = &html[html.find("<svg id=\"quality_cost\"").expect("the chart")..];
+    let svg = &svg[..svg.find("</svg>").expect("end")];
+    let log = svg.contains("log scale)</text>");
+    let (xa, ya) = (
+        Axis::read(svg, "xt", "x", log),
+        Axis::read(svg, "yt", "y", false),
+    );
+    let dots: Vec<&str> = svg
+        .split("<circle ")
+        .skip(1)
+        .filter(|c| attr(c, "class").is_some_and(|k| k.starts_with("dot ")))
+        .collect();
+    assert_eq!(dots.len(), 4, "the unpriced model is left out: {svg}");
+    for m in models.iter().filter(|m| m["model"] != "unpriced") {
+        let label = m["model"].as_str().expect("label");
+        let dot = dots
+            .iter()
+            .find(|d| attr(d, "data-name") == Some(label))
+            .unwrap_or_else(|| panic!("no dot for {label}"));
+        let at = |k: &str| -> f64 { attr(dot, k).expect(k).parse().expect("number") };
+        let s = &m["overall"]["score"];
+        let (want_x, want_y) = (xa.px(per_1k(label).expect("cost")), ya.px(num(&s["value"])));
+        assert!(
+            (at("cx") - want_x).abs() <= 0.2,
+            "{label}: x {} vs {want_x}",
+            at("cx")
+        );
+        assert!(
+            (at("cy") - want_y).abs() <= 0.2,
+            "{label}: y {} vs {want_y}",
+            at("cy")
+        );
+        // Its error bar spans the interval.
+        let bar = format!(
+            "M{:.1} {:.1}V{:.1}",
+            at("cx"),
+            ya.px(num(&s["low"])),
+            ya.px(num(&s["high"]))
+        );
+        let found = svg.split("d=\"").any(|d| {
+            let p: Vec<f64> = d
+                .split(['M', 'V', 'H', '"'])
+                .nth(1)
+                .map(|s| s.split(' ').filter_map(|n| n.parse().ok()).collect())
+                .unwrap_or_default();
+            let v: Option<f64> = d
+                .split('V')
+                .nth(1)
+                .and_then(|s| s.split('M').next()?.parse().ok());
+            p.len() == 2
+                && (p[0] - at("cx")).abs() < 0.05
+                && (p[1] - ya.px(num(&s["low"]))).abs() <= 0.2
+                && v.is_some_and(|v| (v - ya.px(num(&s["high"]))).abs() <= 0.2)
+        });
+        assert!(found, "{label}: no error bar like {bar} in {svg}");
+    }
+    // The baseline is ringed, its score and cost drawn as lines, the region shaded.
+    assert!(svg.contains("<circle class=\"ring c0\""), "{svg}");
+    assert!(svg.contains(&format!(
+        "gpt-4o score {:.3}</text>",
+        num(&models[0]["overall"]["score"]["value"])
+    )));
+    assert!(svg.contains("<g class=\"region\"><rect"));
+    // Under the chart, in its figure: the model without a price, and why.
+    let figure = &html[html.find("<svg id=\"quality_cost\"").expect("chart")..];
+    let figure = &figure[..figure.find("</figure>").expect("figure end")];
+    assert!(
+        figure.contains("Left out of the chart: unpriced (no price: no cost)."),
+        "{figure}"
+    );
+
+    // The golden answers that missed, folded and escaped.
+    assert!(
+        html.contains("<details><summary>DeepSeek V4 Flash: "),
+        "misses folded"
+    );
+    assert!(!html.contains("<details open"));
+    assert!(!html.contains("<b>tag</b>"), "a line id is escaped");
+}
+
+#[test]
+fn quality_answers_are_escaped_and_a_result_without_quality_has_no_section() {
+    let (dir, r) = quality_fixture();
+    // An answer holding markup, as a model could write it.
+    let mut hostile = r.clone();
+    let g = &mut hostile["quality"]["models"][1]["golden"][0];
+    g["answer"] = json!("<script>alert('x')</script> & <img src=x>");
+    g["score"] = json!(0.0);
+    g["passed"] = json!([false]);
+    let p = dir.join("hostile.json");
+    std::fs::write(&p, hostile.to_string()).expect("write");
+    let (_, html) = quality_report(&[&p], "hostile.html");
+    assert!(!html.contains("<script"), "an answer became markup");
+    assert!(!html.contains("<img src=x"));
+    assert!(
+        html.contains("&lt;script&gt;alert("),
+        "the answer is shown, escaped"
+    );
+    let rows = table_rows(&html, "quality_misses_deepseek_v4_flash");
+    assert!(
+        rows.iter().any(|row| row.last().map(String::as_str)
+            == Some("<script>alert('x')</script> & <img src=x>")),
+        "{rows:?}"
+    );
+
+    // A result written before `cost_relative` existed: the report divides the costs itself.
+    let (_, now) = quality_report(&[&dir.join("quality.json")], "now.html");
+    let mut older = r.clone();
+    for m in older["quality"]["models"]
+        .as_array_mut()
+        .expect("models")
+        .iter_mut()
+    {
+        m.as_object_mut().expect("object").remove("cost_relative");
+    }
+    assert!(!older.to_string().contains("cost_relative"));
+    let p = dir.join("older.json");
+    std::fs::write(&p, older.to_string()).expect("write");
+    let (_, html) = quality_report(&[&p], "older.html");
+    let col = |h: &str| -> Vec<String> {
+        table_rows(h, "quality_models")
+            .into_iter()
+            .map(|r| r[7].clone())
+            .collect()
+    };
+    assert_eq!(col(&html), col(&now));
+    assert!(col(&html).iter().any(|c| c.parse::<f64>().is_ok()));
+
+    // The same result without its quality section: no section, chart or table.
+    let mut plain = r.clone();
+    plain.as_object_mut().expect("object").remove("quality");
+    let p = dir.join("plain.json");
+    std::fs::write(&p, plain.to_string()).expect("write");
+    let (_, html) = quality_report(&[&p], "plain.html");
+    for gone in ["s-quality", "quality_cost", "quality_models", "<details>"] {
+        assert!(!html.contains(gone), "{gone} in a report without quality");
+    }
+
+    // Two results compared: one chart, a point per model of each.
+    let (_, html) = quality_report(
+        &[&dir.join("quality.json"), &dir.join("hostile.json")],
+        "cmp.html",
+    );
+    let svg = &html[html.find("<svg id=\"quality_cost\"").expect("the chart")..];
+    let svg = &svg[..svg.find("</svg>").expect("end")];
+    assert_eq!(svg.matches("class=\"dot ").count(), 8, "{svg}");
+    assert!(svg.contains("data-name=\"quality-migration #2 · DeepSeek V4 Pro\""));
+    assert_eq!(table_rows(&html, "quality_models").len(), 10);
+}
+
+#[test]
+#[ignore = "needs chromium, chromedriver and tidy; .ci/run runs it"]
+fn quality_report_renders_in_chromium_and_passes_tidy() {
+    // The browser helpers write their logs and screenshots in the shared folder, which the
+    // shared fixtures create (and clear) first.
+    fixtures();
+    let (dir, _) = quality_fixture();
+    let (html, _) = quality_report(&[&dir.join("quality.json")], "quality-browser.html");
+    let v = check_in_browser(&html, "quality", 10, false);
+    let chart = v["charts"]
+        .as_array()
+        .expect("charts")
+        .iter()
+        .find(|c| c["id"] == "quality_cost")
+        .expect("the cost-versus-quality chart")
+        .clone();
+    assert_eq!(chart["lines"], 4, "an error bar per priced model: {chart}");
+    let o = Command::new(tidy())
+        .args(["-errors", "-q", "-utf8"])
+        .arg(&html)
+        .output()
+        .expect("run tidy");
+    let msgs = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "tidy: {msgs}");
+    assert!(msgs.trim().is_empty(), "{msgs}");
+    // A picture of the chart for a person to look at: LLMLOAD_SCREENSHOT_DIR, else the
+    // screenshots folder.
+    let shots = std::env::var_os("LLMLOAD_SCREENSHOT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| out_dir().join("screenshots"));
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let d = Driver::start();
+    let s = d.session();
+    s.open(&html);
+    let el = s.post(
+        "element",
+        json!({"using": "css selector", "value": "figure:has(#quality_cost)"}),
+    );
+    let id = el
+        .as_object()
+        .and_then(|o| o.values().next())
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no figure: {el}"))
+        .to_string();
+    let b64 = s.get(&format!("element/{id}/screenshot"));
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(b64.as_str().expect("base64 screenshot"))
+        .expect("decodes");
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    let to = shots.join("report-quality-chart.png");
+    std::fs::write(&to, png).expect("write screenshot");
+    eprintln!("chart screenshot: {}", to.display());
+}

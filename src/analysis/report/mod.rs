@@ -4,7 +4,9 @@ pub mod cdf;
 pub mod export;
 pub mod html;
 pub mod page;
+mod quality;
 mod quota;
+mod scatter;
 pub mod server;
 pub mod svg;
 

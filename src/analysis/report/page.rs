@@ -49,6 +49,8 @@ pub struct Chart {
     pub legend: Vec<(String, String)>,
     /// Id of the table with the same figures.
     pub table: Option<String>,
+    /// A line under the chart (e.g. what it leaves out); empty for none.
+    pub note: String,
 }
 
 /// A summary card: one entity's headline figures.
@@ -81,6 +83,17 @@ pub struct Section {
     pub charts: Vec<Chart>,
     /// Tables shown in the section.
     pub tables: Vec<Table>,
+    /// Tables shown folded (HTML `<details>`, closed until opened), after the others.
+    pub folded: Vec<Fold>,
+}
+
+/// A table shown folded under a one-line summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fold {
+    /// The line shown while folded.
+    pub summary: String,
+    /// The table.
+    pub table: Table,
 }
 
 /// A run's identity and health for the page header.
@@ -122,7 +135,10 @@ pub struct Page {
 impl Page {
     /// Every table of the page, in page order (what `--format csv` writes).
     pub fn tables(&self) -> Vec<&Table> {
-        self.sections.iter().flat_map(|s| s.tables.iter()).collect()
+        self.sections
+            .iter()
+            .flat_map(|s| s.tables.iter().chain(s.folded.iter().map(|f| &f.table)))
+            .collect()
     }
 }
 
@@ -155,7 +171,7 @@ pub(super) fn f1(v: f64) -> String {
     format!("{v:.1}")
 }
 
-fn lat(s: &Summary, v: f64) -> String {
+pub(super) fn lat(s: &Summary, v: f64) -> String {
     if s.count == 0 {
         "-".into()
     } else if v >= 100.0 {
@@ -165,11 +181,11 @@ fn lat(s: &Summary, v: f64) -> String {
     }
 }
 
-fn pct(v: f64) -> String {
+pub(super) fn pct(v: f64) -> String {
     format!("{:.1}", v * 100.0)
 }
 
-fn usd(v: f64) -> String {
+pub(super) fn usd(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.2}")
     } else if v >= 1.0 {
@@ -325,6 +341,7 @@ pub fn build_at(
         sections.push(s);
     }
     sections.push(cost_section(&models, inputs, &labels, daily));
+    sections.extend(super::quality::section(inputs, &labels));
     sections.extend(super::quota::section(inputs, &labels));
     sections.push(facts_section(inputs, &labels));
     let title = title.map(str::to_string).unwrap_or_else(|| {
@@ -412,6 +429,11 @@ fn summary_section(
                 },
             ),
         ];
+        if id == "models" {
+            if let Some(q) = super::quality::card_item(r, &m.label) {
+                items.push(("quality score".into(), q));
+            }
+        }
         if multi {
             if let Some(rm) = reference {
                 let rt = rm
@@ -471,6 +493,7 @@ fn summary_section(
         } else {
             String::new()
         },
+        folded: Vec::new(),
         cards,
         charts: Vec::new(),
         tables: vec![Table {
@@ -596,6 +619,7 @@ fn latency_section(id: &str, title: &str, ents: &[Entity]) -> Section {
             title: chart.title.clone(),
             legend: chart.legend(),
             table: Some(tid.clone()),
+            note: String::new(),
         });
         tables.push(Table {
             id: tid,
@@ -613,6 +637,7 @@ fn latency_section(id: &str, title: &str, ents: &[Entity]) -> Section {
         id: format!("latency_{id}"),
         title: title.into(),
         intro: "Cumulative distributions drawn from the histograms stored in the result (successful, measured requests; 3 significant digits). A curve further left is faster; the top of each curve is the tail. Each percentile has its sample count n beside it: check it before trusting a p99.".into(),
+        folded: Vec::new(),
         cards: Vec::new(),
         charts,
         tables,
@@ -723,6 +748,7 @@ fn time_section(inputs: &[Input], labels: &[String]) -> Section {
         id: "time".into(),
         title: "Over time".into(),
         intro: "From the result's 1 s series, which covers every phase (the shaded measurement window is marked by its start and end). Dashed lines are the second figure of the same run (completed requests, TTFT p99).".into(),
+        folded: Vec::new(),
         cards: Vec::new(),
         charts,
         tables,
@@ -919,6 +945,7 @@ fn time_charts(inputs: &[Input], tables: &[Table], lines: TimeLines) -> Vec<Char
             title: c.title.clone(),
             legend: c.legend(),
             table: tid.clone(),
+            note: String::new(),
         }
     };
     let TimeLines {
@@ -979,6 +1006,7 @@ fn sweep_section(inputs: &[Input], labels: &[String]) -> Option<Section> {
         id: "sweep".into(),
         title: "Capacity sweep".into(),
         intro: intro.join(" "),
+        folded: Vec::new(),
         cards: Vec::new(),
         charts,
         tables,
@@ -1103,6 +1131,7 @@ fn sweep_charts(
         title: c.title.clone(),
         legend: c.legend(),
         table: Some(tid.to_string()),
+        note: String::new(),
     })
 }
 
@@ -1181,6 +1210,7 @@ fn claims_section(inputs: &[Input], labels: &[String]) -> Option<Section> {
         id: "claims".into(),
         title: "Claim verdicts".into(),
         intro: intro.join(" · "),
+        folded: Vec::new(),
         cards: Vec::new(),
         charts: Vec::new(),
         tables,
@@ -1234,6 +1264,7 @@ fn cost_section(
         id: "cost".into(),
         title: "Cost".into(),
         intro,
+        folded: Vec::new(),
         cards: Vec::new(),
         charts: Vec::new(),
         tables: vec![Table {
@@ -1378,6 +1409,7 @@ fn facts_section(inputs: &[Input], labels: &[String]) -> Section {
         id: "facts".into(),
         title: "The run's facts".into(),
         intro: String::new(),
+        folded: Vec::new(),
         cards: Vec::new(),
         charts: Vec::new(),
         tables: vec![Table {

@@ -153,6 +153,7 @@ pub(super) fn section(inputs: &[Input], labels: &[String]) -> Option<Section> {
             title: c.title.clone(),
             legend: c.legend(),
             table: tid.clone(),
+            note: String::new(),
         });
     };
     chart("requests", "requests", req, req_limit);
@@ -161,6 +162,7 @@ pub(super) fn section(inputs: &[Input], labels: &[String]) -> Option<Section> {
         id: "quota".into(),
         title: "Quota".into(),
         intro: "The account quota the server stated on its responses (x-ratelimit-* headers): limits, the lowest remaining budget and when it was seen, and responses that asked to retry later. Figures come from the server, not from llmload's counting.".into(),
+        folded: Vec::new(),
         cards: Vec::new(),
         charts,
         tables,

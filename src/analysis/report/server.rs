@@ -88,6 +88,7 @@ pub fn section(inputs: &[Input], labels: &[String]) -> Option<Section> {
         id: "server".into(),
         title: "Server metrics".into(),
         intro: "The server's own gauges, read from its Prometheus endpoint (the target's server_metrics) about once a second during the run, beside the TTFT llmload measured over the same seconds: a TTFT that rises with the server's waiting requests is queueing at the server. Running and waiting come from the server's known gauge names (see the gauges table for the name each came from).".into(),
+        folded: Vec::new(),
         cards: Vec::new(),
         charts,
         tables,
@@ -184,6 +185,7 @@ fn chart(
         title: c.title.clone(),
         legend: c.legend(),
         table: table.clone(),
+        note: String::new(),
     }
 }
 

@@ -452,7 +452,7 @@ impl LineChart {
     }
 }
 
-fn snap_down(v: f64) -> f64 {
+pub(super) fn snap_down(v: f64) -> f64 {
     let e = 10f64.powf(v.log10().floor());
     for m in [5.0, 2.0, 1.0] {
         if m * e <= v {
@@ -462,7 +462,7 @@ fn snap_down(v: f64) -> f64 {
     e
 }
 
-fn snap_up(v: f64) -> f64 {
+pub(super) fn snap_up(v: f64) -> f64 {
     let e = 10f64.powf(v.log10().floor());
     for m in [1.0, 2.0, 5.0, 10.0] {
         if m * e >= v {
