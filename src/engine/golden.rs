@@ -13,6 +13,7 @@ use crate::config::golden::{Answer, GoldenLine, LineScore};
 use crate::config::plan::{Plan, Quality, QualityRun};
 use crate::core::record::Outcome;
 use crate::engine::client::Clock;
+use crate::engine::judge::{self, capped, ToJudge};
 use crate::engine::runner::ClientWithQuotas;
 use crate::engine::side::{send, Ask};
 use crate::metrics::quality::{add_relative, summarize};
@@ -41,12 +42,6 @@ pub fn warnings(plan: &Plan) -> Vec<String> {
         out.push(format!(
             "quality: mode = \"mix\" ({:.1} % of the load) is not run in this version; the golden lines were sent as a pass of their own before the load instead",
             x * 100.0
-        ));
-    }
-    if let Some(j) = &q.judge {
-        out.push(format!(
-            "quality: the judge ({}) is not run in this version; scores come from the golden lines' checks and references only",
-            j.model
         ));
     }
     out
@@ -113,18 +108,6 @@ fn answer(r: &Reply) -> Answer<'_> {
     }
 }
 
-/// `text` cut to at most `cap` bytes on a character boundary, and whether it was cut.
-fn capped(text: &str, cap: usize) -> (String, bool) {
-    if text.len() <= cap {
-        return (text.to_string(), false);
-    }
-    let mut end = cap;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    (text[..end].to_string(), true)
-}
-
 /// The result's entry for one reply and its score.
 fn entry(q: &Quality, r: &Reply, s: &LineScore) -> GoldenAnswer {
     let line = &q.golden.lines[r.line];
@@ -144,6 +127,7 @@ fn entry(q: &Quality, r: &Reply, s: &LineScore) -> GoldenAnswer {
         unscorable: s.unscorable.as_ref().map(|u| u.to_string()),
         answer: text,
         answer_cut: cut,
+        ..GoldenAnswer::default()
     }
 }
 
@@ -164,7 +148,47 @@ pub async fn pass(plan: &Plan, targets: &[ClientWithQuotas]) -> Option<QualityRe
         .await;
     replies.sort_by_key(|r| (r.model, r.line));
     let elapsed_s = started.elapsed().as_secs_f64();
-    Some(assemble(plan, q, &replies, elapsed_s))
+    let mut result = assemble(plan, q, &replies, elapsed_s);
+    add_judge(plan, targets, &replies, &mut result).await;
+    Some(result)
+}
+
+/// With a judge: sends every answer that arrived (outcome ok, not empty) to it and puts its
+/// verdicts on the answers and its figures in `result.judge`.
+async fn add_judge(
+    plan: &Plan,
+    targets: &[ClientWithQuotas],
+    replies: &[Reply],
+    result: &mut QualityResult,
+) {
+    // Index of each reply's entry in its model's `golden` list (replies sorted by model).
+    let mut slot = vec![0usize; plan.models.len()];
+    let mut items = Vec::new();
+    let mut places = Vec::new();
+    for r in replies {
+        let k = slot[r.model];
+        slot[r.model] += 1;
+        if r.outcome == Outcome::Ok && !r.text.trim().is_empty() {
+            items.push(ToJudge {
+                model: r.model,
+                line: r.line,
+                answer: &r.text,
+            });
+            places.push((r.model, k));
+        }
+    }
+    let Some(judged) = judge::judge(plan, targets, &items).await else {
+        return;
+    };
+    for ((m, k), v) in places.into_iter().zip(&judged.verdicts) {
+        if let Some(a) = result.models.get_mut(m).and_then(|x| x.golden.get_mut(k)) {
+            a.judge_grade = v.grade;
+            a.judge_score = v.score();
+            a.judge_unscored = v.unscored.clone();
+            a.judge_reply = v.reply.clone();
+        }
+    }
+    result.judge = judge::summarize(plan, &items, &judged);
 }
 
 /// The quality section from the scored replies (sorted by model, then line).
@@ -208,20 +232,14 @@ fn assemble(plan: &Plan, q: &Quality, replies: &[Reply], elapsed_s: f64) -> Qual
         baseline: q.baseline.map(|b| plan.models[b].label.clone()),
         elapsed_s,
         models,
+        golden_sha256: Some(set.sha256.clone()),
+        judge: None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn answers_are_cut_on_a_character_boundary() {
-        assert_eq!(capped("abc", 3), ("abc".to_string(), false));
-        assert_eq!(capped("abcd", 3), ("abc".to_string(), true));
-        // "é" is two bytes: a cap inside it keeps the character out.
-        assert_eq!(capped("aé", 2), ("a".to_string(), true));
-    }
 
     #[test]
     fn a_failed_request_or_a_cut_answer_reads_as_such() {

@@ -16,6 +16,7 @@ mod assemble;
 mod cost;
 mod counts;
 mod groups;
+pub mod judge;
 mod latency;
 mod load;
 mod outline;
@@ -157,6 +158,13 @@ pub struct QualityResult {
     pub elapsed_s: f64,
     /// Per model, in the scenario's order.
     pub models: Vec<ModelQualityResult>,
+    /// SHA-256 of the golden file's text (hex), to tell whether two results scored the same
+    /// golden set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub golden_sha256: Option<String>,
+    /// The judge's scores and calls, when `[quality] judge` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge: Option<judge::JudgeResult>,
 }
 
 /// One model's golden answers, scored.
@@ -207,6 +215,19 @@ pub struct GoldenAnswer {
     /// The kept text was cut at `answer_cap_bytes`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub answer_cut: bool,
+    /// The judge's grade (1 to 5), when the judge scored the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge_grade: Option<u8>,
+    /// The judge's score normalised to 0..1 ((grade − 1) / 4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge_score: Option<f64>,
+    /// Why the judge left the answer unscored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge_unscored: Option<String>,
+    /// The judge's last reply when it left the answer unscored, cut to `answer_cap_bytes`
+    /// (kept when `keep_answers` is on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge_reply: Option<String>,
 }
 
 /// Which tokenizer a model used, and how.

@@ -613,7 +613,8 @@ impl Plan {
             &dir,
             (&models, &targets),
             &mut p,
-        );
+        )
+        .map(|q| q.with_judge_price(&models, &catalog));
         p.into_result()?;
         let load = load.expect("a load is built whenever no problem was recorded");
         Ok(Plan {
