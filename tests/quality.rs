@@ -377,7 +377,10 @@ fn mix_mode_and_the_judge_are_warned_about_and_the_pass_runs_instead() {
         "{err}"
     );
     // The judge runs now (on the mock, whose answers carry no score: every answer unscored).
-    assert_eq!(r["quality"]["judge"]["models"][1]["overall"]["n_unscored"], 6);
+    assert_eq!(
+        r["quality"]["judge"]["models"][1]["overall"]["n_unscored"],
+        6
+    );
     assert_eq!(r["quality"]["mode"], "pass");
     let warnings = r["warnings"].to_string();
     assert!(

@@ -6,10 +6,12 @@
 //! not counted in any latency, throughput or cost figure, and do not wait on the targets'
 //! quotas. What it sends and how the result reads are stated in docs/quality.md.
 
+use std::collections::BTreeMap;
+
 use futures_util::stream::{self, StreamExt};
 use tokio::time::Instant;
 
-use crate::config::golden::{Answer, GoldenLine, LineScore};
+use crate::config::golden::{Answer, GoldenLine, LineScore, Similarity};
 use crate::config::plan::{Plan, Quality, QualityRun};
 use crate::core::record::Outcome;
 use crate::engine::client::Clock;
@@ -191,15 +193,82 @@ async fn add_judge(
     result.judge = judge::summarize(plan, &items, &judged);
 }
 
+/// The baseline's answer to each golden line that has no reference of its own, to serve as
+/// its reference: the `--baseline` file's kept answer, else the in-run baseline model's answer
+/// when it arrived whole (ok, not cut, not empty). None for lines with a reference.
+fn baseline_references<'a>(q: &'a Quality, replies: &'a [Reply]) -> Vec<Option<&'a str>> {
+    let lines = &q.golden.lines;
+    let mut out = vec![None; lines.len()];
+    if let Some(f) = &q.baseline_file {
+        for (slot, a) in out.iter_mut().zip(&f.answers) {
+            *slot = a.as_deref();
+        }
+    } else if let Some(b) = q.baseline {
+        for r in replies.iter().filter(|r| r.model == b) {
+            let whole = r.outcome == Outcome::Ok
+                && r.finish_reason.as_deref() != Some("length")
+                && !r.text.trim().is_empty();
+            if whole && out[r.line].is_none() {
+                out[r.line] = Some(r.text.as_str());
+            }
+        }
+    }
+    for (slot, l) in out.iter_mut().zip(lines) {
+        if l.reference.is_some() {
+            *slot = None;
+        }
+    }
+    out
+}
+
+/// Scores reply `r`; a line without a reference is compared with `base` (the baseline's
+/// answer) when there is one.
+fn score_reply(q: &Quality, r: &Reply, base: Option<&str>) -> LineScore {
+    let line = &q.golden.lines[r.line];
+    let mut s = line.score(&answer(r));
+    if let (None, Some(b)) = (&line.reference, base) {
+        s.similarity = Some(if s.unscorable.is_some() {
+            Similarity::ZERO
+        } else {
+            Similarity::of(&r.text, b)
+        });
+    }
+    s
+}
+
+/// How many golden lines are compared with their own reference (`line`) and with the
+/// baseline's answer (`baseline`); empty when neither.
+fn reference_counts(q: &Quality, base: &[Option<&str>]) -> BTreeMap<String, usize> {
+    let own = q
+        .golden
+        .lines
+        .iter()
+        .filter(|l| l.reference.is_some())
+        .count();
+    let from_baseline = base.iter().filter(|b| b.is_some()).count();
+    let mut out = BTreeMap::new();
+    for (k, n) in [("line", own), ("baseline", from_baseline)] {
+        if n > 0 {
+            out.insert(k.to_string(), n);
+        }
+    }
+    out
+}
+
 /// The quality section from the scored replies (sorted by model, then line).
 fn assemble(plan: &Plan, q: &Quality, replies: &[Reply], elapsed_s: f64) -> QualityResult {
     let set = &q.golden;
+    let base = baseline_references(q, replies);
+    let in_run = q.baseline.filter(|_| q.baseline_file.is_none());
     let scored: Vec<Vec<(usize, LineScore)>> = (0..plan.models.len())
         .map(|m| {
             replies
                 .iter()
                 .filter(|r| r.model == m)
-                .map(|r| (r.line, set.lines[r.line].score(&answer(r))))
+                .map(|r| {
+                    let b = base[r.line].filter(|_| in_run != Some(m));
+                    (r.line, score_reply(q, r, b))
+                })
                 .collect()
         })
         .collect();
@@ -208,7 +277,9 @@ fn assemble(plan: &Plan, q: &Quality, replies: &[Reply], elapsed_s: f64) -> Qual
         .enumerate()
         .map(|(m, answers)| {
             let mut quality = summarize(set, answers, plan.seed);
-            if let Some(b) = q.baseline.filter(|&b| b != m) {
+            if let Some(f) = &q.baseline_file {
+                add_relative(set, &mut quality, answers, &f.scores, plan.seed);
+            } else if let Some(b) = in_run.filter(|&b| b != m) {
                 add_relative(set, &mut quality, answers, &scored[b], plan.seed);
             }
             let golden = replies
@@ -229,11 +300,16 @@ fn assemble(plan: &Plan, q: &Quality, replies: &[Reply], elapsed_s: f64) -> Qual
         golden: set.path.display().to_string(),
         lines: set.lines.len(),
         mode: "pass".into(),
-        baseline: q.baseline.map(|b| plan.models[b].label.clone()),
+        baseline: match &q.baseline_file {
+            Some(f) => Some(f.model.clone()),
+            None => in_run.map(|b| plan.models[b].label.clone()),
+        },
         elapsed_s,
         models,
         golden_sha256: Some(set.sha256.clone()),
         judge: None,
+        baseline_file: q.baseline_file.as_ref().map(|f| f.path.clone()),
+        similarity_reference: reference_counts(q, &base),
     }
 }
 

@@ -165,6 +165,14 @@ pub struct QualityResult {
     /// The judge's scores and calls, when `[quality] judge` is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub judge: Option<judge::JudgeResult>,
+    /// The result file the baseline's answers were read from (`run --baseline`); `baseline`
+    /// is then that file's model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_file: Option<String>,
+    /// Golden lines whose similarity was measured against their own `reference` (`line`) and
+    /// against the baseline's answer (`baseline`), by count; absent when none was.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub similarity_reference: std::collections::BTreeMap<String, usize>,
 }
 
 /// One model's golden answers, scored.

@@ -41,7 +41,7 @@ mod trace;
 mod workload;
 
 use problems::Problems;
-pub use quality::{Judge, Quality, QualityRun, DEFAULT_ANSWER_CAP_BYTES};
+pub use quality::{BaselineFile, Judge, Quality, QualityRun, DEFAULT_ANSWER_CAP_BYTES};
 
 /// Default in-flight cap for open-loop runs that set none: high enough not to shape a
 /// realistic test, low enough not to exhaust file descriptors by accident.

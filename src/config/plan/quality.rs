@@ -52,6 +52,23 @@ pub struct Quality {
     pub keep_answers: bool,
     /// Largest golden answer kept, in bytes.
     pub answer_cap_bytes: usize,
+    /// A baseline read from an earlier result (`llmload run --baseline`); when set, it is the
+    /// baseline instead of `baseline`.
+    pub baseline_file: Option<Arc<BaselineFile>>,
+}
+
+/// A model's golden answers read from an earlier result file, matched to this golden set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineFile {
+    /// The result file as given.
+    pub path: String,
+    /// The model's label in that file.
+    pub model: String,
+    /// Each answer's score: (line index into this golden set, score).
+    pub scores: Vec<(usize, crate::config::golden::LineScore)>,
+    /// Per line of this golden set: the baseline's answer, when the file kept it and it
+    /// arrived whole (outcome ok, not cut).
+    pub answers: Vec<Option<String>>,
 }
 
 impl Quality {
@@ -240,6 +257,7 @@ pub(super) fn build(
         judge,
         keep_answers: s.keep_answers.unwrap_or(true),
         answer_cap_bytes,
+        baseline_file: None,
     })
 }
 
