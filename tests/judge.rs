@@ -5,7 +5,9 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -289,4 +291,257 @@ fn the_judge_grades_every_answer_retries_once_and_counts_its_calls() {
     );
     // Judge calls are not part of the load.
     assert_eq!(r["overall"]["requests"]["sent"], 2);
+}
+
+/// Golden lines for the `--baseline` runs: outcomes that differ between a model cut at its
+/// token limit and one that is not, and a class `sim` of one line without a reference (its
+/// similarity is measured against the baseline's answer).
+const BASE_GOLDEN: &str = r#"{"id": "word", "prompt": "Say something.", "checks": [{"regex": "\\w"}], "class": "easy"}
+{"id": "zebra", "prompt": "Name the animal.", "checks": [{"contains": "zebra-unicorn"}, {"not_contains": "zebra-unicorn", "weight": 3}], "weight": 2}
+{"id": "whole", "prompt": "Anything whole.", "checks": [{"not_contains": "zebra-unicorn"}], "class": "easy"}
+{"id": "sim", "prompt": "Describe it.", "checks": [{"regex": "\\w"}], "class": "sim"}
+{"id": "ref", "prompt": "Say the reference.", "reference": "plain words here"}
+"#;
+
+/// Writes a mock scenario in `dir` named `name` with `models` (id, output tokens) under
+/// `max_tokens = 32`, golden file `golden.jsonl` and `quality` extra keys.
+fn base_scenario(dir: &Path, name: &str, models: &[(&str, u32)], quality: &str) -> PathBuf {
+    let mut s =
+        format!("name = \"{name}\"\nseed = 5\n[[targets]]\nname = \"sim\"\nbase_url = \"mock\"\n");
+    for (id, out) in models {
+        s.push_str(&format!(
+            "[[models]]\nid = \"{id}\"\ntarget = \"sim\"\nmock = {{ output_tokens = {out}, ttft = \"1ms\", itl = \"1ms\" }}\n"
+        ));
+    }
+    s.push_str(&format!(
+        "[workload]\nprompts = [\"hi\"]\nmax_tokens = 32\n[load]\nconcurrency = 1\nrequests = 2\n\
+         [quality]\ngolden = \"golden.jsonl\"\n{quality}\n"
+    ));
+    let p = dir.join(format!("{name}.toml"));
+    std::fs::write(&p, s).expect("scenario written");
+    p
+}
+
+/// `llmload run -q -o <out> <scenario> <extra…>`: (exit code, stderr).
+fn run(scenario: &Path, out: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_llmload"))
+        .args(["run", "-q", "-o"])
+        .arg(out)
+        .arg(scenario)
+        .args(extra)
+        .output()
+        .expect("llmload runs");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn read(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).expect("a result")).expect("JSON")
+}
+
+/// Per golden id: the mean of the `score`s of `model`'s answers in result `r`.
+fn line_scores(r: &serde_json::Value, model: &str) -> BTreeMap<String, f64> {
+    let m = r["quality"]["models"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .find(|m| m["model"] == model)
+        .expect("the model");
+    let mut sums: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    for a in m["golden"].as_array().expect("answers") {
+        if let Some(s) = a["score"].as_f64() {
+            let e = sums
+                .entry(a["id"].as_str().expect("id").to_string())
+                .or_default();
+            e.0 += s;
+            e.1 += 1.0;
+        }
+    }
+    sums.into_iter().map(|(k, (s, n))| (k, s / n)).collect()
+}
+
+/// The answer text of `model` to golden line `id` in result `r`.
+fn answer_of<'a>(r: &'a serde_json::Value, model: &str, id: &str) -> &'a str {
+    r["quality"]["models"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .find(|m| m["model"] == model)
+        .and_then(|m| m["golden"].as_array())
+        .and_then(|g| g.iter().find(|a| a["id"] == id))
+        .and_then(|a| a["answer"].as_str())
+        .expect("a kept answer")
+}
+
+/// Token F1 written here from its definition: lowercase, keep letters, digits and whitespace,
+/// split at whitespace; shared words counted as often as in both; 2·shared / (|a| + |b|).
+fn f1(a: &str, b: &str) -> f64 {
+    let words = |s: &str| -> Vec<String> {
+        s.to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+            .collect::<String>()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    let (a, b) = (words(a), words(b));
+    let mut left = b.clone();
+    let mut shared = 0;
+    for w in &a {
+        if let Some(i) = left.iter().position(|x| x == w) {
+            left.remove(i);
+            shared += 1;
+        }
+    }
+    2.0 * shared as f64 / (a.len() + b.len()) as f64
+}
+
+#[test]
+fn a_baseline_result_file_is_the_baseline_of_every_model_and_its_answers_the_references() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let d = dir.path();
+    std::fs::write(d.join("golden.jsonl"), BASE_GOLDEN).expect("golden written");
+    // The first run: one model, "gpt", whose answers (8 tokens) arrive whole.
+    let first = base_scenario(d, "first", &[("gpt", 8)], "answer_cap_bytes = 100000");
+    let first_out = d.join("first.json");
+    let (code, err) = run(&first, &first_out, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let base = read(&first_out);
+    assert!(base["quality"]["golden_sha256"]
+        .as_str()
+        .is_some_and(|h| h.len() == 64));
+
+    // The second: "small" (cut at 32 tokens) and "big" (6 tokens), with a scenario baseline
+    // that --baseline replaces.
+    let second = base_scenario(
+        d,
+        "second",
+        &[("small", 40), ("big", 6)],
+        "baseline = \"big\"\nanswer_cap_bytes = 100000",
+    );
+    let out = d.join("second.json");
+    let (code, err) = run(
+        &second,
+        &out,
+        &["--baseline", first_out.to_str().expect("utf-8")],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("(gpt) replaces the scenario's baseline `big`"),
+        "{err}"
+    );
+    let r = read(&out);
+    let q = &r["quality"];
+    assert_eq!(q["baseline"], "gpt");
+    assert_eq!(q["baseline_file"], first_out.to_str().expect("utf-8"));
+
+    // Relative, computed here from the two files' per-answer scores and the lines' weights
+    // (zebra 2, the rest 1; "ref" has no checks, so no score).
+    let weight = |id: &str| if id == "zebra" { 2.0 } else { 1.0 };
+    let b = line_scores(&base, "gpt");
+    for model in ["small", "big"] {
+        let m = line_scores(&r, model);
+        let (mut num, mut den) = (0.0, 0.0);
+        for (id, x) in &m {
+            if let Some(y) = b.get(id) {
+                num += weight(id) * x;
+                den += weight(id) * y;
+            }
+        }
+        let want = num / den;
+        let got = r["quality"]["models"]
+            .as_array()
+            .expect("models")
+            .iter()
+            .find(|x| x["model"] == model)
+            .expect("model")["overall"]["relative"]["value"]
+            .as_f64()
+            .expect("a relative score");
+        assert!((got - want).abs() < 1e-12, "{model}: {got} vs {want}");
+    }
+
+    // "sim" has no reference: every model's answer is compared with gpt's.
+    assert_eq!(
+        q["similarity_reference"],
+        serde_json::json!({"line": 1, "baseline": 4})
+    );
+    for model in ["small", "big"] {
+        let want = f1(answer_of(&r, model, "sim"), answer_of(&base, "gpt", "sim"));
+        let sim = &r["quality"]["models"]
+            .as_array()
+            .expect("models")
+            .iter()
+            .find(|x| x["model"] == model)
+            .expect("model")["classes"]["sim"]["similarity"];
+        assert_eq!(sim["n"], 1);
+        assert!(
+            (sim["f1"].as_f64().expect("f1") - want).abs() < 1e-12,
+            "{model}: {sim} vs {want}"
+        );
+    }
+}
+
+#[test]
+fn a_baseline_file_that_cannot_serve_is_refused_with_exit_2() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let d = dir.path();
+    std::fs::write(d.join("golden.jsonl"), BASE_GOLDEN).expect("golden written");
+    // Two models and no baseline: which one is the baseline must be said.
+    let first = base_scenario(d, "first", &[("a", 8), ("b", 8)], "");
+    let first_out = d.join("first.json");
+    let (code, err) = run(&first, &first_out, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let second = base_scenario(d, "second", &[("m", 8)], "");
+    let out = d.join("second.json");
+    let f = first_out.to_str().expect("utf-8");
+
+    let (code, err) = run(&second, &out, &["--baseline", f]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("names no baseline; choose one with --baseline-model (a, b)"),
+        "{err}"
+    );
+    let (code, err) = run(&second, &out, &["--baseline", f, "--baseline-model", "zz"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("no model `zz` in its quality section; models are: a, b"),
+        "{err}"
+    );
+    let (code, err) = run(&second, &out, &["--baseline", f, "--baseline-model", "b"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(read(&out)["quality"]["baseline"], "b");
+
+    // A file that does not read.
+    let (code, err) = run(&second, &out, &["--baseline", "/nonexistent/r.json"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--baseline: /nonexistent/r.json"), "{err}");
+
+    // A result without a quality section.
+    let mut v = read(&first_out);
+    v.as_object_mut().expect("an object").remove("quality");
+    let bare = d.join("bare.json");
+    std::fs::write(&bare, v.to_string()).expect("written");
+    let (code, err) = run(
+        &second,
+        &out,
+        &["--baseline", bare.to_str().expect("utf-8")],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("the result has no quality section"), "{err}");
+
+    // Another golden file (one more line): refused by its hash.
+    std::fs::write(
+        d.join("golden.jsonl"),
+        format!("{BASE_GOLDEN}{{\"prompt\": \"More.\", \"checks\": [{{\"regex\": \"x\"}}]}}\n"),
+    )
+    .expect("golden written");
+    let (code, err) = run(&second, &out, &["--baseline", f, "--baseline-model", "a"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("it was scored on a different golden file"),
+        "{err}"
+    );
 }

@@ -154,7 +154,10 @@ fn quality_lines(out: &mut String, r: &RunResult) {
         let o = &m.quality.overall;
         let score = o.score.as_ref().map_or_else(|| "-".to_string(), est);
         let relative = match (&q.baseline, &o.relative) {
-            (Some(b), Some(rel)) => format!(", relative to {b} {}", est(rel)),
+            (Some(b), Some(rel)) => match &q.baseline_file {
+                Some(f) => format!(", relative to {b} of {f} {}", est(rel)),
+                None => format!(", relative to {b} {}", est(rel)),
+            },
             _ => String::new(),
         };
         let _ = writeln!(
