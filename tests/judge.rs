@@ -545,3 +545,69 @@ fn a_baseline_file_that_cannot_serve_is_refused_with_exit_2() {
         "{err}"
     );
 }
+
+#[test]
+fn a_judge_that_cannot_be_reached_leaves_every_answer_unscored_after_one_retry() {
+    // A port nobody listens on: every judge request fails to connect.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let d = dir.path();
+    std::fs::write(d.join("golden.jsonl"), GOLDEN).expect("golden written");
+    let scenario = d.join("s.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"j\"\n[[targets]]\nname = \"sim\"\nbase_url = \"mock\"\n\
+             [[targets]]\nname = \"gone\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\n\
+             [[models]]\nid = \"m1\"\ntarget = \"sim\"\nmock = {{ output_tokens = 6, ttft = \"1ms\", itl = \"1ms\" }}\n\
+             [workload]\nprompts = [\"hi\"]\nmax_tokens = 16\n\
+             [load]\nconcurrency = 1\nrequests = 2\n\
+             [quality]\ngolden = \"golden.jsonl\"\n\
+             judge = {{ model = \"unpriced-judge\", target = \"gone\", rubric = \"r\" }}\n"
+        ),
+    )
+    .expect("scenario written");
+    let out = d.join("r.json");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_llmload"))
+        .args(["run", "-o"])
+        .arg(&out)
+        .arg(&scenario)
+        .output()
+        .expect("llmload runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    // The load itself is fine: the judge's failures do not fail the run.
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let r = read(&out);
+    let j = &r["quality"]["judge"];
+    // Four answers, each asked twice.
+    assert_eq!(j["calls"]["requests"], 8, "{j}");
+    assert_eq!(j["calls"]["failed"], 8, "{j}");
+    assert_eq!(j["calls"]["input_tokens"], 0);
+    assert!(j["calls"].get("cost_usd").is_none(), "{j}");
+    let o = &j["models"][0]["overall"];
+    assert_eq!(
+        (o["n_judged"].as_u64(), o["n_unscored"].as_u64()),
+        (Some(0), Some(4))
+    );
+    assert!(o.get("score").is_none(), "{o}");
+    for a in r["quality"]["models"][0]["golden"]
+        .as_array()
+        .expect("answers")
+    {
+        let why = a["judge_unscored"].as_str().expect("a reason");
+        assert!(why.starts_with("judge request failed ("), "{why}");
+        assert!(a.get("judge_reply").is_none(), "{a}");
+    }
+    assert!(
+        stdout.contains("m1: judge score -, 0 judged, 4 unscored"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("judge calls: 8 requests (8 failed), 0 input + 0 output tokens, cost unknown (no price)"),
+        "{stdout}"
+    );
+}

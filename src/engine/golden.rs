@@ -344,4 +344,47 @@ mod tests {
         r.outcome = Outcome::TimeoutTotal;
         assert!(matches!(answer(&r), Answer::Failed("timeout_total")));
     }
+
+    #[test]
+    fn the_in_run_baseline_answers_whole_become_references_of_lines_without_one() {
+        let set = crate::config::golden::parse(
+            "{\"prompt\": \"a\", \"checks\": [{\"regex\": \"x\"}]}\n\
+             {\"prompt\": \"b\", \"reference\": \"own words\"}\n\
+             {\"prompt\": \"c\", \"checks\": [{\"regex\": \"x\"}]}\n",
+            std::path::Path::new("g.jsonl"),
+        )
+        .expect("valid");
+        let q = Quality {
+            golden: std::sync::Arc::new(set),
+            run: QualityRun::Pass,
+            baseline: Some(1),
+            judge: None,
+            keep_answers: true,
+            answer_cap_bytes: 100,
+            baseline_file: None,
+        };
+        let reply = |model, line, finish: &str, text: &str| Reply {
+            model,
+            line,
+            outcome: Outcome::Ok,
+            finish_reason: Some(finish.into()),
+            text: text.into(),
+        };
+        let replies = [
+            reply(0, 0, "stop", "the cat"),
+            reply(1, 0, "stop", "the cat sat"),
+            reply(1, 1, "stop", "anything"),
+            reply(1, 2, "length", "cut off"),
+        ];
+        let base = baseline_references(&q, &replies);
+        // Line 0: the baseline's whole answer; line 1 has its own reference; line 2's
+        // baseline answer was cut.
+        assert_eq!(base, [Some("the cat sat"), None, None]);
+        let s = score_reply(&q, &replies[0], base[0]);
+        assert_eq!(s.similarity.map(|x| x.f1), Some(0.8));
+        assert_eq!(
+            reference_counts(&q, &base),
+            BTreeMap::from([("baseline".to_string(), 1), ("line".to_string(), 1)])
+        );
+    }
 }
