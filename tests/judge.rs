@@ -310,7 +310,7 @@ fn base_scenario(dir: &Path, name: &str, models: &[(&str, u32)], quality: &str) 
         format!("name = \"{name}\"\nseed = 5\n[[targets]]\nname = \"sim\"\nbase_url = \"mock\"\n");
     for (id, out) in models {
         s.push_str(&format!(
-            "[[models]]\nid = \"{id}\"\ntarget = \"sim\"\nmock = {{ output_tokens = {out}, ttft = \"1ms\", itl = \"1ms\" }}\n"
+            "[[models]]\nid = \"{id}\"\ntarget = \"sim\"\nprice = {{ input_per_m = 1.0, output_per_m = 2.0 }}\nmock = {{ output_tokens = {out}, ttft = \"1ms\", itl = \"1ms\" }}\n"
         ));
     }
     s.push_str(&format!(
@@ -460,6 +460,28 @@ fn a_baseline_result_file_is_the_baseline_of_every_model_and_its_answers_the_ref
             .expect("model")["overall"]["relative"]["value"]
             .as_f64()
             .expect("a relative score");
+        assert!((got - want).abs() < 1e-12, "{model}: {got} vs {want}");
+    }
+
+    // Cost relative to gpt's cost per request in the first file, for every model.
+    let per_1k = |r: &serde_json::Value, label: &str| {
+        r["models"]
+            .as_array()
+            .expect("models")
+            .iter()
+            .find(|m| m["label"] == label)
+            .and_then(|m| m["cost"]["per_1k_requests_usd"].as_f64())
+            .expect("a cost")
+    };
+    assert_eq!(
+        q["baseline_per_1k_requests_usd"].as_f64(),
+        Some(per_1k(&base, "gpt"))
+    );
+    for (i, model) in ["small", "big"].iter().enumerate() {
+        let want = per_1k(&r, model) / per_1k(&base, "gpt");
+        let got = q["models"][i]["cost_relative"]
+            .as_f64()
+            .expect("a cost ratio");
         assert!((got - want).abs() < 1e-12, "{model}: {got} vs {want}");
     }
 

@@ -60,7 +60,13 @@ pub fn apply(plan: &mut Plan, path: &Path, model: Option<&str>) -> Result<Vec<St
             m.model, plan.models[b].label
         ));
     }
-    let (file, missing) = matched(&shown, m, &q.golden.lines);
+    let (mut file, missing) = matched(&shown, m, &q.golden.lines);
+    file.per_1k_requests_usd = r
+        .models
+        .iter()
+        .find(|x| x.label == m.model)
+        .and_then(|x| x.cost.as_ref())
+        .map(|c| c.per_1k_requests_usd);
     if missing.0 + missing.1 > 0 {
         warnings.push(format!(
             "quality: --baseline {shown}: {} answers name lines not in this golden set and {} golden lines have no baseline answer; they are left out of the pairing",
@@ -149,6 +155,7 @@ fn matched(
         model: m.model.clone(),
         scores,
         answers,
+        per_1k_requests_usd: None,
     };
     (file, (stray, unanswered))
 }

@@ -309,6 +309,7 @@ fn assemble(plan: &Plan, q: &Quality, replies: &[Reply], elapsed_s: f64) -> Qual
         golden_sha256: Some(set.sha256.clone()),
         judge: None,
         baseline_file: q.baseline_file.as_ref().map(|f| f.path.clone()),
+        baseline_per_1k_requests_usd: q.baseline_file.as_ref().and_then(|f| f.per_1k_requests_usd),
         similarity_reference: reference_counts(q, &base),
     }
 }

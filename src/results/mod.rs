@@ -169,6 +169,10 @@ pub struct QualityResult {
     /// is then that file's model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline_file: Option<String>,
+    /// With `run --baseline`: the baseline model's cost per 1,000 measured requests in that
+    /// file, which each model's `cost_relative` is then divided by; absent when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_per_1k_requests_usd: Option<f64>,
     /// Golden lines whose similarity was measured against their own `reference` (`line`) and
     /// against the baseline's answer (`baseline`), by count; absent when none was.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]

@@ -69,6 +69,8 @@ pub struct BaselineFile {
     /// Per line of this golden set: the baseline's answer, when the file kept it and it
     /// arrived whole (outcome ok, not cut).
     pub answers: Vec<Option<String>>,
+    /// The model's cost per 1,000 measured requests in that result, when its price was known.
+    pub per_1k_requests_usd: Option<f64>,
 }
 
 impl Quality {
