@@ -330,6 +330,14 @@ pub struct RunArgs {
     /// How long after --start-at a shard may still begin (later: it refuses, exit 2).
     #[arg(long, default_value = "1s", value_name = "DURATION")]
     pub start_tolerance: String,
+    /// A previous result whose golden answers are the quality baseline: every model's score
+    /// is also given relative to that model's, line by line (docs/quality.md).
+    #[arg(long, value_name = "RESULT")]
+    pub baseline: Option<PathBuf>,
+    /// The model of the --baseline result to compare with (default: that result's own
+    /// quality baseline, else its only model).
+    #[arg(long, value_name = "LABEL", requires = "baseline")]
+    pub baseline_model: Option<String>,
     /// Live metrics for Prometheus.
     #[command(flatten)]
     pub metrics: MetricsArgs,

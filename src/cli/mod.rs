@@ -24,6 +24,7 @@ macro_rules! outln {
 
 pub mod app;
 pub mod args;
+pub mod baseline;
 pub mod calibrate;
 pub mod capacity;
 pub mod check;

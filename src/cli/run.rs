@@ -43,6 +43,13 @@ pub async fn cmd(a: RunArgs) -> Result<Exit> {
     let timing = timing(&a)?;
     let claims = claims(&a, &plan)?;
     let fd_warning = open_files(&plan)?;
+    let baseline_warnings = match &a.baseline {
+        Some(p) => crate::cli::baseline::apply(&mut plan, p, a.baseline_model.as_deref())?,
+        None => Vec::new(),
+    };
+    for w in &baseline_warnings {
+        eprintln!("warning: {w}");
+    }
     let metrics = start_metrics(&a.metrics)?;
     let mut session = Session::start(plan.clone(), timing.part.count)?;
     session.calibrate_tokens().await?;
@@ -99,7 +106,7 @@ pub async fn cmd(a: RunArgs) -> Result<Exit> {
         judge: claims.as_ref().and_then(|c| live_judge(&plan, c)),
         run_id: None,
         worker_threads: worker_threads(a.threads),
-        warnings: Some(fd_warning.into_iter().collect()),
+        warnings: Some(fd_warning.into_iter().chain(baseline_warnings).collect()),
     };
     let stop_rx_after = stop_rx.clone();
     let done = session.run(live, stop_rx, settings).await;

@@ -6,13 +6,16 @@
 //! not counted in any latency, throughput or cost figure, and do not wait on the targets'
 //! quotas. What it sends and how the result reads are stated in docs/quality.md.
 
+use std::collections::BTreeMap;
+
 use futures_util::stream::{self, StreamExt};
 use tokio::time::Instant;
 
-use crate::config::golden::{Answer, GoldenLine, LineScore};
+use crate::config::golden::{Answer, GoldenLine, LineScore, Similarity};
 use crate::config::plan::{Plan, Quality, QualityRun};
 use crate::core::record::Outcome;
 use crate::engine::client::Clock;
+use crate::engine::judge::{self, capped, ToJudge};
 use crate::engine::runner::ClientWithQuotas;
 use crate::engine::side::{send, Ask};
 use crate::metrics::quality::{add_relative, summarize};
@@ -41,12 +44,6 @@ pub fn warnings(plan: &Plan) -> Vec<String> {
         out.push(format!(
             "quality: mode = \"mix\" ({:.1} % of the load) is not run in this version; the golden lines were sent as a pass of their own before the load instead",
             x * 100.0
-        ));
-    }
-    if let Some(j) = &q.judge {
-        out.push(format!(
-            "quality: the judge ({}) is not run in this version; scores come from the golden lines' checks and references only",
-            j.model
         ));
     }
     out
@@ -113,18 +110,6 @@ fn answer(r: &Reply) -> Answer<'_> {
     }
 }
 
-/// `text` cut to at most `cap` bytes on a character boundary, and whether it was cut.
-fn capped(text: &str, cap: usize) -> (String, bool) {
-    if text.len() <= cap {
-        return (text.to_string(), false);
-    }
-    let mut end = cap;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    (text[..end].to_string(), true)
-}
-
 /// The result's entry for one reply and its score.
 fn entry(q: &Quality, r: &Reply, s: &LineScore) -> GoldenAnswer {
     let line = &q.golden.lines[r.line];
@@ -144,6 +129,7 @@ fn entry(q: &Quality, r: &Reply, s: &LineScore) -> GoldenAnswer {
         unscorable: s.unscorable.as_ref().map(|u| u.to_string()),
         answer: text,
         answer_cut: cut,
+        ..GoldenAnswer::default()
     }
 }
 
@@ -164,18 +150,125 @@ pub async fn pass(plan: &Plan, targets: &[ClientWithQuotas]) -> Option<QualityRe
         .await;
     replies.sort_by_key(|r| (r.model, r.line));
     let elapsed_s = started.elapsed().as_secs_f64();
-    Some(assemble(plan, q, &replies, elapsed_s))
+    let mut result = assemble(plan, q, &replies, elapsed_s);
+    add_judge(plan, targets, &replies, &mut result).await;
+    Some(result)
+}
+
+/// With a judge: sends every answer that arrived (outcome ok, not empty) to it and puts its
+/// verdicts on the answers and its figures in `result.judge`.
+async fn add_judge(
+    plan: &Plan,
+    targets: &[ClientWithQuotas],
+    replies: &[Reply],
+    result: &mut QualityResult,
+) {
+    // Index of each reply's entry in its model's `golden` list (replies sorted by model).
+    let mut slot = vec![0usize; plan.models.len()];
+    let mut items = Vec::new();
+    let mut places = Vec::new();
+    for r in replies {
+        let k = slot[r.model];
+        slot[r.model] += 1;
+        if r.outcome == Outcome::Ok && !r.text.trim().is_empty() {
+            items.push(ToJudge {
+                model: r.model,
+                line: r.line,
+                answer: &r.text,
+            });
+            places.push((r.model, k));
+        }
+    }
+    let Some(judged) = judge::judge(plan, targets, &items).await else {
+        return;
+    };
+    for ((m, k), v) in places.into_iter().zip(&judged.verdicts) {
+        if let Some(a) = result.models.get_mut(m).and_then(|x| x.golden.get_mut(k)) {
+            a.judge_grade = v.grade;
+            a.judge_score = v.score();
+            a.judge_unscored = v.unscored.clone();
+            a.judge_reply = v.reply.clone();
+        }
+    }
+    result.judge = judge::summarize(plan, &items, &judged);
+}
+
+/// The baseline's answer to each golden line that has no reference of its own, to serve as
+/// its reference: the `--baseline` file's kept answer, else the in-run baseline model's answer
+/// when it arrived whole (ok, not cut, not empty). None for lines with a reference.
+fn baseline_references<'a>(q: &'a Quality, replies: &'a [Reply]) -> Vec<Option<&'a str>> {
+    let lines = &q.golden.lines;
+    let mut out = vec![None; lines.len()];
+    if let Some(f) = &q.baseline_file {
+        for (slot, a) in out.iter_mut().zip(&f.answers) {
+            *slot = a.as_deref();
+        }
+    } else if let Some(b) = q.baseline {
+        for r in replies.iter().filter(|r| r.model == b) {
+            let whole = r.outcome == Outcome::Ok
+                && r.finish_reason.as_deref() != Some("length")
+                && !r.text.trim().is_empty();
+            if whole && out[r.line].is_none() {
+                out[r.line] = Some(r.text.as_str());
+            }
+        }
+    }
+    for (slot, l) in out.iter_mut().zip(lines) {
+        if l.reference.is_some() {
+            *slot = None;
+        }
+    }
+    out
+}
+
+/// Scores reply `r`; a line without a reference is compared with `base` (the baseline's
+/// answer) when there is one.
+fn score_reply(q: &Quality, r: &Reply, base: Option<&str>) -> LineScore {
+    let line = &q.golden.lines[r.line];
+    let mut s = line.score(&answer(r));
+    if let (None, Some(b)) = (&line.reference, base) {
+        s.similarity = Some(if s.unscorable.is_some() {
+            Similarity::ZERO
+        } else {
+            Similarity::of(&r.text, b)
+        });
+    }
+    s
+}
+
+/// How many golden lines are compared with their own reference (`line`) and with the
+/// baseline's answer (`baseline`); empty when neither.
+fn reference_counts(q: &Quality, base: &[Option<&str>]) -> BTreeMap<String, usize> {
+    let own = q
+        .golden
+        .lines
+        .iter()
+        .filter(|l| l.reference.is_some())
+        .count();
+    let from_baseline = base.iter().filter(|b| b.is_some()).count();
+    let mut out = BTreeMap::new();
+    for (k, n) in [("line", own), ("baseline", from_baseline)] {
+        if n > 0 {
+            out.insert(k.to_string(), n);
+        }
+    }
+    out
 }
 
 /// The quality section from the scored replies (sorted by model, then line).
 fn assemble(plan: &Plan, q: &Quality, replies: &[Reply], elapsed_s: f64) -> QualityResult {
     let set = &q.golden;
+    let base = baseline_references(q, replies);
+    let in_run = q.baseline.filter(|_| q.baseline_file.is_none());
     let scored: Vec<Vec<(usize, LineScore)>> = (0..plan.models.len())
         .map(|m| {
             replies
                 .iter()
                 .filter(|r| r.model == m)
-                .map(|r| (r.line, set.lines[r.line].score(&answer(r))))
+                .map(|r| {
+                    let b = base[r.line].filter(|_| in_run != Some(m));
+                    (r.line, score_reply(q, r, b))
+                })
                 .collect()
         })
         .collect();
@@ -184,7 +277,9 @@ fn assemble(plan: &Plan, q: &Quality, replies: &[Reply], elapsed_s: f64) -> Qual
         .enumerate()
         .map(|(m, answers)| {
             let mut quality = summarize(set, answers, plan.seed);
-            if let Some(b) = q.baseline.filter(|&b| b != m) {
+            if let Some(f) = &q.baseline_file {
+                add_relative(set, &mut quality, answers, &f.scores, plan.seed);
+            } else if let Some(b) = in_run.filter(|&b| b != m) {
                 add_relative(set, &mut quality, answers, &scored[b], plan.seed);
             }
             let golden = replies
@@ -205,23 +300,23 @@ fn assemble(plan: &Plan, q: &Quality, replies: &[Reply], elapsed_s: f64) -> Qual
         golden: set.path.display().to_string(),
         lines: set.lines.len(),
         mode: "pass".into(),
-        baseline: q.baseline.map(|b| plan.models[b].label.clone()),
+        baseline: match &q.baseline_file {
+            Some(f) => Some(f.model.clone()),
+            None => in_run.map(|b| plan.models[b].label.clone()),
+        },
         elapsed_s,
         models,
+        golden_sha256: Some(set.sha256.clone()),
+        judge: None,
+        baseline_file: q.baseline_file.as_ref().map(|f| f.path.clone()),
+        baseline_per_1k_requests_usd: q.baseline_file.as_ref().and_then(|f| f.per_1k_requests_usd),
+        similarity_reference: reference_counts(q, &base),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn answers_are_cut_on_a_character_boundary() {
-        assert_eq!(capped("abc", 3), ("abc".to_string(), false));
-        assert_eq!(capped("abcd", 3), ("abc".to_string(), true));
-        // "é" is two bytes: a cap inside it keeps the character out.
-        assert_eq!(capped("aé", 2), ("a".to_string(), true));
-    }
 
     #[test]
     fn a_failed_request_or_a_cut_answer_reads_as_such() {
@@ -249,5 +344,48 @@ mod tests {
         ));
         r.outcome = Outcome::TimeoutTotal;
         assert!(matches!(answer(&r), Answer::Failed("timeout_total")));
+    }
+
+    #[test]
+    fn the_in_run_baseline_answers_whole_become_references_of_lines_without_one() {
+        let set = crate::config::golden::parse(
+            "{\"prompt\": \"a\", \"checks\": [{\"regex\": \"x\"}]}\n\
+             {\"prompt\": \"b\", \"reference\": \"own words\"}\n\
+             {\"prompt\": \"c\", \"checks\": [{\"regex\": \"x\"}]}\n",
+            std::path::Path::new("g.jsonl"),
+        )
+        .expect("valid");
+        let q = Quality {
+            golden: std::sync::Arc::new(set),
+            run: QualityRun::Pass,
+            baseline: Some(1),
+            judge: None,
+            keep_answers: true,
+            answer_cap_bytes: 100,
+            baseline_file: None,
+        };
+        let reply = |model, line, finish: &str, text: &str| Reply {
+            model,
+            line,
+            outcome: Outcome::Ok,
+            finish_reason: Some(finish.into()),
+            text: text.into(),
+        };
+        let replies = [
+            reply(0, 0, "stop", "the cat"),
+            reply(1, 0, "stop", "the cat sat"),
+            reply(1, 1, "stop", "anything"),
+            reply(1, 2, "length", "cut off"),
+        ];
+        let base = baseline_references(&q, &replies);
+        // Line 0: the baseline's whole answer; line 1 has its own reference; line 2's
+        // baseline answer was cut.
+        assert_eq!(base, [Some("the cat sat"), None, None]);
+        let s = score_reply(&q, &replies[0], base[0]);
+        assert_eq!(s.similarity.map(|x| x.f1), Some(0.8));
+        assert_eq!(
+            reference_counts(&q, &base),
+            BTreeMap::from([("baseline".to_string(), 1), ("line".to_string(), 1)])
+        );
     }
 }

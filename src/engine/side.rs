@@ -35,22 +35,50 @@ pub async fn send(
     ask: Ask<'_>,
 ) -> Option<RequestRecord> {
     let model = &plan.models[m];
-    let target = targets.get(model.target)?;
+    let to = To {
+        workload: &plan.workload,
+        model: &model.id,
+        target: model.target,
+    };
+    send_to(plan, targets, clock, to, ask).await
+}
+
+/// Where a request goes: the model id sent, the target it is sent to (index into the plan's
+/// targets, whose extra body fields are added), and the request shape.
+pub struct To<'a> {
+    /// The workload whose request shape the body takes (endpoint, stream, temperature, …).
+    pub workload: &'a crate::config::plan::Workload,
+    /// The model id sent.
+    pub model: &'a str,
+    /// Index into the plan's targets (and `targets`).
+    pub target: usize,
+}
+
+/// Sends `ask` as model id `to.model` to target `to.target` (a model that need not be one of
+/// the plan's) and returns its record; None when the target has no client.
+pub async fn send_to(
+    plan: &Plan,
+    targets: &[ClientWithQuotas],
+    clock: &Clock,
+    to: To<'_>,
+    ask: Ask<'_>,
+) -> Option<RequestRecord> {
+    let target = targets.get(to.target)?;
     let body = crate::engine::body::build(
-        &plan.workload,
+        to.workload,
         &crate::engine::body::Request {
-            model: &model.id,
+            model: to.model,
             system: ask.system,
             history: &[],
             prompt: ask.prompt,
             max_tokens: ask.max_tokens,
-            extra: &plan.targets[model.target].body,
+            extra: &plan.targets.get(to.target)?.body,
             images: ask.images,
         },
     );
     let mut rec = RequestRecord::unsent(
         u64::MAX,
-        model.id.clone(),
+        to.model.to_string(),
         Phase::Warmup,
         Outcome::Cancelled,
         0,

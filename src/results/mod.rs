@@ -16,6 +16,7 @@ mod assemble;
 mod cost;
 mod counts;
 mod groups;
+pub mod judge;
 mod latency;
 mod load;
 mod outline;
@@ -157,6 +158,25 @@ pub struct QualityResult {
     pub elapsed_s: f64,
     /// Per model, in the scenario's order.
     pub models: Vec<ModelQualityResult>,
+    /// SHA-256 of the golden file's text (hex), to tell whether two results scored the same
+    /// golden set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub golden_sha256: Option<String>,
+    /// The judge's scores and calls, when `[quality] judge` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge: Option<judge::JudgeResult>,
+    /// The result file the baseline's answers were read from (`run --baseline`); `baseline`
+    /// is then that file's model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_file: Option<String>,
+    /// With `run --baseline`: the baseline model's cost per 1,000 measured requests in that
+    /// file, which each model's `cost_relative` is then divided by; absent when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_per_1k_requests_usd: Option<f64>,
+    /// Golden lines whose similarity was measured against their own `reference` (`line`) and
+    /// against the baseline's answer (`baseline`), by count; absent when none was.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub similarity_reference: std::collections::BTreeMap<String, usize>,
 }
 
 /// One model's golden answers, scored.
@@ -207,6 +227,19 @@ pub struct GoldenAnswer {
     /// The kept text was cut at `answer_cap_bytes`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub answer_cut: bool,
+    /// The judge's grade (1 to 5), when the judge scored the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge_grade: Option<u8>,
+    /// The judge's score normalised to 0..1 ((grade − 1) / 4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge_score: Option<f64>,
+    /// Why the judge left the answer unscored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge_unscored: Option<String>,
+    /// The judge's last reply when it left the answer unscored, cut to `answer_cap_bytes`
+    /// (kept when `keep_answers` is on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge_reply: Option<String>,
 }
 
 /// Which tokenizer a model used, and how.

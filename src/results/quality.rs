@@ -12,8 +12,9 @@ fn per_1k(r: &RunResult, label: &str) -> Option<f64> {
 }
 
 /// Sets each model's `cost_relative` in the quality section: its cost per measured request
-/// over the baseline model's. Left absent without a baseline, for the baseline itself, or
-/// when either cost is unknown, not finite or the baseline's is 0.
+/// over the baseline model's (with a baseline read from an earlier result, that result's cost
+/// of the model). Left absent without a baseline, for the baseline itself, or when either
+/// cost is unknown, not finite or the baseline's is 0.
 pub fn add_cost_relative(r: &mut RunResult) {
     let Some(q) = &r.quality else {
         return;
@@ -21,12 +22,18 @@ pub fn add_cost_relative(r: &mut RunResult) {
     let Some(base) = q.baseline.as_deref() else {
         return;
     };
-    let b = per_1k(r, base).filter(|b| b.is_finite() && *b > 0.0);
+    let from_file = q.baseline_file.is_some();
+    let b = if from_file {
+        q.baseline_per_1k_requests_usd
+    } else {
+        per_1k(r, base)
+    };
+    let b = b.filter(|b| b.is_finite() && *b > 0.0);
     let ratios: Vec<Option<f64>> = q
         .models
         .iter()
         .map(|m| {
-            if m.model == base {
+            if m.model == base && !from_file {
                 return None;
             }
             let (x, b) = (per_1k(r, &m.model)?, b?);

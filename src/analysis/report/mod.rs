@@ -156,7 +156,10 @@ fn quality_lines(out: &mut String, r: &RunResult) {
         let o = &m.quality.overall;
         let score = o.score.as_ref().map_or_else(|| "-".to_string(), est);
         let relative = match (&q.baseline, &o.relative) {
-            (Some(b), Some(rel)) => format!(", relative to {b} {}", est(rel)),
+            (Some(b), Some(rel)) => match &q.baseline_file {
+                Some(f) => format!(", relative to {b} of {f} {}", est(rel)),
+                None => format!(", relative to {b} {}", est(rel)),
+            },
             _ => String::new(),
         };
         let _ = writeln!(
@@ -165,6 +168,40 @@ fn quality_lines(out: &mut String, r: &RunResult) {
             m.model, o.n_scored, o.n_unscorable
         );
     }
+    if let Some(j) = &q.judge {
+        judge_lines(out, j);
+    }
+}
+
+/// The judge's scores per model and a line for its own calls.
+fn judge_lines(out: &mut String, j: &crate::results::judge::JudgeResult) {
+    let _ = writeln!(
+        out,
+        "  judge {} on {} (grades {} as 0..1, not part of the load):",
+        j.model, j.target, j.scale
+    );
+    for m in &j.models {
+        let o = &m.overall;
+        let score = o.score.as_ref().map_or_else(
+            || "-".to_string(),
+            |e| format!("{:.3} [{:.3}, {:.3}]", e.value, e.low, e.high),
+        );
+        let _ = writeln!(
+            out,
+            "    {}: judge score {score}, {} judged, {} unscored",
+            m.model, o.n_judged, o.n_unscored
+        );
+    }
+    let c = &j.calls;
+    let cost = c.cost_usd.map_or_else(
+        || "cost unknown (no price)".to_string(),
+        |x| format!("${x:.6}"),
+    );
+    let _ = writeln!(
+        out,
+        "    judge calls: {} requests ({} failed), {} input + {} output tokens, {cost}",
+        c.requests, c.failed, c.input_tokens, c.output_tokens
+    );
 }
 
 /// Requests per route.

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::Value;
+use sha2::Digest;
 
 use crate::config::workload::{Message, Prompt, PromptBody};
 use crate::core::problem::Problem;
@@ -33,6 +34,8 @@ pub struct GoldenSet {
     pub path: PathBuf,
     /// Its lines, in file order.
     pub lines: Vec<GoldenLine>,
+    /// SHA-256 of the file's text (hex).
+    pub sha256: String,
 }
 
 /// One golden prompt and what a good answer to it satisfies.
@@ -167,6 +170,7 @@ pub fn parse(text: &str, shown: &Path) -> Result<GoldenSet, GoldenError> {
         Ok(GoldenSet {
             path: shown.to_path_buf(),
             lines,
+            sha256: crate::core::hex::encode(&sha2::Sha256::digest(text.as_bytes())),
         })
     } else {
         Err(GoldenError::Lines(problems))

@@ -41,7 +41,7 @@ mod trace;
 mod workload;
 
 use problems::Problems;
-pub use quality::{Judge, Quality, QualityRun, DEFAULT_ANSWER_CAP_BYTES};
+pub use quality::{BaselineFile, Judge, Quality, QualityRun, DEFAULT_ANSWER_CAP_BYTES};
 
 /// Default in-flight cap for open-loop runs that set none: high enough not to shape a
 /// realistic test, low enough not to exhaust file descriptors by accident.
@@ -613,7 +613,8 @@ impl Plan {
             &dir,
             (&models, &targets),
             &mut p,
-        );
+        )
+        .map(|q| q.with_judge_price(&models, &catalog));
         p.into_result()?;
         let load = load.expect("a load is built whenever no problem was recorded");
         Ok(Plan {

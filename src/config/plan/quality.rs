@@ -8,6 +8,7 @@ use super::models::by_name;
 use super::{Model, Problems, Target};
 use crate::config::golden::spec::{QualityMode, QualitySpec};
 use crate::config::golden::{self, GoldenError, GoldenSet};
+use crate::config::prices::{Catalog, Price};
 use crate::config::scenario::EndpointKind;
 
 /// Largest golden answer kept in the records unless the scenario says otherwise, in bytes.
@@ -23,7 +24,7 @@ pub enum QualityRun {
 }
 
 /// A judge model: where it is called and the rubric it scores by.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Judge {
     /// The model id sent to the judge's target.
     pub model: String,
@@ -31,6 +32,9 @@ pub struct Judge {
     pub target: usize,
     /// What the judge scores each answer against.
     pub rubric: String,
+    /// The judge model's price: the scenario model's of that id on that target, else the
+    /// price catalog's; None when neither knows it.
+    pub price: Option<Price>,
 }
 
 /// The validated `[quality]` section.
@@ -48,9 +52,41 @@ pub struct Quality {
     pub keep_answers: bool,
     /// Largest golden answer kept, in bytes.
     pub answer_cap_bytes: usize,
+    /// A baseline read from an earlier result (`llmload run --baseline`); when set, it is the
+    /// baseline instead of `baseline`.
+    pub baseline_file: Option<Arc<BaselineFile>>,
+}
+
+/// A model's golden answers read from an earlier result file, matched to this golden set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineFile {
+    /// The result file as given.
+    pub path: String,
+    /// The model's label in that file.
+    pub model: String,
+    /// Each answer's score: (line index into this golden set, score).
+    pub scores: Vec<(usize, crate::config::golden::LineScore)>,
+    /// Per line of this golden set: the baseline's answer, when the file kept it and it
+    /// arrived whole (outcome ok, not cut).
+    pub answers: Vec<Option<String>>,
+    /// The model's cost per 1,000 measured requests in that result, when its price was known.
+    pub per_1k_requests_usd: Option<f64>,
 }
 
 impl Quality {
+    /// Sets the judge's price: the price of the scenario model with the judge's id on the
+    /// judge's target, else the catalog's entry for the id.
+    pub(super) fn with_judge_price(mut self, models: &[Model], catalog: &Catalog) -> Quality {
+        if let Some(j) = self.judge.as_mut() {
+            j.price = models
+                .iter()
+                .find(|m| m.id == j.model && m.target == j.target)
+                .and_then(|m| m.price)
+                .or_else(|| catalog.lookup(&j.model).map(|e| e.price));
+        }
+        self
+    }
+
     /// Lines for `validate`: the golden set, how it runs, the baseline and the judge.
     pub fn describe(&self, models: &[Model], targets: &[Target]) -> Vec<String> {
         let g = &self.golden;
@@ -200,6 +236,7 @@ pub(super) fn build(
             model,
             target,
             rubric: j.rubric.clone(),
+            price: None,
         })
     });
     let answer_cap_bytes = match s.answer_cap_bytes {
@@ -222,6 +259,7 @@ pub(super) fn build(
         judge,
         keep_answers: s.keep_answers.unwrap_or(true),
         answer_cap_bytes,
+        baseline_file: None,
     })
 }
 
