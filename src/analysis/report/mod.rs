@@ -162,9 +162,13 @@ fn quality_lines(out: &mut String, r: &RunResult) {
             },
             _ => String::new(),
         };
+        let cost = match (&q.baseline, m.cost_relative) {
+            (Some(b), Some(c)) => format!(", cost per request {c:.3}× {b}'s"),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "  {}: score {score}, {} scored, {} unscorable{relative}",
+            "  {}: score {score}, {} scored, {} unscorable{relative}{cost}",
             m.model, o.n_scored, o.n_unscorable
         );
     }
