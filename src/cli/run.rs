@@ -47,11 +47,18 @@ pub async fn cmd(a: RunArgs) -> Result<Exit> {
     let mut session = Session::start(plan.clone(), timing.part.count)?;
     session.calibrate_tokens().await?;
     if let (Some(q), false) = (&plan.quality, a.quiet) {
-        eprintln!(
-            "quality: sending {} golden lines to each of {} models before the load",
-            q.golden.lines.len(),
-            plan.models.len()
-        );
+        match q.run {
+            crate::config::plan::QualityRun::Mix(x) => eprintln!(
+                "quality: {:.1} % of the load's arrivals ask one of {} golden lines",
+                x * 100.0,
+                q.golden.lines.len()
+            ),
+            _ => eprintln!(
+                "quality: sending {} golden lines to each of {} models before the load",
+                q.golden.lines.len(),
+                plan.models.len()
+            ),
+        }
     }
     for w in session.golden_pass().await {
         eprintln!("warning: {w}");

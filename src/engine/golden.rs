@@ -13,22 +13,13 @@ use crate::config::golden::{Answer, GoldenLine, LineScore};
 use crate::config::plan::{Plan, Quality, QualityRun};
 use crate::core::record::Outcome;
 use crate::engine::client::Clock;
-use crate::engine::runner::ClientWithQuotas;
+use crate::engine::runner::{ClientWithQuotas, GoldenReply as Reply};
 use crate::engine::side::{send, Ask};
 use crate::metrics::quality::{add_relative, summarize};
 use crate::results::{GoldenAnswer, ModelQualityResult, QualityResult};
 
 /// Golden requests in flight at once during the pass.
 pub const CONCURRENCY: usize = 4;
-
-/// What one golden request brought back.
-struct Reply {
-    model: usize,
-    line: usize,
-    outcome: Outcome,
-    finish_reason: Option<String>,
-    text: String,
-}
 
 /// Why parts of `[quality]` that this version does not run were left out, for stderr and
 /// the result's warnings.
@@ -37,12 +28,6 @@ pub fn warnings(plan: &Plan) -> Vec<String> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    if let QualityRun::Mix(x) = q.run {
-        out.push(format!(
-            "quality: mode = \"mix\" ({:.1} % of the load) is not run in this version; the golden lines were sent as a pass of their own before the load instead",
-            x * 100.0
-        ));
-    }
     if let Some(j) = &q.judge {
         out.push(format!(
             "quality: the judge ({}) is not run in this version; scores come from the golden lines' checks and references only",
@@ -86,6 +71,7 @@ async fn ask(
         return Reply {
             model: m,
             line,
+            index: None,
             outcome: Outcome::Cancelled,
             finish_reason: None,
             text: String::new(),
@@ -94,6 +80,7 @@ async fn ask(
     Reply {
         model: m,
         line,
+        index: None,
         outcome: rec.outcome,
         finish_reason: rec.finish_reason.take(),
         text: rec.output_text.take().unwrap_or_default(),
@@ -137,6 +124,7 @@ fn entry(q: &Quality, r: &Reply, s: &LineScore) -> GoldenAnswer {
     GoldenAnswer {
         id: line.id.clone(),
         line: line.line,
+        index: r.index,
         outcome: r.outcome.name().to_string(),
         finish_reason: r.finish_reason.clone(),
         score: s.score,
@@ -152,6 +140,9 @@ fn entry(q: &Quality, r: &Reply, s: &LineScore) -> GoldenAnswer {
 /// seed, each model relative to the baseline when one is named.
 pub async fn pass(plan: &Plan, targets: &[ClientWithQuotas]) -> Option<QualityResult> {
     let q = plan.quality.as_ref()?;
+    if q.run != QualityRun::Pass {
+        return None;
+    }
     let started = Instant::now();
     let clock = Clock { start: started };
     let jobs: Vec<(usize, usize)> = (0..plan.models.len())
@@ -167,8 +158,14 @@ pub async fn pass(plan: &Plan, targets: &[ClientWithQuotas]) -> Option<QualityRe
     Some(assemble(plan, q, &replies, elapsed_s))
 }
 
-/// The quality section from the scored replies (sorted by model, then line).
-fn assemble(plan: &Plan, q: &Quality, replies: &[Reply], elapsed_s: f64) -> QualityResult {
+/// The quality section (`mode = "pass"`) from the scored replies, sorted by model (the
+/// golden passes and the golden requests mixed into the load both end here).
+pub(crate) fn assemble(
+    plan: &Plan,
+    q: &Quality,
+    replies: &[Reply],
+    elapsed_s: f64,
+) -> QualityResult {
     let set = &q.golden;
     let scored: Vec<Vec<(usize, LineScore)>> = (0..plan.models.len())
         .map(|m| {
@@ -197,6 +194,7 @@ fn assemble(plan: &Plan, q: &Quality, replies: &[Reply], elapsed_s: f64) -> Qual
                 model: plan.models[m].label.clone(),
                 quality,
                 cost_relative: None,
+                golden_requests: None,
                 golden,
             }
         })
@@ -205,6 +203,7 @@ fn assemble(plan: &Plan, q: &Quality, replies: &[Reply], elapsed_s: f64) -> Qual
         golden: set.path.display().to_string(),
         lines: set.lines.len(),
         mode: "pass".into(),
+        share: None,
         baseline: q.baseline.map(|b| plan.models[b].label.clone()),
         elapsed_s,
         models,
@@ -228,6 +227,7 @@ mod tests {
         let mut r = Reply {
             model: 0,
             line: 0,
+            index: None,
             outcome: Outcome::Ok,
             finish_reason: Some("length".into()),
             text: "words".into(),

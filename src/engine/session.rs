@@ -23,6 +23,7 @@ use crate::config::schedule::ShardPart;
 use crate::core::time::rfc3339;
 use crate::engine::client::{ClientSettings, TargetClient};
 use crate::engine::golden;
+use crate::engine::golden_mix;
 use crate::engine::mock::MockServer;
 use crate::engine::runner::{self, ClientWithQuotas, Judge, Live, RunOptions, RunOutput, Stop};
 use crate::engine::scrape;
@@ -232,6 +233,8 @@ pub struct Session {
     scrapes: Vec<scrape::Job>,
     calibrated: Vec<token_probe::Fitted>,
     quality: Option<results::QualityResult>,
+    /// `[quality] mix` is on for the run (set by [`Session::golden_pass`]).
+    golden_mix: bool,
 }
 
 impl Session {
@@ -265,6 +268,7 @@ impl Session {
             scrapes,
             calibrated: Vec::new(),
             quality: None,
+            golden_mix: false,
         })
     }
 
@@ -294,9 +298,16 @@ impl Session {
     }
 
     /// With `[quality]`: sends every golden line once to every model (see [`golden`]) and
-    /// keeps the scored figures for the result. Not part of the run. Returns what this
-    /// version leaves out of `[quality]` (mix mode, the judge), for stderr.
+    /// keeps the scored figures for the result; not part of the run. With `mode = "mix"`,
+    /// sends nothing now and has the run mix golden requests into its load instead (see
+    /// [`golden_mix`]). Returns what this version leaves out of `[quality]` (the judge), for
+    /// stderr.
     pub async fn golden_pass(&mut self) -> Vec<String> {
+        self.golden_mix = self
+            .plan
+            .quality
+            .as_ref()
+            .is_some_and(|q| matches!(q.run, crate::config::plan::QualityRun::Mix(_)));
         self.quality = golden::pass(&self.plan, &self.targets).await;
         golden::warnings(&self.plan)
     }
@@ -333,6 +344,7 @@ impl Session {
             scrapes,
             calibrated,
             quality,
+            golden_mix: mix,
         } = self;
         let (records_path, file) = records.unzip();
         let mock_tids: Vec<i32> = mocks.iter().map(|m| m.tid).collect();
@@ -344,6 +356,7 @@ impl Session {
             shard: s.part,
             start_at: s.start_at,
             keep_partial: s.sharded,
+            golden_mix: mix,
         };
         let transport: Vec<_> = plan
             .targets
@@ -352,7 +365,17 @@ impl Session {
             .map(|(t, c)| (t.name.clone(), c.client.clone()))
             .collect();
         let scrapers = scrape::Scrapers::start(scrapes, live.clone());
-        let out = runner::run(plan.clone(), targets, file, live, stop, opts).await;
+        let mut out = runner::run(plan.clone(), targets, file, live, stop, opts).await;
+        let quality = match mix {
+            true => {
+                let load_s = out
+                    .finished_at
+                    .duration_since(out.started_at)
+                    .map_or(0.0, |d| d.as_secs_f64());
+                golden_mix::result(&plan, std::mem::take(&mut out.golden), load_s)
+            }
+            false => quality,
+        };
         let scraped = scrapers.finish().await;
         for m in mocks {
             m.stop().await;

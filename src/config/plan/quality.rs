@@ -70,7 +70,7 @@ impl Quality {
         let run = match self.run {
             QualityRun::Pass => "sent once to every model before the load".to_string(),
             QualityRun::Mix(x) => format!(
-                "asked to be {:.1} % of the load's requests; this version sends it once to every model before the load instead",
+                "mixed into the load: {:.1} % of its arrivals ask a golden line",
                 x * 100.0
             ),
         };
