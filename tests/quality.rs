@@ -367,15 +367,10 @@ fn a_run_scores_every_golden_line_per_model_before_the_load() {
 }
 
 #[test]
-fn mix_mode_and_the_judge_are_warned_about_and_the_pass_runs_instead() {
-    let (code, err, r, _) = run_golden(
-        "mix = 0.05\nkeep_answers = false\njudge = { model = \"big\", rubric = \"correct?\" }",
-    );
+fn the_judge_is_warned_about_and_the_pass_runs_without_it() {
+    let (code, err, r, _) =
+        run_golden("keep_answers = false\njudge = { model = \"big\", rubric = \"correct?\" }");
     assert_eq!(code, Some(0), "{err}");
-    assert!(
-        err.contains("mode = \"mix\" (5.0 % of the load) is not run in this version"),
-        "{err}"
-    );
     assert!(
         err.contains("the judge (big) is not run in this version"),
         "{err}"

@@ -836,6 +836,7 @@ mod tests {
         // order, absent when unknown, working state never written.
         let expected = concat!(
             r#"{"index":135,"model":"openai/gpt-4o","class":"chat","route":"short → cheap","#,
+            r#""golden":"capital \"fr\"","#,
             r#""turn":2,"attempt":1,"fell_back":true,"t_user_sched_us":14240000,"repeat":true,"#,
             r#""over_context":true,"phase":"measure","outcome":"rate_limited","status":429,"#,
             r#""t_sched_us":14240593,"t_dispatch_us":14242066,"t_send_us":14242267,"#,

@@ -80,7 +80,10 @@ mod tests {
             reply(1, 2, 5, Outcome::Ok, "yes indeed"),
         ];
         let q = result(&p, replies, 2.5).expect("a mix");
-        assert_eq!((q.mode.as_str(), q.share, q.elapsed_s), ("mix", Some(0.1), 2.5));
+        assert_eq!(
+            (q.mode.as_str(), q.share, q.elapsed_s),
+            ("mix", Some(0.1), 2.5)
+        );
         let (a, b) = (&q.models[0], &q.models[1]);
         assert_eq!((a.golden_requests, b.golden_requests), (Some(3), Some(3)));
         // a: "yes" twice (1, 1) and a timeout on "no" (a miss): 2 / 3.
@@ -89,7 +92,10 @@ mod tests {
         assert_eq!(a.quality.overall.n_unscorable, 1);
         let idx: Vec<Option<u64>> = a.golden.iter().map(|g| g.index).collect();
         assert_eq!(idx, [Some(1), Some(2), Some(4)]);
-        assert_eq!(a.golden[1].unscorable.as_deref(), Some("request failed (timeout_total)"));
+        assert_eq!(
+            a.golden[1].unscorable.as_deref(),
+            Some("request failed (timeout_total)")
+        );
         // b: "yes" once passed, once failed: 1 / 2; relative to a on the line both answered
         // ("yes": a's mean 1, b's mean 0.5).
         let ob = &b.quality.overall;

@@ -225,13 +225,19 @@ mod tests {
                 let p = Pick::new(seed, share, 6);
                 for n in [50u64, 200, 1000] {
                     let k = (0..n).filter(|&i| p.line(i).is_some()).count() as f64;
-                    assert!((k - n as f64 * share).abs() <= 2.0, "{seed} {share} {n}: {k}");
+                    assert!(
+                        (k - n as f64 * share).abs() <= 2.0,
+                        "{seed} {share} {n}: {k}"
+                    );
                 }
                 // Two shards' stripes each get their share (a wider bound: the stripe's step
                 // is 2α, a sequence of slightly higher discrepancy).
                 for s in 0..2u64 {
                     let k = (0..500u64).filter(|&j| p.line(2 * j + s).is_some()).count() as f64;
-                    assert!((k - 500.0 * share).abs() <= 4.0, "{seed} {share} stripe {s}: {k}");
+                    assert!(
+                        (k - 500.0 * share).abs() <= 4.0,
+                        "{seed} {share} stripe {s}: {k}"
+                    );
                 }
             }
         }
@@ -255,7 +261,11 @@ mod tests {
         let all = Pick::new(3, 1.0, 4);
         assert!((0..1000).all(|i| all.line(i).is_some_and(|l| l < 4)));
         let (a, b) = (Pick::new(1, 0.1, 4), Pick::new(2, 0.1, 4));
-        let golden = |p: Pick| (0..200).filter(|&i| p.line(i).is_some()).collect::<Vec<_>>();
+        let golden = |p: Pick| {
+            (0..200)
+                .filter(|&i| p.line(i).is_some())
+                .collect::<Vec<_>>()
+        };
         assert_ne!(golden(a), golden(b));
         assert_eq!(golden(a), golden(Pick::new(1, 0.1, 4)));
         assert_eq!(Pick::new(1, 0.1, 0).line(5), None);
