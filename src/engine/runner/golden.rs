@@ -216,7 +216,102 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::shared;
     use super::*;
+    use crate::config::scenario::Source;
+    use crate::config::workload::PromptBody;
+
+    /// A run's shared state (with its mix) for a scenario whose golden file holds `golden`:
+    /// a short-prompt route to `small`, everything else by weight to `large`.
+    fn mixed(golden: &str, share: f64) -> (tempfile::TempDir, Shared) {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        std::fs::write(dir.path().join("golden.jsonl"), golden).expect("golden written");
+        let src = Source {
+            path: dir.path().join("s.toml"),
+            text: format!(
+                "name = \"m\"\n[[targets]]\nname = \"sim\"\nbase_url = \"mock\"\n\
+                 [[models]]\nid = \"small\"\ntarget = \"sim\"\nweight = 0.001\n\
+                 [[models]]\nid = \"large\"\ntarget = \"sim\"\n\
+                 [workload]\nmax_tokens = 16\nsystem = \"be brief\"\n\
+                 [workload.sessions]\nturns = 3\n\
+                 [[workload.classes]]\nname = \"chat\"\nprompts = [\"a prompt longer than the rule\"]\n\
+                 [[routes]]\nname = \"short\"\nchars_below = 10\nmodel = \"small\"\n\
+                 [load]\nrate = \"5/s\"\nrequests = 100\n\
+                 [quality]\ngolden = \"golden.jsonl\"\nmix = {share}\n"
+            ),
+        };
+        let f = src.parse().expect("parses");
+        let plan = Plan::build(&src, f).expect("valid");
+        let mut sh = shared(plan);
+        sh.mix = Mix::new(&sh.plan, sh.tokenizers.len()).map(Box::new);
+        (dir, sh)
+    }
+
+    const TWO: &str = "{\"id\": \"hi\", \"prompt\": \"hi\", \"checks\": [{\"regex\": \"x\"}], \"max_tokens\": 3}\n\
+        {\"id\": \"long\", \"prompt\": \"a golden prompt far over ten characters\", \"checks\": [{\"regex\": \"x\"}]}\n";
+
+    #[test]
+    fn a_golden_arrival_asks_its_line_on_the_model_its_class_would_get() {
+        let (_dir, sh) = mixed(TWO, 0.5);
+        let mut seen = [0u32; 2];
+        for i in 0..100 {
+            let r = sh.resolve(i);
+            let Some(line) = r.golden else {
+                assert_eq!(
+                    r.prompt.get().chars,
+                    29,
+                    "an ordinary arrival keeps its prompt"
+                );
+                assert_eq!(r.draw.turns, 3);
+                continue;
+            };
+            seen[line] += 1;
+            let PromptBody::Text(t) = &r.prompt.get().body else {
+                panic!("a text prompt");
+            };
+            assert_eq!(r.draw.turns, 1);
+            assert!(!r.draw.repeat);
+            if line == 0 {
+                // Its own max_tokens, and the short-prompt route (by the golden prompt).
+                assert_eq!((t.as_str(), r.draw.max_tokens), ("hi", 3));
+                assert_eq!((r.model, r.route), (0, Some(0)));
+            } else {
+                assert_eq!(r.draw.max_tokens, 16);
+                assert_eq!(r.model, 1);
+            }
+            assert_eq!(sh.golden_id(line).as_deref(), Some(["hi", "long"][line]));
+        }
+        assert!(seen.iter().all(|&n| n.abs_diff(25) <= 2), "{seen:?}");
+    }
+
+    #[test]
+    fn only_sent_answers_of_the_measured_window_are_kept() {
+        let (_dir, sh) = mixed(TWO, 0.5);
+        let keep = |phase: Phase, outcome: Outcome, sent: bool| {
+            let mut rec = sh.record(4, 1, 0, None, 0, 0);
+            rec.phase = phase;
+            rec.outcome = outcome;
+            rec.output_text = Some("answer".into());
+            sh.keep_golden((1, 4), 1, sent, &mut rec);
+        };
+        keep(Phase::Measure, Outcome::Ok, true);
+        keep(Phase::Measure, Outcome::TimeoutTotal, true);
+        keep(Phase::Warmup, Outcome::Ok, true);
+        keep(Phase::Cooldown, Outcome::Ok, true);
+        keep(Phase::Measure, Outcome::Cancelled, false);
+        keep(Phase::Measure, Outcome::Abandoned, true);
+        let kept = sh.take_golden();
+        let got: Vec<(Outcome, &str)> = kept.iter().map(|r| (r.outcome, r.text.as_str())).collect();
+        assert_eq!(
+            got,
+            [(Outcome::Ok, "answer"), (Outcome::TimeoutTotal, "answer")]
+        );
+        assert_eq!(
+            (kept[0].model, kept[0].line, kept[0].index),
+            (1, 1, Some(4))
+        );
+        assert!(sh.take_golden().is_empty());
+    }
 
     #[test]
     fn the_share_is_kept_to_within_two_in_any_run_and_in_every_stripe() {
