@@ -304,8 +304,12 @@ mod tests {
             GOLDEN,
         )
         .expect("valid");
-        let q = plan.quality.expect("a quality section");
+        let q = plan.quality.as_ref().expect("a quality section");
         assert_eq!(q.run, super::QualityRun::Mix(0.05));
+        assert_eq!(
+            q.describe(&plan.models, &plan.targets)[1],
+            "  mixed into the load: 5.0 % of its arrivals ask a golden line"
+        );
         assert!(!q.keep_answers);
     }
 
