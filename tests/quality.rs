@@ -367,26 +367,18 @@ fn a_run_scores_every_golden_line_per_model_before_the_load() {
 }
 
 #[test]
-fn mix_mode_and_the_judge_are_warned_about_and_the_pass_runs_instead() {
-    let (code, err, r, _) = run_golden(
-        "mix = 0.05\nkeep_answers = false\njudge = { model = \"big\", rubric = \"correct?\" }",
-    );
+fn a_judge_whose_replies_carry_no_grade_leaves_every_answer_unscored_and_the_checks_stand() {
+    let (code, err, r, _) =
+        run_golden("keep_answers = false\njudge = { model = \"big\", rubric = \"correct?\" }");
     assert_eq!(code, Some(0), "{err}");
-    assert!(
-        err.contains("mode = \"mix\" (5.0 % of the load) is not run in this version"),
-        "{err}"
-    );
-    // The judge runs now (on the mock, whose answers carry no score: every answer unscored).
+    // The judge runs on the mock, whose answers carry no `SCORE:` line: every answer unscored.
     assert_eq!(
         r["quality"]["judge"]["models"][1]["overall"]["n_unscored"],
         6
     );
     assert_eq!(r["quality"]["mode"], "pass");
     let warnings = r["warnings"].to_string();
-    assert!(
-        warnings.contains("is not run in this version"),
-        "{warnings}"
-    );
+    assert!(!warnings.contains("not run"), "{warnings}");
     let big = model(&r, "big");
     assert_eq!(big["overall"]["n_scored"], 5);
     assert!(big["golden"]

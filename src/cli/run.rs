@@ -53,23 +53,30 @@ pub async fn cmd(a: RunArgs) -> Result<Exit> {
     let metrics = start_metrics(&a.metrics)?;
     let mut session = Session::start(plan.clone(), timing.part.count)?;
     session.calibrate_tokens().await?;
-    // One golden pass for the whole run: shard 0 sends it, `merge` carries it.
-    let pass = timing.part.index == 0;
+    // One golden pass for the whole run: shard 0 sends it, `merge` carries it. Golden
+    // requests mixed into the load are every shard's own (set up by `golden_pass` too).
+    let mixed = matches!(
+        plan.quality.as_ref().map(|q| &q.run),
+        Some(crate::config::plan::QualityRun::Mix(_))
+    );
+    let pass = mixed || timing.part.index == 0;
     if let (Some(q), false) = (&plan.quality, a.quiet) {
-        if pass {
-            eprintln!(
+        match q.run {
+            crate::config::plan::QualityRun::Mix(x) => eprintln!(
+                "quality: {:.1} % of the load's arrivals ask one of {} golden lines",
+                x * 100.0,
+                q.golden.lines.len()
+            ),
+            _ if pass => eprintln!(
                 "quality: sending {} golden lines to each of {} models before the load",
                 q.golden.lines.len(),
                 plan.models.len()
-            );
-        } else {
-            eprintln!("quality: the golden pass is sent by shard 0 of this run, not this one");
+            ),
+            _ => eprintln!("quality: the golden pass is sent by shard 0 of this run, not this one"),
         }
     }
     if pass {
-        for w in session.golden_pass().await {
-            eprintln!("warning: {w}");
-        }
+        session.golden_pass().await;
     }
     let (result_path, records_path) = output_files(&a, &plan, &timing)?;
     if let Some(p) = &records_path {

@@ -181,6 +181,10 @@ pub struct RequestRecord {
     /// Routing rule that chose the model, when routes are set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
+    /// The golden line's `id`, when the request was a golden request mixed into the load
+    /// (`[quality] mix`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub golden: Option<String>,
     /// Turn within a multi-turn session (0 = the first).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub turn: u32,
@@ -349,6 +353,7 @@ impl RequestRecord {
             model,
             class: None,
             route: None,
+            golden: None,
             turn: 0,
             attempt: 0,
             fell_back: false,
@@ -415,6 +420,7 @@ impl RequestRecord {
             model,
             class,
             route,
+            golden,
             turn,
             attempt,
             fell_back,
@@ -471,6 +477,9 @@ impl RequestRecord {
         }
         if let Some(r) = route {
             w.str(key!("route"), r);
+        }
+        if let Some(g) = golden {
+            w.str(key!("golden"), g);
         }
         if *turn != 0 {
             w.u64(key!("turn"), *turn as u64);
@@ -759,6 +768,7 @@ mod tests {
             model: "openai/gpt-4o".into(),
             class: Some("chat".into()),
             route: Some("short \u{2192} cheap".into()),
+            golden: Some("capital \"fr\"".into()),
             turn: 2,
             attempt: 1,
             fell_back: true,
@@ -826,6 +836,7 @@ mod tests {
         // order, absent when unknown, working state never written.
         let expected = concat!(
             r#"{"index":135,"model":"openai/gpt-4o","class":"chat","route":"short → cheap","#,
+            r#""golden":"capital \"fr\"","#,
             r#""turn":2,"attempt":1,"fell_back":true,"t_user_sched_us":14240000,"repeat":true,"#,
             r#""over_context":true,"phase":"measure","outcome":"rate_limited","status":429,"#,
             r#""t_sched_us":14240593,"t_dispatch_us":14242066,"t_send_us":14242267,"#,

@@ -16,38 +16,13 @@ use crate::config::plan::{Plan, Quality, QualityRun};
 use crate::core::record::Outcome;
 use crate::engine::client::Clock;
 use crate::engine::judge::{self, capped, ToJudge};
-use crate::engine::runner::ClientWithQuotas;
+use crate::engine::runner::{ClientWithQuotas, GoldenReply as Reply};
 use crate::engine::side::{send, Ask};
 use crate::metrics::quality::{add_relative, summarize};
 use crate::results::{GoldenAnswer, ModelQualityResult, QualityResult};
 
 /// Golden requests in flight at once during the pass.
 pub const CONCURRENCY: usize = 4;
-
-/// What one golden request brought back.
-struct Reply {
-    model: usize,
-    line: usize,
-    outcome: Outcome,
-    finish_reason: Option<String>,
-    text: String,
-}
-
-/// Why parts of `[quality]` that this version does not run were left out, for stderr and
-/// the result's warnings.
-pub fn warnings(plan: &Plan) -> Vec<String> {
-    let Some(q) = &plan.quality else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    if let QualityRun::Mix(x) = q.run {
-        out.push(format!(
-            "quality: mode = \"mix\" ({:.1} % of the load) is not run in this version; the golden lines were sent as a pass of their own before the load instead",
-            x * 100.0
-        ));
-    }
-    out
-}
 
 /// `max_tokens` of a golden request: the line's own, else the mean of the first class's
 /// `max_tokens` (its value when fixed), at least 1.
@@ -83,6 +58,7 @@ async fn ask(
         return Reply {
             model: m,
             line,
+            index: None,
             outcome: Outcome::Cancelled,
             finish_reason: None,
             text: String::new(),
@@ -91,6 +67,7 @@ async fn ask(
     Reply {
         model: m,
         line,
+        index: None,
         outcome: rec.outcome,
         finish_reason: rec.finish_reason.take(),
         text: rec.output_text.take().unwrap_or_default(),
@@ -122,6 +99,7 @@ fn entry(q: &Quality, r: &Reply, s: &LineScore) -> GoldenAnswer {
     GoldenAnswer {
         id: line.id.clone(),
         line: line.line,
+        index: r.index,
         outcome: r.outcome.name().to_string(),
         finish_reason: r.finish_reason.clone(),
         score: s.score,
@@ -138,6 +116,9 @@ fn entry(q: &Quality, r: &Reply, s: &LineScore) -> GoldenAnswer {
 /// seed, each model relative to the baseline when one is named.
 pub async fn pass(plan: &Plan, targets: &[ClientWithQuotas]) -> Option<QualityResult> {
     let q = plan.quality.as_ref()?;
+    if q.run != QualityRun::Pass {
+        return None;
+    }
     let started = Instant::now();
     let clock = Clock { start: started };
     let jobs: Vec<(usize, usize)> = (0..plan.models.len())
@@ -157,7 +138,7 @@ pub async fn pass(plan: &Plan, targets: &[ClientWithQuotas]) -> Option<QualityRe
 
 /// With a judge: sends every answer that arrived (outcome ok, not empty) to it and puts its
 /// verdicts on the answers and its figures in `result.judge`.
-async fn add_judge(
+pub(crate) async fn add_judge(
     plan: &Plan,
     targets: &[ClientWithQuotas],
     replies: &[Reply],
@@ -255,8 +236,14 @@ fn reference_counts(q: &Quality, base: &[Option<&str>]) -> BTreeMap<String, usiz
     out
 }
 
-/// The quality section from the scored replies (sorted by model, then line).
-fn assemble(plan: &Plan, q: &Quality, replies: &[Reply], elapsed_s: f64) -> QualityResult {
+/// The quality section (`mode = "pass"`) from the scored replies, sorted by model (the
+/// golden passes and the golden requests mixed into the load both end here).
+pub(crate) fn assemble(
+    plan: &Plan,
+    q: &Quality,
+    replies: &[Reply],
+    elapsed_s: f64,
+) -> QualityResult {
     let set = &q.golden;
     let base = baseline_references(q, replies);
     let in_run = q.baseline.filter(|_| q.baseline_file.is_none());
@@ -292,6 +279,7 @@ fn assemble(plan: &Plan, q: &Quality, replies: &[Reply], elapsed_s: f64) -> Qual
                 model: plan.models[m].label.clone(),
                 quality,
                 cost_relative: None,
+                golden_requests: None,
                 golden,
             }
         })
@@ -300,6 +288,7 @@ fn assemble(plan: &Plan, q: &Quality, replies: &[Reply], elapsed_s: f64) -> Qual
         golden: set.path.display().to_string(),
         lines: set.lines.len(),
         mode: "pass".into(),
+        share: None,
         baseline: match &q.baseline_file {
             Some(f) => Some(f.model.clone()),
             None => in_run.map(|b| plan.models[b].label.clone()),
@@ -323,6 +312,7 @@ mod tests {
         let mut r = Reply {
             model: 0,
             line: 0,
+            index: None,
             outcome: Outcome::Ok,
             finish_reason: Some("length".into()),
             text: "words".into(),

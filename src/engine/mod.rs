@@ -6,6 +6,7 @@ pub mod calibrate;
 pub mod client;
 pub mod exporter;
 pub mod golden;
+pub mod golden_mix;
 pub mod judge;
 pub mod mock;
 pub mod monitor;

@@ -23,6 +23,7 @@ use crate::config::schedule::ShardPart;
 use crate::core::time::rfc3339;
 use crate::engine::client::{ClientSettings, TargetClient};
 use crate::engine::golden;
+use crate::engine::golden_mix;
 use crate::engine::mock::MockServer;
 use crate::engine::runner::{self, ClientWithQuotas, Judge, Live, RunOptions, RunOutput, Stop};
 use crate::engine::scrape;
@@ -232,6 +233,8 @@ pub struct Session {
     scrapes: Vec<scrape::Job>,
     calibrated: Vec<token_probe::Fitted>,
     quality: Option<results::QualityResult>,
+    /// `[quality] mix` is on for the run (set by [`Session::golden_pass`]).
+    golden_mix: bool,
 }
 
 impl Session {
@@ -265,6 +268,7 @@ impl Session {
             scrapes,
             calibrated: Vec::new(),
             quality: None,
+            golden_mix: false,
         })
     }
 
@@ -294,11 +298,16 @@ impl Session {
     }
 
     /// With `[quality]`: sends every golden line once to every model (see [`golden`]) and
-    /// keeps the scored figures for the result. Not part of the run. Returns what this
-    /// version leaves out of `[quality]` (mix mode, the judge), for stderr.
-    pub async fn golden_pass(&mut self) -> Vec<String> {
+    /// keeps the scored figures for the result; not part of the run. With `mode = "mix"`,
+    /// sends nothing now and has the run mix golden requests into its load instead (see
+    /// [`golden_mix`]).
+    pub async fn golden_pass(&mut self) {
+        self.golden_mix = self
+            .plan
+            .quality
+            .as_ref()
+            .is_some_and(|q| matches!(q.run, crate::config::plan::QualityRun::Mix(_)));
         self.quality = golden::pass(&self.plan, &self.targets).await;
-        golden::warnings(&self.plan)
     }
 
     /// The server calibrations done so far.
@@ -333,6 +342,7 @@ impl Session {
             scrapes,
             calibrated,
             quality,
+            golden_mix: mix,
         } = self;
         let (records_path, file) = records.unzip();
         let mock_tids: Vec<i32> = mocks.iter().map(|m| m.tid).collect();
@@ -344,6 +354,7 @@ impl Session {
             shard: s.part,
             start_at: s.start_at,
             keep_partial: s.sharded,
+            golden_mix: mix,
         };
         let transport: Vec<_> = plan
             .targets
@@ -351,8 +362,28 @@ impl Session {
             .zip(&targets)
             .map(|(t, c)| (t.name.clone(), c.client.clone()))
             .collect();
+        // The judge of golden answers mixed into the load grades them after the load, through
+        // the same clients (the side requests wait on no quota).
+        let judge_clients: Vec<ClientWithQuotas> = match (mix, plan.quality.as_ref()) {
+            (true, Some(q)) if q.judge.is_some() => targets
+                .iter()
+                .map(|t| ClientWithQuotas::new(t.client.clone(), None, None, 1))
+                .collect(),
+            _ => Vec::new(),
+        };
         let scrapers = scrape::Scrapers::start(scrapes, live.clone());
-        let out = runner::run(plan.clone(), targets, file, live, stop, opts).await;
+        let mut out = runner::run(plan.clone(), targets, file, live, stop, opts).await;
+        let quality = match mix {
+            true => {
+                let load_s = out
+                    .finished_at
+                    .duration_since(out.started_at)
+                    .map_or(0.0, |d| d.as_secs_f64());
+                let answers = std::mem::take(&mut out.golden);
+                golden_mix::result(&plan, &judge_clients, answers, load_s).await
+            }
+            false => quality,
+        };
         let scraped = scrapers.finish().await;
         for m in mocks {
             m.stop().await;
@@ -370,9 +401,6 @@ impl Session {
         let mut result = meta.result(&plan, &out, s.ready_before_start_s);
         results::server::attach(&mut result, scraped);
         result.tokenizers = tokenizer_uses(&plan, &calibrated);
-        if meta_warnings && quality.is_some() {
-            result.warnings.extend(golden::warnings(&plan));
-        }
         result.quality = quality;
         results::quality::add_cost_relative(&mut result);
         if meta_warnings {

@@ -149,12 +149,16 @@ pub struct QualityResult {
     pub golden: String,
     /// Golden lines in the file.
     pub lines: usize,
-    /// How the golden requests were sent (`pass`: once per model before the load).
+    /// How the golden requests were sent (`pass`: once per model before the load; `mix`: a
+    /// share of the load's own arrivals).
     pub mode: String,
+    /// `mix`: the share of the load's arrivals that were golden requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share: Option<f64>,
     /// The baseline model's label, when one is named.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<String>,
-    /// Wall time of the pass, in seconds.
+    /// Wall time of the pass (`mix`: of the load), in seconds.
     pub elapsed_s: f64,
     /// Per model, in the scenario's order.
     pub models: Vec<ModelQualityResult>,
@@ -193,6 +197,10 @@ pub struct ModelQualityResult {
     /// itself, or when either cost is unknown or the baseline's is 0.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_relative: Option<f64>,
+    /// `mix`: golden requests of the measured window sent to this model and answered (or
+    /// failed: a failure is a miss); a line asked several times counts each time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub golden_requests: Option<u64>,
     /// Each golden answer: its line, outcome and score (and its text, when kept).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub golden: Vec<GoldenAnswer>,
@@ -206,6 +214,9 @@ pub struct GoldenAnswer {
     pub id: String,
     /// Its 1-based line number in the golden file.
     pub line: usize,
+    /// `mix`: the arrival index of the load request that asked it (the records' `index`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
     /// The request's outcome (`ok`, `timeout`, `http_5xx`, …).
     pub outcome: String,
     /// The answer's `finish_reason`, when the server sent one.

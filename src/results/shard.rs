@@ -395,9 +395,19 @@ fn carry_run_facts(result: &mut RunResult, shards: &[(PathBuf, RunResult, Partia
 
 /// The golden pass's quality section, from the shard that sent it (shard 0 sends the pass;
 /// the others skip it), with each model's cost relative to the baseline computed again from
-/// the merged costs. A set whose shards each hold a pass (older versions sent it from every
+/// the merged costs. Golden requests mixed into the load are scored per shard, and not
+/// carried. A set whose shards each hold a pass (older versions sent it from every
 /// shard) keeps the lowest shard's, with a warning.
 fn carry_quality(result: &mut RunResult, shards: &[(PathBuf, RunResult, Partial)]) {
+    if shards
+        .iter()
+        .any(|(_, r, _)| r.quality.as_ref().is_some_and(|q| q.mode == "mix"))
+    {
+        result.warnings.push(
+            "quality: golden requests were mixed into the load, and each shard's result holds the scores of its own golden answers; the merged result has no quality section (the figures cannot be added up without the answers of every shard scored together)".into(),
+        );
+        return;
+    }
     let mut with = shards.iter().filter(|(_, r, _)| r.quality.is_some());
     let Some((_, first, _)) = with.next() else {
         return;

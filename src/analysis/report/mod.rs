@@ -144,9 +144,13 @@ fn quality_lines(out: &mut String, r: &RunResult) {
     let Some(q) = &r.quality else {
         return;
     };
+    let how = match q.share {
+        Some(x) if q.mode == "mix" => format!("asked by {:.1} % of the load's arrivals", x * 100.0),
+        _ => "sent once per model before the load".to_string(),
+    };
     let _ = writeln!(
         out,
-        "\nquality ({} golden lines from {}, sent once per model before the load; 95 % intervals):",
+        "\nquality ({} golden lines from {}, {how}; 95 % intervals):",
         q.lines, q.golden
     );
     let est = |e: &crate::metrics::quality::Estimate| {

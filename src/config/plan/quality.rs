@@ -106,7 +106,7 @@ impl Quality {
         let run = match self.run {
             QualityRun::Pass => "sent once to every model before the load".to_string(),
             QualityRun::Mix(x) => format!(
-                "asked to be {:.1} % of the load's requests; this version sends it once to every model before the load instead",
+                "mixed into the load: {:.1} % of its arrivals ask a golden line",
                 x * 100.0
             ),
         };
@@ -342,8 +342,12 @@ mod tests {
             GOLDEN,
         )
         .expect("valid");
-        let q = plan.quality.expect("a quality section");
+        let q = plan.quality.as_ref().expect("a quality section");
         assert_eq!(q.run, super::QualityRun::Mix(0.05));
+        assert_eq!(
+            q.describe(&plan.models, &plan.targets)[1],
+            "  mixed into the load: 5.0 % of its arrivals ask a golden line"
+        );
         assert!(!q.keep_answers);
     }
 

@@ -78,7 +78,8 @@ pub(super) async fn request(
             history: &history,
             history_tokens,
             repeat: r.draw.repeat,
-            want_text: turn + 1 < turns,
+            want_text: turn + 1 < turns || r.golden.is_some(),
+            golden: r.golden,
         };
         let end = chain(&sh, &job, model, route, t_sched, t_dispatch, &mut permit).await;
         drop(permit.take());
@@ -145,6 +146,8 @@ pub(super) struct Job<'a> {
     pub(super) history_tokens: Option<u64>,
     pub(super) repeat: bool,
     pub(super) want_text: bool,
+    /// The golden line this request asks (`[quality] mix`).
+    pub(super) golden: Option<usize>,
 }
 
 /// Sends a request on its model and, when fallback chains are set and the attempt fails in
@@ -179,7 +182,13 @@ async fn chain(
         if attempt > 0 {
             rec.t_user_sched_us = Some(user_sched_us);
         }
+        if let Some(line) = job.golden {
+            rec.golden = sh.golden_id(line);
+        }
         let sent = attempt_once(sh, job, model, &mut rec, permit).await;
+        if let Some(line) = job.golden {
+            sh.keep_golden((line, job.index), model, sent, &mut rec);
+        }
         let next = next_model(sh.plan.workload.fallback.as_ref(), rec.outcome, model);
         if let (true, Some(n)) = (sent, next) {
             if *sh.stop.borrow() < Stop::NoNewArrivals {
@@ -244,7 +253,9 @@ async fn attempt_once(
     if sh.plan.workload.endpoint == EndpointKind::Embeddings {
         rec.inputs = inputs as u32;
     }
-    let images = request_images(&sh.plan.workload, &job.prompt.images, rec);
+    // A golden request carries its line's prompt alone: no system prompt, no synthetic images.
+    let golden = job.golden.is_some();
+    let images = request_images(&sh.plan.workload, &job.prompt.images, !golden, rec);
     let est_chars = || {
         class.system.as_ref().map_or(0, |s| s.chars().count())
             + job.prompt.chars * inputs
@@ -261,7 +272,11 @@ async fn attempt_once(
         &sh.plan.workload,
         &crate::engine::body::Request {
             model: &model.id,
-            system: class.system.as_deref(),
+            system: if golden {
+                None
+            } else {
+                class.system.as_deref()
+            },
             history: job.history,
             prompt: &job.prompt.body,
             max_tokens: job.max_tokens,
@@ -274,18 +289,24 @@ async fn attempt_once(
     true
 }
 
-/// The images a chat request carries: its prompt's own, else the workload's synthetic ones
-/// (none for other endpoints). Their count and encoded size go on the record.
+/// The images a chat request carries: its prompt's own, else (with `synthetic`) the
+/// workload's synthetic ones (none for other endpoints). Their count and encoded size go on
+/// the record.
 #[inline]
 fn request_images<'a>(
     w: &'a crate::config::plan::Workload,
     own: &'a [std::sync::Arc<crate::config::images::Image>],
+    synthetic: bool,
     rec: &mut RequestRecord,
 ) -> &'a [std::sync::Arc<crate::config::images::Image>] {
     if w.endpoint != EndpointKind::Chat {
         return &[];
     }
-    let images = if own.is_empty() { &w.images[..] } else { own };
+    let images = if own.is_empty() && synthetic {
+        &w.images[..]
+    } else {
+        own
+    };
     if !images.is_empty() {
         rec.images = images.len() as u32;
         rec.image_bytes = images.iter().map(|i| i.bytes).sum();

@@ -170,8 +170,13 @@ impl Shared {
 
 /// Tokens of a request's whole prompt: its class's system prompt and its own prompt; for a
 /// later session turn, the previous turn's input plus output (which already hold the system
-/// prompt) plus the new message. None when a count is not known.
+/// prompt) plus the new message; for a golden request, its line's prompt. None when a count
+/// is not known.
 pub(super) async fn job_prompt_tokens(sh: &Shared, job: &Job<'_>, model: usize) -> Option<u64> {
+    if let Some(line) = job.golden {
+        // A golden request: its line's prompt alone (no system prompt, one turn).
+        return sh.golden_tokens(model, line).await;
+    }
     let own = sh
         .prompt_tokens((model, job.class), job.item, job.prompt, job.exact)
         .await?;
@@ -234,6 +239,7 @@ duration = "2s"
             history_tokens: Some(0),
             repeat: false,
             want_text: false,
+            golden: None,
         }
     }
 

@@ -14,6 +14,7 @@
 //!   sending and its end;
 //! - `guard`: the context-window check and the prompt token counts;
 //! - `quota`: account quotas (requests and tokens per minute);
+//! - `golden`: golden requests mixed into the load (`[quality] mix`) and their answers;
 //! - `collect`: the collector task (metrics, records file, live judge);
 //! - `records`: the JSONL records writer.
 
@@ -36,12 +37,14 @@ use crate::results::guard::GuardCounts;
 
 mod attempt;
 mod collect;
+mod golden;
 mod guard;
 mod pacing;
 mod quota;
 mod records;
 mod route;
 
+pub use golden::{GoldenReply, Pick};
 pub use pacing::arrivals;
 pub use quota::ClientWithQuotas;
 
@@ -103,6 +106,9 @@ pub struct RunOptions {
     pub start_at: Option<SystemTime>,
     /// Keep what `llmload merge` needs (per-second TTFT histograms).
     pub keep_partial: bool,
+    /// Mix golden requests into the load as the plan's `[quality] mix` says (off: the plan's
+    /// mix is ignored, e.g. for sweep and calibration steps).
+    pub golden_mix: bool,
 }
 
 /// What a run produced.
@@ -127,6 +133,9 @@ pub struct RunOutput {
     pub aborted: Option<String>,
     /// Context-window guard counts.
     pub guard: GuardCounts,
+    /// With a golden mix: the answers to the golden requests of the measured window, in no
+    /// particular order.
+    pub golden: Vec<GoldenReply>,
 }
 
 /// The distinct tokenizers of `plan`'s models, and each model's index among them.
@@ -175,6 +184,8 @@ struct Shared {
     system_tokens: Vec<Vec<OnceLock<u64>>>,
     abandoned: AtomicU64,
     guard: std::sync::Mutex<GuardCounts>,
+    /// Golden requests mixed into the load, when the run has them.
+    mix: Option<Box<golden::Mix>>,
 }
 
 impl Shared {
@@ -240,6 +251,7 @@ impl Shared {
             tok_of,
             abandoned: AtomicU64::new(0),
             guard: std::sync::Mutex::new(GuardCounts::default()),
+            mix: None,
             targets,
             plan,
         }
@@ -308,7 +320,7 @@ pub async fn run(
     let (_, window_end_us) = window_us(&plan);
     let collector = new_collector(&plan, opts.keep_partial);
     let outbox = Outbox::new();
-    let sh = Arc::new(Shared::new(
+    let mut shared = Shared::new(
         plan,
         targets,
         clock,
@@ -316,7 +328,11 @@ pub async fn run(
         live.clone(),
         internal.subscribe(),
         OutboxSender(outbox.clone()),
-    ));
+    );
+    if opts.golden_mix {
+        shared.mix = golden::Mix::new(&shared.plan, shared.tokenizers.len()).map(Box::new);
+    }
+    let sh = Arc::new(shared);
 
     let meters = live.meters.clone();
     let live_end = live.clone();
@@ -347,6 +363,7 @@ pub async fn run(
     let health = monitor.finish().await;
     let abandoned = sh.abandoned.load(Ordering::Relaxed);
     let guard = sh.guard.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let golden = sh.take_golden();
     drop(sh);
     let (mut collector, writer, aborted) = match collect.await {
         Ok(v) => v,
@@ -378,6 +395,7 @@ pub async fn run(
         health,
         aborted,
         guard,
+        golden,
     }
 }
 

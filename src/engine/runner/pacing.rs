@@ -116,6 +116,9 @@ fn drop_arrival(sh: &Shared, index: u64, intended: Instant, t_dispatch: Instant)
     );
     rec.outcome = Outcome::Dropped;
     rec.repeat = r.draw.repeat;
+    if let Some(line) = r.golden {
+        rec.golden = sh.golden_id(line);
+    }
     let model = r.model;
     rec.error = Some(format!(
         "max_in_flight = {} was full",

@@ -2,6 +2,8 @@
 //! repeat), its prompt text, and its model — the trace's, the class's, the first matching
 //! routing rule's, or the weighted draw — plus the record skeleton tagged with its groups.
 //!
+//! A golden arrival (`[quality] mix`, see `golden`) resolves to its golden line's prompt instead.
+//!
 //! Everything here is a pure function of the plan, the seed and the arrival index, so a run
 //! and its shards resolve an arrival the same way. Nothing here waits or sends.
 
@@ -35,6 +37,8 @@ pub(super) struct Resolved<'a> {
     pub(super) exact_tokens: Option<u64>,
     pub(super) model: usize,
     pub(super) route: Option<u32>,
+    /// The golden line this arrival asks (`[quality] mix`); None for an ordinary arrival.
+    pub(super) golden: Option<usize>,
 }
 
 impl Shared {
@@ -115,6 +119,9 @@ impl Shared {
     #[inline]
     pub(super) fn resolve(&self, index: u64) -> Resolved<'_> {
         let draw = self.draw(index);
+        if let Some(line) = self.golden_line(index) {
+            return self.resolve_golden(index, draw, line);
+        }
         let w = &self.plan.workload;
         let fixed = w.routes.is_empty()
             || w.classes[draw.class].model.is_some()
@@ -141,6 +148,7 @@ impl Shared {
             exact_tokens,
             model,
             route,
+            golden: None,
         }
     }
 
