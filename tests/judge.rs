@@ -148,6 +148,21 @@ fn run_judged() -> (
     usize,
     Vec<String>,
 ) {
+    run_judged_with("", 2)
+}
+
+/// [`run_judged`] with more `[quality]` keys and a load of `requests`.
+fn run_judged_with(
+    quality: &str,
+    requests: u32,
+) -> (
+    Option<i32>,
+    String,
+    String,
+    serde_json::Value,
+    usize,
+    Vec<String>,
+) {
     let (port, count, stop, h) = judge_server(grade);
     let dir = tempfile::tempdir().expect("a temp dir");
     std::fs::write(dir.path().join("golden.jsonl"), GOLDEN).expect("golden written");
@@ -166,8 +181,8 @@ fn run_judged() -> (
              [[models]]\nid = \"m1\"\ntarget = \"sim\"\nmock = {{ output_tokens = 6, ttft = \"1ms\", itl = \"1ms\" }}\n\
              [[models]]\nid = \"m2\"\ntarget = \"sim\"\nmock = {{ output_tokens = 6, ttft = \"1ms\", itl = \"1ms\" }}\n\
              [workload]\nprompts = [\"hi\"]\nmax_tokens = 16\nstream = false\n\
-             [load]\nconcurrency = 1\nrequests = 2\n\
-             [quality]\ngolden = \"golden.jsonl\"\nanswer_cap_bytes = 12\n\
+             [load]\nconcurrency = 1\nrequests = {requests}\n\
+             [quality]\ngolden = \"golden.jsonl\"\nanswer_cap_bytes = 12\n{quality}\n\
              judge = {{ model = \"judge-x\", target = \"judgehost\", rubric = \"Says a word.\" }}\n"
         ),
     )
@@ -291,6 +306,36 @@ fn the_judge_grades_every_answer_retries_once_and_counts_its_calls() {
     );
     // Judge calls are not part of the load.
     assert_eq!(r["overall"]["requests"]["sent"], 2);
+}
+
+#[test]
+fn the_judge_grades_the_golden_answers_mixed_into_the_load_after_it() {
+    let (code, err, _, r, requests, _) = run_judged_with("mix = 0.5", 24);
+    assert_eq!(code, Some(0), "{err}");
+    let q = &r["quality"];
+    assert_eq!(q["mode"], "mix");
+    // The judge calls each answer asks for, by its line: ALPHA and DELTA once, BRAVO and
+    // CHARLIE twice (a reply without a score is asked again).
+    let calls = |id: &str| if id == "b" || id == "c" { 2 } else { 1 };
+    let mut want = 0;
+    for (i, m) in q["models"].as_array().expect("models").iter().enumerate() {
+        let golden = m["golden"].as_array().expect("answers");
+        let ids: Vec<&str> = golden.iter().filter_map(|a| a["id"].as_str()).collect();
+        assert!(!ids.is_empty(), "model {i} was asked golden lines");
+        assert!(golden.iter().all(|a| a["outcome"] == "ok"), "{m}");
+        want += ids.iter().map(|id| calls(id)).sum::<usize>();
+        let o = &q["judge"]["models"][i]["overall"];
+        let bravo = ids.iter().filter(|id| **id == "b").count() as u64;
+        assert_eq!(
+            (o["n_judged"].as_u64(), o["n_unscored"].as_u64()),
+            (Some(ids.len() as u64 - bravo), Some(bravo)),
+            "{o}"
+        );
+    }
+    assert_eq!(requests, want, "judge requests the server saw");
+    assert_eq!(q["judge"]["calls"]["requests"], want);
+    // The golden requests were load requests; the judge's were not.
+    assert_eq!(r["overall"]["requests"]["sent"], 24);
 }
 
 /// Golden lines for the `--baseline` runs: outcomes that differ between a model cut at its

@@ -357,6 +357,7 @@ mod tests {
         let reply = |model, line, finish: &str, text: &str| Reply {
             model,
             line,
+            index: None,
             outcome: Outcome::Ok,
             finish_reason: Some(finish.into()),
             text: text.into(),

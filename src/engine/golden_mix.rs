@@ -74,8 +74,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_answer_counts_and_the_section_says_mix() {
+    #[tokio::test]
+    async fn every_answer_counts_and_the_section_says_mix() {
         let dir = tempfile::tempdir().expect("a temp dir");
         let p = plan(dir.path());
         let replies = vec![
@@ -86,7 +86,7 @@ mod tests {
             reply(1, 0, 3, Outcome::Ok, "yes"),
             reply(1, 2, 5, Outcome::Ok, "yes indeed"),
         ];
-        let q = result(&p, replies, 2.5).expect("a mix");
+        let q = result(&p, &[], replies, 2.5).await.expect("a mix");
         assert_eq!(
             (q.mode.as_str(), q.share, q.elapsed_s),
             ("mix", Some(0.1), 2.5)
@@ -108,16 +108,19 @@ mod tests {
         let ob = &b.quality.overall;
         assert!((ob.score.expect("a score").value - 0.5).abs() < 1e-12);
         assert!((ob.relative.expect("relative").value - 0.5).abs() < 1e-12);
-        assert_eq!(ob.similarity.expect("a reference").n, 1);
+        // Every answer of b is compared with a reference: "ref" with its own, "yes" (no
+        // reference of its own) with the baseline a's whole answer to it.
+        assert_eq!(ob.similarity.expect("a reference").n, 3);
+        assert_eq!(q.similarity_reference.get("line"), Some(&1));
     }
 
-    #[test]
-    fn a_plan_without_a_mix_gives_no_section() {
+    #[tokio::test]
+    async fn a_plan_without_a_mix_gives_no_section() {
         let dir = tempfile::tempdir().expect("a temp dir");
         let mut p = plan(dir.path());
         if let Some(q) = p.quality.as_mut() {
             q.run = QualityRun::Pass;
         }
-        assert!(result(&p, Vec::new(), 1.0).is_none());
+        assert!(result(&p, &[], Vec::new(), 1.0).await.is_none());
     }
 }
