@@ -4,7 +4,10 @@
 
 use std::fmt::Write;
 
-use super::svg::{esc, snap_down, snap_up, tick_label, Scale, HEIGHT, WIDTH};
+use super::svg::{
+    esc, no_data, open, scales, snap_down, snap_up, tick_label, Scale, BOTTOM, HEIGHT, LEFT, RIGHT,
+    TOP, WIDTH,
+};
 
 /// One point: an entity at (x, y) with an optional interval on y.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,11 +62,6 @@ pub struct Scatter {
     pub region: Option<Region>,
 }
 
-const LEFT: f64 = 58.0;
-const RIGHT: f64 = 22.0;
-const TOP: f64 = 12.0;
-const BOTTOM: f64 = 40.0;
-
 impl Scatter {
     /// The x domain: from 0 to a rounded-up maximum (linear), or whole 1-2-5 steps around
     /// the data (log). None without a drawable point.
@@ -90,30 +88,12 @@ impl Scatter {
 
     /// The SVG element.
     pub fn render(&self) -> String {
-        let mut s = String::new();
-        let _ = write!(
-            s,
-            r#"<svg id="{}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" xmlns="http://www.w3.org/2000/svg"><title>{}</title><desc>{}</desc>"#,
-            esc(&self.id),
-            esc(&self.title),
-            esc(&self.desc)
-        );
+        let mut s = open(&self.id, &self.title, &self.desc);
         let Some((x0, x1)) = self.x_domain() else {
-            let _ = write!(
-                s,
-                r#"<text class="axis" x="{}" y="{}" text-anchor="middle">no data</text></svg>"#,
-                WIDTH / 2.0,
-                HEIGHT / 2.0
-            );
-            return s;
+            return no_data(s);
         };
         let (pl, pr, pt, pb) = (LEFT, WIDTH - RIGHT, TOP, HEIGHT - BOTTOM);
-        let xs = if self.x_log {
-            Scale::log(x0, x1, pl, pr)
-        } else {
-            Scale::linear(x0, x1, pl, pr)
-        };
-        let ys = Scale::linear(self.y_domain.0, self.y_domain.1, pb, pt);
+        let (xs, ys) = scales((x0, x1), self.x_log, self.y_domain);
         if let Some(r) = &self.region {
             let (rx, ry) = (xs.map(r.x_max).clamp(pl, pr), ys.map(r.y_min).clamp(pt, pb));
             let _ = write!(

@@ -240,10 +240,44 @@ pub struct LineChart {
 pub const WIDTH: f64 = 640.0;
 /// Chart height.
 pub const HEIGHT: f64 = 300.0;
-const LEFT: f64 = 58.0;
-const RIGHT: f64 = 22.0;
-const TOP: f64 = 12.0;
-const BOTTOM: f64 = 40.0;
+/// Plot margins inside the chart: left (tick labels), right, top, bottom (axis title).
+pub(super) const LEFT: f64 = 58.0;
+pub(super) const RIGHT: f64 = 22.0;
+pub(super) const TOP: f64 = 12.0;
+pub(super) const BOTTOM: f64 = 40.0;
+
+/// The chart's opening `<svg>` element with its `<title>` and `<desc>`.
+pub(super) fn open(id: &str, title: &str, desc: &str) -> String {
+    format!(
+        r#"<svg id="{}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" xmlns="http://www.w3.org/2000/svg"><title>{}</title><desc>{}</desc>"#,
+        esc(id),
+        esc(title),
+        esc(desc)
+    )
+}
+
+/// Closes a chart that has nothing to draw with a centred "no data".
+pub(super) fn no_data(mut s: String) -> String {
+    let _ = write!(
+        s,
+        r#"<text class="axis" x="{}" y="{}" text-anchor="middle">no data</text></svg>"#,
+        WIDTH / 2.0,
+        HEIGHT / 2.0
+    );
+    s
+}
+
+/// The x scale (log or linear) and linear y scale mapping the domains `x` and `y` onto the
+/// plot area inside the margins (y grows upwards).
+pub(super) fn scales(x: (f64, f64), x_log: bool, y: (f64, f64)) -> (Scale, Scale) {
+    let (pl, pr, pt, pb) = (LEFT, WIDTH - RIGHT, TOP, HEIGHT - BOTTOM);
+    let xs = if x_log {
+        Scale::log(x.0, x.1, pl, pr)
+    } else {
+        Scale::linear(x.0, x.1, pl, pr)
+    };
+    (xs, Scale::linear(y.0, y.1, pb, pt))
+}
 
 impl LineChart {
     /// The data extent over all series and markers, or None when there is nothing to draw.
@@ -307,30 +341,12 @@ impl LineChart {
     /// The SVG element: axes with ticks and labels, one path per series, markers, a legend,
     /// and `<title>`/`<desc>` for assistive technology.
     pub fn render(&self) -> String {
-        let mut s = String::new();
-        let id = esc(&self.id);
-        let _ = write!(
-            s,
-            r#"<svg id="{id}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" xmlns="http://www.w3.org/2000/svg"><title>{}</title><desc>{}</desc>"#,
-            esc(&self.title),
-            esc(&self.desc)
-        );
+        let mut s = open(&self.id, &self.title, &self.desc);
         let Some(((x0, x1), (y0, y1))) = self.extent() else {
-            let _ = write!(
-                s,
-                r#"<text class="axis" x="{}" y="{}" text-anchor="middle">no data</text></svg>"#,
-                WIDTH / 2.0,
-                HEIGHT / 2.0
-            );
-            return s;
+            return no_data(s);
         };
         let (pl, pr, pt, pb) = (LEFT, WIDTH - RIGHT, TOP, HEIGHT - BOTTOM);
-        let xs = if self.x_log {
-            Scale::log(x0, x1, pl, pr)
-        } else {
-            Scale::linear(x0, x1, pl, pr)
-        };
-        let ys = Scale::linear(y0, y1, pb, pt);
+        let (xs, ys) = scales((x0, x1), self.x_log, (y0, y1));
         // Grid and ticks.
         s.push_str(r#"<g class="grid">"#);
         for t in ys.ticks(5) {
