@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -69,22 +69,9 @@ fn serve(
         if r.read_line(&mut line).unwrap_or(0) == 0 {
             break;
         }
-        let mut len = 0usize;
-        for _ in 0..100 {
-            let mut h = String::new();
-            if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim_end().is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.trim_end().split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0; len.min(1 << 20)];
-        if r.read_exact(&mut body).is_err() {
+        let Some(body) = common::read_body(&mut r) else {
             break;
-        }
+        };
         count.fetch_add(1, Ordering::SeqCst);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         let prompt = v["messages"]

@@ -256,19 +256,8 @@ fn run_golden(extra: &str) -> (Option<i32>, String, serde_json::Value, String) {
     (out.status.code(), err, json, records)
 }
 
-/// The model entry `label` of the result's quality section.
-fn model<'a>(r: &'a serde_json::Value, label: &str) -> &'a serde_json::Value {
-    r["quality"]["models"]
-        .as_array()
-        .expect("models")
-        .iter()
-        .find(|m| m["model"] == label)
-        .unwrap_or_else(|| panic!("no quality for {label}"))
-}
-
-fn f(v: &serde_json::Value) -> f64 {
-    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
-}
+mod common;
+use common::{num as f, quality_of as model};
 
 /// Wilson's 95 % score interval for `k` of `n`, by its formula.
 fn wilson_by_formula(k: f64, n: f64) -> (f64, f64) {

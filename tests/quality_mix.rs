@@ -75,19 +75,8 @@ fn run(
     (out.status.code(), err, json, records)
 }
 
-/// The quality entry of model `label`.
-fn model<'a>(r: &'a serde_json::Value, label: &str) -> &'a serde_json::Value {
-    r["quality"]["models"]
-        .as_array()
-        .expect("models")
-        .iter()
-        .find(|m| m["model"] == label)
-        .unwrap_or_else(|| panic!("no quality for {label}"))
-}
-
-fn f(v: &serde_json::Value) -> f64 {
-    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
-}
+mod common;
+use common::{num as f, quality_of as model};
 
 const REQUESTS: u64 = 200;
 const SHARE: f64 = 0.25;

@@ -164,7 +164,7 @@ pub struct Received {
 /// starts with `{`, else `text/event-stream`. Returns the port and, once joined, what it
 /// received.
 pub fn answering_server(n: usize, answer: String) -> (u16, std::thread::JoinHandle<Vec<Received>>) {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufRead, BufReader, Write};
     use std::time::Instant;
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = l.local_addr().expect("addr").port();
@@ -184,20 +184,7 @@ pub fn answering_server(n: usize, answer: String) -> (u16, std::thread::JoinHand
             if r.read_line(&mut line).is_err() {
                 continue;
             }
-            let mut len = 0usize;
-            for _ in 0..100 {
-                let mut h = String::new();
-                if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim_end().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.trim_end().split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                }
-            }
-            let mut body = vec![0; len.min(1 << 20)];
-            let _ = r.read_exact(&mut body);
+            let body = read_body(&mut r).unwrap_or_default();
             got.push(Received {
                 line: line.trim_end().to_string(),
                 body: serde_json::from_slice(&body).unwrap_or_default(),
@@ -245,4 +232,39 @@ pub fn line_of(text: &str, needle: &str) -> usize {
         .position(|l| l.starts_with(needle))
         .map(|i| i + 1)
         .unwrap_or_else(|| panic!("no line starting with {needle}"))
+}
+
+/// Reads an HTTP/1.1 request's headers (after its request line, at most 100) and its body of
+/// `content-length` bytes (at most 1 MiB); None when the body could not be read whole.
+pub fn read_body(r: &mut impl std::io::BufRead) -> Option<Vec<u8>> {
+    let mut len = 0usize;
+    for _ in 0..100 {
+        let mut h = String::new();
+        if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim_end().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.trim_end().split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; len.min(1 << 20)];
+    r.read_exact(&mut body).ok()?;
+    Some(body)
+}
+
+/// The entry of model `label` in a result's quality section.
+pub fn quality_of<'a>(r: &'a serde_json::Value, label: &str) -> &'a serde_json::Value {
+    r["quality"]["models"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .find(|m| m["model"] == label)
+        .unwrap_or_else(|| panic!("no quality for {label}"))
+}
+
+/// A JSON number as f64, or a panic naming the value.
+pub fn num(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
