@@ -124,12 +124,20 @@ fn a_jsonl_dataset_sends_each_lines_images() {
     let mut cmd = Command::new(bin());
     cmd.arg("run").arg(&scen).arg("--output").arg(&out);
     let o = output_with_timeout(cmd, Duration::from_secs(90));
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let result: serde_json::Value = std::fs::read_to_string(&out)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let run = Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).to_string(),
+        stderr: String::from_utf8_lossy(&o.stderr).to_string(),
+        result,
+        records: Vec::new(),
+        dir,
+    };
+    assert_ok_or_starved(&run);
+    let dir = run.dir;
     let records: Vec<serde_json::Value> =
         std::fs::read_to_string(dir.path().join("out/result.records.jsonl"))
             .expect("records")
@@ -289,68 +297,9 @@ fn no_artefact_of_a_run_holds_image_data() {
     assert!(r.records.iter().all(|rec| rec["images"] == 2));
 }
 
-/// `llmload mock --port 0` in the background, killed on drop.
-struct Mock {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Mock {
-    fn start() -> Mock {
-        let mut child = Command::new(bin())
-            .args(["mock", "--port", "0", "--ttft", "1ms", "--itl", "1ms"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn mock");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("url");
-        let port = line
-            .trim()
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.trim_end_matches("/v1").parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line}"));
-        Mock { child, port }
-    }
-
-    /// POSTs a chat body; the status and the response body.
-    fn post(&self, body: &str) -> (u16, String) {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        let req = format!(
-            "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        s.write_all(req.as_bytes()).expect("write");
-        let mut out = String::new();
-        let _ = s.read_to_string(&mut out);
-        let status = out
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = out
-            .split_once("\r\n\r\n")
-            .map_or("", |(_, b)| b)
-            .to_string();
-        (status, body)
-    }
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn the_mock_counts_image_parts_and_refuses_a_malformed_data_url() {
-    let mock = Mock::start();
+    let mock = Mock::start(&["--ttft", "1ms", "--itl", "1ms"]);
     let img = &llmload::config::images::synthetic(1, 1024, 1024, 3).expect("image")[0];
     let body = |part: &str| {
         format!(
