@@ -293,6 +293,33 @@ fn the_judge_grades_every_answer_retries_once_and_counts_its_calls() {
     );
     // Judge calls are not part of the load.
     assert_eq!(r["overall"]["requests"]["sent"], 2);
+
+    // `compare` puts the judge's score in the quality table, beside the checks' score, with
+    // its interval from the result.
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("judged.json");
+    std::fs::write(&file, r.to_string()).expect("result written");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_llmload"))
+        .arg("compare")
+        .arg(&file)
+        .output()
+        .expect("llmload compare runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("judge score"))
+        .unwrap_or_else(|| panic!("no judge score row in {text}"));
+    for m in j["models"].as_array().expect("judged models") {
+        let s = &m["overall"]["score"];
+        let cell = format!(
+            "{:.3} [{:.3}, {:.3}]",
+            f(&s["value"]),
+            f(&s["low"]),
+            f(&s["high"])
+        );
+        assert!(row.contains(&cell), "{cell} not in {row}");
+    }
 }
 
 #[test]

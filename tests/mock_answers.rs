@@ -379,3 +379,73 @@ fn the_migration_demo_scores_four_models_against_the_gpt_4o_baseline() {
     assert_eq!(lines.len(), 5, "{stdout}");
     println!("{}", lines.join("\n"));
 }
+
+#[test]
+fn llmload_mock_answers_from_a_file_with_a_wrong_share_and_refuses_a_bad_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table = dir.path().join("answers.jsonl");
+    let lines = [
+        ("What is 7 + 5?", "12"),
+        ("Capital of France?", "Paris is the capital."),
+    ];
+    let text: String = lines
+        .iter()
+        .map(|(q, a)| format!("{}\n", serde_json::json!({"prompt": q, "answer": a})))
+        .collect();
+    std::fs::write(&table, text).expect("write");
+    let path = table.display().to_string();
+    let answer = |mock: &Mock, q: &str| -> String {
+        let body = serde_json::json!({
+            "model": "m", "max_tokens": 50, "stream": false,
+            "messages": [{"role": "user", "content": q}],
+        });
+        let (status, text) = mock.post(&body.to_string());
+        assert_eq!(status, 200, "{text}");
+        let v: Value = serde_json::from_str(&text).expect("JSON");
+        v["choices"][0]["message"]["content"]
+            .as_str()
+            .expect("content")
+            .to_string()
+    };
+    let fast = ["--ttft", "1ms", "--itl", "1ms"];
+    // Every answer from the table.
+    let mock = Mock::start(&[&fast[..], &["--answers", &path]].concat());
+    for (q, a) in lines {
+        assert_eq!(answer(&mock, q), a);
+    }
+    drop(mock);
+    // Every answer made wrong.
+    let mock = Mock::start(&[&fast[..], &["--answers", &path, "--wrong", "1"]].concat());
+    for (q, _) in lines {
+        assert_eq!(answer(&mock, q), WRONG_ANSWER);
+    }
+    drop(mock);
+
+    // Bad input: exit 2 with the reason, and the file and line for a bad line.
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"prompt\": \"a\", \"answer\": \"b\"}\n{\"prompt\": \"c\"}\n",
+    )
+    .expect("write");
+    let bad = bad.display().to_string();
+    for (flags, want) in [
+        (vec!["--answers", bad.as_str()], format!("{bad}:2")),
+        (
+            vec!["--answers", "/nonexistent/answers.jsonl"],
+            "--answers /nonexistent/answers.jsonl".to_string(),
+        ),
+        (
+            vec!["--answers", path.as_str(), "--wrong", "1.5"],
+            "--wrong: a probability must be between 0 and 1".to_string(),
+        ),
+        (vec!["--wrong", "0.5"], "--answers".to_string()),
+    ] {
+        let mut cmd = Command::new(bin());
+        cmd.args(["mock", "--port", "0"]).args(&flags);
+        let o = output_with_timeout(cmd, Duration::from_secs(30));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {err}");
+        assert!(err.contains(&want), "{flags:?}: {want} not in {err}");
+    }
+}

@@ -1259,6 +1259,53 @@ fn quality_report_shows_the_figures_and_places_each_point_at_them() {
 }
 
 #[test]
+fn markdown_export_carries_the_quality_tables_with_the_report_figures() {
+    let (dir, r) = quality_fixture();
+    let (_, html) = quality_report(&[&dir.join("quality.json")], "quality-md.html");
+    let md = llmload(&[
+        "report",
+        &dir.join("quality.json").display().to_string(),
+        "--format",
+        "markdown",
+    ]);
+    // The Markdown rows of a table under its bold title.
+    let md_rows = |title: &str| -> Vec<Vec<String>> {
+        let at = md
+            .find(&format!("**{title}**"))
+            .unwrap_or_else(|| panic!("no {title} in {md}"));
+        md[at..]
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .skip(2)
+            .map(|l| {
+                l.trim_matches('|')
+                    .split('|')
+                    .map(|c| c.trim().to_string())
+                    .collect()
+            })
+            .collect()
+    };
+    let title_of = |id: &str| -> String {
+        let at = html
+            .find(&format!("<table id=\"{id}\">"))
+            .unwrap_or_else(|| panic!("no table {id}"));
+        let cap = &html[at..];
+        let cap = &cap[cap.find("<caption>").expect("caption") + 9..];
+        unescape(&cap[..cap.find("</caption>").expect("caption end")])
+    };
+    for id in ["quality_models", "quality_classes"] {
+        let rows = md_rows(&title_of(id));
+        assert_eq!(rows, table_rows(&html, id), "{id}");
+    }
+    // The scores are the result's.
+    let first = &r["quality"]["models"][0];
+    let rows = md_rows(&title_of("quality_models"));
+    assert_eq!(rows[0][0], first["model"].as_str().expect("label"));
+    assert_eq!(rows[0][1], est_text(&first["overall"]["score"]));
+}
+
+#[test]
 fn quality_answers_are_escaped_and_a_result_without_quality_has_no_section() {
     let (dir, r) = quality_fixture();
     // An answer holding markup, as a model could write it.

@@ -494,6 +494,20 @@ pub struct MockArgs {
     /// Probability of an error event mid-stream.
     #[arg(long, default_value_t = 0.0)]
     pub fault_error_event: f64,
+    /// What the mock answers to known prompts: a JSONL file of `{"prompt": "...", "answer":
+    /// "..."}` lines (the scenario's `mock.answers`, docs/scenarios.md); a request whose last
+    /// user message is a prompt of the file gets that answer.
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+    /// Share of --answers made wrong on purpose (0..1): each such answer is replaced by
+    /// "I do not know.".
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "SHARE",
+        requires = "answers"
+    )]
+    pub wrong: f64,
     /// Any fault by name with its probability, e.g. "no_done=0.1" (repeatable; the names
     /// are the fields of the mock's faults, listed in docs/hardening.md).
     #[arg(long = "fault", value_name = "NAME=P")]

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use crate::cli::args::MockArgs;
 use crate::cli::exit::{Exit, UserError};
+use crate::config::mock::answers::{self, AnswersError, MockAnswers};
 use crate::config::mock::{Faults, MockConfig, MockModel};
 use crate::core::dist::Dist;
 use crate::core::units;
@@ -49,6 +50,23 @@ fn mock_tls(a: &MockArgs) -> Result<Option<MockTls>> {
     std::fs::write(out, &tls.cert_pem)
         .with_context(|| format!("--tls-self-signed: writing {}", out.display()))?;
     Ok(Some(tls))
+}
+
+/// The answers table of `--answers` with `--wrong` as its share of wrong answers; a file that
+/// cannot be read or has wrong lines is refused naming the file, line and field.
+fn mock_answers(a: &MockArgs) -> Result<Option<Arc<MockAnswers>>> {
+    let Some(path) = &a.answers else {
+        return Ok(None);
+    };
+    let wrong = prob("wrong", a.wrong)?;
+    match answers::load(path, path, wrong) {
+        Ok(t) => Ok(Some(Arc::new(t))),
+        Err(AnswersError::Io(e)) => bail!(UserError(format!("--answers {}: {e}", path.display()))),
+        Err(AnswersError::Lines(problems)) => {
+            let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+            bail!(UserError(format!("--answers: {}", lines.join("\n"))))
+        }
+    }
 }
 
 /// `llmload mock`: serves until the first SIGINT or SIGTERM.
@@ -120,7 +138,7 @@ pub async fn cmd(a: MockArgs) -> Result<Exit> {
             ..Faults::default()
         },
         prompt_tokens: Default::default(),
-        answers: None,
+        answers: mock_answers(&a)?,
     };
     for spec in &a.fault {
         model

@@ -379,7 +379,14 @@ fn estimate_cells(
     pick: impl Fn(&crate::metrics::quality::ModelQuality) -> Option<crate::metrics::quality::Estimate>,
     ratio: bool,
 ) -> Vec<Cell> {
-    let estimates: Vec<_> = figures.iter().map(|q| q.and_then(&pick)).collect();
+    estimates_as_cells(figures.iter().map(|q| q.and_then(&pick)).collect(), ratio)
+}
+
+/// Estimates as cells with their intervals; `ratio` keeps the ratio to the first column.
+fn estimates_as_cells(
+    estimates: Vec<Option<crate::metrics::quality::Estimate>>,
+    ratio: bool,
+) -> Vec<Cell> {
     let values: Vec<Option<f64>> = estimates.iter().map(|e| e.map(|e| e.value)).collect();
     let mut out = cells(&values);
     for (c, e) in out.iter_mut().zip(&estimates) {
@@ -393,7 +400,8 @@ fn estimate_cells(
 }
 
 /// The quality family: per column the golden-set score, the score relative to the run's
-/// baseline model and the cost relative to it, then the score per class. Columns whose result
+/// baseline model and the cost relative to it, the judge's score when a judge graded the
+/// answers, then the score per class. Columns whose result
 /// has no quality section (or no figures for that model) show `-`.
 fn quality_table(owners: &[&RunResult], models: &[&ModelResult]) -> Table {
     let figures: Vec<Option<&crate::results::ModelQualityResult>> = owners
@@ -446,6 +454,22 @@ fn quality_table(owners: &[&RunResult], models: &[&ModelResult]) -> Table {
                 .collect(),
         },
     ];
+    // The judge's grade, when a result had one: a figure of its own, beside the checks.
+    let judged: Vec<Option<crate::metrics::quality::Estimate>> = owners
+        .iter()
+        .zip(models)
+        .map(|(r, m)| {
+            let j = r.quality.as_ref()?.judge.as_ref()?;
+            j.models.iter().find(|q| q.model == m.label)?.overall.score
+        })
+        .collect();
+    if judged.iter().any(Option::is_some) {
+        rows.push(Row {
+            label: "judge score".into(),
+            unit: unit_name(Unit::Score).into(),
+            cells: estimates_as_cells(judged, true),
+        });
+    }
     let mut classes: Vec<&String> = stats
         .iter()
         .flatten()

@@ -44,8 +44,9 @@ pub fn write_csv(page: &Page, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// The short Markdown version: each run's validity, the summary table, the quota table (when a
-/// server stated one), and the claims summary the gate writes for `check --markdown` when
-/// claims were checked.
+/// server stated one), the golden-set scores per model and per class (when a run has a quality
+/// section), and the claims summary the gate writes for `check --markdown` when claims were
+/// checked.
 pub fn markdown(page: &Page, inputs: &[Input]) -> String {
     let mut out = format!("## {}\n\n", page.title);
     for r in &page.runs {
@@ -69,6 +70,8 @@ pub fn markdown(page: &Page, inputs: &[Input]) -> String {
         "cost",
         "server_gauges",
         "quota",
+        "quality_models",
+        "quality_classes",
     ] {
         if let Some(t) = page.tables().into_iter().find(|t| t.id == id) {
             if t.rows.is_empty() {
