@@ -320,6 +320,45 @@ fn the_judge_grades_every_answer_retries_once_and_counts_its_calls() {
         );
         assert!(row.contains(&cell), "{cell} not in {row}");
     }
+
+    // `check` gates on the judge's score by its interval: a limit below the interval's low end
+    // passes, one above its high end fails, one inside it is inconclusive.
+    let s = &j["models"][0]["overall"]["score"];
+    let (low, high) = (f(&s["low"]), f(&s["high"]));
+    let claims = dir.path().join("claims.toml");
+    std::fs::write(
+        &claims,
+        format!(
+            "[[claims]]\nname = \"below\"\nexpr = \"quality.judge >= {:.4}\"\nmodel = \"m1\"\n\
+             [[claims]]\nname = \"above\"\nexpr = \"quality.judge >= {:.4}\"\nmodel = \"m1\"\n\
+             [[claims]]\nname = \"inside\"\nexpr = \"quality.judge >= {:.4}\"\nmodel = \"m1\"\nseverity = \"warn\"\n",
+            low - 0.01,
+            high + 0.01,
+            (low + high) / 2.0
+        ),
+    )
+    .expect("claims written");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_llmload"))
+        .arg("check")
+        .arg(&file)
+        .arg("--claims")
+        .arg(&claims)
+        .output()
+        .expect("llmload check runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for (name, verdict) in [
+        ("below", "pass"),
+        ("above", "FAIL"),
+        ("inside", "inconclusive"),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no claim {name} in {text}"));
+        assert!(line.contains(verdict), "{name}: {line}");
+        assert!(line.contains("judge grades, bootstrap interval"), "{line}");
+    }
 }
 
 #[test]

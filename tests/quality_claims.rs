@@ -189,6 +189,20 @@ fn run_claims_gate_on_quality_and_refuse_what_the_scenario_cannot_answer() {
         r.stderr
     );
     assert!(r.result.is_null(), "nothing was run");
+    // A judge claim on a scenario whose [quality] has no judge: refused before anything is sent.
+    let judge = write(
+        "judge.toml",
+        "[[claims]]\nexpr = \"quality.judge >= 0.5\"\nmodel = \"good\"\n",
+    );
+    let (r, _g) = run_with(&["--claims", &judge]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("claims[0]: `quality.judge` needs a judge, and the [quality] section of"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.result.is_null(), "nothing was run");
     // A scenario without [quality]: a quality claim could never be judged.
     let plain = common::scenario("output_tokens = 4", "", "concurrency = 1\nrequests = 2");
     let any = write(

@@ -73,6 +73,8 @@ metrics! {
     QualityScore => "quality.score",
     /// A model's golden-set score relative to the baseline model's.
     QualityRelative => "quality.relative",
+    /// A model's mean judge grade on its golden answers (0..1).
+    QualityJudge => "quality.judge",
     /// Cost per 1,000 requests (USD).
     CostPer1kRequests => "cost_per_1k_requests",
     /// Cost per million output tokens (USD).
@@ -106,7 +108,10 @@ impl Metric {
     /// Whether the metric is read from the result's golden-set `quality` section (per model
     /// and class) rather than from a row's load figures.
     pub fn is_quality(self) -> bool {
-        matches!(self, Metric::QualityScore | Metric::QualityRelative)
+        matches!(
+            self,
+            Metric::QualityScore | Metric::QualityRelative | Metric::QualityJudge
+        )
     }
 }
 

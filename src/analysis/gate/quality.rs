@@ -1,5 +1,5 @@
-//! Claims on answer quality: reading `quality.score` and `quality.relative` of one model (and
-//! optionally one golden-set class) from a result's `quality` section.
+//! Claims on answer quality: reading `quality.score`, `quality.relative` and `quality.judge` of
+//! one model (and optionally one golden-set class) from a result's `quality` section.
 //!
 //! The figure comes with its stored 95 % interval, so [`super::eval`] judges it by the same
 //! rule as every other estimated figure. A result without a quality section, a model without
@@ -40,6 +40,9 @@ pub fn read(c: &Claim, m: &ModelResult, result: &RunResult) -> Measured {
     let Some(q) = &result.quality else {
         return missing("the result has no quality section (the scenario had no [quality])".into());
     };
+    if c.metric.name == Metric::QualityJudge {
+        return read_judge(c, m, q);
+    }
     let Some(mq) = q.models.iter().find(|x| x.model == m.label) else {
         return missing(format!("no golden answers for `{}`", m.label));
     };
@@ -83,6 +86,44 @@ pub fn read(c: &Claim, m: &ModelResult, result: &RunResult) -> Measured {
         insufficient: None,
         known: true,
         interval: Some((estimate.low, estimate.high)),
+        open: None,
+    }
+}
+
+/// Claim `c`'s judge figure for model row `m`: the judge's mean grade of its golden answers,
+/// overall or in the claim's class.
+fn read_judge(c: &Claim, m: &ModelResult, q: &crate::results::QualityResult) -> Measured {
+    let Some(j) = &q.judge else {
+        return missing("the run had no judge (`[quality] judge`)".into());
+    };
+    let Some(mj) = j.models.iter().find(|x| x.model == m.label) else {
+        return missing(format!("the judge graded no answer of `{}`", m.label));
+    };
+    let stats = match &c.class {
+        None => &mj.overall,
+        Some(class) => match mj.classes.get(class) {
+            Some(s) => s,
+            None => {
+                return missing(format!(
+                    "the judge graded no answer of `{}` in class `{class}`",
+                    m.label
+                ))
+            }
+        },
+    };
+    let Some(e) = stats.score else {
+        return missing(format!(
+            "the judge left all {} answers of `{}` unscored",
+            stats.n_unscored, m.label
+        ));
+    };
+    Measured {
+        value: e.value,
+        count: stats.n_judged,
+        basis: format!("judge grades, {} interval", method_name(e.method)),
+        insufficient: None,
+        known: true,
+        interval: Some((e.low, e.high)),
         open: None,
     }
 }
@@ -148,6 +189,20 @@ pub fn check_plan(claims: &Claims, plan: &Plan, source: &str) -> Result<(), Gate
             });
             continue;
         };
+        if c.metric.name == Metric::QualityJudge
+            && plan.quality.as_ref().is_some_and(|q| q.judge.is_none())
+        {
+            problems.push(Problem {
+                file: claims.path.clone(),
+                line: c.class_at.0,
+                column: c.class_at.1,
+                field: format!("claims[{}]", c.index),
+                message: format!(
+                    "`quality.judge` needs a judge, and the [quality] section of {source} has none"
+                ),
+            });
+            continue;
+        }
         let mut known: Vec<&str> = classes.clone();
         known.sort_unstable();
         known.dedup();
@@ -276,6 +331,53 @@ mod tests {
             "{}",
             got[0].1
         );
+    }
+
+    #[test]
+    fn a_judge_score_is_judged_on_its_interval_and_is_missing_without_a_judge() {
+        use crate::results::judge::{JudgeResult, JudgeStats, ModelJudge};
+        let mut r = with_quality(3, 4);
+        let text = "[[claims]]\nexpr = \"quality.judge >= 0.5\"\nmodel = \"m\"\n\
+                    [[claims]]\nexpr = \"quality.judge >= 0.75\"\nmodel = \"m\"\n\
+                    [[claims]]\nexpr = \"quality.judge >= 0.9\"\nmodel = \"m\"\n\
+                    [[claims]]\nexpr = \"quality.judge >= 0.5\"\nmodel = \"m\"\nclass = \"math\"\n";
+        let got = eval(text, &r);
+        assert!(
+            got.iter().all(|(v, _)| *v == Verdict::Inconclusive),
+            "{got:?}"
+        );
+        assert!(got[0].1.contains("the run had no judge"), "{}", got[0].1);
+
+        // 0.7 [0.6, 0.8] over 10 graded answers, none in class math.
+        let stats = JudgeStats {
+            score: Some(Estimate {
+                value: 0.7,
+                low: 0.6,
+                high: 0.8,
+                method: Method::Bootstrap,
+            }),
+            n_judged: 10,
+            n_unscored: 2,
+        };
+        if let Some(q) = r.quality.as_mut() {
+            q.judge = Some(JudgeResult {
+                model: "judge".into(),
+                models: vec![ModelJudge {
+                    model: "M".into(),
+                    overall: stats,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            });
+        }
+        let got = eval(text, &r);
+        let v: Vec<Verdict> = got.iter().map(|(v, _)| *v).collect();
+        use Verdict::*;
+        assert_eq!(v, vec![Pass, Inconclusive, Fail, Inconclusive]);
+        assert!(got[3].1.contains("in class `math`"), "{}", got[3].1);
+        let c = claims::parse(Path::new("c.toml"), text).expect("valid");
+        let e = evaluate(&c, &r, "r.json").expect("evaluates");
+        assert_eq!(e.rows[0].measured_text(), "0.700 [0.600, 0.800] (n=10)");
     }
 
     #[test]
