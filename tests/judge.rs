@@ -359,6 +359,38 @@ fn the_judge_grades_every_answer_retries_once_and_counts_its_calls() {
         assert!(line.contains(verdict), "{name}: {line}");
         assert!(line.contains("judge grades, bootstrap interval"), "{line}");
     }
+
+    // The report's quality table (here its Markdown export) has the judge's score and counts.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_llmload"))
+        .arg("report")
+        .arg(&file)
+        .args(["--format", "markdown"])
+        .output()
+        .expect("llmload report runs");
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{md}");
+    assert!(
+        md.contains("| judge score [95 % interval] | judged / unscored |"),
+        "{md}"
+    );
+    for m in j["models"].as_array().expect("judged models") {
+        let s = &m["overall"]["score"];
+        let cells = format!(
+            "| {:.3} [{:.3}, {:.3}] | 3 / 1 |",
+            f(&s["value"]),
+            f(&s["low"]),
+            f(&s["high"])
+        );
+        let label = m["model"].as_str().expect("label");
+        let table = &md[md
+            .find("**Quality beside speed and cost**")
+            .expect("quality table")..];
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| {label} |")))
+            .unwrap_or_else(|| panic!("no row for {label} in {md}"));
+        assert!(row.ends_with(&cells), "{row} does not end with {cells}");
+    }
 }
 
 #[test]

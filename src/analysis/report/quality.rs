@@ -7,6 +7,7 @@ use super::scatter::{Point, Region, Scatter};
 use super::svg::Marker;
 use crate::core::metric::Metric;
 use crate::metrics::quality::{Estimate, QualityStats};
+use crate::results::judge::JudgeStats;
 use crate::results::{GoldenAnswer, ModelQualityResult, ModelResult, RunResult};
 
 /// Most characters of a kept answer shown in the misses table.
@@ -19,6 +20,8 @@ struct Row<'a> {
     m: Option<&'a ModelResult>,
     color: usize,
     baseline: bool,
+    /// The judge's figures for the model, when a judge graded its answers.
+    judge: Option<JudgeStats>,
 }
 
 impl Row<'_> {
@@ -78,8 +81,12 @@ fn rows<'a>(inputs: &'a [Input], labels: &[String]) -> Vec<Row<'a>> {
     for (k, i) in inputs.iter().enumerate() {
         let r = &i.result;
         let base = r.quality.as_ref().and_then(|q| q.baseline.clone());
+        let judge = r.quality.as_ref().and_then(|q| q.judge.as_ref());
         for q in models_of(r) {
             let at = r.models.iter().position(|m| m.label == q.model);
+            let judged = judge
+                .and_then(|j| j.models.iter().find(|x| x.model == q.model))
+                .map(|x| x.overall.clone());
             out.push(Row {
                 name: if multi {
                     format!("{} · {}", labels[k], q.model)
@@ -90,6 +97,7 @@ fn rows<'a>(inputs: &'a [Input], labels: &[String]) -> Vec<Row<'a>> {
                 // The model's colour in the page's other charts.
                 color: offset + at.unwrap_or(0),
                 baseline: base.as_deref() == Some(q.model.as_str()),
+                judge: judged,
                 q,
             });
         }
@@ -131,6 +139,12 @@ pub(super) fn section(inputs: &[Input], labels: &[String]) -> Option<Section> {
         "A score is the weighted share of checks passed, misses counting 0, with its 95 % interval; relative to the baseline is the ratio of the two scores over the same lines (paired bootstrap interval); cost relative to the baseline divides the two models' cost per measured request."
             .into(),
     );
+    if rows.iter().any(|r| r.judge.is_some()) {
+        intro.push(
+            "The judge's score, apart from the checks, is its mean grade (1 to 5, as 0 to 1) of the answers it graded, with its 95 % interval."
+                .into(),
+        );
+    }
     let (mut chart, left_out) = chart(&rows);
     if !left_out.is_empty() {
         chart.note = format!("Left out of the chart: {}.", left_out.join("; "));
@@ -169,8 +183,10 @@ fn reasons(s: &QualityStats) -> String {
         .join("; ")
 }
 
+/// The models table; with a judge, two more columns: its score and the answers it graded.
 fn models_table(rows: &[Row]) -> Table {
-    let header = [
+    let judged = rows.iter().any(|r| r.judge.is_some());
+    let mut header = vec![
         "name",
         "score [95 % interval]",
         "scored",
@@ -184,6 +200,9 @@ fn models_table(rows: &[Row]) -> Table {
         "token F1",
         "ROUGE-L",
     ];
+    if judged {
+        header.extend(["judge score [95 % interval]", "judged / unscored"]);
+    }
     let body = rows
         .iter()
         .map(|r| {
@@ -193,7 +212,7 @@ fn models_table(rows: &[Row]) -> Table {
                 r.m.and_then(|m| m.latency_ms.get(Metric::Ttft.as_str()).copied())
                     .unwrap_or_default();
             let base_or = |v: String| if r.baseline { "baseline".into() } else { v };
-            vec![
+            let mut cells = vec![
                 r.name.clone(),
                 opt_est(o.score.as_ref()),
                 o.n_scored.to_string(),
@@ -211,7 +230,16 @@ fn models_table(rows: &[Row]) -> Table {
                     .unwrap_or_else(|| "-".into()),
                 f,
                 rl,
-            ]
+            ];
+            if judged {
+                let j = r.judge.clone().unwrap_or_default();
+                cells.push(opt_est(j.score.as_ref()));
+                cells.push(match &r.judge {
+                    Some(j) => format!("{} / {}", j.n_judged, j.n_unscored),
+                    None => "-".into(),
+                });
+            }
+            cells
         })
         .collect();
     Table {
