@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{assert_ok_or_starved, bin, output_with_timeout, run_scenario, scenario};
+use common::{assert_ok_or_starved, bin, output_with_timeout, run_scenario, scenario, Mock};
 use proptest::prelude::*;
 
 fn llmload(args: &[&str]) -> (i32, String, String) {
@@ -177,36 +177,6 @@ fn init_writes_a_starter_that_validates_and_runs_on_the_mock() {
     assert_eq!(r["models"][0]["requests"]["failed"], 0, "{out}");
 }
 
-/// `llmload mock --port 0` in the background, killed on drop.
-struct Mock {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Mock {
-    fn start() -> Mock {
-        let mut child = Command::new(bin())
-            .args(["mock", "--port", "0", "--ttft", "5ms", "--itl", "1ms"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn mock");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("url");
-        let url = line.trim().rsplit(' ').next().expect("url").to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{line}");
-        Mock { child, url }
-    }
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 const SECRET: &str = "sk-flags-test-0123456789";
 
 fn result_of(dir: &std::path::Path, name: &str, args: &[&str]) -> serde_json::Value {
@@ -238,14 +208,14 @@ fn result_of(dir: &std::path::Path, name: &str, args: &[&str]) -> serde_json::Va
 
 #[test]
 fn a_run_from_flags_is_the_run_of_the_same_scenario_file() {
-    let mock = Mock::start();
+    let mock = Mock::start(&["--ttft", "5ms", "--itl", "1ms"]);
     let dir = tempfile::tempdir().unwrap();
     let flags = result_of(
         dir.path(),
         "flags.json",
         &[
             "--url",
-            &mock.url,
+            &mock.url(),
             "--model",
             "org/m",
             "--rate",
@@ -277,7 +247,7 @@ max_tokens = 8
 rate = "40/s"
 requests = 12
 "#,
-        mock.url
+        mock.url()
     );
     let path = common::write_scenario(dir.path(), &file);
     let from_file = result_of(dir.path(), "file.json", &[path.to_str().unwrap()]);

@@ -297,6 +297,11 @@ impl Mock {
         Mock { child, port }
     }
 
+    /// Its base URL, `http://127.0.0.1:PORT/v1`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
     /// POSTs a chat body; the status and the response body.
     pub fn post(&self, body: &str) -> (u16, String) {
         use std::io::{Read, Write};

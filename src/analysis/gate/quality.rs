@@ -175,32 +175,33 @@ pub fn unknown_class(
 pub fn check_plan(claims: &Claims, plan: &Plan, source: &str) -> Result<(), GateError> {
     let golden = plan.quality.as_ref().map(|q| q.golden.classes());
     let mut problems = Vec::new();
+    let whole_claim = |c: &Claim, message: String| Problem {
+        file: claims.path.clone(),
+        line: c.class_at.0,
+        column: c.class_at.1,
+        field: format!("claims[{}]", c.index),
+        message,
+    };
     for c in claims.claims.iter().filter(|c| c.metric.name.is_quality()) {
         let Some(classes) = &golden else {
-            problems.push(Problem {
-                file: claims.path.clone(),
-                line: c.class_at.0,
-                column: c.class_at.1,
-                field: format!("claims[{}]", c.index),
-                message: format!(
+            problems.push(whole_claim(
+                c,
+                format!(
                     "`{}` needs a golden set, and {source} has no [quality] section",
                     c.metric.name
                 ),
-            });
+            ));
             continue;
         };
         if c.metric.name == Metric::QualityJudge
             && plan.quality.as_ref().is_some_and(|q| q.judge.is_none())
         {
-            problems.push(Problem {
-                file: claims.path.clone(),
-                line: c.class_at.0,
-                column: c.class_at.1,
-                field: format!("claims[{}]", c.index),
-                message: format!(
+            problems.push(whole_claim(
+                c,
+                format!(
                     "`quality.judge` needs a judge, and the [quality] section of {source} has none"
                 ),
-            });
+            ));
             continue;
         }
         let mut known: Vec<&str> = classes.clone();
