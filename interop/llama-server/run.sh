@@ -362,8 +362,7 @@ run_scenario() {
     --metrics-after "$out/$label.metrics-after.txt"
 }
 # A run whose only failure is one request llama-server never answered (no response headers
-# within the 60 s first-token timeout while every other request was answered; seen about once in
-# several thousand requests) is run once more, at most once per suite, and the new run must pass
+# within the 60 s first-token timeout while every other request was answered; rare) is run once more, at most once per suite, and the new run must pass
 # every check; check.py stalled prints that request's evidence first. Any other failure fails.
 retried=""
 for client in "${clients[@]}"; do
