@@ -113,7 +113,7 @@ pub const METRICS: &[MetricDef] = &[
     m(Metric::GoodputOutputTokensPerS, Kind::TokensPerS, "slo.goodput_output_tokens_per_s: output tokens of requests that met the SLO / window length"),
     m(Metric::QualityScore, Kind::Score, "quality.models[].overall.score (classes.<class>.score with `class`): weighted share of the golden checks passed, misses counting 0, with its 95 % interval (Wilson or bootstrap)"),
     m(Metric::QualityRelative, Kind::Score, "quality.models[].overall.relative (classes.<class>.relative with `class`): score over the baseline model's on the same golden lines, with its paired-bootstrap 95 % interval"),
-    m(Metric::QualityJudge, Kind::Score, "quality.judge.models[].overall.score (classes.<class>.score with `class`): the judge's mean grade of the answers it scored, as 0..1, with its bootstrap 95 % interval; answers it left unscored are not in it"),
+    m(Metric::QualityJudge, Kind::Score, "quality.judge.models[].overall.score (classes.<class>.score with `class`): the judge's mean grade of the answers it scored, as 0..1, with its 95 % interval (Wilson or bootstrap); answers it left unscored are not in it"),
     m(Metric::CostPer1kRequests, Kind::Usd, "cost.per_1k_requests_usd: measured cost / measured requests sent × 1000"),
     m(Metric::CostPerMillionOutputTokens, Kind::Usd, "cost.per_million_output_tokens_usd: measured cost / measured output tokens × 10⁶"),
     m(Metric::CostTotal, Kind::Usd, "cost.total_usd: cost of the measured requests"),
