@@ -333,32 +333,12 @@ fn missing_api_key_for_a_real_target_exits_2_without_sending() {
 
 #[test]
 fn standalone_mock_serves_a_scenario_pointed_at_its_url() {
-    let mut mock = Command::new(bin())
-        .args([
-            "mock",
-            "--port",
-            "0",
-            "--ttft",
-            "10ms",
-            "--itl",
-            "1ms",
-            "--output-tokens",
-            "5",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn mock");
-    let stdout = mock.stdout.take().expect("stdout");
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).expect("read url");
-    let url = line.trim().rsplit(' ').next().expect("url").to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    let mock = Mock::start(&["--ttft", "10ms", "--itl", "1ms", "--output-tokens", "5"]);
+    let url = mock.url();
     let text = scenario("", "max_tokens = 5", "concurrency = 2\nrequests = 10")
         .replace("base_url = \"mock\"", &format!("base_url = \"{url}\""));
     let r = run_scenario(&text, &["--quiet"], &[]);
-    let _ = mock.kill();
-    let _ = mock.wait();
+    drop(mock);
     assert_ok_or_starved(&r);
     assert_eq!(model(&r.result, 0)["tokens"]["output"], 50);
 }
