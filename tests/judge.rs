@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::num;
+
 /// Usage the judge server reports on every reply.
 const PROMPT_TOKENS: u64 = 100;
 const COMPLETION_TOKENS: u64 = 7;
@@ -197,10 +199,6 @@ fn run_judged_with(
     )
 }
 
-fn f(v: &serde_json::Value) -> f64 {
-    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
-}
-
 #[test]
 fn the_judge_grades_every_answer_retries_once_and_counts_its_calls() {
     let (code, err, stdout, r, requests, prompts) = run_judged();
@@ -234,7 +232,7 @@ fn the_judge_grades_every_answer_retries_once_and_counts_its_calls() {
     assert_eq!(c["output_tokens"], 12 * COMPLETION_TOKENS);
     // At 2.5 and 10 USD per million tokens.
     let cost = (12.0 * PROMPT_TOKENS as f64 * 2.5 + 12.0 * COMPLETION_TOKENS as f64 * 10.0) / 1e6;
-    assert!((f(&c["cost_usd"]) - cost).abs() < 1e-15, "{c}");
+    assert!((num(&c["cost_usd"]) - cost).abs() < 1e-15, "{c}");
 
     for (i, label) in ["m1", "m2"].iter().enumerate() {
         let m = &j["models"][i];
@@ -246,9 +244,9 @@ fn the_judge_grades_every_answer_retries_once_and_counts_its_calls() {
         );
         // Grades 4, 2, 5 → 0.75, 0.25, 1: mean 2/3.
         let s = &o["score"];
-        assert!((f(&s["value"]) - 2.0 / 3.0).abs() < 1e-12, "{s}");
+        assert!((num(&s["value"]) - 2.0 / 3.0).abs() < 1e-12, "{s}");
         assert!(
-            f(&s["low"]) <= 2.0 / 3.0 && 2.0 / 3.0 <= f(&s["high"]),
+            num(&s["low"]) <= 2.0 / 3.0 && 2.0 / 3.0 <= num(&s["high"]),
             "{s}"
         );
         assert_eq!(s["method"], "bootstrap");
@@ -258,8 +256,8 @@ fn the_judge_grades_every_answer_retries_once_and_counts_its_calls() {
             (x["n_judged"].as_u64(), x["n_unscored"].as_u64()),
             (Some(1), Some(1))
         );
-        assert_eq!(f(&x["score"]["value"]), 0.75);
-        assert_eq!(f(&m["classes"]["y"]["score"]["value"]), 0.25);
+        assert_eq!(num(&x["score"]["value"]), 0.75);
+        assert_eq!(num(&m["classes"]["y"]["score"]["value"]), 0.25);
 
         // Per answer: the grade, or why not with the judge's reply kept (cut to 12 bytes).
         let golden = r["quality"]["models"][i]["golden"]
@@ -267,7 +265,10 @@ fn the_judge_grades_every_answer_retries_once_and_counts_its_calls() {
             .expect("answers");
         let by = |id: &str| golden.iter().find(|a| a["id"] == id).expect("the answer");
         assert_eq!(
-            (by("a")["judge_grade"].as_u64(), f(&by("a")["judge_score"])),
+            (
+                by("a")["judge_grade"].as_u64(),
+                num(&by("a")["judge_score"])
+            ),
             (Some(4), 0.75)
         );
         assert_eq!(by("c")["judge_grade"], 2);
@@ -314,9 +315,9 @@ fn the_judge_grades_every_answer_retries_once_and_counts_its_calls() {
         let s = &m["overall"]["score"];
         let cell = format!(
             "{:.3} [{:.3}, {:.3}]",
-            f(&s["value"]),
-            f(&s["low"]),
-            f(&s["high"])
+            num(&s["value"]),
+            num(&s["low"]),
+            num(&s["high"])
         );
         assert!(row.contains(&cell), "{cell} not in {row}");
     }
@@ -324,7 +325,7 @@ fn the_judge_grades_every_answer_retries_once_and_counts_its_calls() {
     // `check` gates on the judge's score by its interval: a limit below the interval's low end
     // passes, one above its high end fails, one inside it is inconclusive.
     let s = &j["models"][0]["overall"]["score"];
-    let (low, high) = (f(&s["low"]), f(&s["high"]));
+    let (low, high) = (num(&s["low"]), num(&s["high"]));
     let claims = dir.path().join("claims.toml");
     std::fs::write(
         &claims,
@@ -377,9 +378,9 @@ fn the_judge_grades_every_answer_retries_once_and_counts_its_calls() {
         let s = &m["overall"]["score"];
         let cells = format!(
             "| {:.3} [{:.3}, {:.3}] | 3 / 1 |",
-            f(&s["value"]),
-            f(&s["low"]),
-            f(&s["high"])
+            num(&s["value"]),
+            num(&s["low"]),
+            num(&s["high"])
         );
         let label = m["model"].as_str().expect("label");
         let table = &md[md

@@ -20,10 +20,6 @@ const WRONG_ANSWER: &str = "I do not know.";
 /// Golden lines in the share test.
 const N: usize = 100;
 
-fn f(v: &Value) -> f64 {
-    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
-}
-
 /// Wilson's 95 % score interval for `k` of `n`, by its formula.
 fn wilson(k: f64, n: f64) -> (f64, f64) {
     let z: f64 = 1.959_963_984_540_054;
@@ -55,16 +51,6 @@ fn run_in(dir: &tempfile::TempDir, scenario: &Path) -> Run {
     };
     assert_ok_or_starved(&run);
     run
-}
-
-/// The quality entry of model `label`.
-fn quality<'a>(r: &'a Value, label: &str) -> &'a Value {
-    r["quality"]["models"]
-        .as_array()
-        .expect("quality models")
-        .iter()
-        .find(|m| m["model"] == label)
-        .unwrap_or_else(|| panic!("no quality for {label}"))
 }
 
 /// A scenario on the mock whose models are `models` (each `(id, mock table body)`), with a
@@ -116,7 +102,7 @@ fn a_model_told_to_answer_wrong_a_fifth_of_the_time_scores_the_share_it_got_righ
 
     // Count, answer by answer, which were the table's and which the wrong one.
     let answers = |label: &str| -> (usize, usize) {
-        let golden = quality(&r, label)["golden"].as_array().expect("answers");
+        let golden = quality_of(&r, label)["golden"].as_array().expect("answers");
         assert_eq!(golden.len(), N);
         let mut right = 0;
         let mut wrong = 0;
@@ -135,13 +121,13 @@ fn a_model_told_to_answer_wrong_a_fifth_of_the_time_scores_the_share_it_got_righ
 
     let (right, wrong) = answers("some");
     assert_eq!(right + wrong, N);
-    let o = &quality(&r, "some")["overall"];
+    let o = &quality_of(&r, "some")["overall"];
     assert_eq!(
         (o["n_scored"].as_u64(), o["n_unscorable"].as_u64()),
         (Some(N as u64), Some(0))
     );
     let share = right as f64 / N as f64;
-    assert!((f(&o["score"]["value"]) - share).abs() < 1e-12, "{o}");
+    assert!((num(&o["score"]["value"]) - share).abs() < 1e-12, "{o}");
     // Binomial(100, 0.2): mean 20, sd 4; the drawn count stays within 4 sd of it.
     let sd = (N as f64 * 0.2 * 0.8).sqrt();
     assert!(
@@ -151,17 +137,23 @@ fn a_model_told_to_answer_wrong_a_fifth_of_the_time_scores_the_share_it_got_righ
     let (lo, hi) = wilson(right as f64, N as f64);
     assert_eq!(o["score"]["method"], "wilson");
     assert!(
-        (f(&o["score"]["low"]) - lo).abs() < 1e-9 && (f(&o["score"]["high"]) - hi).abs() < 1e-9,
+        (num(&o["score"]["low"]) - lo).abs() < 1e-9 && (num(&o["score"]["high"]) - hi).abs() < 1e-9,
         "{o}: Wilson by formula [{lo}, {hi}]"
     );
     // Relative to a baseline that is always right, the ratio is the score itself.
-    assert!((f(&o["relative"]["value"]) - share).abs() < 1e-12, "{o}");
+    assert!((num(&o["relative"]["value"]) - share).abs() < 1e-12, "{o}");
     println!("wrong = 0.2: {wrong} of {N} answers wrong, score {share}, Wilson [{lo:.4}, {hi:.4}]");
 
     assert_eq!(answers("right"), (N, 0));
-    assert_eq!(f(&quality(&r, "right")["overall"]["score"]["value"]), 1.0);
+    assert_eq!(
+        num(&quality_of(&r, "right")["overall"]["score"]["value"]),
+        1.0
+    );
     assert_eq!(answers("never"), (0, N));
-    assert_eq!(f(&quality(&r, "never")["overall"]["score"]["value"]), 0.0);
+    assert_eq!(
+        num(&quality_of(&r, "never")["overall"]["score"]["value"]),
+        0.0
+    );
 }
 
 #[test]
@@ -191,7 +183,7 @@ fn a_table_answer_longer_than_the_lines_max_tokens_is_cut_and_a_miss() {
     );
     let path = write_scenario(dir.path(), &toml);
     let r = run_in(&dir, &path).result;
-    let q = quality(&r, "m");
+    let q = quality_of(&r, "m");
     let by_id = |id: &str| -> &Value {
         q["golden"]
             .as_array()
@@ -207,13 +199,13 @@ fn a_table_answer_longer_than_the_lines_max_tokens_is_cut_and_a_miss() {
     // `contains` judges the part received.
     let partial = by_id("cut-contains");
     assert_eq!(
-        (partial["finish_reason"].as_str(), f(&partial["score"])),
+        (partial["finish_reason"].as_str(), num(&partial["score"])),
         (Some("length"), 1.0)
     );
     // An answer exactly as long as the limit is whole.
     let fits = by_id("fits");
     assert_eq!(
-        (fits["finish_reason"].as_str(), f(&fits["score"])),
+        (fits["finish_reason"].as_str(), num(&fits["score"])),
         (Some("stop"), 1.0)
     );
     let o = &q["overall"];
@@ -221,7 +213,7 @@ fn a_table_answer_longer_than_the_lines_max_tokens_is_cut_and_a_miss() {
         (o["n_scored"].as_u64(), o["n_unscorable"].as_u64()),
         (Some(2), Some(1))
     );
-    assert!((f(&o["score"]["value"]) - 2.0 / 3.0).abs() < 1e-12, "{o}");
+    assert!((num(&o["score"]["value"]) - 2.0 / 3.0).abs() < 1e-12, "{o}");
 }
 
 #[test]
@@ -337,16 +329,16 @@ fn the_migration_demo_scores_four_models_against_the_gpt_4o_baseline() {
             .unwrap_or_else(|| panic!("no model {label}"));
         let (pi, po) = prices[label];
         let t = &m["tokens"];
-        let usd = f(&t["input"]) / 1e6 * pi + f(&t["output"]) / 1e6 * po;
-        usd / f(&m["requests"]["sent"])
+        let usd = num(&t["input"]) / 1e6 * pi + num(&t["output"]) / 1e6 * po;
+        usd / num(&m["requests"]["sent"])
     };
     let base = per_request("gpt-4o");
     for label in prices.keys() {
-        let m = quality(r, label);
+        let m = quality_of(r, label);
         let o = &m["overall"];
         let s = &o["score"];
         assert!(
-            f(&s["low"]) <= f(&s["value"]) && f(&s["value"]) <= f(&s["high"]),
+            num(&s["low"]) <= num(&s["value"]) && num(&s["value"]) <= num(&s["high"]),
             "{label}: {s}"
         );
         assert_eq!(
@@ -361,11 +353,11 @@ fn the_migration_demo_scores_four_models_against_the_gpt_4o_baseline() {
         }
         let rel = &o["relative"];
         assert!(
-            f(&rel["low"]) <= f(&rel["value"]) && f(&rel["value"]) <= f(&rel["high"]),
+            num(&rel["low"]) <= num(&rel["value"]) && num(&rel["value"]) <= num(&rel["high"]),
             "{label}: {rel}"
         );
         let want = per_request(label) / base;
-        let got = f(&m["cost_relative"]);
+        let got = num(&m["cost_relative"]);
         assert!(
             (got - want).abs() < 1e-9,
             "{label}: cost_relative {got}, by prices and tokens {want}"

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{assert_ok_or_starved, bin, output_with_timeout, run_scenario};
+use common::{assert_ok_or_starved, bin, output_with_timeout, quality_of, run_scenario};
 
 /// Golden lines, each with one check whose outcome on any mock answer is known (the mock
 /// writes generated words, never "zebra-unicorn"), all of weight 1 and scored 0 or 1:
@@ -107,16 +107,6 @@ fn at_most(interval: (f64, f64), limit: f64) -> &'static str {
 
 fn f(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
-}
-
-/// The quality entry of model `label`.
-fn quality<'a>(r: &'a serde_json::Value, label: &str) -> &'a serde_json::Value {
-    r["quality"]["models"]
-        .as_array()
-        .expect("quality models")
-        .iter()
-        .find(|m| m["model"] == label)
-        .unwrap_or_else(|| panic!("no quality for {label}"))
 }
 
 /// Runs `llmload` with `args`; returns (exit code, stdout, stderr).
@@ -237,8 +227,8 @@ fn check_gates_on_quality_per_model_and_class_with_the_interval_rule() {
     let dir = r.dir.path();
 
     // The scores are the known outcomes, with Wilson's intervals.
-    let good = &quality(&json, "good")["overall"]["score"];
-    let weak = &quality(&json, "weak")["overall"]["score"];
+    let good = &quality_of(&json, "good")["overall"]["score"];
+    let weak = &quality_of(&json, "weak")["overall"]["score"];
     assert!((f(&good["value"]) - 0.8).abs() < 1e-12, "{good}");
     assert!((f(&weak["value"]) - 0.5).abs() < 1e-12, "{weak}");
     let good_ci = wilson(32.0, 40.0);
@@ -248,11 +238,11 @@ fn check_gates_on_quality_per_model_and_class_with_the_interval_rule() {
         (good, good_ci),
         (weak, wilson(20.0, 40.0)),
         (
-            &quality(&json, "good")["classes"]["long"]["score"],
+            &quality_of(&json, "good")["classes"]["long"]["score"],
             long_good,
         ),
         (
-            &quality(&json, "weak")["classes"]["long"]["score"],
+            &quality_of(&json, "weak")["classes"]["long"]["score"],
             long_weak,
         ),
     ] {
@@ -262,7 +252,7 @@ fn check_gates_on_quality_per_model_and_class_with_the_interval_rule() {
             "{e} vs {ci:?}"
         );
     }
-    let rel = &quality(&json, "weak")["overall"]["relative"];
+    let rel = &quality_of(&json, "weak")["overall"]["relative"];
     assert!((f(&rel["value"]) - 20.0 / 32.0).abs() < 1e-12, "{rel}");
     let rel_ci = (f(&rel["low"]), f(&rel["high"]));
 
@@ -406,7 +396,7 @@ fn compare_shows_quality_beside_speed_and_cost_with_the_result_figures() {
             .unwrap_or_else(|| panic!("no row `{label}` in:\n{out}"))
             .to_string()
     };
-    let (good, weak) = (quality(&json, "good"), quality(&json, "weak"));
+    let (good, weak) = (quality_of(&json, "good"), quality_of(&json, "weak"));
     let header = line("quality (golden set; 95 % intervals)");
     assert!(
         header.contains("checked:good") && header.contains("checked:weak"),

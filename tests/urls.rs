@@ -82,20 +82,8 @@ fn read_request(s: &std::net::TcpStream) -> Option<Seen> {
     let mut r = BufReader::new(s);
     let mut line = String::new();
     r.read_line(&mut line).ok()?;
-    let mut headers = Vec::new();
-    let mut len = 0usize;
-    for _ in 0..100 {
-        let mut h = String::new();
-        if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim_end().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.trim_end().split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                len = v.trim().parse().unwrap_or(0);
-            }
-            headers.push((k.to_string(), v.trim().to_string()));
-        }
-    }
+    let headers = read_headers(&mut r);
+    let len = content_length(&headers);
     let mut body = vec![0; len];
     r.read_exact(&mut body).ok()?;
     Some(Seen {

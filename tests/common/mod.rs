@@ -234,21 +234,35 @@ pub fn line_of(text: &str, needle: &str) -> usize {
         .unwrap_or_else(|| panic!("no line starting with {needle}"))
 }
 
-/// Reads an HTTP/1.1 request's headers (after its request line, at most 100) and its body of
-/// `content-length` bytes (at most 1 MiB); None when the body could not be read whole.
-pub fn read_body(r: &mut impl std::io::BufRead) -> Option<Vec<u8>> {
-    let mut len = 0usize;
+/// Reads an HTTP/1.1 request's headers (after its request line, at most 100) as (name, trimmed
+/// value) pairs, up to the blank line that ends them.
+pub fn read_headers(r: &mut impl std::io::BufRead) -> Vec<(String, String)> {
+    let mut headers = Vec::new();
     for _ in 0..100 {
         let mut h = String::new();
         if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim_end().is_empty() {
             break;
         }
         if let Some((k, v)) = h.trim_end().split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                len = v.trim().parse().unwrap_or(0);
-            }
+            headers.push((k.to_string(), v.trim().to_string()));
         }
     }
+    headers
+}
+
+/// The `content-length` of `headers` (0 without one).
+pub fn content_length(headers: &[(String, String)]) -> usize {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Reads an HTTP/1.1 request's headers ([`read_headers`]) and its body of `content-length`
+/// bytes (at most 1 MiB); None when the body could not be read whole.
+pub fn read_body(r: &mut impl std::io::BufRead) -> Option<Vec<u8>> {
+    let len = content_length(&read_headers(r));
     let mut body = vec![0; len.min(1 << 20)];
     r.read_exact(&mut body).ok()?;
     Some(body)
